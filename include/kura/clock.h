@@ -1,0 +1,22 @@
+/*
+ * Wall-clock time in microseconds since the Unix epoch. All of Kura reads
+ * time through here so that tests can move it: with the server option
+ * test_clock_offset_file set, kurad re-reads the number of seconds in that
+ * file every 100 ms and adds it to the real clock (it logs a warning at
+ * start, since that option is for tests only).
+ */
+#ifndef KURA_CLOCK_H
+#define KURA_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int64_t kura_now_us(void);
+/* Adds off µs to every later kura_now_us() (tests only). */
+void kura_clock_set_offset_us(int64_t off);
+/* Formats t (µs since epoch) as RFC 3339 UTC with microseconds into out (>= 32 bytes). */
+void kura_time_rfc3339(int64_t t_us, char *out, size_t n);
+/* Monotonic clock in microseconds, for durations. */
+int64_t kura_mono_us(void);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * Server settings. Sources, later ones winning: built-in defaults, the INI
+ * file ($KURA_DATA/kura.conf or --config), KURA_* environment variables,
+ * command-line flags. Every key is in one table (config.c) with its type and
+ * range; an unknown key or a bad value stops start-up with a message naming
+ * the key (and the file and line).
+ *
+ * File format: "key = value" lines; '#' or ';' starts a comment line; blank
+ * lines ignored; an optional "[kura]" section header is accepted. Keys are
+ * lower_snake_case. The environment name of a key is KURA_ + the key in upper
+ * case, except data_dir (KURA_DATA) and master_key_file (KURA_MASTER_KEY_FILE).
+ */
+#ifndef KURA_CONFIG_H
+#define KURA_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "kura/err.h"
+
+#define KURA_PATH_MAX 1024
+
+struct kura_config {
+	char data_dir[KURA_PATH_MAX];
+	char listen_address[64];     /* IPv4 or IPv6 literal */
+	unsigned port;
+	unsigned workers;            /* HTTP threads; 0 = number of CPUs */
+	unsigned hash_workers;       /* password-hashing threads; 0 = max(1, CPUs/2) */
+	unsigned hash_queue_max;     /* waiting hash jobs before 503 */
+	char tls_cert_file[KURA_PATH_MAX]; /* "" = $data_dir/tls/server.crt */
+	char tls_key_file[KURA_PATH_MAX];  /* "" = $data_dir/tls/server.key */
+	char master_key_file[KURA_PATH_MAX]; /* "" = $data_dir/master.key */
+	char web_root[KURA_PATH_MAX];      /* directory of the admin UI's static files */
+	size_t max_body_bytes;
+	size_t max_url_bytes;
+	size_t max_header_bytes;
+	unsigned json_max_depth;
+	unsigned connection_limit;
+	unsigned per_ip_connection_limit;
+	unsigned connection_timeout_s;
+	unsigned session_idle_timeout_s;
+	unsigned session_absolute_timeout_s;
+	unsigned password_opslimit;
+	unsigned password_memlimit_kib;
+	int log_level;               /* enum kura_log_level */
+	char test_clock_offset_file[KURA_PATH_MAX]; /* tests only; see clock.h */
+	bool insecure_http;          /* only from the --insecure-http flag */
+};
+
+/* Fills in every default. data_dir defaults to "./kura-data". */
+void kura_config_defaults(struct kura_config *c);
+
+/*
+ * Sets one key from its text value. On error writes a message naming the key
+ * into err (size n) and returns KURA_E_CONFIG.
+ */
+enum kura_err kura_config_set(struct kura_config *c, const char *key, const char *value,
+			      char *err, size_t n);
+
+/*
+ * Reads an INI file. A missing file is KURA_OK only when optional is true.
+ * Errors name the path, the line and the key.
+ */
+enum kura_err kura_config_load_file(struct kura_config *c, const char *path, bool optional,
+				    char *err, size_t n);
+
+/*
+ * Applies KURA_* variables from envp (NULL-terminated "NAME=value" strings).
+ * A KURA_* name that is not a key is an error.
+ */
+enum kura_err kura_config_load_env(struct kura_config *c, char *const *envp, char *err, size_t n);
+
+/* Cross-field checks (absolute >= idle timeout, ...) and filling derived paths. */
+enum kura_err kura_config_finish(struct kura_config *c, char *err, size_t n);
+
+/* Writes every key with its current value and a description, as a kura.conf example. */
+void kura_config_write_example(const struct kura_config *c, FILE *f);
+
+#endif

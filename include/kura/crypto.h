@@ -1,0 +1,88 @@
+/*
+ * Key material and the primitives Kura uses (libsodium for randomness,
+ * secure memory and hashing; GnuTLS for AES-256-GCM and X.509). Only this
+ * module touches key bytes; callers hold opaque handles.
+ *
+ * Master key (MK): 32 random bytes in a 0600 file. Each tenant gets a data
+ * key (DEK) of 32 random bytes, stored only wrapped by the MK:
+ *   wrapped = 0x01 | nonce(12) | AES-256-GCM(MK, nonce, DEK, AAD)(32) | tag(16)
+ *   AAD     = "kura:dek:v1:" tenant_id ":" key_version (decimal)
+ */
+#ifndef KURA_CRYPTO_H
+#define KURA_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kura/err.h"
+
+#define KURA_KEY_BYTES 32
+#define KURA_WRAPPED_KEY_BYTES (1 + 12 + 32 + 16)
+/* base64url (no padding) of 32 bytes, plus NUL */
+#define KURA_TOKEN_CHARS 44
+
+struct kura_keyring;
+
+/* sodium_init() and gnutls_global_init(); call once at start. */
+enum kura_err kura_crypto_init(void);
+
+/*
+ * Creates a new master key file with 32 random bytes, mode 0600, refusing to
+ * overwrite (KURA_E_EXISTS). Parent directory must exist.
+ */
+enum kura_err kura_master_key_create(const char *path);
+
+/*
+ * Loads the master key into locked memory. Refuses (KURA_E_CRYPTO, message in
+ * err) a file that is not exactly 32 bytes or that group or others can read.
+ */
+enum kura_err kura_keyring_open(const char *path, struct kura_keyring **out,
+				char *err, size_t n);
+/* Wipes and frees. NULL is a no-op. */
+void kura_keyring_free(struct kura_keyring *k);
+
+/* Generates a fresh DEK and returns it wrapped for (tenant_id, version). */
+enum kura_err kura_dek_new_wrapped(const struct kura_keyring *k, const char *tenant_id,
+				   uint32_t version, uint8_t out[KURA_WRAPPED_KEY_BYTES]);
+
+/*
+ * Unwraps into dek_out (KURA_KEY_BYTES; caller wipes with sodium_memzero).
+ * KURA_E_CRYPTO when the tag, tenant or version does not match.
+ */
+enum kura_err kura_dek_unwrap(const struct kura_keyring *k, const char *tenant_id,
+			      uint32_t version, const uint8_t *wrapped, size_t len,
+			      uint8_t dek_out[KURA_KEY_BYTES]);
+
+/*
+ * CSRF token for a session: base64url(HMAC-SHA256(K_csrf, session_secret)),
+ * where K_csrf is derived from the MK with a distinct label. Deterministic,
+ * so it needs no storage and the UI can fetch it again after a reload.
+ */
+void kura_csrf_token(const struct kura_keyring *k, const uint8_t *secret, size_t n,
+		     char out[KURA_TOKEN_CHARS]);
+
+/* Fills buf with n random bytes. */
+void kura_random_bytes(void *buf, size_t n);
+
+/* base64url, no padding, of n random bytes (n <= 32) into out (KURA_TOKEN_CHARS). */
+void kura_random_token(char out[KURA_TOKEN_CHARS], uint8_t raw[32], size_t n);
+
+/* SHA-256 of data. */
+void kura_sha256(const void *data, size_t n, uint8_t out[32]);
+
+/* Constant-time equality; 1 when equal. */
+int kura_ct_equal(const void *a, const void *b, size_t n);
+
+/* base64url (no padding) encode/decode. decode returns KURA_E_BAD_REQUEST on bad input. */
+enum kura_err kura_b64url_encode(const uint8_t *in, size_t n, char *out, size_t outn);
+enum kura_err kura_b64url_decode(const char *in, uint8_t *out, size_t outn, size_t *outlen);
+
+/*
+ * Creates a self-signed ECDSA P-256 certificate (SAN: localhost, 127.0.0.1,
+ * ::1 and hostname if not NULL), valid for one year, writing PEM files;
+ * the key file is 0600. Refuses to overwrite existing files (KURA_E_EXISTS).
+ */
+enum kura_err kura_tls_selfsigned_create(const char *cert_path, const char *key_path,
+					 const char *hostname);
+
+#endif

@@ -1,0 +1,162 @@
+/*
+ * The HTTP layer (libmicrohttpd + GnuTLS): request limits, security headers,
+ * routing by table, JSON bodies, replies, static files, and deferring slow
+ * work to a pool without holding an HTTP thread.
+ *
+ * A handler receives a fully read, validated request and must answer exactly
+ * once with kura_reply_json / kura_reply_error / kura_reply_empty, or hand
+ * itself to kura_req_defer(). Errors are always the JSON body of DESIGN.md:
+ *   {"error": {"code": "...", "message": "...", "details": [...]}}
+ */
+#ifndef KURA_HTTP_H
+#define KURA_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "kura/buf.h"
+#include "kura/crypto.h"
+#include "kura/err.h"
+#include "kura/store.h"
+
+struct kura_server;
+struct MHD_Connection;
+struct MHD_Response;
+
+enum kura_method {
+	KURA_GET = 1 << 0,
+	KURA_HEAD = 1 << 1,
+	KURA_POST = 1 << 2,
+	KURA_PUT = 1 << 3,
+	KURA_PATCH = 1 << 4,
+	KURA_DELETE = 1 << 5,
+	KURA_OPTIONS = 1 << 6,
+};
+
+/* How a route authenticates its caller. */
+enum kura_auth_mode {
+	KURA_AUTH_NONE = 0,   /* public: /healthz, login */
+	KURA_AUTH_SESSION,    /* session cookie (+ CSRF token on unsafe methods) */
+};
+
+/* Route flags. */
+#define KURA_ROUTE_JSON_BODY     (1u << 0) /* body must be application/json and is parsed */
+#define KURA_ROUTE_PWCHANGE_OK   (1u << 1) /* reachable while a password change is pending */
+
+#define KURA_ROUTE_MAX_PARAMS 4
+
+struct kura_req;
+typedef void (*kura_handler_fn)(struct kura_req *r);
+
+struct kura_route {
+	unsigned method;              /* one enum kura_method value */
+	const char *pattern;          /* "/api/v1/users/{id}": {name} matches one segment */
+	kura_handler_fn handler;
+	enum kura_auth_mode auth;
+	const char *permission;       /* required permission; "self" = any signed-in user */
+	unsigned flags;
+	size_t max_body;              /* 0 = the configured default */
+};
+
+/* Who is calling, once authenticated. */
+struct kura_principal {
+	bool authenticated;
+	char tenant_id[KURA_TENANT_ID_MAX + 1];
+	struct kura_user user;
+	uint8_t session_hash[32];
+	int64_t session_created_at;
+	char csrf_token[KURA_TOKEN_CHARS];
+	struct kura_tenant_db *db;    /* released when the request completes */
+};
+
+struct kura_req {
+	struct kura_server *srv;
+	struct MHD_Connection *conn;
+	enum kura_method method;
+	const char *path;             /* decoded path, no query */
+	char rid[17];                 /* request id (hex), also sent as X-Request-Id */
+	char ip[KURA_IP_MAX + 1];
+	const char *user_agent;       /* may be NULL */
+	const struct kura_route *route;
+	const char *param_names[KURA_ROUTE_MAX_PARAMS];
+	char *param_values[KURA_ROUTE_MAX_PARAMS];
+	unsigned nparams;
+	struct kura_buf body;
+	json_t *json;                 /* parsed body for KURA_ROUTE_JSON_BODY routes */
+	struct kura_principal principal;
+	/* reply state */
+	unsigned status;              /* 0 until answered */
+	struct MHD_Response *response;
+	char *set_cookie;             /* one Set-Cookie header value, or NULL */
+	enum kura_err early_error;    /* a limit hit while reading */
+	bool deferred;
+	bool resumed;
+	bool queued;
+	int64_t t_start_us;
+	void *defer_ctx;              /* for the deferred function's own use */
+};
+
+/* A route parameter by name, NULL when absent. */
+const char *kura_req_param(const struct kura_req *r, const char *name);
+/* A request header (case-insensitive), NULL when absent. */
+const char *kura_req_header(const struct kura_req *r, const char *name);
+/* A cookie by name, NULL when absent. */
+const char *kura_req_cookie(const struct kura_req *r, const char *name);
+
+/* Answers with a JSON body (takes ownership of body; NULL sends no body). */
+void kura_reply_json(struct kura_req *r, unsigned status, json_t *body);
+/* Answers with an error; details may be NULL (takes ownership otherwise). */
+void kura_reply_error(struct kura_req *r, enum kura_err e, const char *message);
+void kura_reply_error_details(struct kura_req *r, enum kura_err e, const char *message,
+			      json_t *details);
+void kura_reply_empty(struct kura_req *r, unsigned status);
+/* Sets the Set-Cookie header for the reply (copied). */
+void kura_reply_set_cookie(struct kura_req *r, const char *value);
+
+/*
+ * Runs fn(r) on the server's hash pool: the connection is suspended (no
+ * HTTP thread waits), fn answers with kura_reply_* as a handler would, and
+ * the connection resumes to send it. When the pool queue is full the request
+ * is answered 503 service_busy at once.
+ */
+void kura_req_defer(struct kura_req *r, kura_handler_fn fn);
+
+/*
+ * Matches method+path against the table. On a match sets *route and fills
+ * the request's params (values copied). KURA_E_NOT_FOUND when no pattern
+ * matches the path; KURA_E_METHOD_NOT_ALLOWED when one does but not for this
+ * method, with *allowed set to the mask of methods that would match.
+ */
+enum kura_err kura_router_match(const struct kura_route *routes, size_t n, unsigned method,
+				const char *path, struct kura_req *r,
+				const struct kura_route **route, unsigned *allowed);
+/* Writes "GET, POST" for a mask. */
+void kura_method_mask_str(unsigned mask, char *out, size_t n);
+/* Parses "GET" etc.; 0 when unknown. */
+unsigned kura_method_parse(const char *s);
+
+/*
+ * Parses a JSON body with limits: valid UTF-8, no NUL bytes, depth <=
+ * max_depth. On error returns KURA_E_INVALID_JSON / KURA_E_JSON_TOO_DEEP /
+ * KURA_E_INVALID_UTF8 with a message (position included) in msg.
+ */
+enum kura_err kura_json_parse(const char *data, size_t len, unsigned max_depth, json_t **out,
+			      char *msg, size_t msgn);
+
+/* Starts listening (MHD daemon with its own threads). */
+enum kura_err kura_http_start(struct kura_server *srv, char *err, size_t n);
+/* Stops accepting, lets in-flight requests finish, joins threads. */
+void kura_http_stop(struct kura_server *srv);
+
+/* Static files of the admin UI, loaded into memory at start. */
+struct kura_static;
+enum kura_err kura_static_load(const char *dir, struct kura_static **out, char *err, size_t n);
+void kura_static_free(struct kura_static *s);
+/* Finds a file for a request path ("/" → index.html). NULL when none. */
+const void *kura_static_find(const struct kura_static *s, const char *path, size_t *len,
+			     const char **content_type);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * The server: one struct built in main(), passed explicitly, read-only after
+ * start-up except for the parts that own a lock.
+ */
+#ifndef KURA_SERVER_H
+#define KURA_SERVER_H
+
+#include <stdatomic.h>
+
+#include "kura/config.h"
+#include "kura/crypto.h"
+#include "kura/http.h"
+#include "kura/password.h"
+#include "kura/pool.h"
+#include "kura/store.h"
+
+struct MHD_Daemon;
+
+struct kura_server {
+	struct kura_config cfg;
+	struct kura_store *store;
+	struct kura_keyring *keys;
+	struct kura_pool *hash_pool;
+	struct kura_static *web;
+	const struct kura_route *routes;
+	size_t nroutes;
+	struct kura_pwparams pw;
+	/* verified against when no such user exists, so timing does not tell */
+	char dummy_hash[KURA_PASSWORD_HASH_MAX];
+	char *tls_cert_pem;
+	char *tls_key_pem;
+	struct MHD_Daemon *daemon;
+	atomic_ullong request_seq;
+};
+
+/* The API route table (api/routes.c). */
+extern const struct kura_route kura_api_routes[];
+extern const size_t kura_api_routes_count;
+
+#endif

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what Kura needs to build, run and test on Debian (bookworm or newer).
+# Idempotent: packages already present are skipped, so a warm machine pays nothing.
+set -euo pipefail
+
+PKGS=(
+  build-essential pkg-config meson ninja-build
+  libmicrohttpd-dev libgnutls28-dev gnutls-bin libjansson-dev libsqlite3-dev sqlite3
+  libsodium-dev libcmocka-dev
+  python3 python3-pytest python3-requests
+  openssl wrk curl ca-certificates
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
