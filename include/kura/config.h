@@ -72,6 +72,17 @@ enum kura_err kura_config_load_file(struct kura_config *c, const char *path, boo
  */
 enum kura_err kura_config_load_env(struct kura_config *c, char *const *envp, char *err, size_t n);
 
+/*
+ * The usual sequence for kurad and the kura CLI: defaults; the data
+ * directory from KURA_DATA or data_override; the file (conf_override, or
+ * data_dir/kura.conf if it exists); KURA_* from envp; data_override again
+ * (a flag beats the environment). kura_config_finish() is left to the caller
+ * so that it can apply its own flags first.
+ */
+enum kura_err kura_config_load_standard(struct kura_config *c, const char *data_override,
+					const char *conf_override, char *const *envp, char *err,
+					size_t n);
+
 /* Cross-field checks (absolute >= idle timeout, ...) and filling derived paths. */
 enum kura_err kura_config_finish(struct kura_config *c, char *err, size_t n);
 

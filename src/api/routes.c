@@ -1,1 +1,24 @@
-/* (being written) */
+/*
+ * The API route table: every endpoint with its method, authentication,
+ * required permission and flags. Data, not code: the HTTP layer walks it,
+ * the OpenAPI test compares it with docs/openapi.json, and the tests that
+ * check every route for authentication read it too.
+ */
+#include "api_int.h"
+
+#define JSON KURA_ROUTE_JSON_BODY
+#define PWOK KURA_ROUTE_PWCHANGE_OK
+
+const struct kura_route kura_api_routes[] = {
+	{KURA_GET, "/healthz", kura_api_healthz, KURA_AUTH_NONE, NULL, 0, 0},
+	{KURA_GET, "/readyz", kura_api_readyz, KURA_AUTH_NONE, NULL, 0, 0},
+	{KURA_POST, "/api/v1/auth/login", kura_api_login, KURA_AUTH_NONE, NULL, JSON, 16384},
+	{KURA_POST, "/api/v1/auth/logout", kura_api_logout, KURA_AUTH_SESSION, "self", PWOK, 0},
+	{KURA_POST, "/api/v1/auth/password", kura_api_change_password, KURA_AUTH_SESSION, "self",
+	 JSON | PWOK, 16384},
+	{KURA_GET, "/api/v1/me", kura_api_me, KURA_AUTH_SESSION, "self", PWOK, 0},
+	{KURA_GET, "/api/v1/users", kura_api_users_list, KURA_AUTH_SESSION, "users.read", 0, 0},
+	{KURA_GET, "/api/v1/users/{id}", kura_api_users_get, KURA_AUTH_SESSION, "users.read", 0, 0},
+};
+
+const size_t kura_api_routes_count = sizeof(kura_api_routes) / sizeof(kura_api_routes[0]);

@@ -1,1 +1,227 @@
-/* (being written) */
+/*
+ * The sign-in flows: login, logout, change of password, and the password
+ * policy. Login and password change hash with Argon2id and so run on the
+ * hash pool, never on an HTTP thread.
+ *
+ * Login is uniform on purpose: an unknown tenant or e-mail is checked
+ * against a dummy hash of the same cost, so the answer and its timing do
+ * not tell which part was wrong.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "kura/auth.h"
+#include "kura/clock.h"
+#include "kura/crypto.h"
+#include "kura/log.h"
+#include "kura/password.h"
+#include "kura/server.h"
+#include "kura/store.h"
+
+#define POLICY_MIN_CHARS 12
+
+static void
+copy_str(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src != NULL ? src : "");
+}
+
+static enum kura_err
+open_session(struct kura_server *srv, struct kura_tenant_db *db, const struct kura_user *u,
+	     const char *ip, const char *ua, struct kura_login_result *out)
+{
+	struct kura_session s;
+	uint8_t secret[32];
+	char tok[KURA_TOKEN_CHARS];
+	int64_t now = kura_now_us();
+	enum kura_err e;
+
+	memset(&s, 0, sizeof(s));
+	kura_random_token(tok, secret, sizeof(secret));
+	kura_sha256(secret, sizeof(secret), s.id_hash);
+	s.user_id = u->id;
+	s.created_at = now;
+	s.last_seen_at = now;
+	s.expires_at = now + (int64_t)srv->cfg.session_absolute_timeout_s * 1000000;
+	copy_str(s.ip, sizeof(s.ip), ip);
+	copy_str(s.user_agent, sizeof(s.user_agent), ua);
+	e = kura_store_session_create(db, &s);
+	if (e != KURA_OK)
+		goto out;
+	snprintf(out->cookie, sizeof(out->cookie), "%s.%s", kura_store_tenant_id(db), tok);
+	kura_csrf_token(srv->keys, secret, sizeof(secret), out->csrf_token);
+	out->expires_at = s.expires_at;
+	/* Keep the table small: ended sessions of this tenant go at each login. */
+	kura_store_session_purge_expired(db, now,
+					 now - (int64_t)srv->cfg.session_idle_timeout_s * 1000000);
+out:
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(tok, sizeof(tok));
+	return e;
+}
+
+enum kura_err
+kura_auth_login(struct kura_server *srv, const char *tenant_id, const char *email,
+		const char *password, size_t pwlen, const char *ip, const char *ua,
+		struct kura_login_result *out)
+{
+	struct kura_tenant_db *db = NULL;
+	struct kura_tenant t;
+	struct kura_user u;
+	bool have_user = false;
+	enum kura_err e = KURA_E_INVALID_CREDENTIALS;
+	enum kura_err ve;
+
+	memset(out, 0, sizeof(*out));
+	memset(&u, 0, sizeof(u));
+	memset(&t, 0, sizeof(t));
+	if (kura_tenant_id_valid(tenant_id) &&
+	    kura_store_tenant_get(srv->store, tenant_id, &t) == KURA_OK &&
+	    kura_store_tenant_acquire(srv->store, tenant_id, &db) == KURA_OK &&
+	    kura_store_user_get_by_email(db, email, &u) == KURA_OK)
+		have_user = true;
+	/* Always hash: the dummy stands in for a user that does not exist. */
+	ve = kura_password_verify(have_user ? u.password_hash : srv->dummy_hash, password, pwlen);
+	if (!have_user || ve != KURA_OK || u.status != KURA_USER_ACTIVE)
+		goto out;
+	if (t.status != KURA_TENANT_ACTIVE) {
+		e = KURA_E_TENANT_SUSPENDED;
+		goto out;
+	}
+	if (kura_password_needs_rehash(&srv->pw, u.password_hash)) {
+		char h[KURA_PASSWORD_HASH_MAX];
+
+		if (kura_password_hash(&srv->pw, password, pwlen, h) == KURA_OK &&
+		    kura_store_user_set_password(db, u.id, h, u.must_change_password,
+						 kura_now_us()) == KURA_OK)
+			kura_log(KURA_LOG_INFO, "password_rehashed", "tenant=%s user=%lld", tenant_id,
+				 (long long)u.id);
+	}
+	e = open_session(srv, db, &u, ip, ua, out);
+	if (e != KURA_OK)
+		goto out;
+	out->user = u;
+	sodium_memzero(out->user.password_hash, sizeof(out->user.password_hash));
+	copy_str(out->tenant_id, sizeof(out->tenant_id), tenant_id);
+out:
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+	kura_store_tenant_release(db);
+	if (e != KURA_OK) {
+		char tq[80];
+
+		memset(out, 0, sizeof(*out));
+		kura_log(KURA_LOG_INFO, "login_failed", "tenant=%s ip=%s reason=%s",
+			 kura_log_quote(tq, sizeof(tq), tenant_id), ip, kura_err_code(e));
+	}
+	return e;
+}
+
+enum kura_err
+kura_auth_logout(struct kura_req *r)
+{
+	if (!r->principal.authenticated)
+		return KURA_E_UNAUTHENTICATED;
+	return kura_store_session_delete(r->principal.db, r->principal.session_hash);
+}
+
+static void
+add_detail(json_t *details, const char *field, const char *code, const char *message)
+{
+	if (details == NULL)
+		return;
+	json_array_append_new(details, json_pack("{s:s, s:s, s:s}", "field", field, "code", code,
+						 "message", message));
+}
+
+/* Number of Unicode code points in valid UTF-8 (continuation bytes not counted). */
+static size_t
+utf8_chars(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			n++;
+	}
+	return n;
+}
+
+enum kura_err
+kura_password_policy_check(const char *pw, size_t len, const struct kura_user *u, json_t *details)
+{
+	enum kura_err e = KURA_OK;
+	const char *at;
+
+	if (utf8_chars(pw, len) < POLICY_MIN_CHARS) {
+		add_detail(details, "newPassword", "too_short",
+			   "use at least 12 characters; a passphrase of several words is best");
+		e = KURA_E_VALIDATION;
+	}
+	if (len > KURA_PASSWORD_MAX_BYTES) {
+		add_detail(details, "newPassword", "too_long", "use at most 1024 bytes");
+		e = KURA_E_VALIDATION;
+	}
+	if (u != NULL && u->email[0] != '\0') {
+		at = strchr(u->email, '@');
+		if ((len == strlen(u->email) && strncasecmp(pw, u->email, len) == 0) ||
+		    (at != NULL && len == (size_t)(at - u->email) &&
+		     strncasecmp(pw, u->email, len) == 0)) {
+			add_detail(details, "newPassword", "contains_email",
+				   "the password must not be your e-mail address");
+			e = KURA_E_VALIDATION;
+		}
+	}
+	return e;
+}
+
+enum kura_err
+kura_auth_change_password(struct kura_req *r, const char *old_pw, size_t oldlen,
+			  const char *new_pw, size_t newlen, json_t *details)
+{
+	struct kura_principal *p = &r->principal;
+	struct kura_user fresh;
+	char h[KURA_PASSWORD_HASH_MAX];
+	enum kura_err e;
+
+	if (!p->authenticated)
+		return KURA_E_UNAUTHENTICATED;
+	/* Re-read: another request may have changed the password meanwhile. */
+	e = kura_store_user_get(p->db, p->user.id, &fresh);
+	if (e != KURA_OK)
+		goto out;
+	if (kura_password_verify(fresh.password_hash, old_pw, oldlen) != KURA_OK) {
+		add_detail(details, "currentPassword", "incorrect", "the current password is wrong");
+		e = KURA_E_VALIDATION;
+		goto out;
+	}
+	e = kura_password_policy_check(new_pw, newlen, &fresh, details);
+	if (oldlen == newlen && sodium_memcmp(old_pw, new_pw, newlen) == 0) {
+		add_detail(details, "newPassword", "unchanged",
+			   "the new password must differ from the current one");
+		e = KURA_E_VALIDATION;
+	}
+	if (e != KURA_OK)
+		goto out;
+	e = kura_password_hash(&r->srv->pw, new_pw, newlen, h);
+	if (e != KURA_OK)
+		goto out;
+	e = kura_store_begin(p->db);
+	if (e != KURA_OK)
+		goto out;
+	e = kura_store_user_set_password(p->db, fresh.id, h, false, kura_now_us());
+	if (e == KURA_OK)
+		e = kura_store_session_delete_user(p->db, fresh.id, p->session_hash);
+	if (e == KURA_OK)
+		e = kura_store_commit(p->db);
+	else
+		kura_store_rollback(p->db);
+	if (e == KURA_OK)
+		p->user.must_change_password = false;
+out:
+	sodium_memzero(h, sizeof(h));
+	sodium_memzero(fresh.password_hash, sizeof(fresh.password_hash));
+	return e;
+}

@@ -1,1 +1,149 @@
-/* (being written) */
+/*
+ * Turns a request's credentials into a principal. Session cookies carry
+ * "<tenant_id>.<secret>"; only SHA-256(secret) is stored, so a copy of the
+ * database does not yield usable sessions. The tenant part only picks which
+ * tenant store to look in: a secret is valid in exactly one of them.
+ *
+ * Every failure to authenticate gives the same 401, whatever was wrong, so
+ * the answer says nothing about which tenants or sessions exist.
+ */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "kura/auth.h"
+#include "kura/clock.h"
+#include "kura/crypto.h"
+#include "kura/log.h"
+#include "kura/server.h"
+#include "kura/store.h"
+
+/* Write last_seen at most this often, so a busy session is not a write per request. */
+#define TOUCH_INTERVAL_US (60LL * 1000000)
+
+static bool
+is_unsafe(unsigned method)
+{
+	return (method & (KURA_POST | KURA_PUT | KURA_PATCH | KURA_DELETE)) != 0;
+}
+
+/* Splits the cookie into tenant id and the 32-byte secret. */
+static bool
+parse_cookie(const char *v, char tenant[KURA_TENANT_ID_MAX + 1], uint8_t secret[32])
+{
+	const char *dot;
+	size_t tlen, got = 0;
+
+	if (v == NULL)
+		return false;
+	dot = strchr(v, '.');
+	if (dot == NULL)
+		return false;
+	tlen = (size_t)(dot - v);
+	if (tlen == 0 || tlen > KURA_TENANT_ID_MAX)
+		return false;
+	memcpy(tenant, v, tlen);
+	tenant[tlen] = '\0';
+	if (!kura_tenant_id_valid(tenant))
+		return false;
+	if (strlen(dot + 1) != KURA_TOKEN_CHARS - 1)
+		return false;
+	if (kura_b64url_decode(dot + 1, secret, 32, &got) != KURA_OK || got != 32)
+		return false;
+	return true;
+}
+
+static enum kura_err
+authenticate_session(struct kura_req *r, const char **msg)
+{
+	struct kura_server *srv = r->srv;
+	struct kura_principal *p = &r->principal;
+	struct kura_session s;
+	struct kura_tenant t;
+	uint8_t secret[32];
+	int64_t now = kura_now_us();
+	int64_t idle = (int64_t)srv->cfg.session_idle_timeout_s * 1000000;
+	int64_t touch_every = idle / 4 < TOUCH_INTERVAL_US ? idle / 4 : TOUCH_INTERVAL_US;
+	enum kura_err e = KURA_E_UNAUTHENTICATED;
+
+	*msg = "sign in first";
+	if (!parse_cookie(kura_req_cookie(r, KURA_SESSION_COOKIE), p->tenant_id, secret))
+		goto out;
+	if (kura_store_tenant_acquire(srv->store, p->tenant_id, &p->db) != KURA_OK)
+		goto out;
+	kura_sha256(secret, sizeof(secret), p->session_hash);
+	if (kura_store_session_get(p->db, p->session_hash, &s) != KURA_OK)
+		goto out;
+	if (now >= s.expires_at || now - s.last_seen_at >= idle) {
+		kura_store_session_delete(p->db, p->session_hash);
+		*msg = "the session has ended; sign in again";
+		goto out;
+	}
+	if (kura_store_user_get(p->db, s.user_id, &p->user) != KURA_OK)
+		goto out;
+	if (p->user.status != KURA_USER_ACTIVE) {
+		kura_store_session_delete_user(p->db, p->user.id, NULL);
+		goto out;
+	}
+	if (kura_store_tenant_get(srv->store, p->tenant_id, &t) != KURA_OK)
+		goto out;
+	if (t.status != KURA_TENANT_ACTIVE) {
+		e = KURA_E_TENANT_SUSPENDED;
+		*msg = "this tenant is suspended";
+		goto out;
+	}
+	kura_csrf_token(srv->keys, secret, sizeof(secret), p->csrf_token);
+	if (is_unsafe(r->method)) {
+		const char *sent = kura_req_header(r, KURA_CSRF_HEADER);
+
+		if (sent == NULL || strlen(sent) != strlen(p->csrf_token) ||
+		    !kura_ct_equal(sent, p->csrf_token, strlen(p->csrf_token))) {
+			e = KURA_E_CSRF;
+			*msg = "missing or wrong X-CSRF-Token header";
+			goto out;
+		}
+	}
+	if (now - s.last_seen_at >= touch_every)
+		kura_store_session_touch(p->db, p->session_hash, now);
+	p->session_created_at = s.created_at;
+	p->authenticated = true;
+	e = KURA_OK;
+out:
+	sodium_memzero(secret, sizeof(secret));
+	if (e != KURA_OK) {
+		kura_store_tenant_release(p->db);
+		memset(p, 0, sizeof(*p));
+	}
+	return e;
+}
+
+enum kura_err
+kura_auth_request(struct kura_req *r, const char **msg)
+{
+	const struct kura_route *rt = r->route;
+	enum kura_err e;
+
+	*msg = NULL;
+	if (rt == NULL || rt->auth == KURA_AUTH_NONE)
+		return KURA_OK;
+	e = authenticate_session(r, msg);
+	if (e != KURA_OK)
+		return e;
+	if (r->principal.user.must_change_password && (rt->flags & KURA_ROUTE_PWCHANGE_OK) == 0) {
+		*msg = "change your password first (POST /api/v1/auth/password)";
+		return KURA_E_PASSWORD_CHANGE_REQUIRED;
+	}
+	if (!kura_role_has_permission(r->principal.user.role, rt->permission)) {
+		*msg = "your role does not allow this";
+		return KURA_E_FORBIDDEN;
+	}
+	return KURA_OK;
+}
+
+void
+kura_auth_release(struct kura_req *r)
+{
+	kura_store_tenant_release(r->principal.db);
+	r->principal.db = NULL;
+	sodium_memzero(r->principal.user.password_hash, sizeof(r->principal.user.password_hash));
+}

@@ -105,6 +105,9 @@ kura_config_defaults(struct kura_config *c)
 	c->password_opslimit = 2;
 	c->password_memlimit_kib = 65536;
 	c->log_level = KURA_LOG_INFO;
+#ifdef KURA_DEFAULT_WEB_ROOT
+	snprintf(c->web_root, sizeof(c->web_root), "%s", KURA_DEFAULT_WEB_ROOT);
+#endif
 }
 
 static const struct key *
@@ -317,6 +320,33 @@ kura_config_load_env(struct kura_config *c, char *const *envp, char *err, size_t
 		}
 	}
 	return KURA_OK;
+}
+
+enum kura_err
+kura_config_load_standard(struct kura_config *c, const char *data_override,
+			  const char *conf_override, char *const *envp, char *err, size_t n)
+{
+	char path[KURA_PATH_MAX + 16];
+	enum kura_err e = KURA_OK;
+
+	kura_config_defaults(c);
+	/* The data directory locates kura.conf, so it is settled first. */
+	for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
+		if (strncmp(envp[i], "KURA_DATA=", 10) == 0)
+			e = kura_config_set(c, "data_dir", envp[i] + 10, err, n);
+	}
+	if (e == KURA_OK && data_override != NULL)
+		e = kura_config_set(c, "data_dir", data_override, err, n);
+	if (e != KURA_OK)
+		return e;
+	snprintf(path, sizeof(path), "%s/kura.conf", c->data_dir);
+	e = kura_config_load_file(c, conf_override != NULL ? conf_override : path,
+				  conf_override == NULL, err, n);
+	if (e == KURA_OK)
+		e = kura_config_load_env(c, envp, err, n);
+	if (e == KURA_OK && data_override != NULL)
+		e = kura_config_set(c, "data_dir", data_override, err, n);
+	return e;
 }
 
 static enum kura_err

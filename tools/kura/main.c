@@ -1,1 +1,108 @@
-/* (being written) */
+/*
+ * kura: the operator's command-line tool. It works on the data directory
+ * directly (it is run on the host, next to kurad) and never shows sensitive
+ * values.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kura/log.h"
+
+extern char **environ;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kura [--data DIR] [--config FILE] COMMAND ...\n\n"
+		"commands:\n"
+		"  init                                 create the data directory, master key, TLS certificate\n"
+		"  tenant create ID [--name NAME]       create a tenant with its own database and data key\n"
+		"  tenant list                          list tenants (id, status, name)\n"
+		"  tenant suspend ID | resume ID        stop or allow sign-in and API use of a tenant\n"
+		"  user create --tenant T --email E --role ROLE [--name N]\n"
+		"                                       create a user; prints a one-time password\n"
+		"  demo [--port N]                      init + tenant \"demo\" + an admin, for trying Kura\n\n"
+		"The data directory is --data, else $KURA_DATA, else ./kura-data.\n"
+		"Roles: super_admin, admin, member, read_only.\n");
+}
+
+int
+cli_open(struct cli *c)
+{
+	char err[1024] = "";
+
+	if (c->keys == NULL &&
+	    kura_keyring_open(c->cfg.master_key_file, &c->keys, err, sizeof(err)) != KURA_OK) {
+		fprintf(stderr, "kura: %s\n(has \"kura init\" been run for %s?)\n", err, c->cfg.data_dir);
+		return 1;
+	}
+	if (c->store == NULL &&
+	    kura_store_open(&kura_store_sqlite_ops, c->cfg.data_dir, 1, &c->store, err,
+			    sizeof(err)) != KURA_OK) {
+		fprintf(stderr, "kura: cannot open the store: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"data", required_argument, NULL, 'd'},
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cli c;
+	const char *data = NULL, *conf = NULL;
+	char err[1024] = "";
+	int opt, rc = 2;
+
+	memset(&c, 0, sizeof(c));
+	/* "+": stop at the command, whose own options follow it. */
+	while ((opt = getopt_long(argc, argv, "+d:c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': data = optarg; break;
+		case 'c': conf = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (kura_config_load_standard(&c.cfg, data, conf, environ, err, sizeof(err)) != KURA_OK ||
+	    kura_config_finish(&c.cfg, err, sizeof(err)) != KURA_OK) {
+		fprintf(stderr, "kura: configuration error: %s\n", err);
+		return 2;
+	}
+	kura_log_set_level(KURA_LOG_WARN);
+	if (kura_crypto_init() != KURA_OK) {
+		fprintf(stderr, "kura: crypto initialisation failed\n");
+		return 1;
+	}
+	argc -= optind;
+	argv += optind;
+	optind = 1;
+	if (strcmp(argv[0], "init") == 0)
+		rc = cli_init(&c, argc, argv);
+	else if (strcmp(argv[0], "tenant") == 0)
+		rc = cli_tenant(&c, argc, argv);
+	else if (strcmp(argv[0], "user") == 0)
+		rc = cli_user(&c, argc, argv);
+	else if (strcmp(argv[0], "demo") == 0)
+		rc = cli_demo(&c, argc, argv);
+	else {
+		fprintf(stderr, "kura: unknown command \"%s\"\n", argv[0]);
+		usage(stderr);
+	}
+	kura_store_close(c.store);
+	kura_keyring_free(c.keys);
+	return rc;
+}

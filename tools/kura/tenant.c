@@ -1,1 +1,116 @@
-/* (being written) */
+/* kura tenant: create, list, suspend and resume tenants. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kura/auth.h"
+#include "kura/clock.h"
+
+int
+cli_do_tenant_create(struct cli *c, const char *id, const char *name)
+{
+	struct kura_tenant t;
+	uint8_t wrapped[KURA_WRAPPED_KEY_BYTES];
+	enum kura_err e;
+
+	if (!kura_tenant_id_valid(id)) {
+		fprintf(stderr, "kura: tenant id \"%s\" is not valid: use 2 to %d characters a-z, 0-9 "
+				"and '-', starting with a letter\n", id, KURA_TENANT_ID_MAX);
+		return 2;
+	}
+	if (name == NULL)
+		name = id;
+	if (strlen(name) == 0 || strlen(name) > KURA_NAME_MAX) {
+		fprintf(stderr, "kura: --name must be 1 to %d bytes\n", KURA_NAME_MAX);
+		return 2;
+	}
+	if (cli_open(c) != 0)
+		return 1;
+	memset(&t, 0, sizeof(t));
+	snprintf(t.id, sizeof(t.id), "%s", id);
+	snprintf(t.name, sizeof(t.name), "%s", name);
+	t.status = KURA_TENANT_ACTIVE;
+	t.key_version = 1;
+	t.created_at = t.updated_at = kura_now_us();
+	e = kura_dek_new_wrapped(c->keys, t.id, t.key_version, wrapped);
+	if (e == KURA_OK)
+		e = kura_store_tenant_create(c->store, &t, wrapped, sizeof(wrapped));
+	if (e == KURA_E_EXISTS) {
+		fprintf(stderr, "kura: tenant \"%s\" already exists\n", id);
+		return 1;
+	}
+	if (e != KURA_OK) {
+		fprintf(stderr, "kura: cannot create tenant \"%s\": %s\n", id, kura_err_name(e));
+		return 1;
+	}
+	printf("tenant %s created\n", id);
+	return 0;
+}
+
+static void
+print_tenant(void *ctx, const struct kura_tenant *t)
+{
+	(void)ctx;
+	printf("%s\t%s\t%s\n", t->id, t->status == KURA_TENANT_ACTIVE ? "active" : "suspended",
+	       t->name);
+}
+
+static int
+set_status(struct cli *c, const char *id, enum kura_tenant_status st)
+{
+	enum kura_err e;
+
+	if (!kura_tenant_id_valid(id)) {
+		fprintf(stderr, "kura: tenant id \"%s\" is not valid\n", id);
+		return 2;
+	}
+	if (cli_open(c) != 0)
+		return 1;
+	e = kura_store_tenant_set_status(c->store, id, st, kura_now_us());
+	if (e == KURA_E_NOT_FOUND) {
+		fprintf(stderr, "kura: no tenant \"%s\"\n", id);
+		return 1;
+	}
+	if (e != KURA_OK) {
+		fprintf(stderr, "kura: cannot change tenant \"%s\": %s\n", id, kura_err_name(e));
+		return 1;
+	}
+	printf("tenant %s %s\n", id, st == KURA_TENANT_ACTIVE ? "resumed" : "suspended");
+	return 0;
+}
+
+int
+cli_tenant(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"name", required_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *name = NULL;
+	int opt;
+
+	if (argc >= 2 && strcmp(argv[1], "list") == 0 && argc == 2) {
+		if (cli_open(c) != 0)
+			return 1;
+		return kura_store_tenant_list(c->store, print_tenant, NULL) == KURA_OK ? 0 : 1;
+	}
+	if (argc == 3 && strcmp(argv[1], "suspend") == 0)
+		return set_status(c, argv[2], KURA_TENANT_SUSPENDED);
+	if (argc == 3 && strcmp(argv[1], "resume") == 0)
+		return set_status(c, argv[2], KURA_TENANT_ACTIVE);
+	if (argc >= 3 && strcmp(argv[1], "create") == 0) {
+		optind = 2;
+		while ((opt = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+			if (opt != 'n')
+				goto usage;
+			name = optarg;
+		}
+		if (optind != argc - 1)
+			goto usage;
+		return cli_do_tenant_create(c, argv[optind], name);
+	}
+usage:
+	fprintf(stderr, "usage: kura tenant create ID [--name NAME] | list | suspend ID | resume ID\n");
+	return 2;
+}

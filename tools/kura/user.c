@@ -1,1 +1,122 @@
-/* (being written) */
+/*
+ * kura user create: adds a user to a tenant with a one-time password that
+ * must be changed at first sign-in. The password is printed once and
+ * stored only as an Argon2id hash.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "kura/auth.h"
+#include "kura/clock.h"
+#include "kura/password.h"
+
+int
+cli_do_user_create(struct cli *c, const char *tenant, const char *email, const char *name,
+		   const char *role, bool reset_if_exists)
+{
+	struct kura_pwparams pw = {c->cfg.password_opslimit,
+				   (size_t)c->cfg.password_memlimit_kib * 1024};
+	struct kura_tenant_db *db = NULL;
+	struct kura_user u;
+	char otp[21];
+	int rc = 1;
+	enum kura_err e;
+
+	memset(&u, 0, sizeof(u));
+	if (!kura_tenant_id_valid(tenant) || !kura_email_valid(email) || !kura_role_valid(role) ||
+	    (name != NULL && (strlen(name) == 0 || strlen(name) > KURA_NAME_MAX))) {
+		fprintf(stderr, "kura: check --tenant (an existing tenant id), --email (an address), "
+				"--role (super_admin, admin, member, read_only) and --name (1 to %d "
+				"bytes)\n", KURA_NAME_MAX);
+		return 2;
+	}
+	if (cli_open(c) != 0)
+		return 1;
+	e = kura_store_tenant_acquire(c->store, tenant, &db);
+	if (e == KURA_E_NOT_FOUND) {
+		fprintf(stderr, "kura: no tenant \"%s\"\n", tenant);
+		goto out;
+	}
+	if (e != KURA_OK)
+		goto fail;
+	kura_password_generate(otp, sizeof(otp));
+	e = kura_password_hash(&pw, otp, strlen(otp), u.password_hash);
+	if (e != KURA_OK)
+		goto fail;
+	snprintf(u.email, sizeof(u.email), "%s", email);
+	snprintf(u.display_name, sizeof(u.display_name), "%s", name != NULL ? name : email);
+	snprintf(u.role, sizeof(u.role), "%s", role);
+	u.status = KURA_USER_ACTIVE;
+	u.must_change_password = true;
+	u.created_at = u.updated_at = u.password_changed_at = kura_now_us();
+	e = kura_store_user_create(db, &u);
+	if (e == KURA_E_EXISTS && reset_if_exists) {
+		struct kura_user old;
+
+		e = kura_store_user_get_by_email(db, email, &old);
+		if (e == KURA_OK)
+			e = kura_store_user_set_password(db, old.id, u.password_hash, true,
+							 kura_now_us());
+		if (e == KURA_OK)
+			e = kura_store_session_delete_user(db, old.id, NULL);
+		if (e != KURA_OK)
+			goto fail;
+		printf("user %s exists; its password was reset\n", email);
+	} else if (e == KURA_E_EXISTS) {
+		fprintf(stderr, "kura: a user with e-mail %s already exists in tenant %s\n", email,
+			tenant);
+		goto out;
+	} else if (e != KURA_OK) {
+		goto fail;
+	} else {
+		printf("user %lld created in tenant %s with role %s\n", (long long)u.id, tenant, role);
+	}
+	printf("one-time password: %s\n", otp);
+	printf("(it must be changed at first sign-in)\n");
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "kura: cannot create the user: %s\n", kura_err_name(e));
+out:
+	sodium_memzero(otp, sizeof(otp));
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+	kura_store_tenant_release(db);
+	return rc;
+}
+
+int
+cli_user(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"tenant", required_argument, NULL, 't'},
+		{"email", required_argument, NULL, 'e'},
+		{"role", required_argument, NULL, 'r'},
+		{"name", required_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *tenant = NULL, *email = NULL, *role = NULL, *name = NULL;
+	int opt;
+
+	if (argc < 2 || strcmp(argv[1], "create") != 0)
+		goto usage;
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "t:e:r:n:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 't': tenant = optarg; break;
+		case 'e': email = optarg; break;
+		case 'r': role = optarg; break;
+		case 'n': name = optarg; break;
+		default: goto usage;
+		}
+	}
+	if (optind != argc || tenant == NULL || email == NULL || role == NULL)
+		goto usage;
+	return cli_do_user_create(c, tenant, email, name, role, false);
+usage:
+	fprintf(stderr, "usage: kura user create --tenant T --email E --role ROLE [--name NAME]\n");
+	return 2;
+}

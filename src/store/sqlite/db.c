@@ -1,1 +1,621 @@
-/* (being written) */
+/*
+ * The SQLite back end's foundation: opening a connection with Kura's
+ * settings, the per-connection prepared-statement cache, error mapping,
+ * transactions, schema migrations, and the back end's open/close/ping.
+ * The connection pools are in pool.c; the resources in tenants.c, users.c
+ * and sessions.c.
+ */
+#include "sqlite_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kura/log.h"
+
+/* How long a statement waits for another connection's write lock. */
+#define BUSY_TIMEOUT_MS 5000
+/* Connections to system.db: enough for the HTTP and hashing threads. */
+#define SYSTEM_CONNS 8
+
+static const char sql_begin[] = "BEGIN IMMEDIATE";
+static const char sql_commit[] = "COMMIT";
+static const char sql_rollback[] = "ROLLBACK";
+static const char sql_ping[] = "SELECT 1";
+static const char sql_info_get[] = "SELECT tenant_id FROM tenant_info WHERE id = 1";
+
+static void
+seterr(char *err, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || n == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+}
+
+bool
+kura_sqlite_tenant_id_ok(const char *id)
+{
+	size_t i;
+
+	if (id == NULL || !(id[0] >= 'a' && id[0] <= 'z'))
+		return false;
+	for (i = 0; id[i] != '\0'; i++) {
+		char ch = id[i];
+
+		if (i >= KURA_TENANT_ID_MAX)
+			return false;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
+			return false;
+	}
+	return i >= 2;
+}
+
+char *
+kura_sqlite_tenant_path(const struct kura_sqlite_be *be, const char *id, bool file)
+{
+	char *p = NULL;
+	int r;
+
+	/* The id becomes a path component: never let a malformed one through. */
+	if (!kura_sqlite_tenant_id_ok(id))
+		return NULL;
+	r = asprintf(&p, "%s/tenants/%s%s", be->data_dir, id, file ? "/tenant.db" : "");
+	if (r < 0)
+		return NULL;
+	return p;
+}
+
+enum kura_err
+kura_sqlite_mkdir(const char *path, char *err, size_t n)
+{
+	struct stat sb;
+
+	if (mkdir(path, 0700) == 0)
+		return KURA_OK;
+	if (errno == EEXIST && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return KURA_OK;
+	seterr(err, n, "cannot create directory %s: %s", path, strerror(errno));
+	return KURA_E_IO;
+}
+
+enum kura_err
+kura_sqlite_touch(const char *path, bool excl, char *err, size_t n)
+{
+	enum kura_err e = KURA_OK;
+	struct stat sb;
+	int flags = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+	int fd;
+
+	if (excl)
+		flags |= O_EXCL;
+	fd = open(path, flags, 0600);
+	if (fd < 0) {
+		e = (excl && errno == EEXIST) ? KURA_E_EXISTS : KURA_E_IO;
+		seterr(err, n, "cannot create %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		e = KURA_E_IO;
+		seterr(err, n, "%s is not a regular file", path);
+		goto out;
+	}
+	/*
+	 * An existing database readable by others holds personal data in the
+	 * open: tighten it. SQLite gives -wal and -shm the main file's mode.
+	 */
+	if ((sb.st_mode & 077) != 0) {
+		kura_log(KURA_LOG_WARN, "store_file_mode", "path=%s mode=%o action=chmod_0600",
+			 path, (unsigned)(sb.st_mode & 0777));
+		if (fchmod(fd, 0600) != 0) {
+			e = KURA_E_IO;
+			seterr(err, n, "cannot chmod %s: %s", path, strerror(errno));
+			goto out;
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return e;
+}
+
+bool
+kura_sqlite_is_dup(int rc)
+{
+	return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY;
+}
+
+enum kura_err
+kura_sqlite_error(struct kura_sqlite_conn *c, const char *op, int rc)
+{
+	char msg[256];
+	int prim = rc & 0xff;
+
+	kura_log_quote(msg, sizeof(msg),
+		       (c != NULL && c->db != NULL) ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+	kura_log(KURA_LOG_ERROR, "store_error", "op=%s rc=%d msg=%s", op, rc, msg);
+	/* BUSY reaches us only once busy_timeout has run out: the store is overloaded. */
+	if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+		return KURA_E_UNAVAILABLE;
+	return KURA_E_STORE;
+}
+
+void
+kura_sqlite_col_text(sqlite3_stmt *st, int col, char *dst, size_t n)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+	size_t len = (size_t)sqlite3_column_bytes(st, col);
+
+	if (n == 0)
+		return;
+	if (s == NULL)
+		len = 0;
+	if (len > n - 1)
+		len = n - 1;
+	if (len > 0)
+		memcpy(dst, s, len);
+	dst[len] = '\0';
+}
+
+enum kura_err
+kura_sqlite_stmt(struct kura_sqlite_conn *c, enum kura_sqlite_stmt_id id, const char *sql,
+		 sqlite3_stmt **out)
+{
+	enum kura_err e = KURA_OK;
+	int rc;
+
+	*out = NULL;
+	if (c->stmt[id] == NULL) {
+		/* PERSISTENT: these live as long as the connection. */
+		rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[id],
+					NULL);
+		if (rc != SQLITE_OK) {
+			e = kura_sqlite_error(c, "prepare", rc);
+			c->stmt[id] = NULL;
+			goto out;
+		}
+	}
+	*out = c->stmt[id];
+out:
+	return e;
+}
+
+void
+kura_sqlite_done(sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Runs a cached statement that returns no rows. */
+static enum kura_err
+run_simple(struct kura_sqlite_conn *c, enum kura_sqlite_stmt_id id, const char *sql,
+	   const char *op)
+{
+	enum kura_err e;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	e = kura_sqlite_stmt(c, id, sql, &st);
+	if (e != KURA_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		e = kura_sqlite_error(c, op, rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_begin(struct kura_sqlite_conn *c)
+{
+	/* IMMEDIATE: take the write lock now, so busy_timeout applies to it
+	 * instead of a read transaction failing at its first write. */
+	return run_simple(c, KURA_SQ_BEGIN, sql_begin, "begin");
+}
+
+enum kura_err
+kura_sqlite_commit(struct kura_sqlite_conn *c)
+{
+	return run_simple(c, KURA_SQ_COMMIT, sql_commit, "commit");
+}
+
+void
+kura_sqlite_rollback(struct kura_sqlite_conn *c)
+{
+	/* Nothing to undo (or SQLite already rolled back after an error). */
+	if (sqlite3_get_autocommit(c->db))
+		return;
+	(void)run_simple(c, KURA_SQ_ROLLBACK, sql_rollback, "rollback");
+}
+
+enum kura_err
+kura_sqlite_op_begin(void *conn)
+{
+	return kura_sqlite_begin(conn);
+}
+
+enum kura_err
+kura_sqlite_op_commit(void *conn)
+{
+	return kura_sqlite_commit(conn);
+}
+
+void
+kura_sqlite_op_rollback(void *conn)
+{
+	kura_sqlite_rollback(conn);
+}
+
+static enum kura_err
+user_version(struct kura_sqlite_conn *c, int *out)
+{
+	enum kura_err e = KURA_OK;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*out = 0;
+	/* Only at connection open: not worth a cache slot. */
+	rc = sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		e = kura_sqlite_error(c, "user_version", rc);
+		goto out;
+	}
+	*out = sqlite3_column_int(st, 0);
+out:
+	sqlite3_finalize(st);
+	return e;
+}
+
+static enum kura_err
+exec(struct kura_sqlite_conn *c, const char *sql, const char *op)
+{
+	int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return kura_sqlite_error(c, op, rc);
+	return KURA_OK;
+}
+
+static enum kura_err
+too_new(const char *path, int v, int max, char *err, size_t n)
+{
+	seterr(err, n, "database %s has schema version %d, this kurad knows up to %d; "
+		       "upgrade kurad", path, v, max);
+	kura_log(KURA_LOG_ERROR, "store_db_too_new", "path=%s version=%d known=%d", path, v,
+		 max);
+	return KURA_E_DB_TOO_NEW;
+}
+
+/*
+ * Brings the schema to the newest version this binary knows, all pending
+ * steps in one transaction: a crash or a failing step leaves the database
+ * at its old version, never half-way.
+ */
+static enum kura_err
+migrate(struct kura_sqlite_conn *c, const char *path, enum kura_sqlite_kind kind, char *err,
+	size_t n)
+{
+	const char *const *steps = kind == KURA_SQ_SYSTEM ? kura_sqlite_migrations_system
+							  : kura_sqlite_migrations_tenant;
+	int max = kind == KURA_SQ_SYSTEM ? kura_store_schema_version_system
+					 : kura_store_schema_version_tenant;
+	enum kura_err e;
+	bool in_tx = false;
+	int from, v;
+
+	/* The usual case, checked without taking the write lock. */
+	e = user_version(c, &v);
+	if (e != KURA_OK)
+		goto fail;
+	if (v > max) {
+		e = too_new(path, v, max, err, n);
+		goto out;
+	}
+	if (v == max)
+		goto out;
+
+	e = kura_sqlite_begin(c);
+	if (e != KURA_OK)
+		goto fail;
+	in_tx = true;
+	/* Another connection may have migrated while we waited for the lock. */
+	e = user_version(c, &v);
+	if (e != KURA_OK)
+		goto fail;
+	if (v > max) {
+		e = too_new(path, v, max, err, n);
+		goto out;
+	}
+	from = v;
+	for (; v < max; v++) {
+		char pragma[48];
+
+		e = exec(c, steps[v], "migrate");
+		if (e != KURA_OK) {
+			seterr(err, n, "database %s: migration %d failed: %s", path, v + 1,
+			       sqlite3_errmsg(c->db));
+			goto out;
+		}
+		/* PRAGMA takes no parameters; v is our own counter, not outside text. */
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+		e = exec(c, pragma, "migrate");
+		if (e != KURA_OK)
+			goto fail;
+	}
+	e = kura_sqlite_commit(c);
+	if (e != KURA_OK)
+		goto fail;
+	in_tx = false;
+	if (from != max)
+		kura_log(KURA_LOG_INFO, "store_migrated", "path=%s from=%d to=%d", path, from,
+			 max);
+	goto out;
+fail:
+	seterr(err, n, "database %s: cannot read or migrate the schema: %s", path,
+	       sqlite3_errmsg(c->db));
+out:
+	if (in_tx)
+		kura_sqlite_rollback(c);
+	return e;
+}
+
+/* The tenant id recorded in a tenant database must be the one asked for. */
+static enum kura_err
+check_tenant(struct kura_sqlite_conn *c, const char *path, const char *tenant_id, char *err,
+	     size_t n)
+{
+	enum kura_err e = KURA_OK;
+	sqlite3_stmt *st = NULL;
+	char got[KURA_TENANT_ID_MAX + 1];
+	int rc;
+
+	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_INFO_GET, sql_info_get, &st);
+	if (e != KURA_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		e = kura_sqlite_error(c, "tenant_info_get", rc);
+		goto out;
+	}
+	got[0] = '\0';
+	if (rc == SQLITE_ROW)
+		kura_sqlite_col_text(st, 0, got, sizeof(got));
+	if (strcmp(got, tenant_id) != 0) {
+		kura_log(KURA_LOG_ERROR, "store_tenant_mismatch", "path=%s expected=%s", path,
+			 tenant_id);
+		seterr(err, n, "database %s does not belong to tenant %s", path, tenant_id);
+		e = KURA_E_STORE;
+	}
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+/* journal_mode answers with the mode in force; anything but "wal" is a failure. */
+static int
+wal_cb(void *ctx, int ncol, char **val, char **name)
+{
+	bool *ok = ctx;
+
+	*ok = ncol == 1 && val[0] != NULL && strcmp(val[0], "wal") == 0;
+	return 0;
+}
+
+enum kura_err
+kura_sqlite_conn_open(const char *path, enum kura_sqlite_kind kind, const char *tenant_id,
+		      struct kura_sqlite_conn **out, char *err, size_t n)
+{
+	/*
+	 * NOMUTEX: the pool guarantees one thread at a time per connection.
+	 * No CREATE: the caller made the file with the right mode already, and a
+	 * tenant whose database went missing must fail, not start empty.
+	 */
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
+	/*
+	 * synchronous=NORMAL is durable enough with WAL (a power cut may lose the
+	 * last commits, never corrupt). secure_delete overwrites deleted rows, so
+	 * erased personal data and destroyed keys do not linger in free pages.
+	 * trusted_schema=OFF keeps a tampered schema from calling functions.
+	 */
+	static const char pragmas[] = "PRAGMA foreign_keys = ON;"
+				      "PRAGMA synchronous = NORMAL;"
+				      "PRAGMA secure_delete = ON;"
+				      "PRAGMA trusted_schema = OFF;";
+	struct kura_sqlite_conn *c = NULL;
+	enum kura_err e = KURA_OK;
+	bool wal = false;
+	int rc;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		e = KURA_E_NOMEM;
+		seterr(err, n, "out of memory");
+		goto out;
+	}
+	rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		e = kura_sqlite_error(c, "open", rc);
+		seterr(err, n, "cannot open %s: %s", path,
+		       c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		goto out;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	/* Defensive: no writable_schema tricks; no double-quoted string literals. */
+	sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(c->db, SQLITE_DBCONFIG_DQS_DDL, 0, NULL);
+	sqlite3_db_config(c->db, SQLITE_DBCONFIG_DQS_DML, 0, NULL);
+	/* Before anything that may need a lock. */
+	rc = sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+	if (rc != SQLITE_OK) {
+		e = kura_sqlite_error(c, "busy_timeout", rc);
+		goto fail;
+	}
+	rc = sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", wal_cb, &wal, NULL);
+	if (rc != SQLITE_OK) {
+		e = kura_sqlite_error(c, "journal_mode", rc);
+		goto fail;
+	}
+	if (!wal) {
+		e = KURA_E_STORE;
+		seterr(err, n, "cannot put %s in WAL mode", path);
+		goto out;
+	}
+	e = exec(c, pragmas, "pragma");
+	if (e != KURA_OK)
+		goto fail;
+	e = migrate(c, path, kind, err, n);
+	if (e != KURA_OK)
+		goto out;
+	if (kind == KURA_SQ_TENANT && tenant_id != NULL) {
+		e = check_tenant(c, path, tenant_id, err, n);
+		if (e != KURA_OK)
+			goto out;
+	}
+	*out = c;
+	c = NULL;
+	goto out;
+fail:
+	seterr(err, n, "cannot set up %s: %s", path, sqlite3_errmsg(c->db));
+out:
+	kura_sqlite_conn_close(c);
+	return e;
+}
+
+void
+kura_sqlite_conn_close(struct kura_sqlite_conn *c)
+{
+	size_t i;
+	int rc;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < KURA_SQ__COUNT; i++)
+		sqlite3_finalize(c->stmt[i]);
+	if (c->db != NULL) {
+		rc = sqlite3_close(c->db);
+		if (rc != SQLITE_OK)
+			(void)kura_sqlite_error(c, "close", rc);
+	}
+	free(c);
+}
+
+enum kura_err
+kura_sqlite_open(const char *data_dir, unsigned max_conns_per_tenant, void **out, char *err,
+		 size_t n)
+{
+	struct kura_sqlite_be *be = NULL;
+	struct kura_sqlite_conn *c = NULL;
+	enum kura_err e = KURA_OK;
+	char *path = NULL;
+	bool mu = false, sys = false;
+
+	*out = NULL;
+	/* NOMUTEX connections are only safe in a library built thread-safe. */
+	if (!sqlite3_threadsafe()) {
+		e = KURA_E_CONFIG;
+		seterr(err, n, "the SQLite library is built without thread support");
+		goto out;
+	}
+	be = calloc(1, sizeof(*be));
+	if (be == NULL)
+		goto nomem;
+	be->data_dir = strdup(data_dir);
+	if (be->data_dir == NULL)
+		goto nomem;
+	be->max_conns = max_conns_per_tenant;
+	if (pthread_mutex_init(&be->mu, NULL) != 0)
+		goto nomem;
+	mu = true;
+
+	e = kura_sqlite_mkdir(data_dir, err, n);
+	if (e != KURA_OK)
+		goto out;
+	if (asprintf(&path, "%s/tenants", data_dir) < 0) {
+		path = NULL;
+		goto nomem;
+	}
+	e = kura_sqlite_mkdir(path, err, n);
+	if (e != KURA_OK)
+		goto out;
+	free(path);
+	if (asprintf(&path, "%s/system.db", data_dir) < 0) {
+		path = NULL;
+		goto nomem;
+	}
+	e = kura_sqlite_touch(path, false, err, n);
+	if (e != KURA_OK)
+		goto out;
+	e = kura_sqlite_pool_init(&be->system, KURA_SQ_SYSTEM, "", path, SYSTEM_CONNS);
+	if (e != KURA_OK)
+		goto out;
+	sys = true;
+	/* The first connection migrates system.db now, so a too-new one stops start-up. */
+	e = kura_sqlite_conn_open(path, KURA_SQ_SYSTEM, NULL, &c, err, n);
+	if (e != KURA_OK)
+		goto out;
+	c->pool = &be->system;
+	be->system.open = 1;
+	be->system.idle = c;
+	*out = be;
+	be = NULL;
+	goto out;
+nomem:
+	e = KURA_E_NOMEM;
+	seterr(err, n, "out of memory");
+out:
+	free(path);
+	if (be != NULL) {
+		if (sys)
+			kura_sqlite_pool_fini(&be->system);
+		if (mu)
+			pthread_mutex_destroy(&be->mu);
+		free(be->data_dir);
+		free(be);
+	}
+	return e;
+}
+
+void
+kura_sqlite_close(void *p)
+{
+	struct kura_sqlite_be *be = p;
+
+	if (be == NULL)
+		return;
+	kura_sqlite_pools_free(be);
+	kura_sqlite_pool_fini(&be->system);
+	pthread_mutex_destroy(&be->mu);
+	free(be->data_dir);
+	free(be);
+}
+
+enum kura_err
+kura_sqlite_ping(void *p)
+{
+	struct kura_sqlite_be *be = p;
+	struct kura_sqlite_conn *c = NULL;
+	enum kura_err e;
+
+	e = kura_sqlite_system_acquire(be, &c);
+	if (e != KURA_OK)
+		goto out;
+	e = run_simple(c, KURA_SQ_PING, sql_ping, "ping");
+out:
+	kura_sqlite_release(be, c);
+	return e;
+}

@@ -1,0 +1,34 @@
+/*
+ * Private to api/: the handlers the route table names, and small helpers
+ * for reading and validating JSON request bodies.
+ */
+#ifndef KURA_API_INT_H
+#define KURA_API_INT_H
+
+#include <jansson.h>
+
+#include "kura/auth.h"
+#include "kura/http.h"
+#include "kura/server.h"
+
+void kura_api_healthz(struct kura_req *r);
+void kura_api_readyz(struct kura_req *r);
+void kura_api_login(struct kura_req *r);
+void kura_api_logout(struct kura_req *r);
+void kura_api_me(struct kura_req *r);
+void kura_api_change_password(struct kura_req *r);
+void kura_api_users_list(struct kura_req *r);
+void kura_api_users_get(struct kura_req *r);
+
+/*
+ * Reads a required string member of obj with a length bound in bytes
+ * (1..max). On a problem appends {"field","code","message"} to details and
+ * returns NULL.
+ */
+const char *kura_api_str(json_t *obj, const char *field, size_t max, json_t *details,
+			 size_t *len);
+
+/* JSON of a user as the API shows it (never the hash). */
+json_t *kura_api_user_json(const struct kura_user *u);
+
+#endif

@@ -1,0 +1,50 @@
+/* Helpers shared by the API handlers: field extraction and common JSON shapes. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "kura/clock.h"
+
+const char *
+kura_api_str(json_t *obj, const char *field, size_t max, json_t *details, size_t *len)
+{
+	json_t *v = json_object_get(obj, field);
+	const char *code = NULL;
+	char msg[128];
+
+	if (len != NULL)
+		*len = 0;
+	if (v == NULL || json_is_null(v)) {
+		code = "required";
+		snprintf(msg, sizeof(msg), "%s is required", field);
+	} else if (!json_is_string(v)) {
+		code = "invalid_type";
+		snprintf(msg, sizeof(msg), "%s must be a string", field);
+	} else if (json_string_length(v) == 0) {
+		code = "required";
+		snprintf(msg, sizeof(msg), "%s must not be empty", field);
+	} else if (json_string_length(v) > max) {
+		code = "too_long";
+		snprintf(msg, sizeof(msg), "%s must be at most %zu bytes", field, max);
+	}
+	if (code != NULL) {
+		json_array_append_new(details, json_pack("{s:s, s:s, s:s}", "field", field, "code",
+							 code, "message", msg));
+		return NULL;
+	}
+	if (len != NULL)
+		*len = json_string_length(v);
+	return json_string_value(v);
+}
+
+json_t *
+kura_api_user_json(const struct kura_user *u)
+{
+	char id[24], created[40];
+
+	snprintf(id, sizeof(id), "%lld", (long long)u->id);
+	kura_time_rfc3339(u->created_at, created, sizeof(created));
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", id, "email", u->email,
+			 "displayName", u->display_name, "role", u->role, "status",
+			 u->status == KURA_USER_ACTIVE ? "active" : "disabled", "createdAt", created);
+}

@@ -1,0 +1,36 @@
+/*
+ * Private to the kura CLI: the context every command gets (settings, and
+ * the master key and store opened on first use) and the command entry
+ * points, one file per command group.
+ */
+#ifndef KURA_CLI_H
+#define KURA_CLI_H
+
+#include <stdbool.h>
+
+#include "kura/config.h"
+#include "kura/crypto.h"
+#include "kura/store.h"
+
+struct cli {
+	struct kura_config cfg;
+	struct kura_keyring *keys;
+	struct kura_store *store;
+};
+
+/* Opens the master key and the store if not yet open; prints why not on failure. */
+int cli_open(struct cli *c);
+
+int cli_init(struct cli *c, int argc, char **argv);
+int cli_tenant(struct cli *c, int argc, char **argv);
+int cli_user(struct cli *c, int argc, char **argv);
+int cli_demo(struct cli *c, int argc, char **argv);
+
+/* Shared steps, so demo does exactly what init/tenant/user do. */
+int cli_do_init(struct cli *c, bool quiet_if_done);
+int cli_do_tenant_create(struct cli *c, const char *id, const char *name);
+/* Creates the user, or with reset_if_exists resets its password; prints the one-time password. */
+int cli_do_user_create(struct cli *c, const char *tenant, const char *email, const char *name,
+		       const char *role, bool reset_if_exists);
+
+#endif
