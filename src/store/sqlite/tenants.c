@@ -1,1 +1,432 @@
-/* (being written) */
+/*
+ * Tenants and the keystore, both in system.db, and the hand-out of tenant
+ * handles. Creating a tenant also creates its own database under
+ * tenants/<id>/; wrapped data keys stay in system.db only, never in the
+ * tenant's database, so a tenant's files and backups never hold its keys.
+ */
+#include "sqlite_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kura/log.h"
+
+static const char sql_insert[] =
+	"INSERT INTO tenants (id, name, status, key_version, created_at, updated_at) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char sql_key_insert[] =
+	"INSERT INTO tenant_keys (tenant_id, version, wrapped, created_at, state) "
+	"VALUES (?1, ?2, ?3, ?4, 'active')";
+static const char sql_get[] =
+	"SELECT id, name, status, key_version, created_at, updated_at FROM tenants WHERE id = ?1";
+static const char sql_exists[] = "SELECT 1 FROM tenants WHERE id = ?1";
+static const char sql_list[] =
+	"SELECT id, name, status, key_version, created_at, updated_at FROM tenants ORDER BY id";
+static const char sql_set_status[] =
+	"UPDATE tenants SET status = ?2, updated_at = ?3 WHERE id = ?1";
+static const char sql_key_get[] =
+	"SELECT wrapped FROM tenant_keys WHERE tenant_id = ?1 AND version = ?2";
+static const char sql_info_insert[] =
+	"INSERT INTO tenant_info (id, tenant_id, created_at) VALUES (1, ?1, ?2)";
+
+static void
+row_to_tenant(sqlite3_stmt *st, struct kura_tenant *t)
+{
+	memset(t, 0, sizeof(*t));
+	kura_sqlite_col_text(st, 0, t->id, sizeof(t->id));
+	kura_sqlite_col_text(st, 1, t->name, sizeof(t->name));
+	t->status = sqlite3_column_int(st, 2) == KURA_TENANT_SUSPENDED ? KURA_TENANT_SUSPENDED
+								      : KURA_TENANT_ACTIVE;
+	t->key_version = (uint32_t)sqlite3_column_int64(st, 3);
+	t->created_at = sqlite3_column_int64(st, 4);
+	t->updated_at = sqlite3_column_int64(st, 5);
+}
+
+/* Removes what a failed tenant_create left of the tenant's database. */
+static void
+remove_tenant_files(const char *dir, const char *file)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	size_t i;
+
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		char p[4096];
+
+		snprintf(p, sizeof(p), "%s%s", file, suffix[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
+/*
+ * A leftover -wal or -journal next to a new, empty tenant.db would be
+ * replayed into it by SQLite: refuse rather than inherit foreign pages.
+ */
+static bool
+leftovers(const char *file)
+{
+	static const char *const suffix[] = {"-wal", "-shm", "-journal"};
+	size_t i;
+
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		char p[4096];
+
+		snprintf(p, sizeof(p), "%s%s", file, suffix[i]);
+		if (access(p, F_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Creates, migrates and stamps the tenant's own database. */
+static enum kura_err
+create_tenant_db(const char *file, const struct kura_tenant *t)
+{
+	struct kura_sqlite_conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	char err[512], q[600];
+	int rc;
+
+	err[0] = '\0';
+	e = kura_sqlite_conn_open(file, KURA_SQ_TENANT, NULL, &c, err, sizeof(err));
+	if (e != KURA_OK) {
+		kura_log(KURA_LOG_ERROR, "store_tenant_db_failed", "tenant=%s err=%s", t->id,
+			 kura_log_quote(q, sizeof(q), err));
+		goto out;
+	}
+	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_INFO_INSERT, sql_info_insert, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, t->created_at);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		e = kura_sqlite_error(c, "tenant_info_insert", rc);
+out:
+	kura_sqlite_done(st);
+	kura_sqlite_conn_close(c);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_tenant_create(void *p, const struct kura_tenant *t, const uint8_t *wrapped_key,
+			  size_t wrapped_len)
+{
+	struct kura_sqlite_be *be = p;
+	struct kura_sqlite_conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e = KURA_OK;
+	char *dir = NULL, *file = NULL;
+	char err[512], q[600];
+	bool in_tx = false, made_file = false;
+	int rc;
+
+	if (!kura_sqlite_tenant_id_ok(t->id) || wrapped_key == NULL || wrapped_len == 0 ||
+	    wrapped_len > INT32_MAX ||
+	    (t->status != KURA_TENANT_ACTIVE && t->status != KURA_TENANT_SUSPENDED)) {
+		e = KURA_E_VALIDATION;
+		goto out;
+	}
+	dir = kura_sqlite_tenant_path(be, t->id, false);
+	file = kura_sqlite_tenant_path(be, t->id, true);
+	if (dir == NULL || file == NULL) {
+		e = KURA_E_NOMEM;
+		goto out;
+	}
+	e = kura_sqlite_system_acquire(be, &c);
+	if (e != KURA_OK)
+		goto out;
+	/* The rows first: a taken id fails here, before any file is touched. */
+	e = kura_sqlite_begin(c);
+	if (e != KURA_OK)
+		goto out;
+	in_tx = true;
+
+	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_INSERT, sql_insert, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, t->name, (int)strnlen(t->name, sizeof(t->name)), SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, (int)t->status);
+	sqlite3_bind_int64(st, 4, t->key_version);
+	sqlite3_bind_int64(st, 5, t->created_at);
+	sqlite3_bind_int64(st, 6, t->updated_at);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		e = kura_sqlite_is_dup(rc) ? KURA_E_EXISTS : kura_sqlite_error(c, "tenant_insert", rc);
+		goto out;
+	}
+	kura_sqlite_done(st);
+
+	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_KEY_INSERT, sql_key_insert, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, t->key_version);
+	sqlite3_bind_blob(st, 3, wrapped_key, (int)wrapped_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, t->created_at);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		e = kura_sqlite_error(c, "tenant_key_insert", rc);
+		goto out;
+	}
+	kura_sqlite_done(st);
+	st = NULL;
+
+	err[0] = '\0';
+	e = kura_sqlite_mkdir(dir, err, sizeof(err));
+	if (e == KURA_OK && leftovers(file))
+		e = KURA_E_EXISTS;
+	if (e == KURA_OK)
+		e = kura_sqlite_touch(file, true, err, sizeof(err));
+	if (e != KURA_OK) {
+		/* A directory for an id nobody has: an operator must look first. */
+		kura_log(KURA_LOG_ERROR, "store_tenant_files", "tenant=%s path=%s err=%s", t->id,
+			 dir, kura_log_quote(q, sizeof(q), err[0] ? err : "leftover database files"));
+		goto out;
+	}
+	made_file = true;
+	e = create_tenant_db(file, t);
+	if (e != KURA_OK)
+		goto out;
+
+	e = kura_sqlite_commit(c);
+	if (e != KURA_OK)
+		goto out;
+	in_tx = false;
+	kura_log(KURA_LOG_INFO, "store_tenant_created", "tenant=%s", t->id);
+out:
+	kura_sqlite_done(st);
+	if (in_tx)
+		kura_sqlite_rollback(c);
+	/* No tenant row remains (rolled back), so no database may remain either. */
+	if (e != KURA_OK && made_file)
+		remove_tenant_files(dir, file);
+	kura_sqlite_release(be, c);
+	free(dir);
+	free(file);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_tenant_get(void *p, const char *id, struct kura_tenant *out)
+{
+	struct kura_sqlite_be *be = p;
+	struct kura_sqlite_conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	e = kura_sqlite_system_acquire(be, &c);
+	if (e != KURA_OK)
+		goto out;
+	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_GET, sql_get, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		row_to_tenant(st, out);
+	else if (rc == SQLITE_DONE)
+		e = KURA_E_NOT_FOUND;
+	else
+		e = kura_sqlite_error(c, "tenant_get", rc);
+out:
+	kura_sqlite_done(st);
+	kura_sqlite_release(be, c);
+	if (e != KURA_OK)
+		memset(out, 0, sizeof(*out));
+	return e;
+}
+
+enum kura_err
+kura_sqlite_tenant_list(void *p, kura_tenant_cb cb, void *ctx)
+{
+	struct kura_sqlite_be *be = p;
+	struct kura_sqlite_conn *c = NULL;
+	struct kura_tenant *rows = NULL, *grown;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0, cap = 0, i;
+	enum kura_err e;
+	int rc;
+
+	e = kura_sqlite_system_acquire(be, &c);
+	if (e != KURA_OK)
+		goto out;
+	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_LIST, sql_list, &st);
+	if (e != KURA_OK)
+		goto out;
+	/*
+	 * Collect first, call back after: the callback may use the store
+	 * itself, and must not do so while we hold a system connection.
+	 */
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			e = kura_sqlite_error(c, "tenant_list", rc);
+			goto out;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(rows, cap * sizeof(*rows));
+			if (grown == NULL) {
+				e = KURA_E_NOMEM;
+				goto out;
+			}
+			rows = grown;
+		}
+		row_to_tenant(st, &rows[n++]);
+	}
+	kura_sqlite_done(st);
+	st = NULL;
+	kura_sqlite_release(be, c);
+	c = NULL;
+	for (i = 0; i < n; i++)
+		cb(ctx, &rows[i]);
+out:
+	kura_sqlite_done(st);
+	kura_sqlite_release(be, c);
+	free(rows);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_tenant_set_status(void *p, const char *id, enum kura_tenant_status status,
+			      int64_t now)
+{
+	struct kura_sqlite_be *be = p;
+	struct kura_sqlite_conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	if (status != KURA_TENANT_ACTIVE && status != KURA_TENANT_SUSPENDED) {
+		e = KURA_E_VALIDATION;
+		goto out;
+	}
+	e = kura_sqlite_system_acquire(be, &c);
+	if (e != KURA_OK)
+		goto out;
+	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_SET_STATUS, sql_set_status, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)status);
+	sqlite3_bind_int64(st, 3, now);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		e = kura_sqlite_error(c, "tenant_set_status", rc);
+		goto out;
+	}
+	if (sqlite3_changes(c->db) == 0)
+		e = KURA_E_NOT_FOUND;
+out:
+	kura_sqlite_done(st);
+	kura_sqlite_release(be, c);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_tenant_key_get(void *p, const char *id, uint32_t version, uint8_t *out, size_t cap,
+			   size_t *len)
+{
+	struct kura_sqlite_be *be = p;
+	struct kura_sqlite_conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	size_t got;
+	int rc;
+
+	*len = 0;
+	e = kura_sqlite_system_acquire(be, &c);
+	if (e != KURA_OK)
+		goto out;
+	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_KEY_GET, sql_key_get, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, version);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		e = KURA_E_NOT_FOUND;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		e = kura_sqlite_error(c, "tenant_key_get", rc);
+		goto out;
+	}
+	got = (size_t)sqlite3_column_bytes(st, 0);
+	if (got > cap) {
+		kura_log(KURA_LOG_ERROR, "store_key_too_long", "tenant=%s version=%u len=%zu cap=%zu",
+			 id, version, got, cap);
+		e = KURA_E_INTERNAL;
+		goto out;
+	}
+	if (got > 0)
+		memcpy(out, sqlite3_column_blob(st, 0), got);
+	*len = got;
+out:
+	kura_sqlite_done(st);
+	kura_sqlite_release(be, c);
+	if (e != KURA_OK && out != NULL)
+		memset(out, 0, cap);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_tenant_acquire(void *p, const char *id, void **conn)
+{
+	struct kura_sqlite_be *be = p;
+	struct kura_sqlite_conn *c = NULL, *tc = NULL;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	*conn = NULL;
+	if (!kura_sqlite_tenant_id_ok(id)) {
+		e = KURA_E_NOT_FOUND;
+		goto out;
+	}
+	/* Only a tenant system.db knows gets a handle, whatever lies on disk. */
+	e = kura_sqlite_system_acquire(be, &c);
+	if (e != KURA_OK)
+		goto out;
+	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_EXISTS, sql_exists, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		e = KURA_E_NOT_FOUND;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		e = kura_sqlite_error(c, "tenant_exists", rc);
+		goto out;
+	}
+	kura_sqlite_done(st);
+	st = NULL;
+	/* Give the system connection back before possibly waiting on the tenant pool. */
+	kura_sqlite_release(be, c);
+	c = NULL;
+	e = kura_sqlite_tenant_conn(be, id, &tc);
+	if (e != KURA_OK)
+		goto out;
+	*conn = tc;
+out:
+	kura_sqlite_done(st);
+	kura_sqlite_release(be, c);
+	return e;
+}
+
+void
+kura_sqlite_tenant_release(void *p, void *conn)
+{
+	kura_sqlite_release(p, conn);
+}

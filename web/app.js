@@ -1,0 +1,162 @@
+// Kura admin UI: a client of the same JSON API everything else uses.
+// No inline script (the Content-Security-Policy forbids it), no third-party code.
+'use strict';
+
+const state = { me: null, csrf: null };
+
+const $ = (id) => document.getElementById(id);
+
+function show(view) {
+  for (const v of ['login-view', 'password-view', 'home-view']) $(v).hidden = v !== view;
+}
+
+function notice(text) {
+  const n = $('notice');
+  n.textContent = text || '';
+  n.hidden = !text;
+}
+
+async function api(method, path, body) {
+  const headers = { 'Accept': 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
+  const res = await fetch(path, {
+    method, headers, credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  if (res.status !== 204) {
+    try { data = await res.json(); } catch (_) { data = null; }
+  }
+  return { status: res.status, data };
+}
+
+function errorText(r) {
+  const e = r.data && r.data.error;
+  return e ? e.message : `The server answered ${r.status}.`;
+}
+
+function cell(text) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  return td;
+}
+
+async function loadUsers() {
+  const r = await api('GET', '/api/v1/users');
+  $('users-card').hidden = r.status !== 200;
+  if (r.status !== 200) return;
+  const body = $('users-body');
+  body.replaceChildren();
+  for (const u of r.data.results) {
+    const tr = document.createElement('tr');
+    tr.append(cell(u.displayName), cell(u.email), cell(u.role), cell(u.status));
+    body.append(tr);
+  }
+}
+
+function render() {
+  const me = state.me;
+  $('who').hidden = !me;
+  $('logout').hidden = !me;
+  if (!me) { show('login-view'); return; }
+  $('who').textContent = `${me.user.displayName} · ${me.tenant.name}`;
+  if (me.passwordChangeRequired) {
+    $('password-reason').textContent = 'Your password must be changed before you continue.';
+    $('pw-cancel').hidden = true;
+    show('password-view');
+    return;
+  }
+  $('home-title').textContent = `Welcome, ${me.user.displayName}`;
+  $('home-tenant').textContent = `${me.tenant.name} (${me.tenant.id})`;
+  $('home-role').textContent = me.user.role;
+  $('home-email').textContent = me.user.email;
+  show('home-view');
+  loadUsers();
+}
+
+async function refresh() {
+  const r = await api('GET', '/api/v1/me');
+  if (r.status === 200) {
+    state.me = r.data;
+    state.csrf = r.data.csrfToken;
+  } else {
+    state.me = null;
+    state.csrf = null;
+  }
+  render();
+}
+
+async function onLogin(ev) {
+  ev.preventDefault();
+  notice('');
+  const btn = $('login-submit');
+  btn.disabled = true;
+  try {
+    const r = await api('POST', '/api/v1/auth/login', {
+      tenant: $('login-tenant').value.trim(),
+      email: $('login-email').value.trim(),
+      password: $('login-password').value,
+    });
+    $('login-password').value = '';
+    if (r.status !== 200) { notice(errorText(r)); return; }
+    state.csrf = r.data.csrfToken;
+    await refresh();
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function onChangePassword(ev) {
+  ev.preventDefault();
+  const list = $('pw-errors');
+  list.replaceChildren();
+  const fresh = $('pw-new').value;
+  if (fresh !== $('pw-repeat').value) {
+    const li = document.createElement('li');
+    li.textContent = 'The two new passwords differ.';
+    list.append(li);
+    return;
+  }
+  const btn = $('pw-submit');
+  btn.disabled = true;
+  try {
+    const r = await api('POST', '/api/v1/auth/password', {
+      currentPassword: $('pw-current').value, newPassword: fresh,
+    });
+    if (r.status === 204) {
+      for (const id of ['pw-current', 'pw-new', 'pw-repeat']) $(id).value = '';
+      await refresh();
+      return;
+    }
+    const details = (r.data && r.data.error && r.data.error.details) || [];
+    const lines = details.length ? details.map((d) => d.message) : [errorText(r)];
+    for (const line of lines) {
+      const li = document.createElement('li');
+      li.textContent = line;
+      list.append(li);
+    }
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function onLogout() {
+  await api('POST', '/api/v1/auth/logout');
+  state.me = null;
+  state.csrf = null;
+  render();
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('login-form').addEventListener('submit', onLogin);
+  $('password-form').addEventListener('submit', onChangePassword);
+  $('logout').addEventListener('click', onLogout);
+  $('change-pw').addEventListener('click', () => {
+    $('password-reason').textContent = 'Choose a new password.';
+    $('pw-cancel').hidden = false;
+    show('password-view');
+  });
+  $('pw-cancel').addEventListener('click', () => show('home-view'));
+  refresh();
+});
