@@ -1,1 +1,187 @@
-/* (being written) */
+/*
+ * Login sessions, in the tenant's database. A session is found by the
+ * SHA-256 of the secret in the cookie, so a copy of the database does not
+ * hand out live sessions. Sessions die with their user (ON DELETE CASCADE).
+ */
+#include "sqlite_int.h"
+
+#include <string.h>
+
+#define SESSION_COLS "id_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent"
+
+static const char sql_insert[] = "INSERT INTO sessions (" SESSION_COLS ") "
+				 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+static const char sql_get[] = "SELECT " SESSION_COLS " FROM sessions WHERE id_hash = ?1";
+/* max(): of two requests racing on one session, the older time must not win. */
+static const char sql_touch[] =
+	"UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id_hash = ?1";
+static const char sql_delete[] = "DELETE FROM sessions WHERE id_hash = ?1";
+/* ?2 NULL keeps none: "id_hash IS NOT NULL" holds for every row. */
+static const char sql_delete_user[] =
+	"DELETE FROM sessions WHERE user_id = ?1 AND id_hash IS NOT ?2";
+static const char sql_purge[] =
+	"DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen_at < ?2";
+
+static void
+row_to_session(sqlite3_stmt *st, struct kura_session *s)
+{
+	const void *h = sqlite3_column_blob(st, 0);
+
+	memset(s, 0, sizeof(*s));
+	if (h != NULL && sqlite3_column_bytes(st, 0) == (int)sizeof(s->id_hash))
+		memcpy(s->id_hash, h, sizeof(s->id_hash));
+	s->user_id = sqlite3_column_int64(st, 1);
+	s->created_at = sqlite3_column_int64(st, 2);
+	s->last_seen_at = sqlite3_column_int64(st, 3);
+	s->expires_at = sqlite3_column_int64(st, 4);
+	kura_sqlite_col_text(st, 5, s->ip, sizeof(s->ip));
+	kura_sqlite_col_text(st, 6, s->user_agent, sizeof(s->user_agent));
+}
+
+enum kura_err
+kura_sqlite_session_create(void *conn, const struct kura_session *s)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	e = kura_sqlite_stmt(c, KURA_SQ_SESSION_INSERT, sql_insert, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_blob(st, 1, s->id_hash, sizeof(s->id_hash), SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, s->user_id);
+	sqlite3_bind_int64(st, 3, s->created_at);
+	sqlite3_bind_int64(st, 4, s->last_seen_at);
+	sqlite3_bind_int64(st, 5, s->expires_at);
+	sqlite3_bind_text(st, 6, s->ip, (int)strnlen(s->ip, sizeof(s->ip)), SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, s->user_agent, (int)strnlen(s->user_agent, sizeof(s->user_agent)),
+			  SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		goto out;
+	if (kura_sqlite_is_dup(rc))
+		e = KURA_E_EXISTS;
+	else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+		e = KURA_E_NOT_FOUND; /* no such user (any more) */
+	else
+		e = kura_sqlite_error(c, "session_create", rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_session_get(void *conn, const uint8_t id_hash[32], struct kura_session *out)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	e = kura_sqlite_stmt(c, KURA_SQ_SESSION_GET, sql_get, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_blob(st, 1, id_hash, 32, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		row_to_session(st, out);
+	else if (rc == SQLITE_DONE)
+		e = KURA_E_NOT_FOUND;
+	else
+		e = kura_sqlite_error(c, "session_get", rc);
+out:
+	kura_sqlite_done(st);
+	if (e != KURA_OK)
+		memset(out, 0, sizeof(*out));
+	return e;
+}
+
+/* Runs a cached write whose parameters are bound; NOT_FOUND when it changed nothing. */
+static enum kura_err
+write_one(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op, bool need_row)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE)
+		return kura_sqlite_error(c, op, rc);
+	if (need_row && sqlite3_changes(c->db) == 0)
+		return KURA_E_NOT_FOUND;
+	return KURA_OK;
+}
+
+enum kura_err
+kura_sqlite_session_touch(void *conn, const uint8_t id_hash[32], int64_t now)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+
+	e = kura_sqlite_stmt(c, KURA_SQ_SESSION_TOUCH, sql_touch, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_blob(st, 1, id_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	e = write_one(c, st, "session_touch", true);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_session_delete(void *conn, const uint8_t id_hash[32])
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+
+	e = kura_sqlite_stmt(c, KURA_SQ_SESSION_DELETE, sql_delete, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_blob(st, 1, id_hash, 32, SQLITE_STATIC);
+	e = write_one(c, st, "session_delete", true);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_session_delete_user(void *conn, int64_t user_id, const uint8_t *keep_id_hash)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+
+	e = kura_sqlite_stmt(c, KURA_SQ_SESSION_DELETE_USER, sql_delete_user, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, user_id);
+	if (keep_id_hash != NULL)
+		sqlite3_bind_blob(st, 2, keep_id_hash, 32, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 2);
+	/* Zero sessions is a fine outcome: the user is logged out everywhere. */
+	e = write_one(c, st, "session_delete_user", false);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_session_purge_expired(void *conn, int64_t now, int64_t idle_cutoff)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+
+	e = kura_sqlite_stmt(c, KURA_SQ_SESSION_PURGE, sql_purge, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, idle_cutoff);
+	e = write_one(c, st, "session_purge_expired", false);
+out:
+	kura_sqlite_done(st);
+	return e;
+}

@@ -85,7 +85,7 @@ kura_sqlite_user_create(void *conn, struct kura_user *u)
 	int64_t id = u->id;
 	int rc, tries;
 
-	if (u->id < 0 || u->email[0] == '\0' ||
+	if (u->id < 0 || u->id > (int64_t)ID_MASK || u->email[0] == '\0' ||
 	    (u->status != KURA_USER_ACTIVE && u->status != KURA_USER_DISABLED) ||
 	    !lower(email, sizeof(email), u->email, strnlen(u->email, sizeof(u->email)))) {
 		e = KURA_E_VALIDATION;

@@ -1,0 +1,37 @@
+/*
+ * The SQLite back end's vtable: what kura_store_open() is given to use
+ * SQLite (one system.db plus one database per tenant under data_dir).
+ */
+#include "sqlite_int.h"
+
+const struct kura_store_ops kura_store_sqlite_ops = {
+	.name = "sqlite",
+	.open = kura_sqlite_open,
+	.close = kura_sqlite_close,
+	.ping = kura_sqlite_ping,
+
+	.tenant_create = kura_sqlite_tenant_create,
+	.tenant_get = kura_sqlite_tenant_get,
+	.tenant_list = kura_sqlite_tenant_list,
+	.tenant_set_status = kura_sqlite_tenant_set_status,
+	.tenant_key_get = kura_sqlite_tenant_key_get,
+
+	.tenant_acquire = kura_sqlite_tenant_acquire,
+	.tenant_release = kura_sqlite_tenant_release,
+	.begin = kura_sqlite_op_begin,
+	.commit = kura_sqlite_op_commit,
+	.rollback = kura_sqlite_op_rollback,
+
+	.user_create = kura_sqlite_user_create,
+	.user_get = kura_sqlite_user_get,
+	.user_get_by_email = kura_sqlite_user_get_by_email,
+	.user_list = kura_sqlite_user_list,
+	.user_set_password = kura_sqlite_user_set_password,
+
+	.session_create = kura_sqlite_session_create,
+	.session_get = kura_sqlite_session_get,
+	.session_touch = kura_sqlite_session_touch,
+	.session_delete = kura_sqlite_session_delete,
+	.session_delete_user = kura_sqlite_session_delete_user,
+	.session_purge_expired = kura_sqlite_session_purge_expired,
+};
