@@ -1,1 +1,394 @@
-/* (being written) */
+/*
+ * The public face of store/: checks the arguments every back end would
+ * otherwise have to check, keeps out-parameters zeroed on error, and
+ * dispatches through struct kura_store_ops. A tenant handle remembers the
+ * tenant it was acquired for, so every later call on it reaches that
+ * tenant's data and no other.
+ */
+#include "kura/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct kura_store {
+	const struct kura_store_ops *ops;
+	void *be;
+};
+
+struct kura_tenant_db {
+	struct kura_store *store;
+	void *conn;
+	char tenant_id[KURA_TENANT_ID_MAX + 1];
+};
+
+/* [a-z0-9-], 2..32, starts with a letter: the id names a directory too. */
+static bool
+tenant_id_ok(const char *id)
+{
+	size_t i;
+
+	if (id == NULL || !(id[0] >= 'a' && id[0] <= 'z'))
+		return false;
+	for (i = 0; id[i] != '\0'; i++) {
+		char ch = id[i];
+
+		if (i >= KURA_TENANT_ID_MAX)
+			return false;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
+			return false;
+	}
+	return i >= 2;
+}
+
+/* A back end with a hole in its vtable is refused at open, not at first use. */
+static bool
+ops_complete(const struct kura_store_ops *o)
+{
+	return o->name != NULL && o->open != NULL && o->close != NULL && o->ping != NULL &&
+	       o->tenant_create != NULL && o->tenant_get != NULL && o->tenant_list != NULL &&
+	       o->tenant_set_status != NULL && o->tenant_key_get != NULL &&
+	       o->tenant_acquire != NULL && o->tenant_release != NULL && o->begin != NULL &&
+	       o->commit != NULL && o->rollback != NULL && o->user_create != NULL &&
+	       o->user_get != NULL && o->user_get_by_email != NULL && o->user_list != NULL &&
+	       o->user_set_password != NULL && o->session_create != NULL &&
+	       o->session_get != NULL && o->session_touch != NULL && o->session_delete != NULL &&
+	       o->session_delete_user != NULL && o->session_purge_expired != NULL;
+}
+
+enum kura_err
+kura_store_open(const struct kura_store_ops *ops, const char *data_dir,
+		unsigned max_conns_per_tenant, struct kura_store **out, char *err, size_t n)
+{
+	struct kura_store *s = NULL;
+	enum kura_err e = KURA_OK;
+
+	if (out != NULL)
+		*out = NULL;
+	if (err != NULL && n > 0)
+		err[0] = '\0';
+	if (out == NULL || ops == NULL || data_dir == NULL || data_dir[0] == '\0' ||
+	    !ops_complete(ops)) {
+		e = KURA_E_CONFIG;
+		if (err != NULL && n > 0)
+			snprintf(err, n, "store: missing data directory or incomplete back end");
+		goto out;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		e = KURA_E_NOMEM;
+		goto out;
+	}
+	s->ops = ops;
+	/* 0 would mean no tenant could ever get a handle. */
+	e = ops->open(data_dir, max_conns_per_tenant > 0 ? max_conns_per_tenant : 1, &s->be,
+		      err, n);
+	if (e != KURA_OK)
+		goto out;
+	*out = s;
+	s = NULL;
+out:
+	free(s);
+	return e;
+}
+
+void
+kura_store_close(struct kura_store *s)
+{
+	if (s == NULL)
+		return;
+	s->ops->close(s->be);
+	free(s);
+}
+
+enum kura_err
+kura_store_ping(struct kura_store *s)
+{
+	if (s == NULL)
+		return KURA_E_INTERNAL;
+	return s->ops->ping(s->be);
+}
+
+enum kura_err
+kura_store_tenant_create(struct kura_store *s, const struct kura_tenant *t,
+			 const uint8_t *wrapped_key, size_t wrapped_len)
+{
+	if (s == NULL || t == NULL)
+		return KURA_E_INTERNAL;
+	if (!tenant_id_ok(t->id) || wrapped_key == NULL || wrapped_len == 0)
+		return KURA_E_VALIDATION;
+	return s->ops->tenant_create(s->be, t, wrapped_key, wrapped_len);
+}
+
+enum kura_err
+kura_store_tenant_get(struct kura_store *s, const char *id, struct kura_tenant *out)
+{
+	enum kura_err e;
+
+	if (out == NULL)
+		return KURA_E_INTERNAL;
+	memset(out, 0, sizeof(*out));
+	if (s == NULL) {
+		e = KURA_E_INTERNAL;
+		goto out;
+	}
+	/* A malformed id names no tenant; do not bother the back end with it. */
+	if (!tenant_id_ok(id)) {
+		e = KURA_E_NOT_FOUND;
+		goto out;
+	}
+	e = s->ops->tenant_get(s->be, id, out);
+out:
+	if (e != KURA_OK)
+		memset(out, 0, sizeof(*out));
+	return e;
+}
+
+enum kura_err
+kura_store_tenant_list(struct kura_store *s, kura_tenant_cb cb, void *ctx)
+{
+	if (s == NULL || cb == NULL)
+		return KURA_E_INTERNAL;
+	return s->ops->tenant_list(s->be, cb, ctx);
+}
+
+enum kura_err
+kura_store_tenant_set_status(struct kura_store *s, const char *id, enum kura_tenant_status st,
+			     int64_t now)
+{
+	if (s == NULL)
+		return KURA_E_INTERNAL;
+	if (!tenant_id_ok(id))
+		return KURA_E_NOT_FOUND;
+	if (st != KURA_TENANT_ACTIVE && st != KURA_TENANT_SUSPENDED)
+		return KURA_E_VALIDATION;
+	return s->ops->tenant_set_status(s->be, id, st, now);
+}
+
+enum kura_err
+kura_store_tenant_key_get(struct kura_store *s, const char *id, uint32_t version, uint8_t *out,
+			  size_t cap, size_t *len)
+{
+	enum kura_err e;
+
+	if (len != NULL)
+		*len = 0;
+	if (out != NULL && cap > 0)
+		memset(out, 0, cap);
+	if (s == NULL || len == NULL || (out == NULL && cap > 0)) {
+		e = KURA_E_INTERNAL;
+		goto out;
+	}
+	if (!tenant_id_ok(id)) {
+		e = KURA_E_NOT_FOUND;
+		goto out;
+	}
+	e = s->ops->tenant_key_get(s->be, id, version, out, cap, len);
+out:
+	if (e != KURA_OK) {
+		if (len != NULL)
+			*len = 0;
+		if (out != NULL && cap > 0)
+			memset(out, 0, cap);
+	}
+	return e;
+}
+
+enum kura_err
+kura_store_tenant_acquire(struct kura_store *s, const char *tenant_id,
+			  struct kura_tenant_db **out)
+{
+	struct kura_tenant_db *db = NULL;
+	enum kura_err e;
+
+	if (out == NULL)
+		return KURA_E_INTERNAL;
+	*out = NULL;
+	if (s == NULL) {
+		e = KURA_E_INTERNAL;
+		goto out;
+	}
+	if (!tenant_id_ok(tenant_id)) {
+		e = KURA_E_NOT_FOUND;
+		goto out;
+	}
+	db = calloc(1, sizeof(*db));
+	if (db == NULL) {
+		e = KURA_E_NOMEM;
+		goto out;
+	}
+	db->store = s;
+	snprintf(db->tenant_id, sizeof(db->tenant_id), "%s", tenant_id);
+	e = s->ops->tenant_acquire(s->be, db->tenant_id, &db->conn);
+	if (e != KURA_OK)
+		goto out;
+	*out = db;
+	db = NULL;
+out:
+	free(db);
+	return e;
+}
+
+void
+kura_store_tenant_release(struct kura_tenant_db *db)
+{
+	if (db == NULL)
+		return;
+	db->store->ops->tenant_release(db->store->be, db->conn);
+	free(db);
+}
+
+const char *
+kura_store_tenant_id(const struct kura_tenant_db *db)
+{
+	return db != NULL ? db->tenant_id : NULL;
+}
+
+enum kura_err
+kura_store_begin(struct kura_tenant_db *db)
+{
+	if (db == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->begin(db->conn);
+}
+
+enum kura_err
+kura_store_commit(struct kura_tenant_db *db)
+{
+	if (db == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->commit(db->conn);
+}
+
+void
+kura_store_rollback(struct kura_tenant_db *db)
+{
+	if (db == NULL)
+		return;
+	db->store->ops->rollback(db->conn);
+}
+
+enum kura_err
+kura_store_user_create(struct kura_tenant_db *db, struct kura_user *u)
+{
+	if (db == NULL || u == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->user_create(db->conn, u);
+}
+
+enum kura_err
+kura_store_user_get(struct kura_tenant_db *db, int64_t id, struct kura_user *out)
+{
+	enum kura_err e;
+
+	if (out == NULL)
+		return KURA_E_INTERNAL;
+	memset(out, 0, sizeof(*out));
+	if (db == NULL) {
+		e = KURA_E_INTERNAL;
+		goto out;
+	}
+	e = db->store->ops->user_get(db->conn, id, out);
+out:
+	if (e != KURA_OK)
+		memset(out, 0, sizeof(*out));
+	return e;
+}
+
+enum kura_err
+kura_store_user_get_by_email(struct kura_tenant_db *db, const char *email,
+			     struct kura_user *out)
+{
+	enum kura_err e;
+
+	if (out == NULL)
+		return KURA_E_INTERNAL;
+	memset(out, 0, sizeof(*out));
+	if (db == NULL || email == NULL) {
+		e = KURA_E_INTERNAL;
+		goto out;
+	}
+	e = db->store->ops->user_get_by_email(db->conn, email, out);
+out:
+	if (e != KURA_OK)
+		memset(out, 0, sizeof(*out));
+	return e;
+}
+
+enum kura_err
+kura_store_user_list(struct kura_tenant_db *db, kura_user_cb cb, void *ctx)
+{
+	if (db == NULL || cb == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->user_list(db->conn, cb, ctx);
+}
+
+enum kura_err
+kura_store_user_set_password(struct kura_tenant_db *db, int64_t id, const char *hash,
+			     bool must_change, int64_t now)
+{
+	if (db == NULL || hash == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->user_set_password(db->conn, id, hash, must_change, now);
+}
+
+enum kura_err
+kura_store_session_create(struct kura_tenant_db *db, const struct kura_session *s)
+{
+	if (db == NULL || s == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->session_create(db->conn, s);
+}
+
+enum kura_err
+kura_store_session_get(struct kura_tenant_db *db, const uint8_t id_hash[32],
+		       struct kura_session *out)
+{
+	enum kura_err e;
+
+	if (out == NULL)
+		return KURA_E_INTERNAL;
+	memset(out, 0, sizeof(*out));
+	if (db == NULL || id_hash == NULL) {
+		e = KURA_E_INTERNAL;
+		goto out;
+	}
+	e = db->store->ops->session_get(db->conn, id_hash, out);
+out:
+	if (e != KURA_OK)
+		memset(out, 0, sizeof(*out));
+	return e;
+}
+
+enum kura_err
+kura_store_session_touch(struct kura_tenant_db *db, const uint8_t id_hash[32], int64_t now)
+{
+	if (db == NULL || id_hash == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->session_touch(db->conn, id_hash, now);
+}
+
+enum kura_err
+kura_store_session_delete(struct kura_tenant_db *db, const uint8_t id_hash[32])
+{
+	if (db == NULL || id_hash == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->session_delete(db->conn, id_hash);
+}
+
+enum kura_err
+kura_store_session_delete_user(struct kura_tenant_db *db, int64_t user_id,
+			       const uint8_t *keep_id_hash)
+{
+	if (db == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->session_delete_user(db->conn, user_id, keep_id_hash);
+}
+
+enum kura_err
+kura_store_session_purge_expired(struct kura_tenant_db *db, int64_t now, int64_t idle_cutoff)
+{
+	if (db == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->session_purge_expired(db->conn, now, idle_cutoff);
+}

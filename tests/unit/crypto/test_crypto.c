@@ -464,6 +464,44 @@ static void test_wrap_tenant_with_colon(void **state)
 	assert_int_equal(kura_dek_new_wrapped(NULL, "acme", 1, w), KURA_E_CRYPTO);
 }
 
+/*
+ * Known answers, computed independently (Python "cryptography": HKDF-SHA256,
+ * HMAC-SHA256, AESGCM) from the master key 00 01 .. 1f. They pin the key
+ * derivation labels and the wrapped-key format: if either changes, every
+ * stored wrapped DEK and every live CSRF token breaks, so this must fail.
+ */
+static void test_known_answers(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t mk[KURA_KEY_BYTES], wrapped[KURA_WRAPPED_KEY_BYTES], want[KURA_KEY_BYTES];
+	uint8_t dek[KURA_KEY_BYTES];
+	struct kura_keyring *k = NULL;
+	char path[160];
+	char tok[KURA_TOKEN_CHARS];
+	size_t len;
+	size_t i;
+
+	for (i = 0; i < sizeof mk; i++) {
+		mk[i] = (uint8_t)i;
+		want[i] = (uint8_t)(0x40 + i);
+	}
+	snprintf(path, sizeof path, "%s/kat.key", f->dir);
+	write_file(path, mk, sizeof mk, 0600);
+	assert_int_equal(kura_keyring_open(path, &k, NULL, 0), KURA_OK);
+
+	kura_csrf_token(k, (const uint8_t *)"session-secret", 14, tok);
+	assert_string_equal(tok, "NRF_Na9YihoUcD7_JCPtvJN8fA7gmtnmbEZ-HdN4MUY");
+
+	hex2bin("01a0a1a2a3a4a5a6a7a8a9aaabc74a65ef5e8c8671a27f447afb61849a9e535592d6"
+		"367e4974a497a7b957b3f2d25836373c4b2ff3614aed4461f512db",
+		wrapped, &len);
+	assert_int_equal(len, KURA_WRAPPED_KEY_BYTES);
+	assert_int_equal(kura_dek_unwrap(k, "acme", 3, wrapped, len, dek), KURA_OK);
+	assert_memory_equal(dek, want, sizeof dek);
+	assert_unwrap_fails(k, "acme", 4, wrapped, len);
+	kura_keyring_free(k);
+}
+
 /* ---- CSRF ---- */
 
 static void test_csrf(void **state)
@@ -682,6 +720,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrap_fresh_nonce_and_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unwrap_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrap_tenant_with_colon, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_known_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csrf, setup, teardown),
 		cmocka_unit_test(test_b64url),
 		cmocka_unit_test(test_ct_equal),
