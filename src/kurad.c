@@ -139,6 +139,7 @@ main(int argc, char **argv)
 {
 	static struct kura_server srv;
 	char err[1024] = "";
+	char qerr[1200];
 	bool print_config = false;
 	sigset_t sigs;
 	int sig = 0, rc = 1;
@@ -165,21 +166,22 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (kura_keyring_open(srv.cfg.master_key_file, &srv.keys, err, sizeof(err)) != KURA_OK) {
-		kura_log(KURA_LOG_ERROR, "start_failed", "reason=master_key msg=\"%s\" hint=\"run kura init\"",
-			 err);
+		kura_log(KURA_LOG_ERROR, "start_failed", "reason=master_key msg=%s hint=\"run kura init\"",
+			 kura_log_quote(qerr, sizeof(qerr), err));
 		goto out;
 	}
 	if (kura_store_open(&kura_store_sqlite_ops, srv.cfg.data_dir,
 			    srv.cfg.workers + srv.cfg.hash_workers, &srv.store, err,
 			    sizeof(err)) != KURA_OK) {
-		kura_log(KURA_LOG_ERROR, "start_failed", "reason=store msg=\"%s\"", err);
+		kura_log(KURA_LOG_ERROR, "start_failed", "reason=store msg=%s",
+			 kura_log_quote(qerr, sizeof(qerr), err));
 		goto out;
 	}
 	if (!srv.cfg.insecure_http &&
 	    (read_file(srv.cfg.tls_cert_file, &srv.tls_cert_pem, err, sizeof(err)) != KURA_OK ||
 	     read_file(srv.cfg.tls_key_file, &srv.tls_key_pem, err, sizeof(err)) != KURA_OK)) {
-		kura_log(KURA_LOG_ERROR, "start_failed", "reason=tls msg=\"%s\" hint=\"run kura init\"",
-			 err);
+		kura_log(KURA_LOG_ERROR, "start_failed", "reason=tls msg=%s hint=\"run kura init\"",
+			 kura_log_quote(qerr, sizeof(qerr), err));
 		goto out;
 	}
 	srv.pw.opslimit = srv.cfg.password_opslimit;
@@ -201,7 +203,8 @@ main(int argc, char **argv)
 	}
 	if (srv.cfg.web_root[0] != '\0' &&
 	    kura_static_load(srv.cfg.web_root, &srv.web, err, sizeof(err)) != KURA_OK) {
-		kura_log(KURA_LOG_ERROR, "start_failed", "reason=web_root msg=\"%s\"", err);
+		kura_log(KURA_LOG_ERROR, "start_failed", "reason=web_root msg=%s",
+			 kura_log_quote(qerr, sizeof(qerr), err));
 		goto out;
 	}
 	if (srv.cfg.test_clock_offset_file[0] != '\0') {
@@ -213,7 +216,8 @@ main(int argc, char **argv)
 	srv.routes = kura_api_routes;
 	srv.nroutes = kura_api_routes_count;
 	if (kura_http_start(&srv, err, sizeof(err)) != KURA_OK) {
-		kura_log(KURA_LOG_ERROR, "start_failed", "reason=http msg=\"%s\"", err);
+		kura_log(KURA_LOG_ERROR, "start_failed", "reason=http msg=%s",
+			 kura_log_quote(qerr, sizeof(qerr), err));
 		goto out;
 	}
 	kura_log(KURA_LOG_INFO, "started", "data_dir=%s workers=%u hash_workers=%u", srv.cfg.data_dir,

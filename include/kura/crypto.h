@@ -3,10 +3,14 @@
  * secure memory and hashing; GnuTLS for AES-256-GCM and X.509). Only this
  * module touches key bytes; callers hold opaque handles.
  *
- * Master key (MK): 32 random bytes in a 0600 file. Each tenant gets a data
- * key (DEK) of 32 random bytes, stored only wrapped by the MK:
- *   wrapped = 0x01 | nonce(12) | AES-256-GCM(MK, nonce, DEK, AAD)(32) | tag(16)
+ * Master key (MK): 32 random bytes in a 0600 file. It keys nothing directly:
+ * at load, HKDF-SHA256 derives one subkey per purpose (distinct labels) and
+ * the raw MK is wiped. Each tenant gets a data key (DEK) of 32 random bytes,
+ * stored only wrapped:
+ *   K_wrap  = HKDF-SHA256(MK, "kura dek-wrap v1")
+ *   wrapped = 0x01 | nonce(12) | AES-256-GCM(K_wrap, nonce, DEK, AAD)(32) | tag(16)
  *   AAD     = "kura:dek:v1:" tenant_id ":" key_version (decimal)
+ *   K_csrf  = HKDF-SHA256(MK, "kura csrf v1")
  */
 #ifndef KURA_CRYPTO_H
 #define KURA_CRYPTO_H
@@ -33,8 +37,10 @@ enum kura_err kura_crypto_init(void);
 enum kura_err kura_master_key_create(const char *path);
 
 /*
- * Loads the master key into locked memory. Refuses (KURA_E_CRYPTO, message in
- * err) a file that is not exactly 32 bytes or that group or others can read.
+ * Loads the master key and derives its subkeys into locked memory. Refuses
+ * (KURA_E_CRYPTO, message in err naming the path) a symlink, a non-regular
+ * file, a size other than 32, an all-zero key, or a file that group or
+ * others can access. A missing file is KURA_E_NOT_FOUND.
  */
 enum kura_err kura_keyring_open(const char *path, struct kura_keyring **out,
 				char *err, size_t n);
