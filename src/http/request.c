@@ -1,1 +1,38 @@
-/* (being written) */
+/*
+ * Read access to a request for handlers: route parameters, headers and
+ * cookies. Header and cookie values are MHD's, valid until the request
+ * completes; handlers must copy what they keep longer.
+ */
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "kura/http.h"
+
+const char *
+kura_req_param(const struct kura_req *r, const char *name)
+{
+	if (r == NULL || name == NULL)
+		return NULL;
+	for (unsigned i = 0; i < r->nparams && i < KURA_ROUTE_MAX_PARAMS; i++) {
+		if (r->param_names[i] != NULL && strcmp(r->param_names[i], name) == 0)
+			return r->param_values[i];
+	}
+	return NULL;
+}
+
+const char *
+kura_req_header(const struct kura_req *r, const char *name)
+{
+	if (r == NULL || r->conn == NULL || name == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+kura_req_cookie(const struct kura_req *r, const char *name)
+{
+	if (r == NULL || r->conn == NULL || name == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}

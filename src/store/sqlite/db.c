@@ -568,9 +568,7 @@ kura_sqlite_open(const char *data_dir, unsigned max_conns_per_tenant, void **out
 	e = kura_sqlite_conn_open(path, KURA_SQ_SYSTEM, NULL, &c, err, n);
 	if (e != KURA_OK)
 		goto out;
-	c->pool = &be->system;
-	be->system.open = 1;
-	be->system.idle = c;
+	kura_sqlite_system_adopt(be, c);
 	*out = be;
 	be = NULL;
 	goto out;

@@ -2,7 +2,9 @@
  * Connection pools for the SQLite back end: one for system.db and one per
  * tenant database, created on first use and kept until the store closes.
  * A pool opens connections lazily up to its maximum; when all are in use a
- * caller waits on the pool's condition variable.
+ * caller waits on the pool's condition variable. Idle connections over all
+ * pools are capped (KURA_SQ_IDLE_MAX), least recently used closed first, so
+ * that many tenants do not exhaust file descriptors.
  *
  * system.db gets a pool rather than one mutex-guarded connection: every
  * authenticated request reads it (tenant_get, tenant_acquire) from 2-8 HTTP
@@ -89,6 +91,84 @@ kura_sqlite_pool_fini(struct kura_sqlite_pool *p)
 	p->path = NULL;
 }
 
+/* The idle list over all pools; callers hold be->mu. */
+static void
+lru_push(struct kura_sqlite_be *be, struct kura_sqlite_conn *c)
+{
+	c->lru_next = NULL;
+	c->lru_prev = be->lru_tail;
+	if (be->lru_tail != NULL)
+		be->lru_tail->lru_next = c;
+	else
+		be->lru_head = c;
+	be->lru_tail = c;
+	be->idle_total++;
+}
+
+static void
+lru_remove(struct kura_sqlite_be *be, struct kura_sqlite_conn *c)
+{
+	if (c->lru_prev != NULL)
+		c->lru_prev->lru_next = c->lru_next;
+	else
+		be->lru_head = c->lru_next;
+	if (c->lru_next != NULL)
+		c->lru_next->lru_prev = c->lru_prev;
+	else
+		be->lru_tail = c->lru_prev;
+	c->lru_prev = NULL;
+	c->lru_next = NULL;
+	be->idle_total--;
+}
+
+/* Makes c idle in its pool, waking one waiter. Caller holds be->mu. */
+static void
+make_idle(struct kura_sqlite_be *be, struct kura_sqlite_conn *c)
+{
+	struct kura_sqlite_pool *p = c->pool;
+
+	c->next_idle = p->idle;
+	p->idle = c;
+	lru_push(be, c);
+	if (p->waiting > 0)
+		pthread_cond_signal(&p->cond);
+}
+
+/*
+ * Past KURA_SQ_IDLE_MAX, takes the least recently used idle connection out
+ * of its pool and returns it for the caller to close once the lock is
+ * dropped. Caller holds be->mu.
+ */
+static struct kura_sqlite_conn *
+evict(struct kura_sqlite_be *be)
+{
+	struct kura_sqlite_conn *c, **pp;
+
+	if (be->idle_total <= KURA_SQ_IDLE_MAX)
+		return NULL;
+	c = be->lru_head;
+	lru_remove(be, c);
+	for (pp = &c->pool->idle; *pp != NULL; pp = &(*pp)->next_idle) {
+		if (*pp == c) {
+			*pp = c->next_idle;
+			break;
+		}
+	}
+	c->next_idle = NULL;
+	c->pool->open--;
+	return c;
+}
+
+void
+kura_sqlite_system_adopt(struct kura_sqlite_be *be, struct kura_sqlite_conn *c)
+{
+	pthread_mutex_lock(&be->mu);
+	c->pool = &be->system;
+	be->system.open++;
+	make_idle(be, c);
+	pthread_mutex_unlock(&be->mu);
+}
+
 static void
 deadline(struct timespec *ts)
 {
@@ -117,6 +197,7 @@ pool_get(struct kura_sqlite_be *be, struct kura_sqlite_pool *p, struct kura_sqli
 			c = p->idle;
 			p->idle = c->next_idle;
 			c->next_idle = NULL;
+			lru_remove(be, c);
 			break;
 		}
 		if (p->open < p->max) {
@@ -197,9 +278,9 @@ kura_sqlite_tenant_conn(struct kura_sqlite_be *be, const char *tenant_id,
 	bool locked = false;
 
 	*out = NULL;
-	path = kura_sqlite_tenant_path(be, tenant_id, true);
-	if (path == NULL) {
-		e = kura_sqlite_tenant_id_ok(tenant_id) ? KURA_E_NOMEM : KURA_E_NOT_FOUND;
+	/* The id becomes a path and a pool key: a malformed one names no tenant. */
+	if (!kura_sqlite_tenant_id_ok(tenant_id)) {
+		e = KURA_E_NOT_FOUND;
 		goto out;
 	}
 	b = bucket(tenant_id);
@@ -210,8 +291,11 @@ kura_sqlite_tenant_conn(struct kura_sqlite_be *be, const char *tenant_id,
 			break;
 	}
 	if (p == NULL) {
+		/* First use of this tenant since start: rare, so allocating under the lock is fine. */
+		path = kura_sqlite_tenant_path(be, tenant_id, true);
 		p = malloc(sizeof(*p));
-		if (p == NULL) {
+		if (path == NULL || p == NULL) {
+			free(p);
 			e = KURA_E_NOMEM;
 			goto out;
 		}
@@ -234,7 +318,7 @@ out:
 void
 kura_sqlite_release(struct kura_sqlite_be *be, struct kura_sqlite_conn *c)
 {
-	struct kura_sqlite_pool *p;
+	struct kura_sqlite_conn *victim;
 
 	if (c == NULL)
 		return;
@@ -245,17 +329,16 @@ kura_sqlite_release(struct kura_sqlite_be *be, struct kura_sqlite_conn *c)
 									 : "-");
 		kura_sqlite_rollback(c);
 	}
-	p = c->pool;
-	if (p == NULL) {
+	if (c->pool == NULL) {
 		kura_sqlite_conn_close(c);
 		return;
 	}
 	pthread_mutex_lock(&be->mu);
-	c->next_idle = p->idle;
-	p->idle = c;
-	if (p->waiting > 0)
-		pthread_cond_signal(&p->cond);
+	make_idle(be, c);
+	victim = evict(be);
 	pthread_mutex_unlock(&be->mu);
+	/* Closing may checkpoint the WAL: never under the lock. */
+	kura_sqlite_conn_close(victim);
 }
 
 void

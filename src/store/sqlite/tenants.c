@@ -52,10 +52,12 @@ remove_tenant_files(const char *dir, const char *file)
 	size_t i;
 
 	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		char p[4096];
+		char *p = NULL;
 
-		snprintf(p, sizeof(p), "%s%s", file, suffix[i]);
+		if (asprintf(&p, "%s%s", file, suffix[i]) < 0)
+			continue;
 		unlink(p);
+		free(p);
 	}
 	rmdir(dir);
 }
@@ -68,16 +70,21 @@ static bool
 leftovers(const char *file)
 {
 	static const char *const suffix[] = {"-wal", "-shm", "-journal"};
+	bool found = false;
 	size_t i;
 
-	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		char p[4096];
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]) && !found; i++) {
+		char *p = NULL;
 
-		snprintf(p, sizeof(p), "%s%s", file, suffix[i]);
-		if (access(p, F_OK) == 0)
-			return true;
+		/* Out of memory: say yes, which refuses the create; never guess no. */
+		if (asprintf(&p, "%s%s", file, suffix[i]) < 0) {
+			found = true;
+			break;
+		}
+		found = access(p, F_OK) == 0;
+		free(p);
 	}
-	return false;
+	return found;
 }
 
 /* Creates, migrates and stamps the tenant's own database. */

@@ -1,0 +1,1104 @@
+/*
+ * Store tests, against real database files in a fresh temporary directory.
+ *
+ * The first group is the conformance suite: it calls only the public
+ * kura_store_* API with the back end in `ops`, so a second back end runs
+ * the same cases by adding itself to backends[] in main(). The second group
+ * checks what is particular to SQLite (file modes, schema versions, the
+ * files' contents) and may open the files directly.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "kura/store.h"
+
+static const struct kura_store_ops *ops;
+
+struct fx {
+	char dir[256];
+	struct kura_store *s;
+};
+
+static const uint8_t wrapped_a[61] = {0x01, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x11, 0x22, 0x33,
+				      0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0x10, 0x20, 0x30,
+				      0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xa0, 0xb0, 0xc0,
+				      0xd0, 0xe0, 0xf0, 0x0f, 0x1f, 0x2f, 0x3f, 0x4f, 0x5f};
+
+static int
+rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "%s/kura-store-XXXXXX", tmp != NULL ? tmp : "/tmp");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	kura_store_close(f->s);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static struct kura_store *
+open_store(struct fx *f, unsigned max_conns)
+{
+	char err[256] = "";
+	enum kura_err e;
+
+	kura_store_close(f->s);
+	f->s = NULL;
+	e = kura_store_open(ops, f->dir, max_conns, &f->s, err, sizeof(err));
+	if (e != KURA_OK)
+		fprintf(stderr, "open: %s\n", err);
+	assert_int_equal(e, KURA_OK);
+	assert_non_null(f->s);
+	return f->s;
+}
+
+static void
+tenant_init(struct kura_tenant *t, const char *id, const char *name)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->status = KURA_TENANT_ACTIVE;
+	t->key_version = 1;
+	t->created_at = 1700000000000000;
+	t->updated_at = 1700000000000000;
+}
+
+static void
+make_tenant(struct kura_store *s, const char *id)
+{
+	struct kura_tenant t;
+
+	tenant_init(&t, id, id);
+	assert_int_equal(kura_store_tenant_create(s, &t, wrapped_a, sizeof(wrapped_a)), KURA_OK);
+}
+
+static void
+user_init(struct kura_user *u, const char *email, const char *name)
+{
+	memset(u, 0, sizeof(*u));
+	snprintf(u->email, sizeof(u->email), "%s", email);
+	snprintf(u->display_name, sizeof(u->display_name), "%s", name);
+	snprintf(u->role, sizeof(u->role), "member");
+	snprintf(u->password_hash, sizeof(u->password_hash), "$argon2id$v=19$m=65536,t=3,p=1$x$y");
+	u->status = KURA_USER_ACTIVE;
+	u->created_at = 1700000000000001;
+	u->updated_at = 1700000000000001;
+}
+
+static int64_t
+make_user(struct kura_tenant_db *db, const char *email, const char *name)
+{
+	struct kura_user u;
+
+	user_init(&u, email, name);
+	assert_int_equal(kura_store_user_create(db, &u), KURA_OK);
+	return u.id;
+}
+
+static void
+session_init(struct kura_session *s, uint8_t tag, int64_t user_id, int64_t seen, int64_t exp)
+{
+	memset(s, 0, sizeof(*s));
+	memset(s->id_hash, tag, sizeof(s->id_hash));
+	s->user_id = user_id;
+	s->created_at = seen;
+	s->last_seen_at = seen;
+	s->expires_at = exp;
+	snprintf(s->ip, sizeof(s->ip), "2001:db8::1");
+	snprintf(s->user_agent, sizeof(s->user_agent), "Mozilla/5.0 test");
+}
+
+static bool
+all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (b[i] != 0)
+			return false;
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------- conformance */
+
+static void
+test_ping(void **state)
+{
+	struct kura_store *s = open_store(*state, 4);
+
+	assert_int_equal(kura_store_ping(s), KURA_OK);
+}
+
+struct tenant_names {
+	int n;
+	char ids[8][KURA_TENANT_ID_MAX + 1];
+};
+
+static void
+collect_tenant(void *ctx, const struct kura_tenant *t)
+{
+	struct tenant_names *tn = ctx;
+
+	if (tn->n < 8)
+		snprintf(tn->ids[tn->n], sizeof(tn->ids[0]), "%s", t->id);
+	tn->n++;
+}
+
+static void
+test_tenant_create_get_list_status(void **state)
+{
+	struct kura_store *s = open_store(*state, 4);
+	struct kura_tenant t, got;
+	struct tenant_names tn = {0};
+
+	tenant_init(&t, "zeta", "Zeta Inc.");
+	t.key_version = 3;
+	assert_int_equal(kura_store_tenant_create(s, &t, wrapped_a, sizeof(wrapped_a)), KURA_OK);
+	make_tenant(s, "acme");
+
+	assert_int_equal(kura_store_tenant_get(s, "zeta", &got), KURA_OK);
+	assert_string_equal(got.id, "zeta");
+	assert_string_equal(got.name, "Zeta Inc.");
+	assert_int_equal(got.status, KURA_TENANT_ACTIVE);
+	assert_int_equal(got.key_version, 3);
+	assert_true(got.created_at == t.created_at);
+	assert_true(got.updated_at == t.updated_at);
+
+	assert_int_equal(kura_store_tenant_list(s, collect_tenant, &tn), KURA_OK);
+	assert_int_equal(tn.n, 2);
+	assert_string_equal(tn.ids[0], "acme");
+	assert_string_equal(tn.ids[1], "zeta");
+
+	assert_int_equal(kura_store_tenant_set_status(s, "zeta", KURA_TENANT_SUSPENDED,
+						      1700000000000099),
+			 KURA_OK);
+	assert_int_equal(kura_store_tenant_get(s, "zeta", &got), KURA_OK);
+	assert_int_equal(got.status, KURA_TENANT_SUSPENDED);
+	assert_true(got.updated_at == 1700000000000099);
+	/* Suspended tenants still get a handle; callers check the status. */
+	{
+		struct kura_tenant_db *db = NULL;
+
+		assert_int_equal(kura_store_tenant_acquire(s, "zeta", &db), KURA_OK);
+		assert_string_equal(kura_store_tenant_id(db), "zeta");
+		kura_store_tenant_release(db);
+	}
+	assert_int_equal(kura_store_tenant_set_status(s, "zeta", KURA_TENANT_ACTIVE, 1), KURA_OK);
+	assert_int_equal(kura_store_tenant_get(s, "zeta", &got), KURA_OK);
+	assert_int_equal(got.status, KURA_TENANT_ACTIVE);
+
+	assert_int_equal(kura_store_tenant_set_status(s, "nobody", KURA_TENANT_SUSPENDED, 1),
+			 KURA_E_NOT_FOUND);
+}
+
+static void
+test_tenant_duplicate(void **state)
+{
+	struct kura_store *s = open_store(*state, 4);
+	struct kura_tenant_db *db = NULL;
+	struct kura_tenant t, got;
+	struct kura_user u;
+	int64_t id;
+
+	make_tenant(s, "acme");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	id = make_user(db, "boss@acme.example", "Boss");
+	kura_store_tenant_release(db);
+
+	tenant_init(&t, "acme", "Impostor");
+	assert_int_equal(kura_store_tenant_create(s, &t, wrapped_a, 10), KURA_E_EXISTS);
+
+	/* The first tenant is untouched: name, key and database. */
+	assert_int_equal(kura_store_tenant_get(s, "acme", &got), KURA_OK);
+	assert_string_equal(got.name, "acme");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_user_get(db, id, &u), KURA_OK);
+	assert_string_equal(u.display_name, "Boss");
+	kura_store_tenant_release(db);
+	{
+		uint8_t key[128];
+		size_t len = 0;
+
+		assert_int_equal(kura_store_tenant_key_get(s, "acme", 1, key, sizeof(key), &len),
+				 KURA_OK);
+		assert_int_equal(len, sizeof(wrapped_a));
+	}
+}
+
+static void
+test_tenant_bad_ids(void **state)
+{
+	struct kura_store *s = open_store(*state, 4);
+	static const char *const bad[] = {"../etc", "a", "Acme", "1acme", "acme/x", "acme.x", "",
+					  "abcdefghijklmnopqrstuvwxyz0123456"};
+	struct kura_tenant_db *db = (struct kura_tenant_db *)&db;
+	struct kura_tenant t;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* (An id too long for struct kura_tenant cannot even be asked to be created.) */
+		if (strlen(bad[i]) < sizeof(t.id)) {
+			tenant_init(&t, bad[i], "Bad");
+			assert_int_equal(kura_store_tenant_create(s, &t, wrapped_a,
+								  sizeof(wrapped_a)),
+					 KURA_E_VALIDATION);
+		}
+		assert_int_equal(kura_store_tenant_acquire(s, bad[i], &db), KURA_E_NOT_FOUND);
+		assert_null(db);
+		db = (struct kura_tenant_db *)&db;
+	}
+	/* 32 characters is the longest allowed. */
+	make_tenant(s, "abcdefghijklmnopqrstuvwxyz012345");
+	assert_int_equal(kura_store_tenant_acquire(s, "abcdefghijklmnopqrstuvwxyz012345", &db),
+			 KURA_OK);
+	kura_store_tenant_release(db);
+}
+
+static void
+test_tenant_key(void **state)
+{
+	struct kura_store *s = open_store(*state, 4);
+	uint8_t key[128];
+	size_t len = 99;
+
+	make_tenant(s, "acme");
+	assert_int_equal(kura_store_tenant_key_get(s, "acme", 1, key, sizeof(key), &len), KURA_OK);
+	assert_int_equal(len, sizeof(wrapped_a));
+	assert_memory_equal(key, wrapped_a, sizeof(wrapped_a));
+
+	memset(key, 0xAA, sizeof(key));
+	len = 99;
+	assert_int_equal(kura_store_tenant_key_get(s, "acme", 2, key, sizeof(key), &len),
+			 KURA_E_NOT_FOUND);
+	assert_int_equal(len, 0);
+	assert_true(all_zero(key, sizeof(key)));
+
+	len = 99;
+	assert_int_equal(kura_store_tenant_key_get(s, "nobody", 1, key, sizeof(key), &len),
+			 KURA_E_NOT_FOUND);
+	assert_int_equal(len, 0);
+
+	/* A buffer too small gets nothing, not a truncated key. */
+	memset(key, 0xAA, sizeof(key));
+	len = 99;
+	assert_int_not_equal(kura_store_tenant_key_get(s, "acme", 1, key, 16, &len), KURA_OK);
+	assert_int_equal(len, 0);
+	assert_true(all_zero(key, 16));
+}
+
+struct user_names {
+	int n;
+	char emails[8][KURA_EMAIL_MAX + 1];
+	int64_t ids[8];
+};
+
+static void
+collect_user(void *ctx, const struct kura_user *u)
+{
+	struct user_names *un = ctx;
+
+	if (un->n < 8) {
+		snprintf(un->emails[un->n], sizeof(un->emails[0]), "%s", u->email);
+		un->ids[un->n] = u->id;
+	}
+	un->n++;
+}
+
+static void
+test_users(void **state)
+{
+	struct kura_store *s = open_store(*state, 4);
+	struct kura_tenant_db *db = NULL;
+	struct user_names un = {0};
+	struct kura_user u, got;
+	int64_t id2;
+
+	make_tenant(s, "acme");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	assert_string_equal(kura_store_tenant_id(db), "acme");
+
+	user_init(&u, "Alice.Smith@Example.COM", "Alice");
+	snprintf(u.role, sizeof(u.role), "super_admin");
+	u.must_change_password = true;
+	u.password_changed_at = 1700000000000002;
+	assert_int_equal(kura_store_user_create(db, &u), KURA_OK);
+	assert_true(u.id >= 1 && u.id < (INT64_C(1) << 53));
+
+	assert_int_equal(kura_store_user_get(db, u.id, &got), KURA_OK);
+	assert_true(got.id == u.id);
+	assert_string_equal(got.email, "alice.smith@example.com");
+	assert_string_equal(got.display_name, "Alice");
+	assert_string_equal(got.role, "super_admin");
+	assert_int_equal(got.status, KURA_USER_ACTIVE);
+	assert_string_equal(got.password_hash, u.password_hash);
+	assert_true(got.must_change_password);
+	assert_true(got.password_changed_at == 1700000000000002);
+	assert_true(got.created_at == u.created_at);
+	assert_true(got.updated_at == u.updated_at);
+
+	assert_int_equal(kura_store_user_get_by_email(db, "ALICE.smith@example.com", &got),
+			 KURA_OK);
+	assert_true(got.id == u.id);
+	assert_int_equal(kura_store_user_get_by_email(db, "alice.smith@example.com", &got),
+			 KURA_OK);
+	assert_true(got.id == u.id);
+
+	/* A caller-chosen id is kept; a disabled user reads back disabled. */
+	user_init(&u, "bob@example.com", "Bob");
+	u.id = 42;
+	u.status = KURA_USER_DISABLED;
+	assert_int_equal(kura_store_user_create(db, &u), KURA_OK);
+	assert_true(u.id == 42);
+	assert_int_equal(kura_store_user_get(db, 42, &got), KURA_OK);
+	assert_int_equal(got.status, KURA_USER_DISABLED);
+	id2 = 42;
+
+	assert_int_equal(kura_store_user_list(db, collect_user, &un), KURA_OK);
+	assert_int_equal(un.n, 2);
+	assert_true(un.ids[0] == id2 || un.ids[1] == id2);
+
+	assert_int_equal(kura_store_user_set_password(db, id2, "$argon2id$new", false,
+						      1700000000000777),
+			 KURA_OK);
+	assert_int_equal(kura_store_user_get(db, id2, &got), KURA_OK);
+	assert_string_equal(got.password_hash, "$argon2id$new");
+	assert_false(got.must_change_password);
+	assert_true(got.password_changed_at == 1700000000000777);
+	assert_true(got.updated_at == 1700000000000777);
+	assert_int_equal(kura_store_user_set_password(db, id2, "$x", true, 1700000000000778),
+			 KURA_OK);
+	assert_int_equal(kura_store_user_get(db, id2, &got), KURA_OK);
+	assert_true(got.must_change_password);
+
+	assert_int_equal(kura_store_user_set_password(db, 7, "$x", false, 1), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_user_get(db, 7, &got), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_user_get_by_email(db, "carol@example.com", &got),
+			 KURA_E_NOT_FOUND);
+	kura_store_tenant_release(db);
+}
+
+static void
+test_user_duplicate_email(void **state)
+{
+	struct kura_store *s = open_store(*state, 4);
+	struct kura_tenant_db *db = NULL;
+	struct kura_user u;
+	int64_t id;
+
+	make_tenant(s, "acme");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	id = make_user(db, "dup@example.com", "First");
+	user_init(&u, "DUP@Example.com", "Second");
+	assert_int_equal(kura_store_user_create(db, &u), KURA_E_EXISTS);
+	assert_true(u.id == 0);
+	/* Same explicit id: also taken. */
+	user_init(&u, "other@example.com", "Third");
+	u.id = id;
+	assert_int_equal(kura_store_user_create(db, &u), KURA_E_EXISTS);
+	kura_store_tenant_release(db);
+}
+
+static void
+test_user_tenant_isolation(void **state)
+{
+	struct kura_store *s = open_store(*state, 4);
+	struct kura_tenant_db *a = NULL, *b = NULL;
+	struct user_names un = {0};
+	struct kura_user got;
+	int64_t ida, idb;
+
+	make_tenant(s, "acme");
+	make_tenant(s, "globex");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &a), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(s, "globex", &b), KURA_OK);
+	assert_string_equal(kura_store_tenant_id(a), "acme");
+	assert_string_equal(kura_store_tenant_id(b), "globex");
+
+	ida = make_user(a, "same@example.com", "acme user");
+	idb = make_user(b, "same@example.com", "globex user");
+	(void)make_user(a, "only-acme@example.com", "acme 2");
+
+	assert_int_equal(kura_store_user_get_by_email(a, "same@example.com", &got), KURA_OK);
+	assert_string_equal(got.display_name, "acme user");
+	assert_true(got.id == ida);
+	assert_int_equal(kura_store_user_get_by_email(b, "same@example.com", &got), KURA_OK);
+	assert_string_equal(got.display_name, "globex user");
+	assert_true(got.id == idb);
+
+	assert_int_equal(kura_store_user_get(b, ida, &got), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_user_get(a, idb, &got), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_user_get_by_email(b, "only-acme@example.com", &got),
+			 KURA_E_NOT_FOUND);
+
+	assert_int_equal(kura_store_user_list(a, collect_user, &un), KURA_OK);
+	assert_int_equal(un.n, 2);
+	memset(&un, 0, sizeof(un));
+	assert_int_equal(kura_store_user_list(b, collect_user, &un), KURA_OK);
+	assert_int_equal(un.n, 1);
+	assert_true(un.ids[0] == idb);
+
+	kura_store_tenant_release(a);
+	kura_store_tenant_release(b);
+}
+
+static void
+test_sessions(void **state)
+{
+	struct kura_store *s = open_store(*state, 4);
+	struct kura_tenant_db *db = NULL;
+	struct kura_session se, got;
+	int64_t uid, uid2;
+	uint8_t h[32];
+
+	make_tenant(s, "acme");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	uid = make_user(db, "a@example.com", "A");
+	uid2 = make_user(db, "b@example.com", "B");
+
+	session_init(&se, 0x11, uid, 1000, 9000);
+	assert_int_equal(kura_store_session_create(db, &se), KURA_OK);
+	assert_int_equal(kura_store_session_create(db, &se), KURA_E_EXISTS);
+	assert_int_equal(kura_store_session_get(db, se.id_hash, &got), KURA_OK);
+	assert_memory_equal(got.id_hash, se.id_hash, 32);
+	assert_true(got.user_id == uid);
+	assert_true(got.created_at == 1000);
+	assert_true(got.last_seen_at == 1000);
+	assert_true(got.expires_at == 9000);
+	assert_string_equal(got.ip, "2001:db8::1");
+	assert_string_equal(got.user_agent, "Mozilla/5.0 test");
+
+	/* A session for a user that does not exist. */
+	session_init(&se, 0x12, 999999, 1000, 9000);
+	assert_int_equal(kura_store_session_create(db, &se), KURA_E_NOT_FOUND);
+
+	memset(h, 0x11, sizeof(h));
+	assert_int_equal(kura_store_session_touch(db, h, 2000), KURA_OK);
+	assert_int_equal(kura_store_session_get(db, h, &got), KURA_OK);
+	assert_true(got.last_seen_at == 2000);
+	/* A late, older touch does not move last_seen_at back. */
+	assert_int_equal(kura_store_session_touch(db, h, 1500), KURA_OK);
+	assert_int_equal(kura_store_session_get(db, h, &got), KURA_OK);
+	assert_true(got.last_seen_at == 2000);
+
+	assert_int_equal(kura_store_session_delete(db, h), KURA_OK);
+	assert_int_equal(kura_store_session_get(db, h, &got), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_session_delete(db, h), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_session_touch(db, h, 3000), KURA_E_NOT_FOUND);
+
+	/* delete_user, keeping the current session. */
+	session_init(&se, 0x21, uid, 1000, 9000);
+	assert_int_equal(kura_store_session_create(db, &se), KURA_OK);
+	session_init(&se, 0x22, uid, 1000, 9000);
+	assert_int_equal(kura_store_session_create(db, &se), KURA_OK);
+	session_init(&se, 0x23, uid, 1000, 9000);
+	assert_int_equal(kura_store_session_create(db, &se), KURA_OK);
+	session_init(&se, 0x31, uid2, 1000, 9000);
+	assert_int_equal(kura_store_session_create(db, &se), KURA_OK);
+	memset(h, 0x22, sizeof(h));
+	assert_int_equal(kura_store_session_delete_user(db, uid, h), KURA_OK);
+	assert_int_equal(kura_store_session_get(db, h, &got), KURA_OK);
+	memset(h, 0x21, sizeof(h));
+	assert_int_equal(kura_store_session_get(db, h, &got), KURA_E_NOT_FOUND);
+	memset(h, 0x23, sizeof(h));
+	assert_int_equal(kura_store_session_get(db, h, &got), KURA_E_NOT_FOUND);
+	memset(h, 0x31, sizeof(h));
+	assert_int_equal(kura_store_session_get(db, h, &got), KURA_OK); /* other user's */
+	/* Without keep: all of them. */
+	assert_int_equal(kura_store_session_delete_user(db, uid, NULL), KURA_OK);
+	memset(h, 0x22, sizeof(h));
+	assert_int_equal(kura_store_session_get(db, h, &got), KURA_E_NOT_FOUND);
+	memset(h, 0x31, sizeof(h));
+	assert_int_equal(kura_store_session_get(db, h, &got), KURA_OK);
+	assert_int_equal(kura_store_session_delete_user(db, uid, NULL), KURA_OK);
+
+	/* purge: past expires_at, or idle since before the cutoff. */
+	assert_int_equal(kura_store_session_delete_user(db, uid2, NULL), KURA_OK);
+	session_init(&se, 0x41, uid, 5000, 6000); /* expired at now=6000 */
+	assert_int_equal(kura_store_session_create(db, &se), KURA_OK);
+	session_init(&se, 0x42, uid, 1000, 99000); /* idle */
+	assert_int_equal(kura_store_session_create(db, &se), KURA_OK);
+	session_init(&se, 0x43, uid, 5500, 99000); /* fresh */
+	assert_int_equal(kura_store_session_create(db, &se), KURA_OK);
+	assert_int_equal(kura_store_session_purge_expired(db, 6000, 4000), KURA_OK);
+	memset(h, 0x41, sizeof(h));
+	assert_int_equal(kura_store_session_get(db, h, &got), KURA_E_NOT_FOUND);
+	memset(h, 0x42, sizeof(h));
+	assert_int_equal(kura_store_session_get(db, h, &got), KURA_E_NOT_FOUND);
+	memset(h, 0x43, sizeof(h));
+	assert_int_equal(kura_store_session_get(db, h, &got), KURA_OK);
+	kura_store_tenant_release(db);
+}
+
+static void
+test_out_params_zeroed(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *s = open_store(f, 4);
+	struct kura_tenant_db *db = (struct kura_tenant_db *)&db;
+	struct kura_store *s2 = (struct kura_store *)&s2;
+	struct kura_tenant t;
+	struct kura_user u;
+	struct kura_session se;
+	uint8_t h[32] = {0};
+	char path[512], err[256];
+	FILE *fp;
+
+	memset(&t, 0xAA, sizeof(t));
+	assert_int_equal(kura_store_tenant_get(s, "nobody", &t), KURA_E_NOT_FOUND);
+	assert_true(all_zero(&t, sizeof(t)));
+	memset(&t, 0xAA, sizeof(t));
+	assert_int_equal(kura_store_tenant_get(s, "../bad", &t), KURA_E_NOT_FOUND);
+	assert_true(all_zero(&t, sizeof(t)));
+
+	assert_int_equal(kura_store_tenant_acquire(s, "nobody", &db), KURA_E_NOT_FOUND);
+	assert_null(db);
+
+	make_tenant(s, "acme");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	memset(&u, 0xAA, sizeof(u));
+	assert_int_equal(kura_store_user_get(db, 12345, &u), KURA_E_NOT_FOUND);
+	assert_true(all_zero(&u, sizeof(u)));
+	memset(&u, 0xAA, sizeof(u));
+	assert_int_equal(kura_store_user_get_by_email(db, "x@y", &u), KURA_E_NOT_FOUND);
+	assert_true(all_zero(&u, sizeof(u)));
+	memset(&se, 0xAA, sizeof(se));
+	assert_int_equal(kura_store_session_get(db, h, &se), KURA_E_NOT_FOUND);
+	assert_true(all_zero(&se, sizeof(se)));
+	kura_store_tenant_release(db);
+
+	/* A data directory that cannot be made: out stays NULL, err says why. */
+	snprintf(path, sizeof(path), "%s/file", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/file/sub", f->dir);
+	err[0] = '\0';
+	assert_int_not_equal(kura_store_open(ops, path, 4, &s2, err, sizeof(err)), KURA_OK);
+	assert_null(s2);
+	assert_true(err[0] != '\0');
+}
+
+static void
+test_transactions(void **state)
+{
+	struct kura_store *s = open_store(*state, 1);
+	struct kura_tenant_db *db = NULL;
+	struct kura_user u, got;
+
+	make_tenant(s, "acme");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	user_init(&u, "gone@example.com", "Gone");
+	assert_int_equal(kura_store_user_create(db, &u), KURA_OK);
+	kura_store_rollback(db);
+	assert_int_equal(kura_store_user_get_by_email(db, "gone@example.com", &got),
+			 KURA_E_NOT_FOUND);
+
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	user_init(&u, "kept@example.com", "Kept");
+	assert_int_equal(kura_store_user_create(db, &u), KURA_OK);
+	assert_int_equal(kura_store_commit(db), KURA_OK);
+	assert_int_equal(kura_store_user_get_by_email(db, "kept@example.com", &got), KURA_OK);
+
+	/* A handle released mid-transaction: the work is rolled back, not inherited. */
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	user_init(&u, "leak@example.com", "Leak");
+	assert_int_equal(kura_store_user_create(db, &u), KURA_OK);
+	kura_store_tenant_release(db);
+	db = NULL;
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_user_get_by_email(db, "leak@example.com", &got),
+			 KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_begin(db), KURA_OK); /* no transaction is still open */
+	kura_store_rollback(db);
+	kura_store_tenant_release(db);
+}
+
+static void
+test_reopen_keeps_data(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *s = open_store(f, 4);
+	struct kura_tenant_db *db = NULL;
+	struct kura_session se, got_s;
+	struct kura_tenant t;
+	struct kura_user got;
+	uint8_t key[128];
+	size_t len = 0;
+	int64_t uid;
+
+	make_tenant(s, "acme");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	uid = make_user(db, "persist@example.com", "Persist");
+	session_init(&se, 0x55, uid, 1000, 9000);
+	assert_int_equal(kura_store_session_create(db, &se), KURA_OK);
+	kura_store_tenant_release(db);
+	assert_int_equal(kura_store_tenant_set_status(s, "acme", KURA_TENANT_SUSPENDED, 5), KURA_OK);
+
+	s = open_store(f, 4); /* closes the first one */
+	assert_int_equal(kura_store_tenant_get(s, "acme", &t), KURA_OK);
+	assert_int_equal(t.status, KURA_TENANT_SUSPENDED);
+	assert_int_equal(kura_store_tenant_key_get(s, "acme", 1, key, sizeof(key), &len), KURA_OK);
+	assert_int_equal(len, sizeof(wrapped_a));
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_user_get(db, uid, &got), KURA_OK);
+	assert_string_equal(got.email, "persist@example.com");
+	assert_int_equal(kura_store_session_get(db, se.id_hash, &got_s), KURA_OK);
+	assert_true(got_s.user_id == uid);
+	kura_store_tenant_release(db);
+}
+
+#define THREADS 8
+#define ROUNDS 200
+#define USERS 20
+
+struct worker {
+	struct kura_store *s;
+	int index;
+	int errors;
+	int64_t ids[2][USERS];
+};
+
+static void *
+worker_main(void *arg)
+{
+	static const char *const tenants[2] = {"acme", "globex"};
+	struct worker *w = arg;
+	int i;
+
+	for (i = 0; i < ROUNDS; i++) {
+		int ti = (w->index + i) % 2, ui = (w->index * 7 + i) % USERS;
+		struct kura_tenant_db *db = NULL;
+		struct kura_tenant t;
+		struct kura_user u;
+		char email[64], name[64];
+
+		if (kura_store_tenant_get(w->s, tenants[ti], &t) != KURA_OK) {
+			w->errors++;
+			continue;
+		}
+		if (kura_store_tenant_acquire(w->s, tenants[ti], &db) != KURA_OK) {
+			w->errors++;
+			continue;
+		}
+		snprintf(email, sizeof(email), "user%d@example.com", ui);
+		snprintf(name, sizeof(name), "%s %d", tenants[ti], ui);
+		if (strcmp(kura_store_tenant_id(db), tenants[ti]) != 0)
+			w->errors++;
+		if (kura_store_user_get_by_email(db, email, &u) != KURA_OK ||
+		    strcmp(u.display_name, name) != 0 || u.id != w->ids[ti][ui])
+			w->errors++;
+		if (kura_store_user_get(db, w->ids[ti][ui], &u) != KURA_OK ||
+		    strcmp(u.display_name, name) != 0)
+			w->errors++;
+		kura_store_tenant_release(db);
+	}
+	return NULL;
+}
+
+static void
+test_concurrent_acquire(void **state)
+{
+	static const char *const tenants[2] = {"acme", "globex"};
+	/* Fewer connections than threads, so some acquires must wait. */
+	struct kura_store *s = open_store(*state, 2);
+	struct worker w[THREADS];
+	pthread_t th[THREADS];
+	int64_t ids[2][USERS];
+	int i, j;
+
+	for (i = 0; i < 2; i++) {
+		struct kura_tenant_db *db = NULL;
+
+		make_tenant(s, tenants[i]);
+		assert_int_equal(kura_store_tenant_acquire(s, tenants[i], &db), KURA_OK);
+		for (j = 0; j < USERS; j++) {
+			char email[64], name[64];
+
+			snprintf(email, sizeof(email), "User%d@Example.com", j);
+			snprintf(name, sizeof(name), "%s %d", tenants[i], j);
+			ids[i][j] = make_user(db, email, name);
+		}
+		kura_store_tenant_release(db);
+	}
+	for (i = 0; i < THREADS; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].s = s;
+		w[i].index = i;
+		memcpy(w[i].ids, ids, sizeof(ids));
+		assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].errors, 0);
+	}
+}
+
+/* ---------------------------------------------------------------- SQLite only */
+
+static void
+assert_mode(const char *path, mode_t want)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) != 0)
+		fail_msg("stat %s: %s", path, strerror(errno));
+	if ((sb.st_mode & 07777) != want)
+		fail_msg("%s has mode %o, want %o", path, (unsigned)(sb.st_mode & 07777),
+			 (unsigned)want);
+}
+
+static void
+test_sqlite_files_and_modes(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *s = NULL;
+	struct kura_tenant_db *db = NULL;
+	char dir[512], path[600], err[256];
+	mode_t old = umask(022);
+
+	/* A data directory that does not exist yet is made. */
+	snprintf(dir, sizeof(dir), "%s/data", f->dir);
+	assert_int_equal(kura_store_open(ops, dir, 4, &s, err, sizeof(err)), KURA_OK);
+	f->s = s;
+	make_tenant(s, "acme");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	(void)make_user(db, "x@example.com", "X");
+
+	assert_mode(dir, 0700);
+	snprintf(path, sizeof(path), "%s/system.db", dir);
+	assert_mode(path, 0600);
+	snprintf(path, sizeof(path), "%s/system.db-wal", dir);
+	assert_mode(path, 0600);
+	snprintf(path, sizeof(path), "%s/tenants", dir);
+	assert_mode(path, 0700);
+	snprintf(path, sizeof(path), "%s/tenants/acme", dir);
+	assert_mode(path, 0700);
+	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db", dir);
+	assert_mode(path, 0600);
+	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db-wal", dir);
+	assert_mode(path, 0600);
+	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db-shm", dir);
+	assert_mode(path, 0600);
+	kura_store_tenant_release(db);
+	umask(old);
+}
+
+static int
+sql_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+sql_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void
+test_sqlite_schema_version(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *s = open_store(f, 4);
+	struct kura_tenant_db *db = (struct kura_tenant_db *)&db;
+	char path[600], err[512], want[128];
+
+	assert_true(kura_store_schema_version_system >= 1);
+	assert_true(kura_store_schema_version_tenant >= 1);
+	make_tenant(s, "acme");
+	kura_store_close(s);
+	f->s = NULL;
+
+	snprintf(path, sizeof(path), "%s/system.db", f->dir);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), kura_store_schema_version_system);
+	assert_int_equal(sql_int(path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db", f->dir);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), kura_store_schema_version_tenant);
+
+	/* A tenant database from a newer kurad: its handle is refused. */
+	sql_exec(path, "PRAGMA user_version = 9999");
+	s = open_store(f, 4);
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_E_DB_TOO_NEW);
+	assert_null(db);
+	kura_store_close(s);
+	f->s = NULL;
+	sql_exec(path, "PRAGMA user_version = 1");
+
+	/* A system database from a newer kurad: the store does not open. */
+	snprintf(path, sizeof(path), "%s/system.db", f->dir);
+	sql_exec(path, "PRAGMA user_version = 9999");
+	s = (struct kura_store *)&s;
+	err[0] = '\0';
+	assert_int_equal(kura_store_open(ops, f->dir, 4, &s, err, sizeof(err)),
+			 KURA_E_DB_TOO_NEW);
+	assert_null(s);
+	snprintf(want, sizeof(want), "has schema version 9999, this kurad knows up to %d; "
+				     "upgrade kurad", kura_store_schema_version_system);
+	assert_non_null(strstr(err, want));
+	assert_non_null(strstr(err, "system.db"));
+}
+
+static bool
+file_contains(const char *path, const void *needle, size_t n)
+{
+	bool found = false;
+	char *buf = NULL;
+	size_t len;
+	FILE *fp = fopen(path, "rb");
+
+	if (fp == NULL)
+		return false;
+	buf = malloc(1 << 22);
+	assert_non_null(buf);
+	len = fread(buf, 1, 1 << 22, fp);
+	fclose(fp);
+	found = memmem(buf, len, needle, n) != NULL;
+	free(buf);
+	return found;
+}
+
+static void
+test_sqlite_keys_only_in_system_db(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *s = open_store(f, 4);
+	char path[600];
+
+	make_tenant(s, "acme");
+	kura_store_close(s); /* checkpoints the WAL into the main files */
+	f->s = NULL;
+
+	snprintf(path, sizeof(path), "%s/system.db", f->dir);
+	assert_true(file_contains(path, wrapped_a, sizeof(wrapped_a)));
+	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db", f->dir);
+	assert_false(file_contains(path, wrapped_a, sizeof(wrapped_a)));
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM sqlite_schema "
+				       "WHERE name LIKE '%key%'"),
+			 0);
+}
+
+static void
+test_sqlite_failed_create_leaves_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *s = open_store(f, 4);
+	struct kura_tenant_db *db = NULL;
+	struct kura_tenant t;
+	uint8_t key[128];
+	size_t len = 0;
+	char path[600];
+	FILE *fp;
+
+	/* The tenant's directory cannot be made (a file is in the way). */
+	snprintf(path, sizeof(path), "%s/tenants/blocked", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	tenant_init(&t, "blocked", "Blocked");
+	assert_int_not_equal(kura_store_tenant_create(s, &t, wrapped_a, sizeof(wrapped_a)),
+			     KURA_OK);
+	assert_int_equal(kura_store_tenant_get(s, "blocked", &t), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_tenant_key_get(s, "blocked", 1, key, sizeof(key), &len),
+			 KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_tenant_acquire(s, "blocked", &db), KURA_E_NOT_FOUND);
+	unlink(path);
+
+	/* Leftover database files of an id nobody has: refused, and kept for a human. */
+	snprintf(path, sizeof(path), "%s/tenants/stale", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/tenants/stale/tenant.db-wal", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	tenant_init(&t, "stale", "Stale");
+	assert_int_equal(kura_store_tenant_create(s, &t, wrapped_a, sizeof(wrapped_a)),
+			 KURA_E_EXISTS);
+	assert_int_equal(kura_store_tenant_get(s, "stale", &t), KURA_E_NOT_FOUND);
+	assert_int_equal(access(path, F_OK), 0);
+	unlink(path);
+	/* Once cleaned up, the id can be used. */
+	make_tenant(s, "stale");
+	assert_int_equal(kura_store_tenant_acquire(s, "stale", &db), KURA_OK);
+	kura_store_tenant_release(db);
+}
+
+static void
+test_sqlite_misplaced_db_refused(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *s = open_store(f, 4);
+	struct kura_tenant_db *db = NULL;
+	char from[600], to[600];
+
+	make_tenant(s, "acme");
+	make_tenant(s, "globex");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	(void)make_user(db, "secret@acme.example", "Acme's");
+	kura_store_tenant_release(db);
+	kura_store_close(s);
+	f->s = NULL;
+
+	/* acme's database copied over globex's: globex must not be served acme's data. */
+	snprintf(from, sizeof(from), "%s/tenants/acme/tenant.db", f->dir);
+	snprintf(to, sizeof(to), "%s/tenants/globex/tenant.db", f->dir);
+	assert_int_equal(rename(from, to), 0);
+	s = open_store(f, 4);
+	db = (struct kura_tenant_db *)&db;
+	assert_int_equal(kura_store_tenant_acquire(s, "globex", &db), KURA_E_STORE);
+	assert_null(db);
+	/* And acme's database is gone: an error, not a fresh empty tenant. */
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_E_STORE);
+	assert_null(db);
+	assert_int_not_equal(access(from, F_OK), 0);
+}
+
+static int
+count_fds(void)
+{
+	char path[64];
+	int fd, n = 0;
+
+	for (fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (access(path, F_OK) == 0)
+			n++;
+	}
+	return n;
+}
+
+#define MANY_TENANTS 100
+
+static void
+test_sqlite_idle_connections_bounded(void **state)
+{
+	struct kura_store *s = open_store(*state, 4);
+	struct kura_tenant_db *db = NULL;
+	struct kura_user u;
+	char id[16];
+	int base, i, round;
+
+	base = count_fds();
+	/* Every tenant used once leaves (at most) one idle connection behind... */
+	for (i = 0; i < MANY_TENANTS; i++) {
+		snprintf(id, sizeof(id), "t%03d", i);
+		make_tenant(s, id);
+		assert_int_equal(kura_store_tenant_acquire(s, id, &db), KURA_OK);
+		(void)make_user(db, "u@example.com", id);
+		kura_store_tenant_release(db);
+	}
+	/* ...but only the most recent 64 or so stay open: 3 descriptors each at most. */
+	assert_true(count_fds() - base <= 64 * 3 + 8);
+	/* Evicted ones reopen transparently, twice over. */
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < MANY_TENANTS; i++) {
+			snprintf(id, sizeof(id), "t%03d", i);
+			assert_int_equal(kura_store_tenant_acquire(s, id, &db), KURA_OK);
+			assert_int_equal(kura_store_user_get_by_email(db, "u@example.com", &u),
+					 KURA_OK);
+			assert_string_equal(u.display_name, id);
+			kura_store_tenant_release(db);
+		}
+	}
+	assert_true(count_fds() - base <= 64 * 3 + 8);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	static const struct kura_store_ops *const backends[] = {&kura_store_sqlite_ops};
+	const struct CMUnitTest conformance[] = {
+		T(test_ping),
+		T(test_tenant_create_get_list_status),
+		T(test_tenant_duplicate),
+		T(test_tenant_bad_ids),
+		T(test_tenant_key),
+		T(test_users),
+		T(test_user_duplicate_email),
+		T(test_user_tenant_isolation),
+		T(test_sessions),
+		T(test_out_params_zeroed),
+		T(test_transactions),
+		T(test_reopen_keeps_data),
+		T(test_concurrent_acquire),
+	};
+	const struct CMUnitTest sqlite_only[] = {
+		T(test_sqlite_files_and_modes),
+		T(test_sqlite_schema_version),
+		T(test_sqlite_keys_only_in_system_db),
+		T(test_sqlite_failed_create_leaves_nothing),
+		T(test_sqlite_misplaced_db_refused),
+		T(test_sqlite_idle_connections_bounded),
+	};
+	int failed = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		char name[64];
+
+		ops = backends[i];
+		snprintf(name, sizeof(name), "store conformance (%s)", ops->name);
+		failed += _cmocka_run_group_tests(name, conformance,
+						  sizeof(conformance) / sizeof(conformance[0]),
+						  NULL, NULL);
+	}
+	ops = &kura_store_sqlite_ops;
+	failed += cmocka_run_group_tests_name("store sqlite", sqlite_only, NULL, NULL);
+	return failed != 0;
+}
