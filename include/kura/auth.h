@@ -27,7 +27,7 @@ enum kura_err kura_auth_request(struct kura_req *r, const char **msg);
 /* Releases what kura_auth_request acquired. Safe to call twice. */
 void kura_auth_release(struct kura_req *r);
 
-/* true when the built-in role grants permission ("self" is granted to all). */
+/* true when the built-in role grants permission ("self" is granted to every known role). */
 bool kura_role_has_permission(const char *role, const char *permission);
 /* true when role names a built-in role. */
 bool kura_role_valid(const char *role);

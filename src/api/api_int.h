@@ -13,6 +13,7 @@
 
 void kura_api_healthz(struct kura_req *r);
 void kura_api_readyz(struct kura_req *r);
+void kura_api_openapi(struct kura_req *r);
 void kura_api_login(struct kura_req *r);
 void kura_api_logout(struct kura_req *r);
 void kura_api_me(struct kura_req *r);

@@ -12,6 +12,7 @@
 const struct kura_route kura_api_routes[] = {
 	{KURA_GET, "/healthz", kura_api_healthz, KURA_AUTH_NONE, NULL, 0, 0},
 	{KURA_GET, "/readyz", kura_api_readyz, KURA_AUTH_NONE, NULL, 0, 0},
+	{KURA_GET, "/api/v1/openapi.json", kura_api_openapi, KURA_AUTH_NONE, NULL, 0, 0},
 	{KURA_POST, "/api/v1/auth/login", kura_api_login, KURA_AUTH_NONE, NULL, JSON, 16384},
 	{KURA_POST, "/api/v1/auth/logout", kura_api_logout, KURA_AUTH_SESSION, "self", PWOK, 0},
 	{KURA_POST, "/api/v1/auth/password", kura_api_change_password, KURA_AUTH_SESSION, "self",

@@ -53,11 +53,12 @@ kura_role_has_permission(const char *role, const char *permission)
 
 	if (role == NULL || permission == NULL)
 		return false;
-	if (strcmp(permission, "self") == 0)
-		return true;
+	/* An unknown role (a damaged row, a removed custom role) grants nothing, not even "self". */
 	r = find_role(role);
 	if (r == NULL)
 		return false;
+	if (strcmp(permission, "self") == 0)
+		return true;
 	for (const char *const *p = r->perms; *p != NULL; p++) {
 		if (strcmp(*p, "*") == 0 || strcmp(*p, permission) == 0)
 			return true;

@@ -220,6 +220,9 @@ kura_reply_error_details(struct kura_req *r, enum kura_err e, const char *messag
 		return;
 	}
 	reply_json_owned(r, (unsigned)status, body);
+	/* Busy is momentary (a full hash queue): tell clients when to come back. */
+	if (e == KURA_E_BUSY && r->response != NULL)
+		MHD_add_response_header(r->response, "Retry-After", "1");
 }
 
 void

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# HTTP benchmark: kurad beside a hello-world libmicrohttpd server measured in
+# the same run on the same machine, so that the ratios mean something where
+# absolute numbers do not.
+#
+#   bench/http.sh                       build (release, build-bench/), run, print
+#   BENCH_DURATION=30s bench/http.sh    longer runs (default 10s each)
+#   BENCH_THREADS=2 BENCH_CONNECTIONS=32 (wrk -t / -c; defaults 2 and 32)
+#   BENCH_BUILD_DIR=/path               use another build directory
+#   BENCH_NO_BUILD=1                    do not run meson/ninja (use what is built)
+#
+# Measures, each with wrk over keep-alive TLS:
+#   hello   GET /                 bench/hello_mhd (MHD + GnuTLS, same threading as kurad)
+#   healthz GET /healthz          kurad, no authentication, no store
+#   me      GET /api/v1/me        kurad, session cookie: session lookup in SQLite + JSON
+# and prints requests/s, p99 latency and each kurad figure's ratio to hello.
+# It never fails on a number: the exit code is non-zero only when something
+# did not run (build, server start, login, wrk, or non-2xx answers that would
+# make the figures meaningless).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BENCH_BUILD_DIR:-$ROOT/build-bench}
+DURATION=${BENCH_DURATION:-10s}
+THREADS=${BENCH_THREADS:-2}
+CONNS=${BENCH_CONNECTIONS:-32}
+# Targets for the ratios (figures to watch, never a failure).
+TARGET_HEALTHZ=${BENCH_TARGET_HEALTHZ:-0.70}
+TARGET_ME=${BENCH_TARGET_ME:-0.50}
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+for tool in wrk curl python3 meson ninja; do
+	command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (apt-get install wrk curl python3 meson ninja-build)"
+done
+
+# ---------------------------------------------------------------- build
+if [ "${BENCH_NO_BUILD:-}" != 1 ]; then
+	if [ ! -f "$BUILD/build.ninja" ]; then
+		meson setup "$BUILD" "$ROOT" -Dbuildtype=release -Dtests=disabled >/dev/null ||
+			die "meson setup $BUILD failed"
+	else
+		meson configure "$BUILD" -Dbuildtype=release >/dev/null || die "meson configure failed"
+	fi
+	ninja -C "$BUILD" >/dev/null || die "ninja -C $BUILD failed"
+fi
+KURAD=$BUILD/kurad
+KURA=$BUILD/tools/kura/kura
+HELLO=$BUILD/bench/hello_mhd
+for b in "$KURAD" "$KURA" "$HELLO"; do
+	[ -x "$b" ] || die "$b is not built"
+done
+
+# ---------------------------------------------------------------- set-up
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/kura-bench.XXXXXX")
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# kurad refuses unknown KURA_* variables: run it and the CLI without any.
+clean_env=()
+while IFS='=' read -r name _; do
+	case $name in KURA_*) clean_env+=("-u" "$name") ;; esac
+done < <(env)
+run_clean() { env "${clean_env[@]}" "$@"; }
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+DATA=$TMP/data
+run_clean "$KURA" --data "$DATA" init >/dev/null || die "kura init failed"
+run_clean "$KURA" --data "$DATA" tenant create bench --name "Bench" >/dev/null ||
+	die "kura tenant create failed"
+EMAIL=bench@bench.example
+OTP=$(run_clean "$KURA" --data "$DATA" user create --tenant bench --email "$EMAIL" \
+	--role super_admin --name "Bench" | sed -n 's/^.*one-time password:[[:space:]]*//p') ||
+	die "kura user create failed"
+[ -n "$OTP" ] || die "kura user create printed no one-time password"
+CERT=$DATA/tls/server.crt
+KEY=$DATA/tls/server.key
+
+wait_healthy() { # url, pid, log, what
+	local i
+	for i in $(seq 1 200); do
+		kill -0 "$2" 2>/dev/null || { cat "$3" >&2; die "$4 exited during start-up"; }
+		if curl -sk --max-time 2 -o /dev/null -w '%{http_code}' "$1" 2>/dev/null | grep -q '^200$'; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	cat "$3" >&2
+	die "$4 did not answer $1 within 20 s"
+}
+
+KPORT=$(free_port)
+# Default settings (logging at info, default Argon2id cost): what a deployment runs.
+run_clean "$KURAD" --data "$DATA" --listen 127.0.0.1 --port "$KPORT" 2>"$TMP/kurad.log" &
+PIDS+=($!)
+KBASE=https://127.0.0.1:$KPORT
+wait_healthy "$KBASE/healthz" "${PIDS[-1]}" "$TMP/kurad.log" kurad
+
+HPORT=$(free_port)
+"$HELLO" "$CERT" "$KEY" "$HPORT" 2>"$TMP/hello.log" &
+PIDS+=($!)
+HBASE=https://127.0.0.1:$HPORT
+wait_healthy "$HBASE/" "${PIDS[-1]}" "$TMP/hello.log" hello_mhd
+
+# ---------------------------------------------------------------- a session
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+login() { # password -> sets COOKIE, CSRF
+	local body hdrs
+	body=$(python3 -c 'import json,sys; print(json.dumps({"tenant":"bench","email":sys.argv[1],"password":sys.argv[2]}))' "$EMAIL" "$1")
+	hdrs=$TMP/login.hdrs
+	curl -s --cacert "$CERT" -D "$hdrs" -o "$TMP/login.json" -H 'Content-Type: application/json' \
+		--data-binary "$body" "$KBASE/api/v1/auth/login" || die "login request failed"
+	grep -q '^HTTP/[0-9.]* 200' "$hdrs" || { cat "$hdrs" "$TMP/login.json" >&2; die "login failed"; }
+	COOKIE=$(sed -n 's/^[Ss]et-[Cc]ookie: *\(__Host-kura_session=[^;]*\).*/\1/p' "$hdrs" | tr -d '\r' | head -1)
+	[ -n "$COOKIE" ] || die "login set no session cookie"
+	CSRF=$(json_field csrfToken <"$TMP/login.json")
+}
+
+login "$OTP"
+NEWPW="bench-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
+code=$(python3 -c 'import json,sys; print(json.dumps({"currentPassword":sys.argv[1],"newPassword":sys.argv[2]}))' "$OTP" "$NEWPW" |
+	curl -s --cacert "$CERT" -o "$TMP/pw.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+		-H "Cookie: $COOKIE" -H "X-CSRF-Token: $CSRF" --data-binary @- "$KBASE/api/v1/auth/password")
+[ "$code" = 204 ] || { cat "$TMP/pw.json" >&2; die "password change answered $code"; }
+login "$NEWPW"
+code=$(curl -s --cacert "$CERT" -o "$TMP/me.json" -w '%{http_code}' -H "Cookie: $COOKIE" "$KBASE/api/v1/me")
+[ "$code" = 200 ] || { cat "$TMP/me.json" >&2; die "GET /api/v1/me answered $code"; }
+[ "$(json_field passwordChangeRequired <"$TMP/me.json")" = False ] || die "the bench user still must change its password"
+
+# ---------------------------------------------------------------- measure
+to_ms() { # wrk latency "812.00us" / "3.71ms" / "1.02s" -> ms
+	python3 -c '
+import re,sys
+m=re.fullmatch(r"([0-9.]+)(us|ms|s)",sys.argv[1])
+v=float(m.group(1)); u=m.group(2)
+print("%.2f" % (v/1000 if u=="us" else v*1000 if u=="s" else v))' "$1"
+}
+
+declare -A RPS P99
+run_wrk() { # name, url, extra wrk args...
+	local name=$1 url=$2 out
+	shift 2
+	out=$TMP/wrk-$name.txt
+	wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "$url" >"$out" 2>&1 ||
+		{ cat "$out" >&2; die "wrk failed for $name"; }
+	if grep -q 'Non-2xx or 3xx responses' "$out"; then
+		cat "$out" >&2
+		die "$name: non-2xx answers during the run; the figures would be meaningless"
+	fi
+	grep -q 'Socket errors' "$out" && echo "bench: warning: $name: $(grep 'Socket errors' "$out")" >&2
+	RPS[$name]=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
+	P99[$name]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
+	[ -n "${RPS[$name]}" ] && [ -n "${P99[$name]}" ] || { cat "$out" >&2; die "cannot read wrk's output for $name"; }
+}
+
+echo "bench: wrk -t$THREADS -c$CONNS -d$DURATION, keep-alive TLS, $(nproc) CPUs, kurad workers = CPUs" >&2
+run_wrk hello "$HBASE/"
+run_wrk healthz "$KBASE/healthz"
+run_wrk me "$KBASE/api/v1/me" -H "Cookie: $COOKIE"
+
+# the session must still be valid after the run (else the run measured 401s)
+code=$(curl -s --cacert "$CERT" -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "$KBASE/api/v1/me")
+[ "$code" = 200 ] || die "the session stopped working during the run ($code)"
+
+ratio() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
+
+printf '%-26s %12s %10s\n' target req/s p99_ms
+printf '%-26s %12s %10s\n' "hello_mhd GET /" "${RPS[hello]}" "${P99[hello]}"
+printf '%-26s %12s %10s\n' "kurad GET /healthz" "${RPS[healthz]}" "${P99[healthz]}"
+printf '%-26s %12s %10s\n' "kurad GET /api/v1/me" "${RPS[me]}" "${P99[me]}"
+echo "healthz_vs_hello=$(ratio "${RPS[healthz]}" "${RPS[hello]}") (target >= $TARGET_HEALTHZ)"
+echo "me_vs_hello=$(ratio "${RPS[me]}" "${RPS[hello]}") (target >= $TARGET_ME)"
+echo "p99_me_vs_hello=$(ratio "${P99[me]}" "${P99[hello]}") (lower is better)"
