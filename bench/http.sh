@@ -79,7 +79,7 @@ free_port() {
 
 DATA=$TMP/data
 run_clean "$KURA" --data "$DATA" init >/dev/null || die "kura init failed"
-run_clean "$KURA" --data "$DATA" tenant create bench --name "Bench" >/dev/null ||
+run_clean "$KURA" --data "$DATA" tenant create --name "Bench" bench >/dev/null ||
 	die "kura tenant create failed"
 EMAIL=bench@bench.example
 OTP=$(run_clean "$KURA" --data "$DATA" user create --tenant bench --email "$EMAIL" \

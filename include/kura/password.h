@@ -26,6 +26,11 @@ enum kura_err kura_password_hash(const struct kura_pwparams *p, const char *pw, 
 				 char out[KURA_PASSWORD_HASH_MAX]);
 /* KURA_OK on match, KURA_E_INVALID_CREDENTIALS otherwise (also for a malformed hash). */
 enum kura_err kura_password_verify(const char *hash, const char *pw, size_t len);
+/*
+ * true when hash should be replaced at the next successful login: not
+ * Argon2id, unparseable, or weaker (memory or passes) than p. A stronger
+ * hash is kept, so lowering the configured cost never weakens stored hashes.
+ */
 bool kura_password_needs_rehash(const struct kura_pwparams *p, const char *hash);
 
 /*

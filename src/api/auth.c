@@ -48,6 +48,9 @@ do_login(struct kura_req *r)
 		kura_reply_error(r, e, NULL);
 		return;
 	}
+	/* For the request's log line only; this request is not authenticated by a session. */
+	snprintf(r->principal.tenant_id, sizeof(r->principal.tenant_id), "%s", res.tenant_id);
+	r->principal.user.id = res.user.id;
 	snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; Max-Age=%u; Secure; HttpOnly; SameSite=Strict",
 		 KURA_SESSION_COOKIE, res.cookie, r->srv->cfg.session_absolute_timeout_s);
 	kura_reply_set_cookie(r, cookie);

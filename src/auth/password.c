@@ -7,6 +7,7 @@
  * damaged row can never be told apart from a wrong password by a client.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -110,17 +111,36 @@ out:
 	return rc;
 }
 
+/*
+ * Reads m (KiB) and t from "$argon2id$v=19$m=65536,t=2,p=1$salt$hash".
+ * Only the numbers are read; the hash itself is libsodium's business.
+ */
+static bool parse_cost(const char *hash, unsigned long long *m_kib, unsigned long long *t)
+{
+	const char *p = strstr(hash, "$m=");
+
+	if (p == NULL || sscanf(p, "$m=%llu,t=%llu,", m_kib, t) != 2)
+		return false;
+	return true;
+}
+
 bool kura_password_needs_rehash(const struct kura_pwparams *p, const char *hash)
 {
+	unsigned long long m_kib = 0, t = 0;
+
 	if (p == NULL)
 		return false;
 	/* A hash we cannot parse or that is not Argon2id has to be replaced
 	 * by a current one at the next successful login. */
-	if (!hash_acceptable(hash))
+	if (!hash_acceptable(hash) || !parse_cost(hash, &m_kib, &t))
 		return true;
-	/* libsodium: 0 when the parameters equal ours, 1 when they differ,
-	 * -1 when the string is malformed. */
-	return crypto_pwhash_argon2id_str_needs_rehash(hash, p->opslimit, p->memlimit) != 0;
+	/* libsodium answers -1 for a string it cannot use at all. */
+	if (crypto_pwhash_argon2id_str_needs_rehash(hash, p->opslimit, p->memlimit) < 0)
+		return true;
+	/* Upgrade only: a hash stronger than the configured cost (made by the
+	 * CLI with other settings, or before the cost was lowered) is kept, so
+	 * a configuration change can never weaken stored hashes. */
+	return m_kib < p->memlimit / 1024 || t < p->opslimit;
 }
 
 static bool has_class(const char *s, size_t n, const char *cls)

@@ -259,6 +259,18 @@ content_length(struct MHD_Connection *conn, unsigned long long *out)
 	return true;
 }
 
+/* Whether the request announces a body (a non-zero length, or chunks). */
+static bool
+has_body(struct MHD_Connection *conn)
+{
+	unsigned long long clen = 0;
+
+	if (content_length(conn, &clen))
+		return clen > 0;
+	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					   MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
 static void
 reply_allow(struct kura_req *r, unsigned mask)
 {
@@ -468,7 +480,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	if (!p->started) {
 		p->started = true;
 		begin(p, url, method);
-		if (r->status != 0 || r->response != NULL)
+		/*
+		 * An answer while a body is on its way goes out now: MHD then
+		 * closes the connection instead of reading the body. Without a
+		 * body it waits for the next call, which keeps the connection
+		 * alive for the next request.
+		 */
+		if ((r->status != 0 || r->response != NULL) && has_body(conn))
 			return queue(p);
 		return MHD_YES;
 	}
@@ -491,9 +509,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			return MHD_YES;
 		}
 		p->discarded += n;
-		return p->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+		if (p->discarded > DISCARD_MAX) {
+			kura_log(KURA_LOG_WARN, "body_discard_limit", "rid=%s msg=%s", r->rid,
+				 "\"body far past the limit; closing the connection\"");
+			return MHD_NO;
+		}
+		return MHD_YES;
 	}
-	dispatch(p);
+	if (r->status == 0 && r->response == NULL)
+		dispatch(p);
 	if (r->deferred)
 		return MHD_YES;
 	return queue(p);

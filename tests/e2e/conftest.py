@@ -74,10 +74,17 @@ def servers(request, tmp_dir):
         return s
 
     yield start
+    problems = []
     for s in started:
-        s.stop()
+        rc = s.stop()
         if _failed(request):
             print(f"--- kurad log ({s.log_path}) ---\n{s.log()[-6000:]}")
+        report = s.sanitizer_report()
+        if report:
+            problems.append(f"sanitizer report in the kurad log:\n{report}")
+        elif rc not in (0, None):
+            problems.append(f"kurad exited {rc} on SIGTERM\n{s.log()[-3000:]}")
+    assert not problems, "\n".join(problems)
 
 
 @pytest.fixture

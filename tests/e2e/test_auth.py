@@ -236,6 +236,25 @@ def test_password_change_validation_errors(world):
     assert world.server.login_raw(acct.tenant, acct.email, acct.password).status_code == 200
 
 
+def test_password_too_long(world):
+    acct = world.activate(world.new_user("acme", prefix="long"))
+    c = world.server.login(acct.tenant, acct.email, acct.password)
+    r = c.change_password(acct.password, "x" * 2000)
+    err = k.assert_error(r, 422, "validation_failed")
+    assert any(d.get("field") == "newPassword" for d in err.get("details", [])), err
+
+
+def test_unicode_password(world):
+    acct = world.activate(world.new_user("globex", prefix="uni"))
+    c = world.server.login(acct.tenant, acct.email, acct.password)
+    new = "correct 馬 horse 電池 staple ✓"
+    assert c.change_password(acct.password, new).status_code == 204
+    assert world.server.login_raw(acct.tenant, acct.email, new).status_code == 200
+    # one look-alike character off is a wrong password
+    r = world.server.login_raw(acct.tenant, acct.email, new.replace("✓", "✔"))
+    k.assert_error(r, 401, "invalid_credentials")
+
+
 def test_password_change_ends_other_sessions(world):
     acct = world.activate(world.new_user("acme", prefix="multi"))
     a = world.server.login(acct.tenant, acct.email, acct.password)
@@ -338,6 +357,13 @@ def test_suspended_tenant(world):
     assert "suspend" not in rows["initech"][1].lower(), rows["initech"]
     c = world.server.login(acct.tenant, acct.email, acct.password)
     assert c.me().status_code == 200
+
+
+def test_cli_tenant_create_id_then_name(world):
+    """The documented form: kura tenant create ID --name "Name"."""
+    world.cli.run("tenant", "create", "hooli", "--name", "Hooli XYZ")
+    rows = {r[0]: r for r in world.cli.tenant_list()}
+    assert rows["hooli"][1:] == ("active", "Hooli XYZ"), rows.get("hooli")
 
 
 def test_cli_tenant_list(world):

@@ -306,3 +306,55 @@ def test_per_ip_connection_limit(data_dir, servers):
         for t in conns:
             t.close()
     assert s.get("/healthz").status_code == 200
+
+
+# ---------------------------------------------------------------- slow clients and floods
+
+
+def test_idle_connection_is_closed(data_dir, servers):
+    """connection_timeout_s: a client that sends half a request and stops
+    is disconnected (slowloris)."""
+    data, _ = data_dir
+    s = servers(data, env={"KURA_CONNECTION_TIMEOUT_S": "1"})
+    t = s.tls_connect(timeout=10)
+    try:
+        t.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        time.sleep(3)
+        t.settimeout(10)
+        try:
+            data_ = t.recv(4096)
+        except (ConnectionResetError, ssl.SSLError, OSError):
+            data_ = b""
+        assert data_ == b"" or data_.startswith(b"HTTP/1.1 408"), \
+            f"the half-sent request was still open after 3x the timeout: {data_[:100]!r}"
+    finally:
+        t.close()
+    assert s.get("/healthz").status_code == 200
+
+
+def test_login_flood_gets_503_busy(data_dir, servers):
+    """With one hashing thread and a queue of one, a burst of logins gets
+    503 service_busy (with Retry-After) for those that do not fit, never a
+    hang or a 500; the server answers normally afterwards. A slow hash
+    (256 MiB) keeps the burst from draining while it arrives."""
+    import concurrent.futures
+    data, cli = data_dir
+    cli.tenant_create("acme", "Acme")
+    s = servers(data, env={"KURA_HASH_WORKERS": "1", "KURA_HASH_QUEUE_MAX": "1",
+                           "KURA_PASSWORD_MEMLIMIT_KIB": "262144"})
+    body = {"tenant": "acme", "email": "nobody@acme.example", "password": "wrong-password"}
+
+    def one(_):
+        return s.post("/api/v1/auth/login", json=body, timeout=120)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as ex:
+        answers = list(ex.map(one, range(12)))
+    statuses = sorted(r.status_code for r in answers)
+    assert set(statuses) <= {401, 503}, statuses
+    assert 503 in statuses, f"no login was refused as busy: {statuses}"
+    assert 401 in statuses, f"every login was refused: {statuses}"
+    for r in answers:
+        if r.status_code == 503:
+            k.assert_error(r, 503, "service_busy")
+            assert r.headers.get("Retry-After"), "503 without Retry-After"
+    k.assert_error(s.post("/api/v1/auth/login", json=body, timeout=120), 401, "invalid_credentials")

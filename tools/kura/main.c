@@ -89,7 +89,6 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	optind = 1;
 	if (strcmp(argv[0], "init") == 0)
 		rc = cli_init(&c, argc, argv);
 	else if (strcmp(argv[0], "tenant") == 0)

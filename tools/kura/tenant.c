@@ -100,15 +100,16 @@ cli_tenant(struct cli *c, int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "resume") == 0)
 		return set_status(c, argv[2], KURA_TENANT_ACTIVE);
 	if (argc >= 3 && strcmp(argv[1], "create") == 0) {
-		optind = 2;
-		while ((opt = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+		/* optind = 0 makes GNU getopt start afresh on the sub-command's words. */
+		optind = 0;
+		while ((opt = getopt_long(argc - 1, argv + 1, "n:", opts, NULL)) != -1) {
 			if (opt != 'n')
 				goto usage;
 			name = optarg;
 		}
-		if (optind != argc - 1)
+		if (optind != argc - 2)
 			goto usage;
-		return cli_do_tenant_create(c, argv[optind], name);
+		return cli_do_tenant_create(c, argv[1 + optind], name);
 	}
 usage:
 	fprintf(stderr, "usage: kura tenant create ID [--name NAME] | list | suspend ID | resume ID\n");

@@ -103,8 +103,9 @@ cli_user(struct cli *c, int argc, char **argv)
 
 	if (argc < 2 || strcmp(argv[1], "create") != 0)
 		goto usage;
-	optind = 2;
-	while ((opt = getopt_long(argc, argv, "t:e:r:n:", opts, NULL)) != -1) {
+	/* optind = 0 makes GNU getopt start afresh on the sub-command's words. */
+	optind = 0;
+	while ((opt = getopt_long(argc - 1, argv + 1, "t:e:r:n:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't': tenant = optarg; break;
 		case 'e': email = optarg; break;
@@ -113,7 +114,7 @@ cli_user(struct cli *c, int argc, char **argv)
 		default: goto usage;
 		}
 	}
-	if (optind != argc || tenant == NULL || email == NULL || role == NULL)
+	if (optind != argc - 1 || tenant == NULL || email == NULL || role == NULL)
 		goto usage;
 	return cli_do_user_create(c, tenant, email, name, role, false);
 usage:

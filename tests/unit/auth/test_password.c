@@ -149,6 +149,13 @@ static void test_needs_rehash(void **state)
 	assert_true(kura_password_needs_rehash(&more_ops, h));
 	assert_true(kura_password_needs_rehash(&more_mem, h));
 
+	/* a stronger hash than the configured cost is never downgraded */
+	assert_int_equal(kura_password_hash(&more_mem, "pw", 2, h), KURA_OK);
+	assert_false(kura_password_needs_rehash(&fast, h));
+	assert_int_equal(kura_password_hash(&more_ops, "pw", 2, h), KURA_OK);
+	assert_false(kura_password_needs_rehash(&fast, h));
+	assert_true(kura_password_needs_rehash(&more_mem, h));
+
 	assert_true(kura_password_needs_rehash(&fast, "garbage"));
 	assert_true(kura_password_needs_rehash(&fast, ""));
 	assert_true(kura_password_needs_rehash(&fast, NULL));
