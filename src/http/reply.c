@@ -164,13 +164,26 @@ kura_reply_json(struct kura_req *r, unsigned status, json_t *body)
 		set_fallback_error(r);
 		return;
 	}
+	/*
+	 * NULL means "no body" by contract, but it is also what a failed
+	 * json_pack() returns: leave a trace for whoever debugs an empty 200.
+	 */
+	if (body == NULL)
+		kura_log(KURA_LOG_WARN, "reply_json_null", "rid=%s status=%u", r->rid, status);
 	reply_json_owned(r, status, body);
 }
 
 void
 kura_reply_empty(struct kura_req *r, unsigned status)
 {
-	kura_reply_json(r, status, NULL);
+	if (already_answered(r))
+		return;
+	if (status < 100 || status > 599) {
+		kura_log(KURA_LOG_ERROR, "reply_bad_status", "rid=%s status=%u", r->rid, status);
+		set_fallback_error(r);
+		return;
+	}
+	set_response(r, status, NULL, 0, NULL);
 }
 
 void
