@@ -104,13 +104,16 @@ wait_healthy() { # url, pid, log, what
 
 KPORT=$(free_port)
 # Default settings (logging at info, default Argon2id cost): what a deployment runs.
-run_clean "$KURAD" --data "$DATA" --listen 127.0.0.1 --port "$KPORT" 2>"$TMP/kurad.log" &
+# Started directly (not through a shell function) so that $! is kurad itself,
+# which the EXIT trap stops.
+env "${clean_env[@]}" "$KURAD" --data "$DATA" --listen 127.0.0.1 --port "$KPORT" \
+	>"$TMP/kurad.log" 2>&1 </dev/null &
 PIDS+=($!)
 KBASE=https://127.0.0.1:$KPORT
 wait_healthy "$KBASE/healthz" "${PIDS[-1]}" "$TMP/kurad.log" kurad
 
 HPORT=$(free_port)
-"$HELLO" "$CERT" "$KEY" "$HPORT" 2>"$TMP/hello.log" &
+"$HELLO" "$CERT" "$KEY" "$HPORT" >"$TMP/hello.log" 2>&1 </dev/null &
 PIDS+=($!)
 HBASE=https://127.0.0.1:$HPORT
 wait_healthy "$HBASE/" "${PIDS[-1]}" "$TMP/hello.log" hello_mhd

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,8 @@ struct req_priv {
  */
 static atomic_uint inflight;
 static atomic_uint deferred_jobs;
+/* Set by kura_http_stop: no new deferrals, and connections close after their reply. */
+static atomic_bool stopping;
 
 static const char *const security_headers[][2] = {
 	{"Content-Security-Policy", CSP},
@@ -98,7 +101,8 @@ static const char *const security_headers[][2] = {
 	{"Permissions-Policy", "camera=(), microphone=(), geolocation=()"},
 };
 
-static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
@@ -437,6 +441,10 @@ add_headers(struct kura_req *r)
 	if (r->set_cookie != NULL)
 		ok = ok && MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE,
 						   r->set_cookie) == MHD_YES;
+	/* While stopping, kept-alive connections are closed so that they drain. */
+	if (atomic_load(&stopping))
+		ok = ok && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") ==
+				   MHD_YES;
 	return ok;
 }
 
@@ -588,9 +596,18 @@ kura_req_defer(struct kura_req *r, kura_handler_fn fn)
 		kura_log(KURA_LOG_ERROR, "defer_after_reply", "rid=%s", r->rid);
 		return;
 	}
+	/*
+	 * Counted before the stopping flag is read, and kura_http_stop sets the
+	 * flag before it reads the count: one of the two always sees the other.
+	 */
+	atomic_fetch_add(&deferred_jobs, 1);
+	if (atomic_load(&stopping)) {
+		atomic_fetch_sub(&deferred_jobs, 1);
+		kura_reply_error(r, KURA_E_UNAVAILABLE, "the server is stopping; try again shortly");
+		return;
+	}
 	r->deferred = true;
 	p->defer_fn = fn;
-	atomic_fetch_add(&deferred_jobs, 1);
 	/*
 	 * Suspend before the job can run, so that its resume never comes
 	 * first. When the queue is full we answer here and resume at once;
@@ -705,6 +722,7 @@ kura_http_start(struct kura_server *srv, char *err, size_t n)
 
 	atomic_store(&inflight, 0);
 	atomic_store(&deferred_jobs, 0);
+	atomic_store(&stopping, false);
 	errno = 0;
 	srv->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv,
 				       MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
@@ -738,6 +756,7 @@ kura_http_stop(struct kura_server *srv)
 
 	if (srv == NULL || srv->daemon == NULL)
 		return;
+	atomic_store(&stopping, true);
 	/* Stop accepting; connections already open go on. */
 	lsock = MHD_quiesce_daemon(srv->daemon);
 	deadline = kura_mono_us() + STOP_GRACE_US;
