@@ -106,10 +106,14 @@ const char *kura_req_header(const struct kura_req *r, const char *name);
 /* A cookie by name, NULL when absent. */
 const char *kura_req_cookie(const struct kura_req *r, const char *name);
 
-/* Answers with a JSON body (takes ownership of body; NULL sends no body). */
+/*
+ * Answers with a JSON body (takes ownership of body). A NULL body (a failed
+ * json_pack) answers 500 internal_error; use kura_reply_empty for no body.
+ */
 void kura_reply_json(struct kura_req *r, unsigned status, json_t *body);
-/* Answers with an error; details may be NULL (takes ownership otherwise). */
+/* Answers with an error; message NULL = a generic one for the code. */
 void kura_reply_error(struct kura_req *r, enum kura_err e, const char *message);
+/* As kura_reply_error, with details (takes ownership; may be NULL). */
 void kura_reply_error_details(struct kura_req *r, enum kura_err e, const char *message,
 			      json_t *details);
 void kura_reply_empty(struct kura_req *r, unsigned status);

@@ -165,11 +165,14 @@ kura_reply_json(struct kura_req *r, unsigned status, json_t *body)
 		return;
 	}
 	/*
-	 * NULL means "no body" by contract, but it is also what a failed
-	 * json_pack() returns: leave a trace for whoever debugs an empty 200.
+	 * NULL is what a failed json_pack() (a bad format or out of memory)
+	 * returns: answer 500 rather than a misleading empty success.
 	 */
-	if (body == NULL)
-		kura_log(KURA_LOG_WARN, "reply_json_null", "rid=%s status=%u", r->rid, status);
+	if (body == NULL) {
+		kura_log(KURA_LOG_ERROR, "reply_json_null", "rid=%s status=%u", r->rid, status);
+		kura_reply_error(r, KURA_E_INTERNAL, NULL);
+		return;
+	}
 	reply_json_owned(r, status, body);
 }
 

@@ -113,6 +113,35 @@ def test_me_needs_a_session(world):
     k.assert_error(world.server.get("/api/v1/me"), 401, "unauthenticated")
 
 
+def test_session_cookie_among_others(world):
+    c = world.login("acme_admin")
+    hdr = {"Cookie": f"theme=dark; {k.COOKIE_NAME}={c.cookie}; lang=ja"}
+    r = c.get("/api/v1/me", cookie=False, headers=hdr)
+    assert r.status_code == 200, r.text
+
+
+def test_tossed_lowercase_cookie_does_not_win(world):
+    """Cookie names are case-sensitive (RFC 6265). A "__host-" cookie does
+    not get the __Host- prefix's protection in every browser, so a sibling
+    site or a clear-text response can plant one; if the server took it for
+    the session cookie, the victim would act inside the attacker's session."""
+    victim = world.login("acme_admin")
+    attacker = world.login("acme_member")
+    hdr = {"Cookie": f"__host-kura_session={attacker.cookie}; {k.COOKIE_NAME}={victim.cookie}"}
+    r = victim.get("/api/v1/me", cookie=False, headers=hdr)
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["email"] == world.account("acme_admin").email, \
+        "the planted lower-case cookie was used as the session"
+
+
+@pytest.mark.parametrize("name", ["kura_session", "__Secure-kura_session", "__host-kura_session",
+                                  "__Host-kura_session2"])
+def test_only_the_exact_cookie_name_counts(world, name):
+    c = world.login("acme_admin")
+    r = c.get("/api/v1/me", cookie=False, headers={"Cookie": f"{name}={c.cookie}"})
+    k.assert_error(r, 401, "unauthenticated")
+
+
 def test_logout(world):
     c = world.login("acme_admin")
     assert c.me().status_code == 200
@@ -206,6 +235,11 @@ def test_forced_password_change_flow(world):
         assert set(d) >= {"field", "code", "message"}, d
     # still required after the refusals
     k.assert_error(c.get("/api/v1/users"), 403, "password_change_required")
+    # logout works meanwhile (on a second session)
+    r2 = world.server.login_raw(acct.tenant, acct.email, otp)
+    c2 = k.Client.from_login(world.server, r2)
+    assert c2.logout().status_code == 204
+    k.assert_error(c2.me(), 401, "unauthenticated")
 
     new = k.strong_password()
     r = c.change_password(otp, new)

@@ -148,3 +148,26 @@ def test_member_created_by_cli_has_member_role(world):
     r = world.server.login_raw(acct.tenant, acct.email, acct.password)
     assert r.status_code == 200, r.text
     assert r.json()["user"]["role"] == "member"
+
+
+def test_same_email_in_two_tenants(world):
+    """An e-mail is unique per tenant only: the same address in two tenants
+    is two accounts, each with its own password and data."""
+    email = f"shared-{k.secrets.token_hex(3)}@both.example"
+    a = k.Account(email, "acme", email, "super_admin", "Shared Acme",
+                  world.cli.user_create("acme", email, "super_admin", name="Shared Acme"))
+    g = k.Account(email, "globex", email, "member", "Shared Globex",
+                  world.cli.user_create("globex", email, "member", name="Shared Globex"))
+    world.activate(a)
+    world.activate(g)
+    assert a.password != g.password
+    k.assert_error(world.server.login_raw("acme", email, g.password), 401, "invalid_credentials")
+    k.assert_error(world.server.login_raw("globex", email, a.password), 401, "invalid_credentials")
+    ca = world.server.login("acme", email, a.password)
+    cg = world.server.login("globex", email, g.password)
+    assert ca.me().json()["user"]["role"] == "super_admin"
+    assert cg.me().json()["user"]["role"] == "member"
+    assert ca.me().json()["tenant"]["id"] == "acme" and cg.me().json()["tenant"]["id"] == "globex"
+    # globex's session cookie secret, moved to acme, is not acme's session
+    secret = cg.cookie.partition(".")[2]
+    k.assert_error(ca.get("/api/v1/me", cookie=f"acme.{secret}"), 401, "unauthenticated")
