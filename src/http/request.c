@@ -29,10 +29,34 @@ kura_req_header(const struct kura_req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+struct cookie_find {
+	const char *name;
+	const char *value;
+	unsigned count;
+};
+
+static enum MHD_Result
+match_cookie(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct cookie_find *f = cls;
+
+	(void)kind;
+	/* Exact, case-sensitive: "__host-x" planted by a sibling site is not "__Host-x". */
+	if (key != NULL && strcmp(key, f->name) == 0) {
+		f->value = value;
+		f->count++;
+	}
+	return MHD_YES;
+}
+
 const char *
 kura_req_cookie(const struct kura_req *r, const char *name)
 {
+	struct cookie_find f = {name, NULL, 0};
+
 	if (r == NULL || r->conn == NULL || name == NULL)
 		return NULL;
-	return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+	MHD_get_connection_values(r->conn, MHD_COOKIE_KIND, match_cookie, &f);
+	/* Two cookies of one name: someone tossed one in; trust neither. */
+	return f.count == 1 ? f.value : NULL;
 }

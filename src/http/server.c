@@ -372,6 +372,17 @@ begin(struct req_priv *p, const char *url, const char *method)
 	r->route = route;
 	max_body = route->max_body != 0 ? route->max_body : cfg->max_body_bytes;
 	if (content_length(r->conn, &clen) && clen > max_body) {
+		/*
+		 * A body a little over the limit is read and dropped, then answered
+		 * (dispatch sees early_error): answering while the client still
+		 * sends makes the kernel reset the connection, and the client would
+		 * never see the 413. A body far over it is answered at once and the
+		 * connection closed.
+		 */
+		if (clen <= DISCARD_MAX) {
+			r->early_error = KURA_E_BODY_TOO_LARGE;
+			return;
+		}
 		kura_reply_error(r, KURA_E_BODY_TOO_LARGE, NULL);
 		return;
 	}
@@ -550,8 +561,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		 kura_log_quote(qpath, sizeof(qpath), p->path != NULL ? p->path : "-"),
 		 r->queued ? r->status : 0, (long long)(kura_mono_us() - p->t_mono_us),
 		 kura_log_quote(qtenant, sizeof(qtenant),
-				r->principal.authenticated ? r->principal.tenant_id : "-"),
-		 r->principal.authenticated ? (long long)r->principal.user.id : 0LL);
+				r->principal.tenant_id[0] != '\0' ? r->principal.tenant_id : "-"),
+		 (long long)r->principal.user.id);
 	if (p->auth_called)
 		kura_auth_release(r);
 	for (unsigned i = 0; i < r->nparams && i < KURA_ROUTE_MAX_PARAMS; i++)

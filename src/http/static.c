@@ -188,7 +188,8 @@ load_dir(struct kura_static *s, int dirfd, const char *root, const char *prefix,
 		return KURA_E_IO;
 	}
 	for (;;) {
-		char name[MAX_NAME * 2];
+		/* prefix (< MAX_NAME) + a d_name (<= 255) + '/' always fit */
+		char name[MAX_NAME + 256 + 2];
 		struct file f;
 		struct stat st;
 		bool skip = false;
@@ -246,7 +247,8 @@ load_dir(struct kura_static *s, int dirfd, const char *root, const char *prefix,
 			break;
 		}
 		memset(&f, 0, sizeof(f));
-		snprintf(f.name, sizeof(f.name), "%s", name);
+		/* strlen(name) < MAX_NAME was checked above */
+		memcpy(f.name, name, strlen(name) + 1);
 		e = read_file(dirfd, de->d_name, name, &f, &skip, err, n);
 		if (e != KURA_OK)
 			break;

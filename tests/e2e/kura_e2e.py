@@ -207,8 +207,7 @@ class Kurad:
             rc = self.proc.poll()
             if rc is not None:
                 raise StartError(f"kurad exited with {rc} during start-up\n--- log ---\n{self.log()}")
-            if "event=listening" in self.log() and self._healthz_ok():
-                return
+            # "event=listening" comes first; /healthz answering is what counts
             if self._healthz_ok():
                 return
             time.sleep(0.1)

@@ -171,3 +171,40 @@ def test_same_email_in_two_tenants(world):
     # globex's session cookie secret, moved to acme, is not acme's session
     secret = cg.cookie.partition(".")[2]
     k.assert_error(ca.get("/api/v1/me", cookie=f"acme.{secret}"), 401, "unauthenticated")
+
+
+def test_concurrent_sessions_never_cross(world):
+    """Many requests at once from sessions of both tenants (and a member):
+    every answer belongs to the session that asked, and no list ever holds
+    the other tenant's users. Checks the per-tenant handle cache under
+    concurrency; bounded to a few hundred requests."""
+    import concurrent.futures
+    clients = {key: world.login(key) for key in ("acme_admin", "globex_admin", "acme_member",
+                                                  "globex_member")}
+    jobs = []
+    for i in range(60):
+        for key in clients:
+            jobs.append((key, "/api/v1/me" if i % 2 else "/api/v1/users"))
+
+    def run(job):
+        key, path = job
+        c = clients[key]
+        # a Session is not thread-safe: one plain request each
+        r = k.requests.get(c.server.base + path, verify=c.server.cert, timeout=60,
+                           headers={"Cookie": f"{k.COOKIE_NAME}={c.cookie}"})
+        return key, path, r.status_code, r.text
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as ex:
+        results = list(ex.map(run, jobs))
+    for key, path, status, text in results:
+        acct = world.account(key)
+        other = "globex" if acct.tenant == "acme" else "acme"
+        if path == "/api/v1/me":
+            assert status == 200, (key, status, text[:200])
+            assert f'"email":"{acct.email}"' in text.replace(" ", ""), (key, text[:300])
+        elif acct.role == "member":
+            assert status == 403, (key, path, status)
+        else:
+            assert status == 200, (key, status, text[:200])
+            assert f"@{other}.example" not in text, f"{key} saw {other}'s users: {text[:300]}"
+            assert f"@{acct.tenant}.example" in text

@@ -5,7 +5,6 @@ admin UI's static files, and that no route of the session kind answers
 without a session.
 """
 
-import json
 import re
 
 import pytest
@@ -216,3 +215,23 @@ def test_head_healthz_has_no_body(site):
     r = site.server.request("HEAD", "/healthz")
     assert r.status_code in (200, 405), r.status_code
     assert r.content == b""
+
+
+def test_listening_log_line(site):
+    log = site.server.log()
+    assert re.search(rf"event=listening url=https://127\.0\.0\.1:{site.server.port}\b", log), log[-2000:]
+    for line in log.splitlines():
+        if line.startswith(("ts=", "level=")):
+            assert re.match(r"^(ts=\S+ )?level=(debug|info|warn|error) event=[a-z_]+", line), line
+
+
+def test_request_logged_with_request_id(site):
+    import time
+    r = site.server.get("/api/v1/nope")
+    rid = r.headers["X-Request-Id"]
+    deadline = time.monotonic() + 5
+    while rid not in site.server.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [ln for ln in site.server.log().splitlines() if rid in ln]
+    assert lines, f"request {rid} was not logged"
+    assert any("404" in ln for ln in lines), lines
