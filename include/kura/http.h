@@ -65,6 +65,7 @@ struct kura_route {
 struct kura_principal {
 	bool authenticated;
 	char tenant_id[KURA_TENANT_ID_MAX + 1];
+	struct kura_tenant tenant;    /* as read when the request was authenticated */
 	struct kura_user user;
 	uint8_t session_hash[32];
 	int64_t session_created_at;

@@ -105,8 +105,9 @@ kura_api_me(struct kura_req *r)
 	const struct kura_principal *p = &r->principal;
 
 	kura_reply_json(r, 200,
-			json_pack("{s:o, s:o, s:s, s:b}", "user", kura_api_user_json(&p->user), "tenant",
-				  tenant_json(r->srv, p->tenant_id), "csrfToken", p->csrf_token,
+			json_pack("{s:o, s:{s:s, s:s}, s:s, s:b}", "user", kura_api_user_json(&p->user),
+				  "tenant", "id", p->tenant.id, "name", p->tenant.name, "csrfToken",
+				  p->csrf_token,
 				  "passwordChangeRequired", p->user.must_change_password));
 }
 

