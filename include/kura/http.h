@@ -118,6 +118,27 @@ void kura_reply_error(struct kura_req *r, enum kura_err e, const char *message);
 void kura_reply_error_details(struct kura_req *r, enum kura_err e, const char *message,
 			      json_t *details);
 void kura_reply_empty(struct kura_req *r, unsigned status);
+/* Size of the buffer a stream producer fills per call. */
+#define KURA_STREAM_PIECE (64 * 1024)
+
+/*
+ * A producer of a streamed body: writes up to cap bytes into buf and sets
+ * *len. Returns KURA_OK for "here is a piece" (len may be 0), KURA_E_NOT_FOUND
+ * for "no more", anything else to abort (the client sees a cut body).
+ * Called on an HTTP thread while the request is alive, so it may use the
+ * request's tenant handle.
+ */
+typedef enum kura_err (*kura_stream_fn)(void *ctx, char *buf, size_t cap, size_t *len);
+
+/*
+ * Answers with a body produced piece by piece (chunked). filename, when not
+ * NULL, is sent as Content-Disposition: attachment (callers pass a plain
+ * ASCII name). free_fn(ctx) runs when the response is done or failed.
+ */
+void kura_reply_stream(struct kura_req *r, unsigned status, const char *content_type,
+		       const char *filename, kura_stream_fn fn, void *ctx,
+		       void (*free_fn)(void *ctx));
+
 /* Sets the Set-Cookie header for the reply (copied). */
 void kura_reply_set_cookie(struct kura_req *r, const char *value);
 

@@ -256,3 +256,105 @@ kura_reply_set_cookie(struct kura_req *r, const char *value)
 	free(r->set_cookie);
 	r->set_cookie = copy;
 }
+
+/*
+ * Streaming: MHD pulls the body through this adapter, a piece at a time, so
+ * an export of a million rows never sits in memory. The producer fills
+ * whole pieces; the adapter hands MHD as much as it asks for.
+ */
+struct stream {
+	kura_stream_fn fn;
+	void *ctx;
+	void (*free_fn)(void *ctx);
+	char *piece;
+	size_t len;
+	size_t off;
+	bool done;
+};
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *s = cls;
+	size_t n;
+
+	(void)pos;
+	while (s->off == s->len) {
+		if (s->done)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		s->off = 0;
+		s->len = 0;
+		switch (s->fn(s->ctx, s->piece, KURA_STREAM_PIECE, &s->len)) {
+		case KURA_OK:
+			break;
+		case KURA_E_NOT_FOUND: /* the producer's "no more" */
+			s->done = true;
+			break;
+		default:
+			/* Headers are gone already: cutting the body short is all that is left. */
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+	}
+	n = s->len - s->off < max ? s->len - s->off : max;
+	memcpy(buf, s->piece + s->off, n);
+	s->off += n;
+	return (ssize_t)n;
+}
+
+static void
+stream_free(void *cls)
+{
+	struct stream *s = cls;
+
+	if (s->free_fn != NULL)
+		s->free_fn(s->ctx);
+	free(s->piece);
+	free(s);
+}
+
+void
+kura_reply_stream(struct kura_req *r, unsigned status, const char *content_type,
+		  const char *filename, kura_stream_fn fn, void *ctx, void (*free_fn)(void *ctx))
+{
+	struct MHD_Response *resp = NULL;
+	struct stream *s = NULL;
+	char disp[160];
+
+	if (already_answered(r))
+		goto fail;
+	s = calloc(1, sizeof(*s));
+	if (s != NULL)
+		s->piece = malloc(KURA_STREAM_PIECE);
+	if (s == NULL || s->piece == NULL)
+		goto fail;
+	s->fn = fn;
+	s->ctx = ctx;
+	s->free_fn = free_fn;
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, s,
+						 stream_free);
+	if (resp == NULL)
+		goto fail;
+	s = NULL; /* owned by the response now */
+	if (filename != NULL)
+		snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", filename);
+	if (MHD_add_response_header(resp, "Content-Type", content_type) != MHD_YES ||
+	    MHD_add_response_header(resp, "Cache-Control", "no-store") != MHD_YES ||
+	    (filename != NULL &&
+	     MHD_add_response_header(resp, "Content-Disposition", disp) != MHD_YES)) {
+		MHD_destroy_response(resp);
+		kura_reply_error(r, KURA_E_INTERNAL, NULL);
+		return;
+	}
+	r->status = status;
+	r->response = resp;
+	return;
+fail:
+	if (s != NULL) {
+		free(s->piece);
+		free(s);
+	}
+	if (free_fn != NULL)
+		free_fn(ctx);
+	if (r->status == 0 && r->response == NULL)
+		kura_reply_error(r, KURA_E_NOMEM, NULL);
+}
