@@ -39,6 +39,31 @@ bool kura_email_valid(const char *email);
 
 #endif
 
+struct kura_audit_entry;
+
+/*
+ * A session's public name: hex of the first 8 bytes of its id hash (itself
+ * SHA-256 of the secret). Names sessions in audit entries and lists without
+ * revealing anything usable.
+ */
+void kura_session_short_id(const uint8_t id_hash[32], char out[17]);
+
+/*
+ * Fills e for an operation of this request: actor from the principal (its
+ * role at this moment), IP, user agent, request id, action and target.
+ */
+void kura_req_audit_init(const struct kura_req *r, struct kura_audit_entry *e, const char *action,
+			 const char *target_type, const char *target_id);
+/* Sets outcome and error code from an error: 401/403 are "denied", others "failed". */
+void kura_audit_set_outcome(struct kura_audit_entry *e, enum kura_err err);
+/*
+ * Appends one entry for this request to db (NULL = the principal's handle),
+ * joining its open transaction if any. Logs and returns the error if the
+ * append fails: a caller inside a transaction must then roll back.
+ */
+enum kura_err kura_req_audit(struct kura_req *r, struct kura_tenant_db *db, const char *action,
+			     const char *target_type, const char *target_id, enum kura_err outcome);
+
 #ifndef KURA_AUTH_FLOWS
 #define KURA_AUTH_FLOWS
 struct kura_server;
@@ -56,11 +81,13 @@ struct kura_login_result {
  * the hash pool. A wrong tenant, e-mail or password, and a disabled user, all
  * give KURA_E_INVALID_CREDENTIALS after the same hashing work. A suspended
  * tenant gives KURA_E_TENANT_SUSPENDED only to correct credentials. Hashes
- * below the configured cost are upgraded on success.
+ * below the configured cost are upgraded on success. Every attempt on an
+ * existing tenant is audited there ("auth.login", success or denied); the
+ * session and its audit entry commit together. On success r->principal
+ * names the tenant and user (for the log line), without a tenant handle.
  */
-enum kura_err kura_auth_login(struct kura_server *srv, const char *tenant_id, const char *email,
-			      const char *password, size_t pwlen, const char *ip, const char *ua,
-			      struct kura_login_result *out);
+enum kura_err kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
+			      const char *password, size_t pwlen, struct kura_login_result *out);
 
 /* Ends the caller's session. */
 enum kura_err kura_auth_logout(struct kura_req *r);

@@ -11,11 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kura/err.h"
+
 int64_t kura_now_us(void);
 /* Adds off µs to every later kura_now_us() (tests only). */
 void kura_clock_set_offset_us(int64_t off);
 /* Formats t (µs since epoch) as RFC 3339 UTC with microseconds into out (>= 32 bytes). */
 void kura_time_rfc3339(int64_t t_us, char *out, size_t n);
+/*
+ * Parses RFC 3339 ("2026-11-23T09:00:00Z", optional fraction up to µs, "Z" or
+ * "+hh:mm"/"-hh:mm") into µs since the epoch. KURA_E_VALIDATION otherwise.
+ */
+enum kura_err kura_time_parse_rfc3339(const char *s, int64_t *out);
 /* Monotonic clock in microseconds, for durations. */
 int64_t kura_mono_us(void);
 

@@ -11,6 +11,7 @@
  *   wrapped = 0x01 | nonce(12) | AES-256-GCM(K_wrap, nonce, DEK, AAD)(32) | tag(16)
  *   AAD     = "kura:dek:v1:" tenant_id ":" key_version (decimal)
  *   K_csrf  = HKDF-SHA256(MK, "kura csrf v1")
+ *   K_seal  = HKDF-SHA256(MK, "kura audit-seal v1")   (audit chain seals)
  */
 #ifndef KURA_CRYPTO_H
 #define KURA_CRYPTO_H
@@ -66,6 +67,18 @@ enum kura_err kura_dek_unwrap(const struct kura_keyring *k, const char *tenant_i
  */
 void kura_csrf_token(const struct kura_keyring *k, const uint8_t *secret, size_t n,
 		     char out[KURA_TOKEN_CHARS]);
+
+/*
+ * MAC sealing an audit chain head (see kura/audit.h):
+ *   HMAC-SHA256(K_seal, u32be(len(tenant_id)) || tenant_id || u64be(seq) || hash)
+ * The length prefix and the fixed-width fields keep every (tenant, seq,
+ * hash) triple a distinct message. Deterministic, so a verifier recomputes
+ * it. K_seal is its own subkey: nothing else is ever MACed under it. With k,
+ * tenant_id or hash NULL, out gets random bytes, which no seal will match
+ * (fails closed; there is no error channel).
+ */
+void kura_audit_seal_mac(const struct kura_keyring *k, const char *tenant_id, int64_t seq,
+			 const uint8_t hash[32], uint8_t out[32]);
 
 /* Fills buf with n random bytes. */
 void kura_random_bytes(void *buf, size_t n);

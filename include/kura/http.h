@@ -104,6 +104,13 @@ struct kura_req {
 const char *kura_req_param(const struct kura_req *r, const char *name);
 /* A request header (case-insensitive), NULL when absent. */
 const char *kura_req_header(const struct kura_req *r, const char *name);
+/* A query-string argument (decoded), NULL when absent. */
+const char *kura_req_query(const struct kura_req *r, const char *name);
+/*
+ * Checks that every query argument is one of allowed (NULL-terminated) and
+ * none repeats. On failure returns false and points *bad at the offender.
+ */
+bool kura_req_query_only(const struct kura_req *r, const char *const *allowed, const char **bad);
 /* A cookie by name, NULL when absent. */
 const char *kura_req_cookie(const struct kura_req *r, const char *name);
 

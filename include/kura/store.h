@@ -4,10 +4,11 @@
  * end (store/sqlite today). No SQL exists outside store/.
  *
  * Two levels:
- *  - the system store (tenants, the keystore of wrapped tenant keys);
- *  - one store per tenant (users, sessions, ...), reached only through
- *    kura_store_tenant_acquire(store, tenant_id, ...), which hands out a
- *    handle bound to that tenant alone. A handle is used by one thread at a
+ *  - the system store (tenants, the keystore of wrapped tenant keys, the
+ *    seals of the tenants' audit chains);
+ *  - one store per tenant (users, sessions, the audit log, ...), reached
+ *    only through kura_store_tenant_acquire(store, tenant_id, ...), which
+ *    hands out a handle bound to that tenant alone. A handle is used by one thread at a
  *    time and must be released.
  *
  * Times are int64 microseconds since the Unix epoch. Strings in the structs
@@ -69,6 +70,78 @@ struct kura_session {
 	char user_agent[KURA_UA_MAX + 1];
 };
 
+/*
+ * The audit log's records. They are defined here, with the other rows the
+ * store keeps, so that store/ never includes audit/ (includes go audit/ ->
+ * store/); kura/audit.h, which includes this header, is their contract:
+ * how entries are chained, sealed, queried and verified.
+ */
+#define KURA_AUDIT_ACTION_MAX 64
+#define KURA_AUDIT_TARGET_TYPE_MAX 32
+#define KURA_AUDIT_TARGET_ID_MAX 64
+#define KURA_AUDIT_PROPS_MAX 512
+#define KURA_AUDIT_CODE_MAX 48
+
+enum kura_actor_type {
+	KURA_ACTOR_ANONYMOUS = 0, /* e.g. a failed login: actor_email holds what was typed */
+	KURA_ACTOR_USER,
+	KURA_ACTOR_APIKEY,
+	KURA_ACTOR_OPERATOR,      /* the kura CLI on the host */
+	KURA_ACTOR_SYSTEM,        /* background jobs, timeouts */
+};
+
+enum kura_audit_outcome {
+	KURA_AUDIT_SUCCESS = 0,
+	KURA_AUDIT_DENIED,
+	KURA_AUDIT_FAILED,
+};
+
+struct kura_audit_entry {
+	int64_t seq;                     /* set by append: 1, 2, 3, ... per tenant */
+	int64_t ts_us;                   /* set by append when 0 */
+	enum kura_actor_type actor_type;
+	int64_t actor_id;                /* user or API key id; 0 if none */
+	char actor_email[KURA_EMAIL_MAX + 1];
+	char actor_role[KURA_ROLE_MAX + 1]; /* role at that moment */
+	char ip[KURA_IP_MAX + 1];
+	char user_agent[KURA_UA_MAX + 1];
+	char request_id[17];
+	char action[KURA_AUDIT_ACTION_MAX + 1];          /* stable dotted name: "auth.login" */
+	char target_type[KURA_AUDIT_TARGET_TYPE_MAX + 1]; /* "user", "session", "tenant", ... */
+	char target_id[KURA_AUDIT_TARGET_ID_MAX + 1];
+	char target_props[KURA_AUDIT_PROPS_MAX + 1];     /* property names, comma-separated */
+	enum kura_audit_outcome outcome;
+	char error_code[KURA_AUDIT_CODE_MAX + 1];        /* kura_err_code() when not success */
+	uint8_t prev_hash[32];           /* set by append */
+	uint8_t hash[32];                /* set by append */
+};
+
+/* Filters for kura_audit_query; zero / empty fields do not filter. */
+struct kura_audit_filter {
+	int64_t from_us;                 /* ts_us >= from_us */
+	int64_t to_us;                   /* ts_us < to_us */
+	int64_t actor_id;
+	char actor_email[KURA_EMAIL_MAX + 1];     /* ASCII case-insensitive */
+	char action[KURA_AUDIT_ACTION_MAX + 1];   /* exact, or prefix when it ends with '*' */
+	char target_type[KURA_AUDIT_TARGET_TYPE_MAX + 1];
+	char target_id[KURA_AUDIT_TARGET_ID_MAX + 1];
+	int outcome;                     /* -1 = any */
+	char ip[KURA_IP_MAX + 1];
+	int64_t before_seq;              /* cursor: entries with seq < before_seq; 0 = newest */
+	unsigned limit;                  /* 0 = no limit (exports) */
+};
+
+/* One seal of a tenant's chain head, kept in system.db. */
+struct kura_audit_seal {
+	int64_t seq;                     /* the sealed entry */
+	uint8_t hash[32];                /* its hash at sealing time */
+	uint8_t mac[32];                 /* kura_audit_seal_mac(tenant, seq, hash) */
+	int64_t sealed_at;
+};
+
+typedef bool (*kura_audit_cb)(void *ctx, const struct kura_audit_entry *e); /* false stops */
+typedef bool (*kura_audit_seal_cb)(void *ctx, const struct kura_audit_seal *s); /* false stops */
+
 struct kura_store;          /* the opened store (system level + tenant cache) */
 struct kura_tenant_db;      /* a handle on one tenant's store */
 
@@ -112,6 +185,17 @@ struct kura_store_ops {
 	enum kura_err (*session_delete_user)(void *conn, int64_t user_id,
 					     const uint8_t *keep_id_hash /* NULL: all */);
 	enum kura_err (*session_purge_expired)(void *conn, int64_t now, int64_t idle_cutoff);
+
+	enum kura_err (*audit_head)(void *conn, int64_t *seq, uint8_t hash[32]);
+	enum kura_err (*audit_insert)(void *conn, const struct kura_audit_entry *e);
+	enum kura_err (*audit_scan)(void *conn, int64_t from_seq, kura_audit_cb cb, void *ctx);
+	enum kura_err (*audit_query)(void *conn, const struct kura_audit_filter *f,
+				     kura_audit_cb cb, void *ctx);
+	enum kura_err (*seal_put)(void *be, const char *tenant_id, int64_t seq,
+				  const uint8_t hash[32], const uint8_t mac[32], int64_t now);
+	enum kura_err (*seal_list)(void *be, const char *tenant_id, kura_audit_seal_cb cb,
+				   void *ctx);
+	bool (*in_transaction)(void *conn);
 };
 
 extern const struct kura_store_ops kura_store_sqlite_ops;
@@ -172,5 +256,54 @@ enum kura_err kura_store_session_delete_user(struct kura_tenant_db *db, int64_t 
 /* Deletes sessions past expires_at or with last_seen_at < idle_cutoff. */
 enum kura_err kura_store_session_purge_expired(struct kura_tenant_db *db, int64_t now,
 					       int64_t idle_cutoff);
+
+/*
+ * True while the handle has a transaction open (kura_store_begin without
+ * its commit or rollback yet), so that a caller can join it.
+ */
+bool kura_store_in_transaction(struct kura_tenant_db *db);
+
+/*
+ * The audit log's storage. These are the raw rows: chaining, hashing and
+ * sealing are audit/'s business (kura/audit.h); use kura_audit_* instead.
+ *
+ * audit_head: the newest entry's seq and hash; 0 and 32 zero bytes when the
+ * log is empty. Run it inside the transaction that will insert, so that no
+ * other writer moves the head in between.
+ */
+enum kura_err kura_store_audit_head(struct kura_tenant_db *db, int64_t *seq, uint8_t hash[32]);
+/* Stores e as it is. KURA_E_CONFLICT when e->seq is taken; KURA_E_VALIDATION when e->seq < 1. */
+enum kura_err kura_store_audit_insert(struct kura_tenant_db *db,
+				      const struct kura_audit_entry *e);
+/*
+ * Calls cb for every entry with seq >= from_seq, oldest first, streaming
+ * (one row in memory at a time) until cb returns false. cb may use the
+ * handle for other calls, but not for another audit_scan.
+ */
+enum kura_err kura_store_audit_scan(struct kura_tenant_db *db, int64_t from_seq,
+				    kura_audit_cb cb, void *ctx);
+/*
+ * Calls cb for the entries matching f, newest first (seq descending), at
+ * most f->limit when it is not 0. KURA_E_VALIDATION when f->outcome is
+ * neither -1 (or below) nor an enum kura_audit_outcome.
+ */
+enum kura_err kura_store_audit_query(struct kura_tenant_db *db, const struct kura_audit_filter *f,
+				     kura_audit_cb cb, void *ctx);
+
+/*
+ * Records a seal of tenant_id's chain at seq in system.db. Seals are never
+ * overwritten: KURA_E_EXISTS when that seq is sealed already; KURA_E_NOT_FOUND
+ * when there is no such tenant.
+ */
+enum kura_err kura_store_seal_put(struct kura_store *s, const char *tenant_id, int64_t seq,
+				  const uint8_t hash[32], const uint8_t mac[32], int64_t now);
+/*
+ * Calls cb for each of tenant_id's seals, lowest seq first, until it
+ * returns false. Streams while holding a system.db connection: cb may use a
+ * tenant handle it already holds, but must not call other kura_store_*
+ * functions that take the store (s) itself.
+ */
+enum kura_err kura_store_seal_list(struct kura_store *s, const char *tenant_id,
+				   kura_audit_seal_cb cb, void *ctx);
 
 #endif

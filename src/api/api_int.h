@@ -20,6 +20,8 @@ void kura_api_me(struct kura_req *r);
 void kura_api_change_password(struct kura_req *r);
 void kura_api_users_list(struct kura_req *r);
 void kura_api_users_get(struct kura_req *r);
+void kura_api_audit_list(struct kura_req *r);
+void kura_api_audit_export(struct kura_req *r);
 
 /*
  * Reads a required string member of obj with a length bound in bytes

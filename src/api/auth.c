@@ -33,9 +33,8 @@ do_login(struct kura_req *r)
 	char cookie[256], expires[40];
 	enum kura_err e;
 
-	e = kura_auth_login(r->srv, json_string_value(json_object_get(body, "tenant")),
-			    json_string_value(json_object_get(body, "email")), pw, pwlen, r->ip,
-			    r->user_agent, &res);
+	e = kura_auth_login(r, json_string_value(json_object_get(body, "tenant")),
+			    json_string_value(json_object_get(body, "email")), pw, pwlen, &res);
 	if (e == KURA_E_INVALID_CREDENTIALS) {
 		kura_reply_error(r, e, "the tenant, e-mail or password is wrong");
 		return;
@@ -48,9 +47,6 @@ do_login(struct kura_req *r)
 		kura_reply_error(r, e, NULL);
 		return;
 	}
-	/* For the request's log line only; this request is not authenticated by a session. */
-	snprintf(r->principal.tenant_id, sizeof(r->principal.tenant_id), "%s", res.tenant_id);
-	r->principal.user.id = res.user.id;
 	snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; Max-Age=%u; Secure; HttpOnly; SameSite=Strict",
 		 KURA_SESSION_COOKIE, res.cookie, r->srv->cfg.session_absolute_timeout_s);
 	kura_reply_set_cookie(r, cookie);

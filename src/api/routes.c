@@ -20,6 +20,9 @@ const struct kura_route kura_api_routes[] = {
 	{KURA_GET, "/api/v1/me", kura_api_me, KURA_AUTH_SESSION, "self", PWOK, 0},
 	{KURA_GET, "/api/v1/users", kura_api_users_list, KURA_AUTH_SESSION, "users.read", 0, 0},
 	{KURA_GET, "/api/v1/users/{id}", kura_api_users_get, KURA_AUTH_SESSION, "users.read", 0, 0},
+	{KURA_GET, "/api/v1/audit", kura_api_audit_list, KURA_AUTH_SESSION, "audit.read", 0, 0},
+	{KURA_GET, "/api/v1/audit/export", kura_api_audit_export, KURA_AUTH_SESSION, "audit.read", 0,
+	 0},
 };
 
 const size_t kura_api_routes_count = sizeof(kura_api_routes) / sizeof(kura_api_routes[0]);

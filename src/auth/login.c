@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "kura/audit.h"
 #include "kura/auth.h"
 #include "kura/clock.h"
 #include "kura/crypto.h"
@@ -23,16 +24,22 @@
 
 #define POLICY_MIN_CHARS 12
 
+/* Copies src into dst (size n), cut to fit: fields are bounded, inputs may not be. */
 static void
 copy_str(char *dst, size_t n, const char *src)
 {
-	snprintf(dst, n, "%s", src != NULL ? src : "");
+	size_t len = src != NULL ? strnlen(src, n - 1) : 0;
+
+	if (len > 0)
+		memcpy(dst, src, len);
+	dst[len] = '\0';
 }
 
 static enum kura_err
-open_session(struct kura_server *srv, struct kura_tenant_db *db, const struct kura_user *u,
-	     const char *ip, const char *ua, struct kura_login_result *out)
+open_session(struct kura_req *r, struct kura_tenant_db *db, const struct kura_user *u,
+	     struct kura_login_result *out)
 {
+	struct kura_server *srv = r->srv;
 	struct kura_session s;
 	uint8_t secret[32];
 	char tok[KURA_TOKEN_CHARS];
@@ -46,9 +53,23 @@ open_session(struct kura_server *srv, struct kura_tenant_db *db, const struct ku
 	s.created_at = now;
 	s.last_seen_at = now;
 	s.expires_at = now + (int64_t)srv->cfg.session_absolute_timeout_s * 1000000;
-	copy_str(s.ip, sizeof(s.ip), ip);
-	copy_str(s.user_agent, sizeof(s.user_agent), ua);
+	copy_str(s.ip, sizeof(s.ip), r->ip);
+	copy_str(s.user_agent, sizeof(s.user_agent), r->user_agent);
+	/* The session exists only if its "auth.login" record does. */
+	e = kura_store_begin(db);
+	if (e != KURA_OK)
+		goto out;
 	e = kura_store_session_create(db, &s);
+	if (e == KURA_OK) {
+		char sid[17];
+
+		kura_session_short_id(s.id_hash, sid);
+		e = kura_req_audit(r, db, "auth.login", "session", sid, KURA_OK);
+	}
+	if (e == KURA_OK)
+		e = kura_store_commit(db);
+	else
+		kura_store_rollback(db);
 	if (e != KURA_OK)
 		goto out;
 	snprintf(out->cookie, sizeof(out->cookie), "%s.%s", kura_store_tenant_id(db), tok);
@@ -63,11 +84,32 @@ out:
 	return e;
 }
 
-enum kura_err
-kura_auth_login(struct kura_server *srv, const char *tenant_id, const char *email,
-		const char *password, size_t pwlen, const char *ip, const char *ua,
-		struct kura_login_result *out)
+/* A refused login on an existing tenant: recorded there, with what was typed as the actor. */
+static void
+audit_refusal(struct kura_req *r, struct kura_tenant_db *db, const struct kura_user *u,
+	      const char *email, enum kura_err why)
 {
+	struct kura_audit_entry a;
+
+	kura_req_audit_init(r, &a, "auth.login", "session", NULL);
+	if (u != NULL && u->id != 0) {
+		a.actor_type = KURA_ACTOR_USER;
+		a.actor_id = u->id;
+		copy_str(a.actor_role, sizeof(a.actor_role), u->role);
+	} else {
+		a.actor_type = KURA_ACTOR_ANONYMOUS;
+	}
+	copy_str(a.actor_email, sizeof(a.actor_email), email);
+	kura_audit_set_outcome(&a, why);
+	if (kura_audit_append(db, &a) != KURA_OK)
+		kura_log(KURA_LOG_ERROR, "audit_append_failed", "rid=%s action=auth.login", r->rid);
+}
+
+enum kura_err
+kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
+		const char *password, size_t pwlen, struct kura_login_result *out)
+{
+	struct kura_server *srv = r->srv;
 	struct kura_tenant_db *db = NULL;
 	struct kura_tenant t;
 	struct kura_user u;
@@ -99,22 +141,30 @@ kura_auth_login(struct kura_server *srv, const char *tenant_id, const char *emai
 						 kura_now_us()) == KURA_OK)
 			kura_log(KURA_LOG_INFO, "password_rehashed", "tenant=%s user=%lld", tenant_id,
 				 (long long)u.id);
+		sodium_memzero(h, sizeof(h));
 	}
-	e = open_session(srv, db, &u, ip, ua, out);
+	/* Who is signing in, for the audit entry and the request's log line. */
+	copy_str(r->principal.tenant_id, sizeof(r->principal.tenant_id), tenant_id);
+	r->principal.tenant = t;
+	r->principal.user = u;
+	sodium_memzero(r->principal.user.password_hash, sizeof(r->principal.user.password_hash));
+	e = open_session(r, db, &u, out);
 	if (e != KURA_OK)
 		goto out;
 	out->user = u;
 	sodium_memzero(out->user.password_hash, sizeof(out->user.password_hash));
 	copy_str(out->tenant_id, sizeof(out->tenant_id), tenant_id);
 out:
+	if (e != KURA_OK && db != NULL)
+		audit_refusal(r, db, have_user ? &u : NULL, email, e);
 	sodium_memzero(u.password_hash, sizeof(u.password_hash));
 	kura_store_tenant_release(db);
 	if (e != KURA_OK) {
 		char tq[80];
 
 		memset(out, 0, sizeof(*out));
-		kura_log(KURA_LOG_INFO, "login_failed", "tenant=%s ip=%s reason=%s",
-			 kura_log_quote(tq, sizeof(tq), tenant_id), ip, kura_err_code(e));
+		kura_log(KURA_LOG_INFO, "login_failed", "rid=%s tenant=%s ip=%s reason=%s", r->rid,
+			 kura_log_quote(tq, sizeof(tq), tenant_id), r->ip, kura_err_code(e));
 	}
 	return e;
 }
@@ -122,9 +172,25 @@ out:
 enum kura_err
 kura_auth_logout(struct kura_req *r)
 {
+	struct kura_tenant_db *db = r->principal.db;
+	enum kura_err e;
+
 	if (!r->principal.authenticated)
 		return KURA_E_UNAUTHENTICATED;
-	return kura_store_session_delete(r->principal.db, r->principal.session_hash);
+	e = kura_store_begin(db);
+	if (e != KURA_OK)
+		return e;
+	e = kura_store_session_delete(db, r->principal.session_hash);
+	if (e == KURA_OK) {
+		char sid[17];
+
+		kura_session_short_id(r->principal.session_hash, sid);
+		e = kura_req_audit(r, NULL, "auth.logout", "session", sid, KURA_OK);
+	}
+	if (e == KURA_OK)
+		return kura_store_commit(db);
+	kura_store_rollback(db);
+	return e;
 }
 
 static void
@@ -183,11 +249,13 @@ kura_auth_change_password(struct kura_req *r, const char *old_pw, size_t oldlen,
 {
 	struct kura_principal *p = &r->principal;
 	struct kura_user fresh;
-	char h[KURA_PASSWORD_HASH_MAX];
+	char h[KURA_PASSWORD_HASH_MAX] = "";
+	char uid[24];
 	enum kura_err e;
 
 	if (!p->authenticated)
 		return KURA_E_UNAUTHENTICATED;
+	snprintf(uid, sizeof(uid), "%lld", (long long)p->user.id);
 	/* Re-read: another request may have changed the password meanwhile. */
 	e = kura_store_user_get(p->db, p->user.id, &fresh);
 	if (e != KURA_OK)
@@ -195,6 +263,8 @@ kura_auth_change_password(struct kura_req *r, const char *old_pw, size_t oldlen,
 	if (kura_password_verify(fresh.password_hash, old_pw, oldlen) != KURA_OK) {
 		add_detail(details, "currentPassword", "incorrect", "the current password is wrong");
 		e = KURA_E_VALIDATION;
+		/* A wrong current password is worth a record: it may be someone else at the keyboard. */
+		kura_req_audit(r, NULL, "auth.password_change", "user", uid, KURA_E_VALIDATION);
 		goto out;
 	}
 	e = kura_password_policy_check(new_pw, newlen, &fresh, details);
@@ -214,6 +284,8 @@ kura_auth_change_password(struct kura_req *r, const char *old_pw, size_t oldlen,
 	e = kura_store_user_set_password(p->db, fresh.id, h, false, kura_now_us());
 	if (e == KURA_OK)
 		e = kura_store_session_delete_user(p->db, fresh.id, p->session_hash);
+	if (e == KURA_OK)
+		e = kura_req_audit(r, NULL, "auth.password_change", "user", uid, KURA_OK);
 	if (e == KURA_OK)
 		e = kura_store_commit(p->db);
 	else

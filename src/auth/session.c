@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "kura/audit.h"
 #include "kura/auth.h"
 #include "kura/clock.h"
 #include "kura/crypto.h"
@@ -20,6 +21,49 @@
 
 /* Write last_seen at most this often, so a busy session is not a write per request. */
 #define TOUCH_INTERVAL_US (60LL * 1000000)
+
+void
+kura_session_short_id(const uint8_t id_hash[32], char out[17])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < 8; i++) {
+		out[2 * i] = hex[id_hash[i] >> 4];
+		out[2 * i + 1] = hex[id_hash[i] & 15];
+	}
+	out[16] = '\0';
+}
+
+/* A session that ended by time: recorded for its user, by the system. */
+static void
+audit_timeout(struct kura_req *r, struct kura_tenant_db *db, const struct kura_session *s,
+	      bool absolute)
+{
+	struct kura_audit_entry a;
+	char sid[17];
+
+	kura_session_short_id(s->id_hash, sid);
+	kura_req_audit_init(r, &a, absolute ? "session.expired" : "session.idle_timeout", "session",
+			    sid);
+	a.actor_type = KURA_ACTOR_SYSTEM;
+	a.actor_id = 0;
+	snprintf(a.target_props, sizeof(a.target_props), "user:%lld", (long long)s->user_id);
+	kura_audit_set_outcome(&a, KURA_OK);
+	if (kura_audit_append(db, &a) != KURA_OK)
+		kura_log(KURA_LOG_ERROR, "audit_append_failed", "rid=%s action=%s", r->rid, a.action);
+}
+
+/* A request refused after its caller was identified: recorded as denied. */
+static void
+audit_denied(struct kura_req *r, enum kura_err why)
+{
+	char target[KURA_AUDIT_TARGET_ID_MAX + 1];
+	char m[16];
+
+	kura_method_mask_str(r->method, m, sizeof(m));
+	snprintf(target, sizeof(target), "%s %s", m, r->route != NULL ? r->route->pattern : r->path);
+	kura_req_audit(r, NULL, "access.denied", "route", target, why);
+}
 
 static bool
 is_unsafe(unsigned method)
@@ -75,7 +119,8 @@ authenticate_session(struct kura_req *r, const char **msg)
 	if (kura_store_session_get(p->db, p->session_hash, &s) != KURA_OK)
 		goto out;
 	if (now >= s.expires_at || now - s.last_seen_at >= idle) {
-		kura_store_session_delete(p->db, p->session_hash);
+		if (kura_store_session_delete(p->db, p->session_hash) == KURA_OK)
+			audit_timeout(r, p->db, &s, now >= s.expires_at);
 		*msg = "the session has ended; sign in again";
 		goto out;
 	}
@@ -90,6 +135,7 @@ authenticate_session(struct kura_req *r, const char **msg)
 	if (t->status != KURA_TENANT_ACTIVE) {
 		e = KURA_E_TENANT_SUSPENDED;
 		*msg = "this tenant is suspended";
+		audit_denied(r, e);
 		goto out;
 	}
 	kura_csrf_token(srv->keys, secret, sizeof(secret), p->csrf_token);
@@ -100,6 +146,7 @@ authenticate_session(struct kura_req *r, const char **msg)
 		    !kura_ct_equal(sent, p->csrf_token, strlen(p->csrf_token))) {
 			e = KURA_E_CSRF;
 			*msg = "missing or wrong X-CSRF-Token header";
+			audit_denied(r, e);
 			goto out;
 		}
 	}
@@ -131,10 +178,12 @@ kura_auth_request(struct kura_req *r, const char **msg)
 		return e;
 	if (r->principal.user.must_change_password && (rt->flags & KURA_ROUTE_PWCHANGE_OK) == 0) {
 		*msg = "change your password first (POST /api/v1/auth/password)";
+		audit_denied(r, KURA_E_PASSWORD_CHANGE_REQUIRED);
 		return KURA_E_PASSWORD_CHANGE_REQUIRED;
 	}
 	if (!kura_role_has_permission(r->principal.user.role, rt->permission)) {
 		*msg = "your role does not allow this";
+		audit_denied(r, KURA_E_FORBIDDEN);
 		return KURA_E_FORBIDDEN;
 	}
 	return KURA_OK;

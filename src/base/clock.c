@@ -7,6 +7,8 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdbool.h>
+#include <string.h>
 #include <time.h>
 
 static atomic_llong clock_offset_us;
@@ -49,4 +51,80 @@ kura_time_rfc3339(int64_t t_us, char *out, size_t n)
 	gmtime_r(&secs, &tm);
 	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
+}
+
+static bool
+digits(const char *s, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+enum kura_err
+kura_time_parse_rfc3339(const char *s, int64_t *out)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y, mo, d, h, mi, sec, oh = 0, om = 0;
+	int64_t frac = 0, scale = 100000, days;
+	const char *p;
+	struct tm tm;
+
+	*out = 0;
+	if (s == NULL || strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' ||
+	    !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d) ||
+	    (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &h) || s[13] != ':' ||
+	    !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
+		return KURA_E_VALIDATION;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
+	    sec > 59)
+		return KURA_E_VALIDATION;
+	p = s + 19;
+	if (*p == '.') {
+		int n = 0;
+
+		for (p++; *p >= '0' && *p <= '9'; p++, n++) {
+			if (n < 6) {
+				frac += (*p - '0') * scale;
+				scale /= 10;
+			}
+		}
+		if (n == 0 || n > 9)
+			return KURA_E_VALIDATION;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p == '-' ? -1 : 1;
+
+		if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 ||
+		    om > 59)
+			return KURA_E_VALIDATION;
+		oh *= sign;
+		om *= sign;
+		p += 6;
+	} else {
+		return KURA_E_VALIDATION;
+	}
+	if (*p != '\0')
+		return KURA_E_VALIDATION;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	days = (int64_t)timegm(&tm);
+	/* timegm normalises 31 April to 1 May: refuse instead */
+	if (tm.tm_mday != d || tm.tm_mon != mo - 1)
+		return KURA_E_VALIDATION;
+	*out = (days - (int64_t)oh * 3600 - (int64_t)om * 60) * 1000000 + frac;
+	return KURA_OK;
 }

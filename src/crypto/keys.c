@@ -1,7 +1,7 @@
 /*
  * The master key and what hangs off it: creating and loading the key file,
  * the keyring that holds the subkeys derived from it, wrapping and
- * unwrapping tenant data keys (DEKs), and CSRF tokens.
+ * unwrapping tenant data keys (DEKs), CSRF tokens and audit seal MACs.
  *
  * The master key never keys anything itself. At load it goes through
  * HKDF-SHA256 once per purpose, with a distinct label each, and only the
@@ -35,6 +35,7 @@
 /* HKDF labels (the "info" input). Never reuse one for a second purpose. */
 #define LABEL_DEK_WRAP "kura dek-wrap v1"
 #define LABEL_CSRF "kura csrf v1"
+#define LABEL_AUDIT_SEAL "kura audit-seal v1"
 
 _Static_assert(KURA_WRAPPED_KEY_BYTES == 1 + WRAP_NONCE_BYTES + KURA_KEY_BYTES + WRAP_TAG_BYTES,
 	       "wrapped key layout");
@@ -44,6 +45,7 @@ _Static_assert(crypto_auth_hmacsha256_KEYBYTES == KURA_KEY_BYTES, "HMAC key size
 struct kura_keyring {
 	uint8_t wrap_key[KURA_KEY_BYTES]; /* AES-256-GCM key wrapping DEKs */
 	uint8_t csrf_key[KURA_KEY_BYTES]; /* HMAC-SHA256 key for CSRF tokens */
+	uint8_t seal_key[KURA_KEY_BYTES]; /* HMAC-SHA256 key for audit chain seals */
 };
 
 enum kura_err kura_master_key_create(const char *path)
@@ -174,7 +176,10 @@ enum kura_err kura_keyring_open(const char *path, struct kura_keyring **out, cha
 	if (kura_hkdf_sha256_expand(prk, (const uint8_t *)LABEL_DEK_WRAP, sizeof LABEL_DEK_WRAP - 1,
 				    k->wrap_key, sizeof k->wrap_key) != KURA_OK ||
 	    kura_hkdf_sha256_expand(prk, (const uint8_t *)LABEL_CSRF, sizeof LABEL_CSRF - 1,
-				    k->csrf_key, sizeof k->csrf_key) != KURA_OK) {
+				    k->csrf_key, sizeof k->csrf_key) != KURA_OK ||
+	    kura_hkdf_sha256_expand(prk, (const uint8_t *)LABEL_AUDIT_SEAL,
+				    sizeof LABEL_AUDIT_SEAL - 1, k->seal_key,
+				    sizeof k->seal_key) != KURA_OK) {
 		set_err(err, n, "cannot derive subkeys from master key %s", path);
 		goto out;
 	}
@@ -330,4 +335,37 @@ void kura_csrf_token(const struct kura_keyring *k, const uint8_t *secret, size_t
 			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 out:
 	sodium_memzero(mac, sizeof mac);
+}
+
+void kura_audit_seal_mac(const struct kura_keyring *k, const char *tenant_id, int64_t seq,
+			 const uint8_t hash[32], uint8_t out[32])
+{
+	crypto_auth_hmacsha256_state st;
+	uint8_t be32[4], be64[8];
+	uint64_t useq = (uint64_t)seq;
+	size_t tlen, i;
+
+	if (out == NULL)
+		return;
+	tlen = tenant_id != NULL ? strnlen(tenant_id, TENANT_ID_MAX_BYTES + 1) : 0;
+	if (k == NULL || tenant_id == NULL || hash == NULL || tlen > TENANT_ID_MAX_BYTES) {
+		/* No error channel: a random MAC matches no stored seal, so a
+		 * misuse can never vouch for a chain. */
+		randombytes_buf(out, 32);
+		goto out;
+	}
+	/* Big-endian fixed widths: the encoding is the same on every host. */
+	for (i = 0; i < 4; i++)
+		be32[i] = (uint8_t)(tlen >> (24 - 8 * i));
+	for (i = 0; i < 8; i++)
+		be64[i] = (uint8_t)(useq >> (56 - 8 * i));
+	crypto_auth_hmacsha256_init(&st, k->seal_key, sizeof k->seal_key);
+	crypto_auth_hmacsha256_update(&st, be32, sizeof be32);
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)tenant_id, tlen);
+	crypto_auth_hmacsha256_update(&st, be64, sizeof be64);
+	crypto_auth_hmacsha256_update(&st, hash, 32);
+	crypto_auth_hmacsha256_final(&st, out);
+out:
+	/* The state holds the padded key. */
+	sodium_memzero(&st, sizeof st);
 }

@@ -60,3 +60,49 @@ kura_req_cookie(const struct kura_req *r, const char *name)
 	/* Two cookies of one name: someone tossed one in; trust neither. */
 	return f.count == 1 ? f.value : NULL;
 }
+
+const char *
+kura_req_query(const struct kura_req *r, const char *name)
+{
+	if (r == NULL || r->conn == NULL || name == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct query_check {
+	const char *const *allowed;
+	const char *bad;
+	unsigned seen[32];
+};
+
+static enum MHD_Result
+check_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query_check *q = cls;
+	size_t i;
+
+	(void)kind;
+	(void)value;
+	for (i = 0; q->allowed[i] != NULL && i < 32; i++) {
+		if (key != NULL && strcmp(key, q->allowed[i]) == 0)
+			break;
+	}
+	if (q->allowed[i] == NULL || i >= 32 || ++q->seen[i] > 1) {
+		q->bad = key != NULL ? key : "";
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+bool
+kura_req_query_only(const struct kura_req *r, const char *const *allowed, const char **bad)
+{
+	struct query_check q;
+
+	memset(&q, 0, sizeof(q));
+	q.allowed = allowed;
+	*bad = NULL;
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+	*bad = q.bad;
+	return q.bad == NULL;
+}

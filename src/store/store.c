@@ -53,7 +53,10 @@ ops_complete(const struct kura_store_ops *o)
 	       o->user_get != NULL && o->user_get_by_email != NULL && o->user_list != NULL &&
 	       o->user_set_password != NULL && o->session_create != NULL &&
 	       o->session_get != NULL && o->session_touch != NULL && o->session_delete != NULL &&
-	       o->session_delete_user != NULL && o->session_purge_expired != NULL;
+	       o->session_delete_user != NULL && o->session_purge_expired != NULL &&
+	       o->audit_head != NULL && o->audit_insert != NULL && o->audit_scan != NULL &&
+	       o->audit_query != NULL && o->seal_put != NULL && o->seal_list != NULL &&
+	       o->in_transaction != NULL;
 }
 
 enum kura_err
@@ -391,4 +394,87 @@ kura_store_session_purge_expired(struct kura_tenant_db *db, int64_t now, int64_t
 	if (db == NULL)
 		return KURA_E_INTERNAL;
 	return db->store->ops->session_purge_expired(db->conn, now, idle_cutoff);
+}
+
+bool
+kura_store_in_transaction(struct kura_tenant_db *db)
+{
+	if (db == NULL)
+		return false;
+	return db->store->ops->in_transaction(db->conn);
+}
+
+enum kura_err
+kura_store_audit_head(struct kura_tenant_db *db, int64_t *seq, uint8_t hash[32])
+{
+	enum kura_err e;
+
+	if (seq != NULL)
+		*seq = 0;
+	if (hash != NULL)
+		memset(hash, 0, 32);
+	if (db == NULL || seq == NULL || hash == NULL) {
+		e = KURA_E_INTERNAL;
+		goto out;
+	}
+	e = db->store->ops->audit_head(db->conn, seq, hash);
+out:
+	if (e != KURA_OK && seq != NULL && hash != NULL) {
+		*seq = 0;
+		memset(hash, 0, 32);
+	}
+	return e;
+}
+
+enum kura_err
+kura_store_audit_insert(struct kura_tenant_db *db, const struct kura_audit_entry *e)
+{
+	if (db == NULL || e == NULL)
+		return KURA_E_INTERNAL;
+	if (e->seq < 1)
+		return KURA_E_VALIDATION;
+	return db->store->ops->audit_insert(db->conn, e);
+}
+
+enum kura_err
+kura_store_audit_scan(struct kura_tenant_db *db, int64_t from_seq, kura_audit_cb cb, void *ctx)
+{
+	if (db == NULL || cb == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->audit_scan(db->conn, from_seq, cb, ctx);
+}
+
+enum kura_err
+kura_store_audit_query(struct kura_tenant_db *db, const struct kura_audit_filter *f,
+		       kura_audit_cb cb, void *ctx)
+{
+	if (db == NULL || f == NULL || cb == NULL)
+		return KURA_E_INTERNAL;
+	if (f->outcome > KURA_AUDIT_FAILED)
+		return KURA_E_VALIDATION;
+	return db->store->ops->audit_query(db->conn, f, cb, ctx);
+}
+
+enum kura_err
+kura_store_seal_put(struct kura_store *s, const char *tenant_id, int64_t seq,
+		    const uint8_t hash[32], const uint8_t mac[32], int64_t now)
+{
+	if (s == NULL || hash == NULL || mac == NULL)
+		return KURA_E_INTERNAL;
+	if (!tenant_id_ok(tenant_id))
+		return KURA_E_NOT_FOUND;
+	if (seq < 1)
+		return KURA_E_VALIDATION;
+	return s->ops->seal_put(s->be, tenant_id, seq, hash, mac, now);
+}
+
+enum kura_err
+kura_store_seal_list(struct kura_store *s, const char *tenant_id, kura_audit_seal_cb cb,
+		     void *ctx)
+{
+	if (s == NULL || cb == NULL)
+		return KURA_E_INTERNAL;
+	if (!tenant_id_ok(tenant_id))
+		return KURA_E_NOT_FOUND;
+	return s->ops->seal_list(s->be, tenant_id, cb, ctx);
 }

@@ -25,6 +25,8 @@ usage(FILE *f)
 		"  tenant suspend ID | resume ID        stop or allow sign-in and API use of a tenant\n"
 		"  user create --tenant T --email E --role ROLE [--name N]\n"
 		"                                       create a user; prints a one-time password\n"
+		"  audit verify --tenant T              check T's audit chain and seals; exit 0 intact, 1 not\n"
+		"  audit seal --tenant T                seal T's current audit chain head\n"
 		"  demo [--port N]                      init + tenant \"demo\" + an admin, for trying Kura\n\n"
 		"The data directory is --data, else $KURA_DATA, else ./kura-data.\n"
 		"Roles: super_admin, admin, member, read_only.\n");
@@ -97,6 +99,8 @@ main(int argc, char **argv)
 		rc = cli_user(&c, argc, argv);
 	else if (strcmp(argv[0], "demo") == 0)
 		rc = cli_demo(&c, argc, argv);
+	else if (strcmp(argv[0], "audit") == 0)
+		rc = cli_audit(&c, argc, argv);
 	else {
 		fprintf(stderr, "kura: unknown command \"%s\"\n", argv[0]);
 		usage(stderr);

@@ -34,4 +34,12 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 	.session_delete = kura_sqlite_session_delete,
 	.session_delete_user = kura_sqlite_session_delete_user,
 	.session_purge_expired = kura_sqlite_session_purge_expired,
+
+	.audit_head = kura_sqlite_audit_head,
+	.audit_insert = kura_sqlite_audit_insert,
+	.audit_scan = kura_sqlite_audit_scan,
+	.audit_query = kura_sqlite_audit_query,
+	.seal_put = kura_sqlite_seal_put,
+	.seal_list = kura_sqlite_seal_list,
+	.in_transaction = kura_sqlite_in_transaction,
 };

@@ -1,7 +1,7 @@
 /*
  * Private to the SQLite back end (src/store/sqlite/): the connection and
  * pool types, the prepared-statement cache and the helpers the resource
- * files (tenants.c, users.c, sessions.c) share. Nothing outside this
+ * files (tenants.c, users.c, sessions.c, audit.c) share. Nothing outside this
  * directory includes it; the rest of Kura sees only include/kura/store.h.
  *
  * A connection (struct kura_sqlite_conn) belongs to one pool: the system
@@ -50,6 +50,12 @@ enum kura_sqlite_stmt_id {
 	KURA_SQ_SESSION_DELETE,
 	KURA_SQ_SESSION_DELETE_USER,
 	KURA_SQ_SESSION_PURGE,
+	KURA_SQ_AUDIT_HEAD,
+	KURA_SQ_AUDIT_INSERT,
+	KURA_SQ_AUDIT_SCAN,
+	/* system.db, audit seals */
+	KURA_SQ_SEAL_INSERT,
+	KURA_SQ_SEAL_LIST,
 	KURA_SQ__COUNT
 };
 
@@ -223,5 +229,17 @@ enum kura_err kura_sqlite_session_delete(void *conn, const uint8_t id_hash[32]);
 enum kura_err kura_sqlite_session_delete_user(void *conn, int64_t user_id,
 					      const uint8_t *keep_id_hash);
 enum kura_err kura_sqlite_session_purge_expired(void *conn, int64_t now, int64_t idle_cutoff);
+
+/* audit.c */
+enum kura_err kura_sqlite_audit_head(void *conn, int64_t *seq, uint8_t hash[32]);
+enum kura_err kura_sqlite_audit_insert(void *conn, const struct kura_audit_entry *e);
+enum kura_err kura_sqlite_audit_scan(void *conn, int64_t from_seq, kura_audit_cb cb, void *ctx);
+enum kura_err kura_sqlite_audit_query(void *conn, const struct kura_audit_filter *f,
+				      kura_audit_cb cb, void *ctx);
+enum kura_err kura_sqlite_seal_put(void *be, const char *tenant_id, int64_t seq,
+				   const uint8_t hash[32], const uint8_t mac[32], int64_t now);
+enum kura_err kura_sqlite_seal_list(void *be, const char *tenant_id, kura_audit_seal_cb cb,
+				    void *ctx);
+bool kura_sqlite_in_transaction(void *conn);
 
 #endif

@@ -774,6 +774,344 @@ test_concurrent_acquire(void **state)
 	}
 }
 
+/* The audit log's rows (audit/ chains them; here they are only stored). */
+static void
+audit_init(struct kura_audit_entry *e, int64_t seq, int64_t ts, const char *action,
+	   const char *email, int outcome)
+{
+	memset(e, 0, sizeof(*e));
+	e->seq = seq;
+	e->ts_us = ts;
+	e->actor_type = KURA_ACTOR_USER;
+	e->actor_id = 100 + seq % 2;
+	snprintf(e->actor_email, sizeof(e->actor_email), "%s", email);
+	snprintf(e->actor_role, sizeof(e->actor_role), "admin");
+	snprintf(e->ip, sizeof(e->ip), seq % 2 ? "192.0.2.1" : "2001:db8::7");
+	snprintf(e->user_agent, sizeof(e->user_agent), "UA %d", (int)seq);
+	snprintf(e->request_id, sizeof(e->request_id), "%016x", (unsigned)seq);
+	snprintf(e->action, sizeof(e->action), "%s", action);
+	snprintf(e->target_type, sizeof(e->target_type), seq % 3 ? "user" : "session");
+	snprintf(e->target_id, sizeof(e->target_id), "%d", (int)(seq % 3));
+	snprintf(e->target_props, sizeof(e->target_props), "email,role");
+	e->outcome = (enum kura_audit_outcome)outcome;
+	if (outcome != KURA_AUDIT_SUCCESS)
+		snprintf(e->error_code, sizeof(e->error_code), "forbidden");
+	memset(e->prev_hash, (int)(seq - 1), sizeof(e->prev_hash));
+	memset(e->hash, (int)seq, sizeof(e->hash));
+}
+
+#define MAX_SEEN 32
+
+struct seen {
+	int n;
+	int stop_after; /* 0: never stop */
+	int64_t seq[MAX_SEEN];
+	struct kura_audit_entry last;
+};
+
+static bool
+collect_entry(void *ctx, const struct kura_audit_entry *e)
+{
+	struct seen *sn = ctx;
+
+	if (sn->n < MAX_SEEN)
+		sn->seq[sn->n] = e->seq;
+	sn->n++;
+	sn->last = *e;
+	return sn->stop_after == 0 || sn->n < sn->stop_after;
+}
+
+/* Runs f and checks the seqs returned (newest first) are exactly want[0..n). */
+static void
+expect_query(struct kura_tenant_db *db, const struct kura_audit_filter *f, const int64_t *want,
+	     size_t n)
+{
+	struct seen sn;
+	size_t i;
+
+	memset(&sn, 0, sizeof(sn));
+	assert_int_equal(kura_store_audit_query(db, f, collect_entry, &sn), KURA_OK);
+	assert_int_equal(sn.n, n);
+	for (i = 0; i < n; i++)
+		assert_int_equal(sn.seq[i], want[i]);
+}
+
+static void
+filter_clear(struct kura_audit_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->outcome = -1;
+}
+
+#define Q(db, f, ...)                                                                      \
+	expect_query((db), (f), (const int64_t[]){__VA_ARGS__},                              \
+		     sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
+#define Q_NONE(db, f) expect_query((db), (f), NULL, 0)
+
+static void
+test_audit_rows(void **state)
+{
+	static const char *const actions[] = {"auth.login", "auth.logout", "authx.login",
+					      "a_b.x",      "axb.y",       "p%q.z",
+					      "pxyq.z",     "Auth.login"};
+	struct kura_store *s = open_store(*state, 4);
+	struct kura_tenant_db *db = NULL;
+	struct kura_audit_entry e;
+	struct kura_audit_filter f;
+	struct seen sn;
+	uint8_t hash[32];
+	int64_t seq = 0;
+	int i;
+
+	make_tenant(s, "acme");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+
+	/* Empty: head is seq 0 and the zero hash. */
+	seq = 99;
+	memset(hash, 0xee, sizeof(hash));
+	assert_int_equal(kura_store_audit_head(db, &seq, hash), KURA_OK);
+	assert_int_equal(seq, 0);
+	assert_true(all_zero(hash, sizeof(hash)));
+
+	assert_false(kura_store_in_transaction(db));
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	assert_true(kura_store_in_transaction(db));
+	kura_store_rollback(db);
+	assert_false(kura_store_in_transaction(db));
+	assert_false(kura_store_in_transaction(NULL));
+
+	for (i = 0; i < 8; i++) {
+		audit_init(&e, i + 1, 1000 * (i + 1), actions[i],
+			   i == 2 ? "Carol@Example.com" : "alice@example.com",
+			   i == 4 ? KURA_AUDIT_DENIED : KURA_AUDIT_SUCCESS);
+		assert_int_equal(kura_store_audit_insert(db, &e), KURA_OK);
+	}
+	audit_init(&e, 3, 1, "dup", "x@example.com", 0);
+	assert_int_equal(kura_store_audit_insert(db, &e), KURA_E_CONFLICT);
+	e.seq = 0;
+	assert_int_equal(kura_store_audit_insert(db, &e), KURA_E_VALIDATION);
+	e.seq = -5;
+	assert_int_equal(kura_store_audit_insert(db, &e), KURA_E_VALIDATION);
+
+	assert_int_equal(kura_store_audit_head(db, &seq, hash), KURA_OK);
+	assert_int_equal(seq, 8);
+	assert_int_equal(hash[0], 8);
+	assert_int_equal(hash[31], 8);
+
+	/* Scan: ascending, from a seq, every field back as stored; stops on request. */
+	memset(&sn, 0, sizeof(sn));
+	assert_int_equal(kura_store_audit_scan(db, 1, collect_entry, &sn), KURA_OK);
+	assert_int_equal(sn.n, 8);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(sn.seq[i], i + 1);
+	audit_init(&e, 8, 8000, "Auth.login", "alice@example.com", 0);
+	/* Field by field: struct padding is not part of an entry. */
+	assert_int_equal(sn.last.seq, e.seq);
+	assert_int_equal(sn.last.ts_us, e.ts_us);
+	assert_int_equal(sn.last.actor_type, e.actor_type);
+	assert_int_equal(sn.last.actor_id, e.actor_id);
+	assert_string_equal(sn.last.actor_email, e.actor_email);
+	assert_string_equal(sn.last.actor_role, e.actor_role);
+	assert_string_equal(sn.last.ip, e.ip);
+	assert_string_equal(sn.last.user_agent, e.user_agent);
+	assert_string_equal(sn.last.request_id, e.request_id);
+	assert_string_equal(sn.last.action, e.action);
+	assert_string_equal(sn.last.target_type, e.target_type);
+	assert_string_equal(sn.last.target_id, e.target_id);
+	assert_string_equal(sn.last.target_props, e.target_props);
+	assert_int_equal(sn.last.outcome, e.outcome);
+	assert_string_equal(sn.last.error_code, e.error_code);
+	assert_memory_equal(sn.last.prev_hash, e.prev_hash, 32);
+	assert_memory_equal(sn.last.hash, e.hash, 32);
+	memset(&sn, 0, sizeof(sn));
+	assert_int_equal(kura_store_audit_scan(db, 6, collect_entry, &sn), KURA_OK);
+	assert_int_equal(sn.n, 3);
+	assert_int_equal(sn.seq[0], 6);
+	memset(&sn, 0, sizeof(sn));
+	sn.stop_after = 2;
+	assert_int_equal(kura_store_audit_scan(db, 1, collect_entry, &sn), KURA_OK);
+	assert_int_equal(sn.n, 2);
+	memset(&sn, 0, sizeof(sn));
+	assert_int_equal(kura_store_audit_scan(db, 9, collect_entry, &sn), KURA_OK);
+	assert_int_equal(sn.n, 0);
+
+	/* Query: newest first; each filter alone, then combined. */
+	filter_clear(&f);
+	Q(db, &f, 8, 7, 6, 5, 4, 3, 2, 1);
+	f.limit = 3;
+	Q(db, &f, 8, 7, 6);
+	f.before_seq = 6;
+	Q(db, &f, 5, 4, 3);
+	filter_clear(&f);
+	f.from_us = 3000;
+	f.to_us = 6000;
+	Q(db, &f, 5, 4, 3);
+	filter_clear(&f);
+	f.actor_id = 101;
+	Q(db, &f, 7, 5, 3, 1);
+	filter_clear(&f);
+	snprintf(f.actor_email, sizeof(f.actor_email), "carol@EXAMPLE.com");
+	Q(db, &f, 3);
+	filter_clear(&f);
+	snprintf(f.action, sizeof(f.action), "auth.login");
+	Q(db, &f, 1);
+	/* Prefix: case-sensitive, and '_' / '%' are plain characters. */
+	snprintf(f.action, sizeof(f.action), "auth.*");
+	Q(db, &f, 2, 1);
+	snprintf(f.action, sizeof(f.action), "auth*");
+	Q(db, &f, 3, 2, 1);
+	snprintf(f.action, sizeof(f.action), "a_b.*");
+	Q(db, &f, 4);
+	snprintf(f.action, sizeof(f.action), "p%%q.*");
+	Q(db, &f, 6);
+	snprintf(f.action, sizeof(f.action), "%%*");
+	Q_NONE(db, &f);
+	snprintf(f.action, sizeof(f.action), "*");
+	Q(db, &f, 8, 7, 6, 5, 4, 3, 2, 1);
+	snprintf(f.action, sizeof(f.action), "auth.login' OR '1'='1");
+	Q_NONE(db, &f);
+	filter_clear(&f);
+	snprintf(f.target_type, sizeof(f.target_type), "session");
+	Q(db, &f, 6, 3);
+	snprintf(f.target_id, sizeof(f.target_id), "0");
+	Q(db, &f, 6, 3);
+	filter_clear(&f);
+	snprintf(f.target_id, sizeof(f.target_id), "1");
+	Q(db, &f, 7, 4, 1);
+	filter_clear(&f);
+	f.outcome = KURA_AUDIT_DENIED;
+	Q(db, &f, 5);
+	f.outcome = KURA_AUDIT_SUCCESS;
+	Q(db, &f, 8, 7, 6, 4, 3, 2, 1);
+	f.outcome = 7;
+	memset(&sn, 0, sizeof(sn));
+	assert_int_equal(kura_store_audit_query(db, &f, collect_entry, &sn), KURA_E_VALIDATION);
+	assert_int_equal(sn.n, 0);
+	filter_clear(&f);
+	snprintf(f.ip, sizeof(f.ip), "2001:db8::7");
+	Q(db, &f, 8, 6, 4, 2);
+	f.actor_id = 100;
+	f.from_us = 2000;
+	f.limit = 2;
+	f.before_seq = 8;
+	Q(db, &f, 6, 4);
+	/* Filter strings without a NUL are bounded by their arrays. */
+	filter_clear(&f);
+	memset(f.action, 'a', sizeof(f.action));
+	memset(f.ip, '1', sizeof(f.ip));
+	Q_NONE(db, &f);
+
+	/* Inside a transaction: a rollback takes the rows back out. */
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	audit_init(&e, 9, 9000, "tx.test", "a@example.com", 0);
+	assert_int_equal(kura_store_audit_insert(db, &e), KURA_OK);
+	assert_int_equal(kura_store_audit_head(db, &seq, hash), KURA_OK);
+	assert_int_equal(seq, 9);
+	kura_store_rollback(db);
+	assert_int_equal(kura_store_audit_head(db, &seq, hash), KURA_OK);
+	assert_int_equal(seq, 8);
+
+	/* Strings without a NUL are stored cut to their arrays, never read past. */
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	memset(&e, 'B', sizeof(e));
+	e.seq = 100;
+	e.outcome = KURA_AUDIT_SUCCESS;
+	e.actor_type = KURA_ACTOR_SYSTEM;
+	assert_int_equal(kura_store_audit_insert(db, &e), KURA_OK);
+	memset(&sn, 0, sizeof(sn));
+	assert_int_equal(kura_store_audit_scan(db, 100, collect_entry, &sn), KURA_OK);
+	assert_int_equal(sn.n, 1);
+	assert_int_equal(strlen(sn.last.actor_email), KURA_EMAIL_MAX);
+	assert_int_equal(strlen(sn.last.user_agent), KURA_UA_MAX);
+	assert_int_equal(strlen(sn.last.target_props), KURA_AUDIT_PROPS_MAX);
+	assert_int_equal(strlen(sn.last.request_id), sizeof(e.request_id) - 1);
+	assert_int_equal(strlen(sn.last.error_code), KURA_AUDIT_CODE_MAX);
+	/* Read back exactly as stored: the hash of what was stored must match it. */
+	assert_memory_equal(sn.last.actor_email, e.actor_email, KURA_EMAIL_MAX);
+	kura_store_rollback(db);
+
+	/* Misuse. */
+	seq = 5;
+	memset(hash, 1, sizeof(hash));
+	assert_int_equal(kura_store_audit_head(NULL, &seq, hash), KURA_E_INTERNAL);
+	assert_int_equal(seq, 0);
+	assert_true(all_zero(hash, sizeof(hash)));
+	assert_int_equal(kura_store_audit_head(db, NULL, hash), KURA_E_INTERNAL);
+	assert_int_equal(kura_store_audit_insert(db, NULL), KURA_E_INTERNAL);
+	assert_int_equal(kura_store_audit_scan(db, 1, NULL, NULL), KURA_E_INTERNAL);
+	assert_int_equal(kura_store_audit_query(db, NULL, collect_entry, &sn), KURA_E_INTERNAL);
+	kura_store_tenant_release(db);
+}
+
+struct seal_seen {
+	int n;
+	int stop_after;
+	struct kura_audit_seal s[8];
+};
+
+static bool
+collect_seal(void *ctx, const struct kura_audit_seal *s)
+{
+	struct seal_seen *ss = ctx;
+
+	if (ss->n < 8)
+		ss->s[ss->n] = *s;
+	ss->n++;
+	return ss->stop_after == 0 || ss->n < ss->stop_after;
+}
+
+static void
+test_audit_seals(void **state)
+{
+	struct kura_store *s = open_store(*state, 4);
+	struct seal_seen ss;
+	uint8_t h[32], m[32];
+
+	make_tenant(s, "acme");
+	make_tenant(s, "globex");
+	memset(m, 0x5a, sizeof(m));
+	memset(h, 3, sizeof(h));
+	assert_int_equal(kura_store_seal_put(s, "acme", 3, h, m, 30), KURA_OK);
+	/* Never overwritten. */
+	memset(h, 0x33, sizeof(h));
+	assert_int_equal(kura_store_seal_put(s, "acme", 3, h, m, 31), KURA_E_EXISTS);
+	memset(h, 7, sizeof(h));
+	assert_int_equal(kura_store_seal_put(s, "acme", 7, h, m, 70), KURA_OK);
+	memset(h, 1, sizeof(h));
+	assert_int_equal(kura_store_seal_put(s, "acme", 1, h, m, 10), KURA_OK);
+	assert_int_equal(kura_store_seal_put(s, "globex", 2, h, m, 20), KURA_OK);
+
+	memset(&ss, 0, sizeof(ss));
+	assert_int_equal(kura_store_seal_list(s, "acme", collect_seal, &ss), KURA_OK);
+	assert_int_equal(ss.n, 3);
+	assert_int_equal(ss.s[0].seq, 1);
+	assert_int_equal(ss.s[1].seq, 3);
+	assert_int_equal(ss.s[2].seq, 7);
+	assert_int_equal(ss.s[1].hash[0], 3);
+	assert_int_equal(ss.s[1].hash[31], 3);
+	assert_int_equal(ss.s[1].sealed_at, 30);
+	assert_memory_equal(ss.s[2].mac, m, sizeof(m));
+	memset(&ss, 0, sizeof(ss));
+	ss.stop_after = 1;
+	assert_int_equal(kura_store_seal_list(s, "acme", collect_seal, &ss), KURA_OK);
+	assert_int_equal(ss.n, 1);
+	memset(&ss, 0, sizeof(ss));
+	assert_int_equal(kura_store_seal_list(s, "globex", collect_seal, &ss), KURA_OK);
+	assert_int_equal(ss.n, 1);
+	assert_int_equal(ss.s[0].seq, 2);
+
+	/* No such tenant, malformed ids, bad seqs. */
+	assert_int_equal(kura_store_seal_put(s, "nope", 1, h, m, 1), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_seal_put(s, "../acme", 1, h, m, 1), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_seal_put(s, "acme", 0, h, m, 1), KURA_E_VALIDATION);
+	assert_int_equal(kura_store_seal_put(s, "acme", 9, NULL, m, 1), KURA_E_INTERNAL);
+	memset(&ss, 0, sizeof(ss));
+	assert_int_equal(kura_store_seal_list(s, "nope", collect_seal, &ss), KURA_OK);
+	assert_int_equal(ss.n, 0);
+	assert_int_equal(kura_store_seal_list(s, "Bad!", collect_seal, &ss), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_seal_list(s, "acme", NULL, NULL), KURA_E_INTERNAL);
+}
+
 /* ---------------------------------------------------------------- SQLite only */
 
 static void
@@ -877,7 +1215,8 @@ test_sqlite_schema_version(void **state)
 	assert_null(db);
 	kura_store_close(s);
 	f->s = NULL;
-	sql_exec(path, "PRAGMA user_version = 1");
+	snprintf(want, sizeof(want), "PRAGMA user_version = %d", kura_store_schema_version_tenant);
+	sql_exec(path, want);
 
 	/* A system database from a newer kurad: the store does not open. */
 	snprintf(path, sizeof(path), "%s/system.db", f->dir);
@@ -1007,6 +1346,49 @@ test_sqlite_misplaced_db_refused(void **state)
 	assert_int_not_equal(access(from, F_OK), 0);
 }
 
+/* Runs sql on path and answers whether SQLite accepted it. */
+static bool
+sql_try(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK;
+}
+
+static void
+test_sqlite_audit_append_only(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *s = open_store(f, 4);
+	struct kura_tenant_db *db = NULL;
+	struct kura_audit_entry e;
+	uint8_t h[32] = {1}, m[32] = {2};
+	char path[600];
+
+	make_tenant(s, "acme");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	audit_init(&e, 1, 1000, "auth.login", "a@example.com", 0);
+	assert_int_equal(kura_store_audit_insert(db, &e), KURA_OK);
+	kura_store_tenant_release(db);
+	assert_int_equal(kura_store_seal_put(s, "acme", 1, h, m, 5), KURA_OK);
+	kura_store_close(s);
+	f->s = NULL;
+
+	/* Our own SQL cannot rewrite or delete entries or seals by mistake... */
+	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db", f->dir);
+	assert_false(sql_try(path, "UPDATE audit_log SET action = 'x'"));
+	assert_false(sql_try(path, "DELETE FROM audit_log"));
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM audit_log WHERE action = 'auth.login'"),
+			 1);
+	snprintf(path, sizeof(path), "%s/system.db", f->dir);
+	assert_false(sql_try(path, "UPDATE audit_seals SET seq = 2"));
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM audit_seals WHERE seq = 1"), 1);
+}
+
 static int
 count_fds(void)
 {
@@ -1077,6 +1459,8 @@ main(void)
 		T(test_transactions),
 		T(test_reopen_keeps_data),
 		T(test_concurrent_acquire),
+		T(test_audit_rows),
+		T(test_audit_seals),
 	};
 	const struct CMUnitTest sqlite_only[] = {
 		T(test_sqlite_files_and_modes),
@@ -1085,6 +1469,7 @@ main(void)
 		T(test_sqlite_failed_create_leaves_nothing),
 		T(test_sqlite_misplaced_db_refused),
 		T(test_sqlite_idle_connections_bounded),
+		T(test_sqlite_audit_append_only),
 	};
 	int failed = 0;
 	size_t i;
