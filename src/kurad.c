@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kura/audit.h"
 #include "kura/clock.h"
 #include "kura/config.h"
 #include "kura/crypto.h"
@@ -138,6 +139,7 @@ int
 main(int argc, char **argv)
 {
 	static struct kura_server srv;
+	struct kura_audit_sealer *sealer = NULL;
 	char err[1024] = "";
 	char qerr[1200];
 	bool print_config = false;
@@ -213,6 +215,10 @@ main(int argc, char **argv)
 				   srv.cfg.test_clock_offset_file) == 0)
 			pthread_detach(clock_thr);
 	}
+	if (kura_audit_sealer_start(srv.store, srv.keys, 60, &sealer) != KURA_OK) {
+		kura_log(KURA_LOG_ERROR, "start_failed", "reason=audit_sealer");
+		goto out;
+	}
 	srv.routes = kura_api_routes;
 	srv.nroutes = kura_api_routes_count;
 	if (kura_http_start(&srv, err, sizeof(err)) != KURA_OK) {
@@ -229,6 +235,8 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	kura_pool_free(srv.hash_pool);
+	/* After the last request: its audit entries are sealed on the way out. */
+	kura_audit_sealer_stop(sealer);
 	kura_static_free(srv.web);
 	kura_store_close(srv.store);
 	kura_keyring_free(srv.keys);

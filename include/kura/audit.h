@@ -98,4 +98,15 @@ struct kura_audit_report {
 enum kura_err kura_audit_verify(struct kura_store *s, const struct kura_keyring *k,
 				const char *tenant_id, struct kura_audit_report *out);
 
+/*
+ * Starts a thread that seals every tenant's chain head each interval_s
+ * seconds (0 = 60), and once more when stopped. Stop it before closing the
+ * store.
+ */
+struct kura_audit_sealer;
+enum kura_err kura_audit_sealer_start(struct kura_store *store, const struct kura_keyring *keys,
+				      unsigned interval_s, struct kura_audit_sealer **out);
+/* Seals once more, stops and frees. NULL is a no-op. */
+void kura_audit_sealer_stop(struct kura_audit_sealer *s);
+
 #endif

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -100,4 +101,59 @@ cli_audit(struct cli *c, int argc, char **argv)
 usage:
 	fprintf(stderr, "usage: kura audit verify --tenant T | seal --tenant T\n");
 	return 2;
+}
+
+int
+cli_audit_operator(struct cli *c, const char *tenant, struct kura_tenant_db *db,
+		   const char *action, const char *target_type, const char *target_id)
+{
+	struct kura_tenant_db *own = NULL;
+	struct kura_audit_entry a;
+	const char *who = getenv("SUDO_USER") != NULL ? getenv("SUDO_USER") : getenv("USER");
+	enum kura_err e;
+
+	memset(&a, 0, sizeof(a));
+	a.actor_type = KURA_ACTOR_OPERATOR;
+	snprintf(a.actor_email, sizeof(a.actor_email), "%s", who != NULL ? who : "operator");
+	snprintf(a.actor_role, sizeof(a.actor_role), "operator");
+	snprintf(a.ip, sizeof(a.ip), "local");
+	snprintf(a.user_agent, sizeof(a.user_agent), "kura-cli");
+	snprintf(a.action, sizeof(a.action), "%s", action);
+	snprintf(a.target_type, sizeof(a.target_type), "%s", target_type);
+	snprintf(a.target_id, sizeof(a.target_id), "%s", target_id);
+	a.outcome = KURA_AUDIT_SUCCESS;
+	if (db == NULL) {
+		e = kura_store_tenant_acquire(c->store, tenant, &own);
+		if (e != KURA_OK)
+			goto out;
+		db = own;
+	}
+	e = kura_audit_append(db, &a);
+	/* Inside the caller's transaction the seal waits for its commit (cli_audit_seal_after). */
+	if (e == KURA_OK && own != NULL) {
+		kura_store_tenant_release(own);
+		own = NULL;
+		e = kura_audit_seal(c->store, c->keys, tenant);
+	}
+out:
+	kura_store_tenant_release(own);
+	if (e != KURA_OK) {
+		fprintf(stderr, "kura: could not record %s in the audit log of %s: %s\n", action,
+			tenant, kura_err_name(e));
+		return 1;
+	}
+	return 0;
+}
+
+int
+cli_audit_seal_after(struct cli *c, const char *tenant)
+{
+	enum kura_err e = kura_audit_seal(c->store, c->keys, tenant);
+
+	if (e != KURA_OK) {
+		fprintf(stderr, "kura: could not seal the audit log of %s: %s\n", tenant,
+			kura_err_name(e));
+		return 1;
+	}
+	return 0;
 }

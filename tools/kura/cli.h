@@ -34,4 +34,17 @@ int cli_do_tenant_create(struct cli *c, const char *id, const char *name);
 int cli_do_user_create(struct cli *c, const char *tenant, const char *email, const char *name,
 		       const char *role, bool reset_if_exists);
 
+/*
+ * Records an operator action in the tenant's audit log (the CLI is an
+ * operator on the host: actor type "operator", the Unix user as its name).
+ * With db NULL the tenant is acquired here and the chain sealed at once;
+ * with a handle the record joins its open transaction and the caller seals
+ * after committing (cli_audit_seal_after). Returns non-zero (and says why)
+ * when the record could not be written.
+ */
+int cli_audit_operator(struct cli *c, const char *tenant, struct kura_tenant_db *db,
+		       const char *action, const char *target_type, const char *target_id);
+
+int cli_audit_seal_after(struct cli *c, const char *tenant);
+
 #endif

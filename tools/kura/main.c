@@ -43,7 +43,7 @@ cli_open(struct cli *c)
 		return 1;
 	}
 	if (c->store == NULL &&
-	    kura_store_open(&kura_store_sqlite_ops, c->cfg.data_dir, 1, &c->store, err,
+	    kura_store_open(&kura_store_sqlite_ops, c->cfg.data_dir, 2, &c->store, err,
 			    sizeof(err)) != KURA_OK) {
 		fprintf(stderr, "kura: cannot open the store: %s\n", err);
 		return 1;

@@ -45,7 +45,7 @@ cli_do_tenant_create(struct cli *c, const char *id, const char *name)
 		return 1;
 	}
 	printf("tenant %s created\n", id);
-	return 0;
+	return cli_audit_operator(c, id, NULL, "tenant.create", "tenant", id);
 }
 
 static void
@@ -77,7 +77,9 @@ set_status(struct cli *c, const char *id, enum kura_tenant_status st)
 		return 1;
 	}
 	printf("tenant %s %s\n", id, st == KURA_TENANT_ACTIVE ? "resumed" : "suspended");
-	return 0;
+	return cli_audit_operator(c, id, NULL,
+				  st == KURA_TENANT_ACTIVE ? "tenant.resume" : "tenant.suspend",
+				  "tenant", id);
 }
 
 int

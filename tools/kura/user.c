@@ -23,6 +23,8 @@ cli_do_user_create(struct cli *c, const char *tenant, const char *email, const c
 	struct kura_tenant_db *db = NULL;
 	struct kura_user u;
 	char otp[21];
+	char uid[24];
+	const char *action = "user.create";
 	int rc = 1;
 	enum kura_err e;
 
@@ -53,6 +55,10 @@ cli_do_user_create(struct cli *c, const char *tenant, const char *email, const c
 	u.status = KURA_USER_ACTIVE;
 	u.must_change_password = true;
 	u.created_at = u.updated_at = u.password_changed_at = kura_now_us();
+	/* The user and its "user.create" record commit together, or neither does. */
+	e = kura_store_begin(db);
+	if (e != KURA_OK)
+		goto fail;
 	e = kura_store_user_create(db, &u);
 	if (e == KURA_E_EXISTS && reset_if_exists) {
 		struct kura_user old;
@@ -63,18 +69,29 @@ cli_do_user_create(struct cli *c, const char *tenant, const char *email, const c
 							 kura_now_us());
 		if (e == KURA_OK)
 			e = kura_store_session_delete_user(db, old.id, NULL);
-		if (e != KURA_OK)
-			goto fail;
-		printf("user %s exists; its password was reset\n", email);
+		u.id = old.id;
+		action = "user.password_reset";
 	} else if (e == KURA_E_EXISTS) {
+		kura_store_rollback(db);
 		fprintf(stderr, "kura: a user with e-mail %s already exists in tenant %s\n", email,
 			tenant);
 		goto out;
-	} else if (e != KURA_OK) {
-		goto fail;
-	} else {
-		printf("user %lld created in tenant %s with role %s\n", (long long)u.id, tenant, role);
 	}
+	snprintf(uid, sizeof(uid), "%lld", (long long)u.id);
+	if (e == KURA_OK && cli_audit_operator(c, tenant, db, action, "user", uid) != 0)
+		e = KURA_E_STORE;
+	if (e == KURA_OK)
+		e = kura_store_commit(db);
+	else
+		kura_store_rollback(db);
+	if (e != KURA_OK)
+		goto fail;
+	if (cli_audit_seal_after(c, tenant) != 0)
+		goto out;
+	if (strcmp(action, "user.create") == 0)
+		printf("user %lld created in tenant %s with role %s\n", (long long)u.id, tenant, role);
+	else
+		printf("user %s exists; its password was reset\n", email);
 	printf("one-time password: %s\n", otp);
 	printf("(it must be changed at first sign-in)\n");
 	rc = 0;
