@@ -165,7 +165,8 @@ struct kura_store_ops {
 	enum kura_err (*tenant_key_get)(void *be, const char *id, uint32_t version,
 					uint8_t *out, size_t cap, size_t *len);
 
-	enum kura_err (*tenant_acquire)(void *be, const char *id, void **conn);
+	/* t (may be NULL) receives the tenant's row, read in the same look-up. */
+	enum kura_err (*tenant_acquire)(void *be, const char *id, struct kura_tenant *t, void **conn);
 	void (*tenant_release)(void *be, void *conn);
 	enum kura_err (*begin)(void *conn);
 	enum kura_err (*commit)(void *conn);
@@ -180,6 +181,8 @@ struct kura_store_ops {
 
 	enum kura_err (*session_create)(void *conn, const struct kura_session *s);
 	enum kura_err (*session_get)(void *conn, const uint8_t id_hash[32], struct kura_session *out);
+	enum kura_err (*session_auth)(void *conn, const uint8_t id_hash[32], struct kura_session *s,
+				      struct kura_user *u);
 	enum kura_err (*session_touch)(void *conn, const uint8_t id_hash[32], int64_t now);
 	enum kura_err (*session_delete)(void *conn, const uint8_t id_hash[32]);
 	enum kura_err (*session_delete_user)(void *conn, int64_t user_id,
@@ -227,6 +230,9 @@ enum kura_err kura_store_tenant_key_get(struct kura_store *s, const char *id, ui
 /* KURA_E_NOT_FOUND when no such tenant. The handle is bound to that tenant only. */
 enum kura_err kura_store_tenant_acquire(struct kura_store *s, const char *tenant_id,
 					struct kura_tenant_db **out);
+/* As kura_store_tenant_acquire, also filling t with the tenant's row (one look-up, not two). */
+enum kura_err kura_store_tenant_acquire_get(struct kura_store *s, const char *tenant_id,
+					    struct kura_tenant *t, struct kura_tenant_db **out);
 void kura_store_tenant_release(struct kura_tenant_db *db); /* NULL is a no-op */
 /* The tenant id a handle is bound to. */
 const char *kura_store_tenant_id(const struct kura_tenant_db *db);
@@ -246,6 +252,12 @@ enum kura_err kura_store_user_set_password(struct kura_tenant_db *db, int64_t id
 					   bool must_change, int64_t now);
 
 enum kura_err kura_store_session_create(struct kura_tenant_db *db, const struct kura_session *s);
+/*
+ * The session and its user in one look-up (the hot path of every signed-in
+ * request). KURA_E_NOT_FOUND when either is missing.
+ */
+enum kura_err kura_store_session_auth(struct kura_tenant_db *db, const uint8_t id_hash[32],
+				      struct kura_session *s, struct kura_user *u);
 enum kura_err kura_store_session_get(struct kura_tenant_db *db, const uint8_t id_hash[32],
 				     struct kura_session *out);
 enum kura_err kura_store_session_touch(struct kura_tenant_db *db, const uint8_t id_hash[32],

@@ -47,6 +47,8 @@ audit_timeout(struct kura_req *r, struct kura_tenant_db *db, const struct kura_s
 			    sid);
 	a.actor_type = KURA_ACTOR_SYSTEM;
 	a.actor_id = 0;
+	a.actor_email[0] = '\0';
+	a.actor_role[0] = '\0';
 	snprintf(a.target_props, sizeof(a.target_props), "user:%lld", (long long)s->user_id);
 	kura_audit_set_outcome(&a, KURA_OK);
 	if (kura_audit_append(db, &a) != KURA_OK)
@@ -113,10 +115,11 @@ authenticate_session(struct kura_req *r, const char **msg)
 	*msg = "sign in first";
 	if (!parse_cookie(kura_req_cookie(r, KURA_SESSION_COOKIE), p->tenant_id, secret))
 		goto out;
-	if (kura_store_tenant_acquire(srv->store, p->tenant_id, &p->db) != KURA_OK)
+	/* One system read (tenant and its status) and one tenant read (session and user). */
+	if (kura_store_tenant_acquire_get(srv->store, p->tenant_id, t, &p->db) != KURA_OK)
 		goto out;
 	kura_sha256(secret, sizeof(secret), p->session_hash);
-	if (kura_store_session_get(p->db, p->session_hash, &s) != KURA_OK)
+	if (kura_store_session_auth(p->db, p->session_hash, &s, &p->user) != KURA_OK)
 		goto out;
 	if (now >= s.expires_at || now - s.last_seen_at >= idle) {
 		if (kura_store_session_delete(p->db, p->session_hash) == KURA_OK)
@@ -124,14 +127,10 @@ authenticate_session(struct kura_req *r, const char **msg)
 		*msg = "the session has ended; sign in again";
 		goto out;
 	}
-	if (kura_store_user_get(p->db, s.user_id, &p->user) != KURA_OK)
-		goto out;
 	if (p->user.status != KURA_USER_ACTIVE) {
 		kura_store_session_delete_user(p->db, p->user.id, NULL);
 		goto out;
 	}
-	if (kura_store_tenant_get(srv->store, p->tenant_id, t) != KURA_OK)
-		goto out;
 	if (t->status != KURA_TENANT_ACTIVE) {
 		e = KURA_E_TENANT_SUSPENDED;
 		*msg = "this tenant is suspended";

@@ -52,7 +52,7 @@ ops_complete(const struct kura_store_ops *o)
 	       o->commit != NULL && o->rollback != NULL && o->user_create != NULL &&
 	       o->user_get != NULL && o->user_get_by_email != NULL && o->user_list != NULL &&
 	       o->user_set_password != NULL && o->session_create != NULL &&
-	       o->session_get != NULL && o->session_touch != NULL && o->session_delete != NULL &&
+	       o->session_get != NULL && o->session_auth != NULL && o->session_touch != NULL && o->session_delete != NULL &&
 	       o->session_delete_user != NULL && o->session_purge_expired != NULL &&
 	       o->audit_head != NULL && o->audit_insert != NULL && o->audit_scan != NULL &&
 	       o->audit_query != NULL && o->seal_put != NULL && o->seal_list != NULL &&
@@ -201,9 +201,18 @@ enum kura_err
 kura_store_tenant_acquire(struct kura_store *s, const char *tenant_id,
 			  struct kura_tenant_db **out)
 {
+	return kura_store_tenant_acquire_get(s, tenant_id, NULL, out);
+}
+
+enum kura_err
+kura_store_tenant_acquire_get(struct kura_store *s, const char *tenant_id, struct kura_tenant *t,
+			      struct kura_tenant_db **out)
+{
 	struct kura_tenant_db *db = NULL;
 	enum kura_err e;
 
+	if (t != NULL)
+		memset(t, 0, sizeof(*t));
 	if (out == NULL)
 		return KURA_E_INTERNAL;
 	*out = NULL;
@@ -222,12 +231,14 @@ kura_store_tenant_acquire(struct kura_store *s, const char *tenant_id,
 	}
 	db->store = s;
 	snprintf(db->tenant_id, sizeof(db->tenant_id), "%s", tenant_id);
-	e = s->ops->tenant_acquire(s->be, db->tenant_id, &db->conn);
+	e = s->ops->tenant_acquire(s->be, db->tenant_id, t, &db->conn);
 	if (e != KURA_OK)
 		goto out;
 	*out = db;
 	db = NULL;
 out:
+	if (e != KURA_OK && t != NULL)
+		memset(t, 0, sizeof(*t));
 	free(db);
 	return e;
 }
@@ -341,6 +352,26 @@ kura_store_session_create(struct kura_tenant_db *db, const struct kura_session *
 	if (db == NULL || s == NULL)
 		return KURA_E_INTERNAL;
 	return db->store->ops->session_create(db->conn, s);
+}
+
+enum kura_err
+kura_store_session_auth(struct kura_tenant_db *db, const uint8_t id_hash[32],
+			struct kura_session *sess, struct kura_user *u)
+{
+	enum kura_err e;
+
+	if (sess != NULL)
+		memset(sess, 0, sizeof(*sess));
+	if (u != NULL)
+		memset(u, 0, sizeof(*u));
+	if (db == NULL || id_hash == NULL || sess == NULL || u == NULL)
+		return KURA_E_INTERNAL;
+	e = db->store->ops->session_auth(db->conn, id_hash, sess, u);
+	if (e != KURA_OK) {
+		memset(sess, 0, sizeof(*sess));
+		memset(u, 0, sizeof(*u));
+	}
+	return e;
 }
 
 enum kura_err

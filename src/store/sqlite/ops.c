@@ -30,6 +30,7 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 
 	.session_create = kura_sqlite_session_create,
 	.session_get = kura_sqlite_session_get,
+	.session_auth = kura_sqlite_session_auth,
 	.session_touch = kura_sqlite_session_touch,
 	.session_delete = kura_sqlite_session_delete,
 	.session_delete_user = kura_sqlite_session_delete_user,

@@ -12,6 +12,12 @@
 static const char sql_insert[] = "INSERT INTO sessions (" SESSION_COLS ") "
 				 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 static const char sql_get[] = "SELECT " SESSION_COLS " FROM sessions WHERE id_hash = ?1";
+/* Session columns first (row_to_session reads 0..6), then the user's from 7. */
+static const char sql_auth[] =
+	"SELECT s.id_hash, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, "
+	"s.user_agent, u.id, u.email, u.display_name, u.role, u.status, u.password_hash, "
+	"u.must_change_password, u.password_changed_at, u.created_at, u.updated_at "
+	"FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?1";
 /* max(): of two requests racing on one session, the older time must not win. */
 static const char sql_touch[] =
 	"UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id_hash = ?1";
@@ -95,6 +101,39 @@ out:
 	kura_sqlite_done(st);
 	if (e != KURA_OK)
 		memset(out, 0, sizeof(*out));
+	return e;
+}
+
+enum kura_err
+kura_sqlite_session_auth(void *conn, const uint8_t id_hash[32], struct kura_session *s,
+			 struct kura_user *u)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	memset(u, 0, sizeof(*u));
+	e = kura_sqlite_stmt(c, KURA_SQ_SESSION_AUTH, sql_auth, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_blob(st, 1, id_hash, 32, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		row_to_session(st, s);
+		kura_sqlite_row_to_user(st, 7, u);
+	} else if (rc == SQLITE_DONE) {
+		e = KURA_E_NOT_FOUND;
+	} else {
+		e = kura_sqlite_error(c, "session_auth", rc);
+	}
+out:
+	kura_sqlite_done(st);
+	if (e != KURA_OK) {
+		memset(s, 0, sizeof(*s));
+		memset(u, 0, sizeof(*u));
+	}
 	return e;
 }
 

@@ -32,7 +32,6 @@ enum kura_sqlite_stmt_id {
 	KURA_SQ_TENANT_INSERT,
 	KURA_SQ_TENANT_KEY_INSERT,
 	KURA_SQ_TENANT_GET,
-	KURA_SQ_TENANT_EXISTS,
 	KURA_SQ_TENANT_LIST,
 	KURA_SQ_TENANT_SET_STATUS,
 	KURA_SQ_TENANT_KEY_GET,
@@ -46,6 +45,7 @@ enum kura_sqlite_stmt_id {
 	KURA_SQ_USER_SET_PASSWORD,
 	KURA_SQ_SESSION_INSERT,
 	KURA_SQ_SESSION_GET,
+	KURA_SQ_SESSION_AUTH,
 	KURA_SQ_SESSION_TOUCH,
 	KURA_SQ_SESSION_DELETE,
 	KURA_SQ_SESSION_DELETE_USER,
@@ -208,7 +208,8 @@ enum kura_err kura_sqlite_tenant_set_status(void *be, const char *id,
 					    enum kura_tenant_status st, int64_t now);
 enum kura_err kura_sqlite_tenant_key_get(void *be, const char *id, uint32_t version,
 					 uint8_t *out, size_t cap, size_t *len);
-enum kura_err kura_sqlite_tenant_acquire(void *be, const char *id, void **conn);
+enum kura_err kura_sqlite_tenant_acquire(void *be, const char *id, struct kura_tenant *t,
+					  void **conn);
 void kura_sqlite_tenant_release(void *be, void *conn);
 
 /* users.c */
@@ -222,6 +223,10 @@ enum kura_err kura_sqlite_user_set_password(void *conn, int64_t id, const char *
 
 /* sessions.c */
 enum kura_err kura_sqlite_session_create(void *conn, const struct kura_session *s);
+enum kura_err kura_sqlite_session_auth(void *conn, const uint8_t id_hash[32],
+				       struct kura_session *s, struct kura_user *u);
+/* Row readers shared by users.c and sessions.c; columns start at off. */
+void kura_sqlite_row_to_user(sqlite3_stmt *st, int off, struct kura_user *u);
 enum kura_err kura_sqlite_session_get(void *conn, const uint8_t id_hash[32],
 				      struct kura_session *out);
 enum kura_err kura_sqlite_session_touch(void *conn, const uint8_t id_hash[32], int64_t now);

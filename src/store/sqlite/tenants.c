@@ -21,7 +21,6 @@ static const char sql_key_insert[] =
 	"VALUES (?1, ?2, ?3, ?4, 'active')";
 static const char sql_get[] =
 	"SELECT id, name, status, key_version, created_at, updated_at FROM tenants WHERE id = ?1";
-static const char sql_exists[] = "SELECT 1 FROM tenants WHERE id = ?1";
 static const char sql_list[] =
 	"SELECT id, name, status, key_version, created_at, updated_at FROM tenants ORDER BY id";
 static const char sql_set_status[] =
@@ -387,7 +386,7 @@ out:
 }
 
 enum kura_err
-kura_sqlite_tenant_acquire(void *p, const char *id, void **conn)
+kura_sqlite_tenant_acquire(void *p, const char *id, struct kura_tenant *t, void **conn)
 {
 	struct kura_sqlite_be *be = p;
 	struct kura_sqlite_conn *c = NULL, *tc = NULL;
@@ -404,7 +403,7 @@ kura_sqlite_tenant_acquire(void *p, const char *id, void **conn)
 	e = kura_sqlite_system_acquire(be, &c);
 	if (e != KURA_OK)
 		goto out;
-	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_EXISTS, sql_exists, &st);
+	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_GET, sql_get, &st);
 	if (e != KURA_OK)
 		goto out;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -414,9 +413,11 @@ kura_sqlite_tenant_acquire(void *p, const char *id, void **conn)
 		goto out;
 	}
 	if (rc != SQLITE_ROW) {
-		e = kura_sqlite_error(c, "tenant_exists", rc);
+		e = kura_sqlite_error(c, "tenant_acquire", rc);
 		goto out;
 	}
+	if (t != NULL)
+		row_to_tenant(st, t);
 	kura_sqlite_done(st);
 	st = NULL;
 	/* Give the system connection back before possibly waiting on the tenant pool. */

@@ -45,21 +45,21 @@ lower(char *dst, size_t n, const char *src, size_t len)
 	return true;
 }
 
-static void
-row_to_user(sqlite3_stmt *st, struct kura_user *u)
+void
+kura_sqlite_row_to_user(sqlite3_stmt *st, int off, struct kura_user *u)
 {
 	memset(u, 0, sizeof(*u));
-	u->id = sqlite3_column_int64(st, 0);
-	kura_sqlite_col_text(st, 1, u->email, sizeof(u->email));
-	kura_sqlite_col_text(st, 2, u->display_name, sizeof(u->display_name));
-	kura_sqlite_col_text(st, 3, u->role, sizeof(u->role));
-	u->status = sqlite3_column_int(st, 4) == KURA_USER_DISABLED ? KURA_USER_DISABLED
-								    : KURA_USER_ACTIVE;
-	kura_sqlite_col_text(st, 5, u->password_hash, sizeof(u->password_hash));
-	u->must_change_password = sqlite3_column_int(st, 6) != 0;
-	u->password_changed_at = sqlite3_column_int64(st, 7);
-	u->created_at = sqlite3_column_int64(st, 8);
-	u->updated_at = sqlite3_column_int64(st, 9);
+	u->id = sqlite3_column_int64(st, off + 0);
+	kura_sqlite_col_text(st, off + 1, u->email, sizeof(u->email));
+	kura_sqlite_col_text(st, off + 2, u->display_name, sizeof(u->display_name));
+	kura_sqlite_col_text(st, off + 3, u->role, sizeof(u->role));
+	u->status = sqlite3_column_int(st, off + 4) == KURA_USER_DISABLED ? KURA_USER_DISABLED
+									  : KURA_USER_ACTIVE;
+	kura_sqlite_col_text(st, off + 5, u->password_hash, sizeof(u->password_hash));
+	u->must_change_password = sqlite3_column_int(st, off + 6) != 0;
+	u->password_changed_at = sqlite3_column_int64(st, off + 7);
+	u->created_at = sqlite3_column_int64(st, off + 8);
+	u->updated_at = sqlite3_column_int64(st, off + 9);
 }
 
 static int64_t
@@ -141,7 +141,7 @@ get_one(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op, struct kur
 
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		row_to_user(st, out);
+		kura_sqlite_row_to_user(st, 0, out);
 	else if (rc == SQLITE_DONE)
 		e = KURA_E_NOT_FOUND;
 	else
@@ -219,7 +219,7 @@ kura_sqlite_user_list(void *conn, kura_user_cb cb, void *ctx)
 			e = kura_sqlite_error(c, "user_list", rc);
 			goto out;
 		}
-		row_to_user(st, &u);
+		kura_sqlite_row_to_user(st, 0, &u);
 		cb(ctx, &u);
 	}
 out:

@@ -490,6 +490,18 @@ test_sessions(void **state)
 	uint8_t h[32];
 
 	make_tenant(s, "acme");
+	{
+		struct kura_tenant t;
+
+		/* acquire_get reads the tenant's row in the same look-up */
+		assert_int_equal(kura_store_tenant_acquire_get(s, "acme", &t, &db), KURA_OK);
+		assert_string_equal(t.id, "acme");
+		kura_store_tenant_release(db);
+		db = NULL;
+		assert_int_equal(kura_store_tenant_acquire_get(s, "nope", &t, &db), KURA_E_NOT_FOUND);
+		assert_null(db);
+		assert_true(t.id[0] == '\0');
+	}
 	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
 	uid = make_user(db, "a@example.com", "A");
 	uid2 = make_user(db, "b@example.com", "B");
@@ -505,6 +517,21 @@ test_sessions(void **state)
 	assert_true(got.expires_at == 9000);
 	assert_string_equal(got.ip, "2001:db8::1");
 	assert_string_equal(got.user_agent, "Mozilla/5.0 test");
+
+	/* The session and its user in one look-up. */
+	{
+		struct kura_user u;
+		uint8_t none[32];
+
+		assert_int_equal(kura_store_session_auth(db, se.id_hash, &got, &u), KURA_OK);
+		assert_memory_equal(got.id_hash, se.id_hash, 32);
+		assert_true(got.expires_at == 9000);
+		assert_true(u.id == uid);
+		assert_string_equal(u.email, "a@example.com");
+		memset(none, 0x99, sizeof(none));
+		assert_int_equal(kura_store_session_auth(db, none, &got, &u), KURA_E_NOT_FOUND);
+		assert_true(u.id == 0 && got.user_id == 0 && u.email[0] == '\0');
+	}
 
 	/* A session for a user that does not exist. */
 	session_init(&se, 0x12, 999999, 1000, 9000);
