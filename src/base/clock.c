@@ -37,20 +37,54 @@ kura_mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/*
+ * Days since 1970-01-01 to a civil date (H. Hinnant's algorithm): plain
+ * arithmetic, because gmtime_r takes glibc's time-zone lock and every
+ * request's log line formats a time.
+ */
+static void
+civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
+{
+	int64_t era, yy;
+	unsigned doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	yy = (int64_t)yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int)(yy + (*m <= 2));
+}
+
 void
 kura_time_rfc3339(int64_t t_us, char *out, size_t n)
 {
-	time_t secs = (time_t)(t_us / 1000000);
+	int64_t secs = t_us / 1000000;
 	long usec = (long)(t_us % 1000000);
-	struct tm tm;
+	int64_t days, rem;
+	unsigned mo, d;
+	int y;
 
 	if (usec < 0) {
 		usec += 1000000;
 		secs -= 1;
 	}
-	gmtime_r(&secs, &tm);
-	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
+	days = secs / 86400;
+	rem = secs % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days -= 1;
+	}
+	civil_from_days(days, &y, &mo, &d);
+	snprintf(out, n, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, mo, d, (int)(rem / 3600),
+		 (int)(rem / 60 % 60), (int)(rem % 60));
+	/* microseconds go before the Z */
+	if (n > 20 && strlen(out) == 20)
+		snprintf(out + 19, n - 19, ".%06ldZ", usec);
 }
 
 static bool

@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <pthread.h>
 
 #include "kura/buf.h"
+#include "kura/clock.h"
 #include "kura/config.h"
 #include "kura/pool.h"
 
@@ -227,6 +229,62 @@ test_pool(void **state)
 	kura_pool_free(p);
 }
 
+static void
+test_time_format_matches_gmtime(void **state)
+{
+	/* Spot values, then a sweep against the C library's own conversion. */
+	char out[40], ref[96];
+	int64_t t;
+
+	(void)state;
+	kura_time_rfc3339(0, out, sizeof(out));
+	assert_string_equal(out, "1970-01-01T00:00:00.000000Z");
+	kura_time_rfc3339(951782400000001LL, out, sizeof(out)); /* 2000-02-29 */
+	assert_string_equal(out, "2000-02-29T00:00:00.000001Z");
+	kura_time_rfc3339(-1, out, sizeof(out));
+	assert_string_equal(out, "1969-12-31T23:59:59.999999Z");
+	for (t = 0; t < 4102444800LL; t += 86399 * 37 + 12345) {
+		time_t tt = (time_t)t;
+		struct tm tm;
+
+		gmtime_r(&tt, &tm);
+		snprintf(ref, sizeof(ref), "%04d-%02d-%02dT%02d:%02d:%02d.000123Z",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec);
+		kura_time_rfc3339(t * 1000000 + 123, out, sizeof(out));
+		assert_string_equal(out, ref);
+	}
+}
+
+static void
+test_time_parse(void **state)
+{
+	static const char *const bad[] = {
+		"", "2026-11-23", "2026-11-23T09:00:00", "2026-13-01T00:00:00Z",
+		"2026-02-30T00:00:00Z", "2026-11-23T24:00:00Z", "2026-11-23T09:00:00.Z",
+		"2026-11-23T09:00:00+9:00", "2026-11-23T09:00:00Zjunk", "x026-11-23T09:00:00Z",
+		"1969-12-31T23:59:59Z",
+	};
+	int64_t t = 1;
+	char out[40];
+
+	(void)state;
+	assert_int_equal(kura_time_parse_rfc3339("2026-11-23T09:00:00Z", &t), KURA_OK);
+	kura_time_rfc3339(t, out, sizeof(out));
+	assert_string_equal(out, "2026-11-23T09:00:00.000000Z");
+	assert_int_equal(kura_time_parse_rfc3339("2026-11-23T18:00:00.5+09:00", &t), KURA_OK);
+	kura_time_rfc3339(t, out, sizeof(out));
+	assert_string_equal(out, "2026-11-23T09:00:00.500000Z");
+	assert_int_equal(kura_time_parse_rfc3339("2026-11-23T08:30:00.123456789-00:30", &t), KURA_OK);
+	kura_time_rfc3339(t, out, sizeof(out));
+	assert_string_equal(out, "2026-11-23T09:00:00.123456Z");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		t = 1;
+		assert_int_equal(kura_time_parse_rfc3339(bad[i], &t), KURA_E_VALIDATION);
+		assert_true(t == 0);
+	}
+}
+
 int
 main(void)
 {
@@ -240,6 +298,8 @@ main(void)
 		cmocka_unit_test(test_finish_cross_checks),
 		cmocka_unit_test(test_buf_bounds),
 		cmocka_unit_test(test_pool),
+		cmocka_unit_test(test_time_format_matches_gmtime),
+		cmocka_unit_test(test_time_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
