@@ -147,6 +147,7 @@ struct kura_tenant_db;      /* a handle on one tenant's store */
 
 typedef void (*kura_tenant_cb)(void *ctx, const struct kura_tenant *t);
 typedef void (*kura_user_cb)(void *ctx, const struct kura_user *u);
+typedef void (*kura_session_cb)(void *ctx, const struct kura_session *s);
 
 /* The back-end vtable. `be` is the back end's own state. */
 struct kura_store_ops {
@@ -188,6 +189,11 @@ struct kura_store_ops {
 	enum kura_err (*session_delete_user)(void *conn, int64_t user_id,
 					     const uint8_t *keep_id_hash /* NULL: all */);
 	enum kura_err (*session_purge_expired)(void *conn, int64_t now, int64_t idle_cutoff);
+	enum kura_err (*user_update)(void *conn, const struct kura_user *u, int64_t now);
+	enum kura_err (*user_delete)(void *conn, int64_t id);
+	enum kura_err (*user_count_active_role)(void *conn, const char *role, int64_t *n);
+	enum kura_err (*session_list_user)(void *conn, int64_t user_id, kura_session_cb cb,
+					   void *ctx);
 
 	enum kura_err (*audit_head)(void *conn, int64_t *seq, uint8_t hash[32]);
 	enum kura_err (*audit_insert)(void *conn, const struct kura_audit_entry *e);
@@ -266,6 +272,20 @@ enum kura_err kura_store_session_delete(struct kura_tenant_db *db, const uint8_t
 enum kura_err kura_store_session_delete_user(struct kura_tenant_db *db, int64_t user_id,
 					     const uint8_t *keep_id_hash);
 /* Deletes sessions past expires_at or with last_seen_at < idle_cutoff. */
+/*
+ * Writes u's display name, role and status (by u->id); updated_at = now.
+ * KURA_E_NOT_FOUND when there is no such user.
+ */
+enum kura_err kura_store_user_update(struct kura_tenant_db *db, const struct kura_user *u,
+				     int64_t now);
+/* Deletes the user and (by cascade) its sessions. KURA_E_NOT_FOUND when none. */
+enum kura_err kura_store_user_delete(struct kura_tenant_db *db, int64_t id);
+/* Counts active users with this role (the last-super-admin rule). */
+enum kura_err kura_store_user_count_active_role(struct kura_tenant_db *db, const char *role,
+						int64_t *n);
+/* Calls cb for each session of user_id, newest first. */
+enum kura_err kura_store_session_list_user(struct kura_tenant_db *db, int64_t user_id,
+					   kura_session_cb cb, void *ctx);
 enum kura_err kura_store_session_purge_expired(struct kura_tenant_db *db, int64_t now,
 					       int64_t idle_cutoff);
 

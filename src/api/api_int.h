@@ -20,6 +20,13 @@ void kura_api_me(struct kura_req *r);
 void kura_api_change_password(struct kura_req *r);
 void kura_api_users_list(struct kura_req *r);
 void kura_api_users_get(struct kura_req *r);
+void kura_api_users_create(struct kura_req *r);
+void kura_api_users_update(struct kura_req *r);
+void kura_api_users_delete(struct kura_req *r);
+void kura_api_sessions_list(struct kura_req *r);
+void kura_api_sessions_delete(struct kura_req *r);
+void kura_api_user_sessions_list(struct kura_req *r);
+void kura_api_user_sessions_delete(struct kura_req *r);
 void kura_api_audit_list(struct kura_req *r);
 void kura_api_audit_export(struct kura_req *r);
 
@@ -30,6 +37,23 @@ void kura_api_audit_export(struct kura_req *r);
  */
 const char *kura_api_str(json_t *obj, const char *field, size_t max, json_t *details,
 			 size_t *len);
+
+/* Appends {"field","code","message"} to details. */
+void kura_api_detail(json_t *details, const char *field, const char *code, const char *message);
+
+/*
+ * true when r->json is an object whose members are all in fields
+ * (NULL-terminated). Otherwise answers 422 listing each unknown member (or
+ * "not an object"), consuming details, and returns false; on true, details
+ * is left for the caller.
+ */
+bool kura_api_object_only(struct kura_req *r, const char *const *fields, json_t *details);
+
+/*
+ * Loads the user named by the route's {id} from the caller's tenant (hash
+ * wiped). Answers 404 and returns false when there is none.
+ */
+bool kura_api_load_user(struct kura_req *r, struct kura_user *u);
 
 /* JSON of a user as the API shows it (never the hash). */
 json_t *kura_api_user_json(const struct kura_user *u);

@@ -48,3 +48,44 @@ kura_api_user_json(const struct kura_user *u)
 			 "displayName", u->display_name, "role", u->role, "status",
 			 u->status == KURA_USER_ACTIVE ? "active" : "disabled", "createdAt", created);
 }
+
+void
+kura_api_detail(json_t *details, const char *field, const char *code, const char *message)
+{
+	json_array_append_new(details, json_pack("{s:s, s:s, s:s}", "field", field, "code", code,
+						 "message", message));
+}
+
+bool
+kura_api_object_only(struct kura_req *r, const char *const *fields, json_t *details)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(r->json)) {
+		json_decref(details);
+		kura_reply_error(r, KURA_E_VALIDATION, "the body must be a JSON object");
+		return false;
+	}
+	json_object_foreach(r->json, key, v) {
+		size_t i;
+
+		(void)v;
+		for (i = 0; fields[i] != NULL; i++) {
+			if (strcmp(fields[i], key) == 0)
+				break;
+		}
+		if (fields[i] == NULL) {
+			char field[80];
+
+			/* the name is echoed back, so bound it */
+			snprintf(field, sizeof(field), "%.64s", key);
+			kura_api_detail(details, field, "unknown", "no such field");
+		}
+	}
+	if (json_array_size(details) > 0) {
+		kura_reply_error_details(r, KURA_E_VALIDATION, "unknown fields are refused", details);
+		return false;
+	}
+	return true;
+}

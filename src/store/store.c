@@ -54,6 +54,8 @@ ops_complete(const struct kura_store_ops *o)
 	       o->user_set_password != NULL && o->session_create != NULL &&
 	       o->session_get != NULL && o->session_auth != NULL && o->session_touch != NULL && o->session_delete != NULL &&
 	       o->session_delete_user != NULL && o->session_purge_expired != NULL &&
+	       o->user_update != NULL && o->user_delete != NULL &&
+	       o->user_count_active_role != NULL && o->session_list_user != NULL &&
 	       o->audit_head != NULL && o->audit_insert != NULL && o->audit_scan != NULL &&
 	       o->audit_query != NULL && o->seal_put != NULL && o->seal_list != NULL &&
 	       o->in_transaction != NULL;
@@ -508,4 +510,47 @@ kura_store_seal_list(struct kura_store *s, const char *tenant_id, kura_audit_sea
 	if (!tenant_id_ok(tenant_id))
 		return KURA_E_NOT_FOUND;
 	return s->ops->seal_list(s->be, tenant_id, cb, ctx);
+}
+
+enum kura_err
+kura_store_user_update(struct kura_tenant_db *db, const struct kura_user *u, int64_t now)
+{
+	if (db == NULL || u == NULL || u->id <= 0)
+		return KURA_E_INTERNAL;
+	if (u->status != KURA_USER_ACTIVE && u->status != KURA_USER_DISABLED)
+		return KURA_E_VALIDATION;
+	return db->store->ops->user_update(db->conn, u, now);
+}
+
+enum kura_err
+kura_store_user_delete(struct kura_tenant_db *db, int64_t id)
+{
+	if (db == NULL || id <= 0)
+		return KURA_E_INTERNAL;
+	return db->store->ops->user_delete(db->conn, id);
+}
+
+enum kura_err
+kura_store_user_count_active_role(struct kura_tenant_db *db, const char *role, int64_t *n)
+{
+	enum kura_err e;
+
+	if (n == NULL)
+		return KURA_E_INTERNAL;
+	*n = 0;
+	if (db == NULL || role == NULL)
+		return KURA_E_INTERNAL;
+	e = db->store->ops->user_count_active_role(db->conn, role, n);
+	if (e != KURA_OK)
+		*n = 0;
+	return e;
+}
+
+enum kura_err
+kura_store_session_list_user(struct kura_tenant_db *db, int64_t user_id, kura_session_cb cb,
+			     void *ctx)
+{
+	if (db == NULL || cb == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->session_list_user(db->conn, user_id, cb, ctx);
 }

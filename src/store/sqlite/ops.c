@@ -35,6 +35,10 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 	.session_delete = kura_sqlite_session_delete,
 	.session_delete_user = kura_sqlite_session_delete_user,
 	.session_purge_expired = kura_sqlite_session_purge_expired,
+	.user_update = kura_sqlite_user_update,
+	.user_delete = kura_sqlite_user_delete,
+	.user_count_active_role = kura_sqlite_user_count_active_role,
+	.session_list_user = kura_sqlite_session_list_user,
 
 	.audit_head = kura_sqlite_audit_head,
 	.audit_insert = kura_sqlite_audit_insert,

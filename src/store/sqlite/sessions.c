@@ -224,3 +224,35 @@ out:
 	kura_sqlite_done(st);
 	return e;
 }
+
+static const char sql_list_user[] = "SELECT " SESSION_COLS
+				    " FROM sessions WHERE user_id = ?1 ORDER BY created_at DESC";
+
+enum kura_err
+kura_sqlite_session_list_user(void *conn, int64_t user_id, kura_session_cb cb, void *ctx)
+{
+	struct kura_sqlite_conn *c = conn;
+	struct kura_session s;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	e = kura_sqlite_stmt(c, KURA_SQ_SESSION_LIST_USER, sql_list_user, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, user_id);
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			e = kura_sqlite_error(c, "session_list_user", rc);
+			goto out;
+		}
+		row_to_session(st, &s);
+		cb(ctx, &s);
+	}
+out:
+	kura_sqlite_done(st);
+	return e;
+}

@@ -46,6 +46,10 @@ enum kura_sqlite_stmt_id {
 	KURA_SQ_SESSION_INSERT,
 	KURA_SQ_SESSION_GET,
 	KURA_SQ_SESSION_AUTH,
+	KURA_SQ_SESSION_LIST_USER,
+	KURA_SQ_USER_UPDATE,
+	KURA_SQ_USER_DELETE,
+	KURA_SQ_USER_COUNT_ROLE,
 	KURA_SQ_SESSION_TOUCH,
 	KURA_SQ_SESSION_DELETE,
 	KURA_SQ_SESSION_DELETE_USER,
@@ -223,6 +227,11 @@ enum kura_err kura_sqlite_user_set_password(void *conn, int64_t id, const char *
 
 /* sessions.c */
 enum kura_err kura_sqlite_session_create(void *conn, const struct kura_session *s);
+enum kura_err kura_sqlite_user_update(void *conn, const struct kura_user *u, int64_t now);
+enum kura_err kura_sqlite_user_delete(void *conn, int64_t id);
+enum kura_err kura_sqlite_user_count_active_role(void *conn, const char *role, int64_t *n);
+enum kura_err kura_sqlite_session_list_user(void *conn, int64_t user_id, kura_session_cb cb,
+					    void *ctx);
 enum kura_err kura_sqlite_session_auth(void *conn, const uint8_t id_hash[32],
 				       struct kura_session *s, struct kura_user *u);
 /* Row readers shared by users.c and sessions.c; columns start at off. */

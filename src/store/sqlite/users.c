@@ -262,3 +262,84 @@ out:
 	kura_sqlite_done(st);
 	return e;
 }
+
+static const char sql_update[] =
+	"UPDATE users SET display_name = ?2, role = ?3, status = ?4, updated_at = ?5 WHERE id = ?1";
+static const char sql_delete[] = "DELETE FROM users WHERE id = ?1";
+static const char sql_count_role[] = "SELECT count(*) FROM users WHERE role = ?1 AND status = 0";
+
+enum kura_err
+kura_sqlite_user_update(void *conn, const struct kura_user *u, int64_t now)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	e = kura_sqlite_stmt(c, KURA_SQ_USER_UPDATE, sql_update, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, u->id);
+	sqlite3_bind_text(st, 2, u->display_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, u->role, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, u->status == KURA_USER_DISABLED ? 1 : 0);
+	sqlite3_bind_int64(st, 5, now);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		e = kura_sqlite_error(c, "user_update", rc);
+		goto out;
+	}
+	if (sqlite3_changes(c->db) == 0)
+		e = KURA_E_NOT_FOUND;
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_user_delete(void *conn, int64_t id)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	e = kura_sqlite_stmt(c, KURA_SQ_USER_DELETE, sql_delete, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		e = kura_sqlite_error(c, "user_delete", rc);
+		goto out;
+	}
+	if (sqlite3_changes(c->db) == 0)
+		e = KURA_E_NOT_FOUND;
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_user_count_active_role(void *conn, const char *role, int64_t *n)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	*n = 0;
+	e = kura_sqlite_stmt(c, KURA_SQ_USER_COUNT_ROLE, sql_count_role, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		e = kura_sqlite_error(c, "user_count_active_role", rc);
+		goto out;
+	}
+	*n = sqlite3_column_int64(st, 0);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
