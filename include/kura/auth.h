@@ -54,6 +54,11 @@ void kura_session_short_id(const uint8_t id_hash[32], char out[17]);
  */
 void kura_req_audit_init(const struct kura_req *r, struct kura_audit_entry *e, const char *action,
 			 const char *target_type, const char *target_id);
+/*
+ * Records that this request of an identified caller was refused (action
+ * "access.denied", target the route "METHOD /pattern", the error's code).
+ */
+void kura_req_audit_denied(struct kura_req *r, enum kura_err why);
 /* Sets outcome and error code from an error: 401/403 are "denied", others "failed". */
 void kura_audit_set_outcome(struct kura_audit_entry *e, enum kura_err err);
 /*
@@ -102,10 +107,13 @@ enum kura_err kura_auth_change_password(struct kura_req *r, const char *old_pw, 
 					const char *new_pw, size_t newlen, json_t *details);
 
 /*
- * Checks a new password against the policy (length 12..1024 bytes by
- * default, not equal to the e-mail). Appends {"field","code","message"}
- * objects to details. Returns KURA_OK or KURA_E_VALIDATION.
+ * Checks a new password against the tenant's policy (set; NULL = defaults):
+ * minimum length in code points, at most 1024 bytes, required character
+ * classes (waived from 128 characters on), not the e-mail or its local part.
+ * Appends {"field","code","message"} objects to details, one per broken rule.
+ * Returns KURA_OK or KURA_E_VALIDATION.
  */
+struct kura_security_settings;
 enum kura_err kura_password_policy_check(const char *pw, size_t len, const struct kura_user *u,
-					 json_t *details);
+					 const struct kura_security_settings *set, json_t *details);
 #endif

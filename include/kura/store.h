@@ -66,6 +66,7 @@ struct kura_session {
 	int64_t created_at;
 	int64_t last_seen_at;
 	int64_t expires_at;          /* absolute end */
+	int64_t idle_timeout_s;      /* this session's idle timeout; 0 = the server's default */
 	char ip[KURA_IP_MAX + 1];
 	char user_agent[KURA_UA_MAX + 1];
 };
@@ -148,6 +149,7 @@ struct kura_tenant_db;      /* a handle on one tenant's store */
 typedef void (*kura_tenant_cb)(void *ctx, const struct kura_tenant *t);
 typedef void (*kura_user_cb)(void *ctx, const struct kura_user *u);
 typedef void (*kura_session_cb)(void *ctx, const struct kura_session *s);
+typedef void (*kura_setting_cb)(void *ctx, const char *key, const char *value);
 
 /* The back-end vtable. `be` is the back end's own state. */
 struct kura_store_ops {
@@ -194,6 +196,12 @@ struct kura_store_ops {
 	enum kura_err (*user_count_active_role)(void *conn, const char *role, int64_t *n);
 	enum kura_err (*session_list_user)(void *conn, int64_t user_id, kura_session_cb cb,
 					   void *ctx);
+	enum kura_err (*settings_list)(void *conn, kura_setting_cb cb, void *ctx);
+	enum kura_err (*setting_put)(void *conn, const char *key, const char *value, int64_t now);
+	enum kura_err (*lockout_get)(void *conn, int64_t user_id, int64_t *failed,
+				     int64_t *locked_until);
+	enum kura_err (*lockout_put)(void *conn, int64_t user_id, int64_t failed,
+				     int64_t locked_until);
 
 	enum kura_err (*audit_head)(void *conn, int64_t *seq, uint8_t hash[32]);
 	enum kura_err (*audit_insert)(void *conn, const struct kura_audit_entry *e);
@@ -283,6 +291,17 @@ enum kura_err kura_store_user_delete(struct kura_tenant_db *db, int64_t id);
 /* Counts active users with this role (the last-super-admin rule). */
 enum kura_err kura_store_user_count_active_role(struct kura_tenant_db *db, const char *role,
 						int64_t *n);
+/* The tenant's stored settings (key, value text); absent keys are defaults. */
+enum kura_err kura_store_settings_list(struct kura_tenant_db *db, kura_setting_cb cb, void *ctx);
+/* Inserts or replaces one setting. */
+enum kura_err kura_store_setting_put(struct kura_tenant_db *db, const char *key, const char *value,
+				     int64_t now);
+/* A user's consecutive failed sign-ins and lock end (0, 0 when none recorded). */
+enum kura_err kura_store_lockout_get(struct kura_tenant_db *db, int64_t user_id, int64_t *failed,
+				     int64_t *locked_until);
+/* Records them (0, 0 clears). KURA_E_NOT_FOUND when there is no such user. */
+enum kura_err kura_store_lockout_put(struct kura_tenant_db *db, int64_t user_id, int64_t failed,
+				     int64_t locked_until);
 /* Calls cb for each session of user_id, newest first. */
 enum kura_err kura_store_session_list_user(struct kura_tenant_db *db, int64_t user_id,
 					   kura_session_cb cb, void *ctx);

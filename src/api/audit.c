@@ -55,7 +55,7 @@ entry_json(const struct kura_audit_entry *e)
 	snprintf(actor_id, sizeof(actor_id), "%lld", (long long)e->actor_id);
 	kura_time_rfc3339(e->ts_us, when, sizeof(when));
 	hex32(e->hash, hash);
-	return json_pack("{s:s, s:s, s:{s:s, s:s?, s:s, s:s}, s:s, s:s, s:s, s:s, "
+	return json_pack("{s:s, s:s, s:{s:s, s:s*, s:s, s:s}, s:s, s:s, s:s, s:s, "
 			 "s:{s:s, s:s, s:s}, s:s, s:s, s:s}",
 			 "seq", seq, "time", when, "actor", "type", actor_name(e->actor_type), "id",
 			 e->actor_id != 0 ? actor_id : NULL, "email", e->actor_email, "role",

@@ -36,7 +36,9 @@ do_login(struct kura_req *r)
 	e = kura_auth_login(r, json_string_value(json_object_get(body, "tenant")),
 			    json_string_value(json_object_get(body, "email")), pw, pwlen, &res);
 	if (e == KURA_E_INVALID_CREDENTIALS) {
-		kura_reply_error(r, e, "the tenant, e-mail or password is wrong");
+		kura_reply_error(r, e,
+				 "the tenant, e-mail or password is wrong (after repeated failures an "
+				 "account is locked for a while)");
 		return;
 	}
 	if (e == KURA_E_TENANT_SUSPENDED) {

@@ -125,7 +125,7 @@ kura_api_user_sessions_delete(struct kura_req *r)
 		return;
 	if (strcmp(u.role, "super_admin") == 0 &&
 	    strcmp(r->principal.user.role, "super_admin") != 0) {
-		kura_req_audit(r, NULL, "access.denied", "user", NULL, KURA_E_FORBIDDEN);
+		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
 		kura_reply_error(r, KURA_E_FORBIDDEN, "only a super admin can sign out a super admin");
 		return;
 	}

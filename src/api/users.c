@@ -20,6 +20,7 @@
 #include "kura/audit.h"
 #include "kura/clock.h"
 #include "kura/password.h"
+#include "kura/settings.h"
 
 static void
 add_user(void *ctx, const struct kura_user *u)
@@ -84,7 +85,7 @@ may_manage(struct kura_req *r, const struct kura_user *target, const char *new_r
 	if (is_super(r->principal.user.role))
 		return true;
 	if (is_super(target->role) || (new_role != NULL && is_super(new_role))) {
-		kura_req_audit(r, NULL, "access.denied", "user", NULL, KURA_E_FORBIDDEN);
+		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
 		kura_reply_error(r, KURA_E_FORBIDDEN, "only a super admin can manage super admins");
 		return false;
 	}
@@ -109,10 +110,15 @@ do_create(struct kura_req *r)
 {
 	struct kura_user *u = r->defer_ctx;
 	struct kura_tenant_db *db = r->principal.db;
-	char otp[21], uid[24];
+	struct kura_security_settings set;
+	char otp[40], uid[24];
+	size_t otp_len = 20;
 	enum kura_err e;
 
-	kura_password_generate(otp, sizeof(otp));
+	/* A one-time password that the tenant's own policy would refuse helps no one. */
+	if (kura_settings_load(db, &set) == KURA_OK && set.password_min_length > otp_len)
+		otp_len = set.password_min_length;
+	kura_password_generate(otp, otp_len + 1);
 	e = kura_password_hash(&r->srv->pw, otp, strlen(otp), u->password_hash);
 	if (e != KURA_OK)
 		goto out;
@@ -169,7 +175,7 @@ kura_api_users_create(struct kura_req *r)
 	}
 	json_decref(details);
 	if (is_super(role) && !is_super(r->principal.user.role)) {
-		kura_req_audit(r, NULL, "access.denied", "user", NULL, KURA_E_FORBIDDEN);
+		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
 		kura_reply_error(r, KURA_E_FORBIDDEN, "only a super admin can create super admins");
 		return;
 	}

@@ -20,9 +20,9 @@
 #include "kura/log.h"
 #include "kura/password.h"
 #include "kura/server.h"
+#include "kura/settings.h"
 #include "kura/store.h"
 
-#define POLICY_MIN_CHARS 12
 
 /* Copies src into dst (size n), cut to fit: fields are bounded, inputs may not be. */
 static void
@@ -37,7 +37,7 @@ copy_str(char *dst, size_t n, const char *src)
 
 static enum kura_err
 open_session(struct kura_req *r, struct kura_tenant_db *db, const struct kura_user *u,
-	     struct kura_login_result *out)
+	     const struct kura_security_settings *set, struct kura_login_result *out)
 {
 	struct kura_server *srv = r->srv;
 	struct kura_session s;
@@ -52,7 +52,11 @@ open_session(struct kura_req *r, struct kura_tenant_db *db, const struct kura_us
 	s.user_id = u->id;
 	s.created_at = now;
 	s.last_seen_at = now;
-	s.expires_at = now + (int64_t)srv->cfg.session_absolute_timeout_s * 1000000;
+	/* The tenant's timeouts, when it set them, are fixed into the session here. */
+	s.expires_at = now + (set->session_absolute_minutes > 0
+				      ? (int64_t)set->session_absolute_minutes * 60
+				      : (int64_t)srv->cfg.session_absolute_timeout_s) * 1000000;
+	s.idle_timeout_s = (int64_t)set->session_idle_minutes * 60;
 	copy_str(s.ip, sizeof(s.ip), r->ip);
 	copy_str(s.user_agent, sizeof(s.user_agent), r->user_agent);
 	/* The session exists only if its "auth.login" record does. */
@@ -105,6 +109,49 @@ audit_refusal(struct kura_req *r, struct kura_tenant_db *db, const struct kura_u
 		kura_log(KURA_LOG_ERROR, "audit_append_failed", "rid=%s action=auth.login", r->rid);
 }
 
+/*
+ * One more consecutive failure for an existing account; at the tenant's
+ * threshold the account locks for lockout_minutes, recorded in the audit
+ * log ("auth.lockout", by the system) in the same transaction.
+ */
+static void
+count_failure(struct kura_req *r, struct kura_tenant_db *db, const struct kura_user *u,
+	      const struct kura_security_settings *set, int64_t failed, int64_t now)
+{
+	int64_t until = 0;
+	enum kura_err e;
+
+	failed++;
+	if (set->lockout_threshold > 0 && failed >= set->lockout_threshold)
+		until = now + (int64_t)set->lockout_minutes * 60 * 1000000;
+	e = kura_store_begin(db);
+	if (e == KURA_OK)
+		e = kura_store_lockout_put(db, u->id, until > 0 ? 0 : failed, until);
+	if (e == KURA_OK && until > 0) {
+		struct kura_audit_entry a;
+		char uid[24];
+
+		snprintf(uid, sizeof(uid), "%lld", (long long)u->id);
+		kura_req_audit_init(r, &a, "auth.lockout", "user", uid);
+		a.actor_type = KURA_ACTOR_SYSTEM;
+		a.actor_id = 0;
+		a.actor_email[0] = '\0';
+		a.actor_role[0] = '\0';
+		kura_audit_set_outcome(&a, KURA_OK);
+		e = kura_audit_append(db, &a);
+	}
+	if (e == KURA_OK)
+		e = kura_store_commit(db);
+	else
+		kura_store_rollback(db);
+	if (e != KURA_OK)
+		kura_log(KURA_LOG_ERROR, "lockout_update_failed", "rid=%s err=%s", r->rid,
+			 kura_err_name(e));
+	else if (until > 0)
+		kura_log(KURA_LOG_WARN, "account_locked", "rid=%s tenant=%s user=%lld ip=%s", r->rid,
+			 kura_store_tenant_id(db), (long long)u->id, r->ip);
+}
+
 enum kura_err
 kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 		const char *password, size_t pwlen, struct kura_login_result *out)
@@ -113,10 +160,13 @@ kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 	struct kura_tenant_db *db = NULL;
 	struct kura_tenant t;
 	struct kura_user u;
-	bool have_user = false;
+	struct kura_security_settings set;
+	bool have_user = false, locked = false;
+	int64_t failed = 0, locked_until = 0, now = kura_now_us();
 	enum kura_err e = KURA_E_INVALID_CREDENTIALS;
 	enum kura_err ve;
 
+	kura_settings_defaults(&set);
 	memset(out, 0, sizeof(*out));
 	memset(&u, 0, sizeof(u));
 	memset(&t, 0, sizeof(t));
@@ -125,9 +175,20 @@ kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 	    kura_store_tenant_acquire(srv->store, tenant_id, &db) == KURA_OK &&
 	    kura_store_user_get_by_email(db, email, &u) == KURA_OK)
 		have_user = true;
-	/* Always hash: the dummy stands in for a user that does not exist. */
-	ve = kura_password_verify(have_user ? u.password_hash : srv->dummy_hash, password, pwlen);
-	if (!have_user || ve != KURA_OK || u.status != KURA_USER_ACTIVE)
+	if (have_user && (kura_settings_load(db, &set) != KURA_OK ||
+			  kura_store_lockout_get(db, u.id, &failed, &locked_until) != KURA_OK)) {
+		e = KURA_E_UNAVAILABLE;
+		goto out;
+	}
+	/*
+	 * A locked account is checked against the dummy hash: the same work and
+	 * the same answer as a wrong password, so the lock neither tells that
+	 * the account exists nor lets guessing go on behind it.
+	 */
+	locked = have_user && locked_until > now;
+	ve = kura_password_verify(have_user && !locked ? u.password_hash : srv->dummy_hash, password,
+				  pwlen);
+	if (!have_user || locked || ve != KURA_OK || u.status != KURA_USER_ACTIVE)
 		goto out;
 	if (t.status != KURA_TENANT_ACTIVE) {
 		e = KURA_E_TENANT_SUSPENDED;
@@ -143,20 +204,38 @@ kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 				 (long long)u.id);
 		sodium_memzero(h, sizeof(h));
 	}
+	/* An expired password allows only the change of password. */
+	if (set.password_expiry_days > 0 &&
+	    now - u.password_changed_at > (int64_t)set.password_expiry_days * 86400 * 1000000 &&
+	    !u.must_change_password) {
+		u.must_change_password = true;
+		if (kura_store_user_set_password(db, u.id, u.password_hash, true, now) != KURA_OK) {
+			e = KURA_E_UNAVAILABLE;
+			goto out;
+		}
+	}
+	/* A success ends the run of failures. */
+	if (failed > 0 && kura_store_lockout_put(db, u.id, 0, 0) != KURA_OK) {
+		e = KURA_E_UNAVAILABLE;
+		goto out;
+	}
 	/* Who is signing in, for the audit entry and the request's log line. */
 	copy_str(r->principal.tenant_id, sizeof(r->principal.tenant_id), tenant_id);
 	r->principal.tenant = t;
 	r->principal.user = u;
 	sodium_memzero(r->principal.user.password_hash, sizeof(r->principal.user.password_hash));
-	e = open_session(r, db, &u, out);
+	e = open_session(r, db, &u, &set, out);
 	if (e != KURA_OK)
 		goto out;
 	out->user = u;
 	sodium_memzero(out->user.password_hash, sizeof(out->user.password_hash));
 	copy_str(out->tenant_id, sizeof(out->tenant_id), tenant_id);
 out:
+	if (e == KURA_E_INVALID_CREDENTIALS && have_user && !locked)
+		count_failure(r, db, &u, &set, failed, now);
 	if (e != KURA_OK && db != NULL)
-		audit_refusal(r, db, have_user ? &u : NULL, email, e);
+		audit_refusal(r, db, have_user ? &u : NULL, email,
+			      locked && e == KURA_E_INVALID_CREDENTIALS ? KURA_E_ACCOUNT_LOCKED : e);
 	sodium_memzero(u.password_hash, sizeof(u.password_hash));
 	kura_store_tenant_release(db);
 	if (e != KURA_OK) {
@@ -215,20 +294,63 @@ utf8_chars(const char *s, size_t len)
 	return n;
 }
 
-enum kura_err
-kura_password_policy_check(const char *pw, size_t len, const struct kura_user *u, json_t *details)
+static bool
+has_class(const char *pw, size_t len, unsigned cls)
 {
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)pw[i];
+
+		if ((cls == KURA_PW_CLASS_LOWER && c >= 'a' && c <= 'z') ||
+		    (cls == KURA_PW_CLASS_UPPER && c >= 'A' && c <= 'Z') ||
+		    (cls == KURA_PW_CLASS_DIGIT && c >= '0' && c <= '9') ||
+		    /* any other character, ASCII punctuation or beyond ASCII, is a symbol */
+		    (cls == KURA_PW_CLASS_SYMBOL && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+		     !(c >= '0' && c <= '9')))
+			return true;
+	}
+	return false;
+}
+
+enum kura_err
+kura_password_policy_check(const char *pw, size_t len, const struct kura_user *u,
+			   const struct kura_security_settings *set, json_t *details)
+{
+	static const struct {
+		unsigned cls;
+		const char *code, *message;
+	} classes[] = {
+		{KURA_PW_CLASS_LOWER, "needs_lower", "add a lower-case letter (a-z)"},
+		{KURA_PW_CLASS_UPPER, "needs_upper", "add an upper-case letter (A-Z)"},
+		{KURA_PW_CLASS_DIGIT, "needs_digit", "add a digit (0-9)"},
+		{KURA_PW_CLASS_SYMBOL, "needs_symbol", "add a symbol"},
+	};
+	struct kura_security_settings defaults;
 	enum kura_err e = KURA_OK;
 	const char *at;
+	char msg[96];
 
-	if (utf8_chars(pw, len) < POLICY_MIN_CHARS) {
-		add_detail(details, "newPassword", "too_short",
-			   "use at least 12 characters; a passphrase of several words is best");
+	if (set == NULL) {
+		kura_settings_defaults(&defaults);
+		set = &defaults;
+	}
+	/* A passphrase of 128 characters or more is always long enough, whatever the rules. */
+	if (utf8_chars(pw, len) < set->password_min_length) {
+		snprintf(msg, sizeof(msg), "use at least %u characters; a passphrase of several words "
+			 "is best", set->password_min_length);
+		add_detail(details, "newPassword", "too_short", msg);
 		e = KURA_E_VALIDATION;
 	}
 	if (len > KURA_PASSWORD_MAX_BYTES) {
 		add_detail(details, "newPassword", "too_long", "use at most 1024 bytes");
 		e = KURA_E_VALIDATION;
+	}
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]) && utf8_chars(pw, len) < 128;
+	     i++) {
+		if ((set->password_classes & classes[i].cls) != 0 &&
+		    !has_class(pw, len, classes[i].cls)) {
+			add_detail(details, "newPassword", classes[i].code, classes[i].message);
+			e = KURA_E_VALIDATION;
+		}
 	}
 	if (u != NULL && u->email[0] != '\0') {
 		at = strchr(u->email, '@');
@@ -267,7 +389,15 @@ kura_auth_change_password(struct kura_req *r, const char *old_pw, size_t oldlen,
 		kura_req_audit(r, NULL, "auth.password_change", "user", uid, KURA_E_VALIDATION);
 		goto out;
 	}
-	e = kura_password_policy_check(new_pw, newlen, &fresh, details);
+	{
+		struct kura_security_settings set;
+
+		if (kura_settings_load(p->db, &set) != KURA_OK) {
+			e = KURA_E_UNAVAILABLE;
+			goto out;
+		}
+		e = kura_password_policy_check(new_pw, newlen, &fresh, &set, details);
+	}
 	if (oldlen == newlen && sodium_memcmp(old_pw, new_pw, newlen) == 0) {
 		add_detail(details, "newPassword", "unchanged",
 			   "the new password must differ from the current one");

@@ -55,9 +55,8 @@ audit_timeout(struct kura_req *r, struct kura_tenant_db *db, const struct kura_s
 		kura_log(KURA_LOG_ERROR, "audit_append_failed", "rid=%s action=%s", r->rid, a.action);
 }
 
-/* A request refused after its caller was identified: recorded as denied. */
-static void
-audit_denied(struct kura_req *r, enum kura_err why)
+void
+kura_req_audit_denied(struct kura_req *r, enum kura_err why)
 {
 	char target[KURA_AUDIT_TARGET_ID_MAX + 1];
 	char m[16];
@@ -109,7 +108,7 @@ authenticate_session(struct kura_req *r, const char **msg)
 	uint8_t secret[32];
 	int64_t now = kura_now_us();
 	int64_t idle = (int64_t)srv->cfg.session_idle_timeout_s * 1000000;
-	int64_t touch_every = idle / 4 < TOUCH_INTERVAL_US ? idle / 4 : TOUCH_INTERVAL_US;
+	int64_t touch_every;
 	enum kura_err e = KURA_E_UNAUTHENTICATED;
 
 	*msg = "sign in first";
@@ -121,6 +120,10 @@ authenticate_session(struct kura_req *r, const char **msg)
 	kura_sha256(secret, sizeof(secret), p->session_hash);
 	if (kura_store_session_auth(p->db, p->session_hash, &s, &p->user) != KURA_OK)
 		goto out;
+	/* The tenant's idle timeout, fixed into the session at sign-in, wins. */
+	if (s.idle_timeout_s > 0)
+		idle = s.idle_timeout_s * 1000000;
+	touch_every = idle / 4 < TOUCH_INTERVAL_US ? idle / 4 : TOUCH_INTERVAL_US;
 	if (now >= s.expires_at || now - s.last_seen_at >= idle) {
 		if (kura_store_session_delete(p->db, p->session_hash) == KURA_OK)
 			audit_timeout(r, p->db, &s, now >= s.expires_at);
@@ -134,7 +137,7 @@ authenticate_session(struct kura_req *r, const char **msg)
 	if (t->status != KURA_TENANT_ACTIVE) {
 		e = KURA_E_TENANT_SUSPENDED;
 		*msg = "this tenant is suspended";
-		audit_denied(r, e);
+		kura_req_audit_denied(r, e);
 		goto out;
 	}
 	kura_csrf_token(srv->keys, secret, sizeof(secret), p->csrf_token);
@@ -145,7 +148,7 @@ authenticate_session(struct kura_req *r, const char **msg)
 		    !kura_ct_equal(sent, p->csrf_token, strlen(p->csrf_token))) {
 			e = KURA_E_CSRF;
 			*msg = "missing or wrong X-CSRF-Token header";
-			audit_denied(r, e);
+			kura_req_audit_denied(r, e);
 			goto out;
 		}
 	}
@@ -177,12 +180,12 @@ kura_auth_request(struct kura_req *r, const char **msg)
 		return e;
 	if (r->principal.user.must_change_password && (rt->flags & KURA_ROUTE_PWCHANGE_OK) == 0) {
 		*msg = "change your password first (POST /api/v1/auth/password)";
-		audit_denied(r, KURA_E_PASSWORD_CHANGE_REQUIRED);
+		kura_req_audit_denied(r, KURA_E_PASSWORD_CHANGE_REQUIRED);
 		return KURA_E_PASSWORD_CHANGE_REQUIRED;
 	}
 	if (!kura_role_has_permission(r->principal.user.role, rt->permission)) {
 		*msg = "your role does not allow this";
-		audit_denied(r, KURA_E_FORBIDDEN);
+		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
 		return KURA_E_FORBIDDEN;
 	}
 	return KURA_OK;

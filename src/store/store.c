@@ -56,6 +56,8 @@ ops_complete(const struct kura_store_ops *o)
 	       o->session_delete_user != NULL && o->session_purge_expired != NULL &&
 	       o->user_update != NULL && o->user_delete != NULL &&
 	       o->user_count_active_role != NULL && o->session_list_user != NULL &&
+	       o->settings_list != NULL && o->setting_put != NULL && o->lockout_get != NULL &&
+	       o->lockout_put != NULL &&
 	       o->audit_head != NULL && o->audit_insert != NULL && o->audit_scan != NULL &&
 	       o->audit_query != NULL && o->seal_put != NULL && o->seal_list != NULL &&
 	       o->in_transaction != NULL;
@@ -553,4 +555,51 @@ kura_store_session_list_user(struct kura_tenant_db *db, int64_t user_id, kura_se
 	if (db == NULL || cb == NULL)
 		return KURA_E_INTERNAL;
 	return db->store->ops->session_list_user(db->conn, user_id, cb, ctx);
+}
+
+enum kura_err
+kura_store_settings_list(struct kura_tenant_db *db, kura_setting_cb cb, void *ctx)
+{
+	if (db == NULL || cb == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->settings_list(db->conn, cb, ctx);
+}
+
+enum kura_err
+kura_store_setting_put(struct kura_tenant_db *db, const char *key, const char *value, int64_t now)
+{
+	if (db == NULL || key == NULL || value == NULL)
+		return KURA_E_INTERNAL;
+	if (strlen(key) == 0 || strlen(key) > 64 || strlen(value) > 1024)
+		return KURA_E_VALIDATION;
+	return db->store->ops->setting_put(db->conn, key, value, now);
+}
+
+enum kura_err
+kura_store_lockout_get(struct kura_tenant_db *db, int64_t user_id, int64_t *failed,
+		       int64_t *locked_until)
+{
+	enum kura_err e;
+
+	if (failed == NULL || locked_until == NULL)
+		return KURA_E_INTERNAL;
+	*failed = 0;
+	*locked_until = 0;
+	if (db == NULL)
+		return KURA_E_INTERNAL;
+	e = db->store->ops->lockout_get(db->conn, user_id, failed, locked_until);
+	if (e != KURA_OK) {
+		*failed = 0;
+		*locked_until = 0;
+	}
+	return e;
+}
+
+enum kura_err
+kura_store_lockout_put(struct kura_tenant_db *db, int64_t user_id, int64_t failed,
+		       int64_t locked_until)
+{
+	if (db == NULL || failed < 0)
+		return KURA_E_INTERNAL;
+	return db->store->ops->lockout_put(db->conn, user_id, failed, locked_until);
 }

@@ -86,7 +86,8 @@ def test_unknown_path_is_json_404(site, path):
     ("DELETE", "/healthz", {"GET"}),
     ("POST", "/readyz", {"GET"}),
     ("PUT", "/api/v1/me", {"GET"}),
-    ("DELETE", "/api/v1/users/1", {"GET"}),
+    ("PUT", "/api/v1/users/1", {"GET", "PATCH", "DELETE"}),
+    ("POST", "/api/v1/sessions", {"GET"}),
     ("GET", "/api/v1/auth/logout", {"POST"}),
 ])
 def test_wrong_method_is_405_with_allow(site, method, path, allowed):

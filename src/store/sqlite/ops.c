@@ -39,6 +39,10 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 	.user_delete = kura_sqlite_user_delete,
 	.user_count_active_role = kura_sqlite_user_count_active_role,
 	.session_list_user = kura_sqlite_session_list_user,
+	.settings_list = kura_sqlite_settings_list,
+	.setting_put = kura_sqlite_setting_put,
+	.lockout_get = kura_sqlite_lockout_get,
+	.lockout_put = kura_sqlite_lockout_put,
 
 	.audit_head = kura_sqlite_audit_head,
 	.audit_insert = kura_sqlite_audit_insert,

@@ -50,6 +50,10 @@ enum kura_sqlite_stmt_id {
 	KURA_SQ_USER_UPDATE,
 	KURA_SQ_USER_DELETE,
 	KURA_SQ_USER_COUNT_ROLE,
+	KURA_SQ_SETTINGS_LIST,
+	KURA_SQ_SETTING_PUT,
+	KURA_SQ_LOCKOUT_GET,
+	KURA_SQ_LOCKOUT_PUT,
 	KURA_SQ_SESSION_TOUCH,
 	KURA_SQ_SESSION_DELETE,
 	KURA_SQ_SESSION_DELETE_USER,
@@ -228,6 +232,12 @@ enum kura_err kura_sqlite_user_set_password(void *conn, int64_t id, const char *
 /* sessions.c */
 enum kura_err kura_sqlite_session_create(void *conn, const struct kura_session *s);
 enum kura_err kura_sqlite_user_update(void *conn, const struct kura_user *u, int64_t now);
+enum kura_err kura_sqlite_settings_list(void *conn, kura_setting_cb cb, void *ctx);
+enum kura_err kura_sqlite_setting_put(void *conn, const char *key, const char *value, int64_t now);
+enum kura_err kura_sqlite_lockout_get(void *conn, int64_t user_id, int64_t *failed,
+				      int64_t *locked_until);
+enum kura_err kura_sqlite_lockout_put(void *conn, int64_t user_id, int64_t failed,
+				      int64_t locked_until);
 enum kura_err kura_sqlite_user_delete(void *conn, int64_t id);
 enum kura_err kura_sqlite_user_count_active_role(void *conn, const char *role, int64_t *n);
 enum kura_err kura_sqlite_session_list_user(void *conn, int64_t user_id, kura_session_cb cb,

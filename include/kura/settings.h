@@ -1,0 +1,55 @@
+/*
+ * A tenant's security settings: password policy, account lockout, session
+ * timeouts. Stored as key/value rows in the tenant's database (absent keys
+ * take the defaults below) and changed through GET/PATCH
+ * /api/v1/settings/security by users with "settings.security".
+ */
+#ifndef KURA_SETTINGS_H
+#define KURA_SETTINGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "kura/err.h"
+#include "kura/store.h"
+
+#define KURA_PW_CLASS_LOWER (1u << 0)
+#define KURA_PW_CLASS_UPPER (1u << 1)
+#define KURA_PW_CLASS_DIGIT (1u << 2)
+#define KURA_PW_CLASS_SYMBOL (1u << 3)
+
+struct kura_security_settings {
+	unsigned password_min_length;    /* 8..30 code points; default 12 */
+	unsigned password_classes;       /* KURA_PW_CLASS_* required; default none */
+	unsigned password_expiry_days;   /* 0 = never, else 30..365 */
+	unsigned lockout_threshold;      /* 0 = off, else 3..9 consecutive failures; default 5 */
+	unsigned lockout_minutes;        /* 1..1440; default 30 */
+	unsigned session_idle_minutes;   /* 0 = the server's setting, else 5..1440 */
+	unsigned session_absolute_minutes; /* 0 = the server's setting, else 15..1440 */
+};
+
+void kura_settings_defaults(struct kura_security_settings *s);
+
+/* Reads the tenant's settings (defaults for keys never set). */
+enum kura_err kura_settings_load(struct kura_tenant_db *db, struct kura_security_settings *out);
+
+/* The settings as the API shows them. */
+json_t *kura_settings_json(const struct kura_security_settings *s);
+
+/*
+ * Applies a PATCH body to s: every member must be a known setting with a
+ * valid value; otherwise appends {"field","code","message"} per problem to
+ * details and returns KURA_E_VALIDATION (s is then unspecified). On success
+ * writes the names of the settings that changed, comma-separated, into
+ * changed (size n; "" when none).
+ */
+enum kura_err kura_settings_apply(struct kura_security_settings *s, json_t *patch,
+				  json_t *details, char *changed, size_t n);
+
+/* Stores every setting of s (inside the caller's transaction). */
+enum kura_err kura_settings_save(struct kura_tenant_db *db, const struct kura_security_settings *s,
+				 int64_t now);
+
+#endif

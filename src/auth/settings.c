@@ -1,0 +1,241 @@
+/*
+ * Tenant security settings: one table of keys (name in the API, range,
+ * default, field) drives loading, validation, JSON and saving, the same way
+ * the server's own config table does.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kura/settings.h"
+
+struct key {
+	const char *name;     /* API (camelCase) and store key alike */
+	size_t off;
+	unsigned min, max;    /* allowed range when not zero */
+	bool zero_ok;         /* 0 allowed as "off" / "server default" */
+	unsigned def;
+};
+
+#define OFF(f) offsetof(struct kura_security_settings, f)
+
+static const struct key keys[] = {
+	{"passwordMinLength", OFF(password_min_length), 8, 30, false, 12},
+	{"passwordExpiryDays", OFF(password_expiry_days), 30, 365, true, 0},
+	{"lockoutThreshold", OFF(lockout_threshold), 3, 9, true, 5},
+	{"lockoutMinutes", OFF(lockout_minutes), 1, 1440, false, 30},
+	{"sessionIdleMinutes", OFF(session_idle_minutes), 5, 1440, true, 0},
+	{"sessionAbsoluteMinutes", OFF(session_absolute_minutes), 15, 1440, true, 0},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+#define CLASSES_KEY "passwordRequiredClasses"
+
+static const char *const class_names[] = {"lower", "upper", "digit", "symbol"};
+
+static unsigned *
+field(struct kura_security_settings *s, const struct key *k)
+{
+	return (unsigned *)(void *)((char *)s + k->off);
+}
+
+void
+kura_settings_defaults(struct kura_security_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < NKEYS; i++)
+		*field(s, &keys[i]) = keys[i].def;
+}
+
+static bool
+in_range(const struct key *k, long long v)
+{
+	return (v == 0 && k->zero_ok) || (v >= k->min && v <= k->max);
+}
+
+static bool
+parse_classes(const char *text, unsigned *out)
+{
+	char buf[128];
+	char *save = NULL;
+	unsigned mask = 0;
+
+	if (strlen(text) >= sizeof(buf))
+		return false;
+	snprintf(buf, sizeof(buf), "%s", text);
+	for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		for (i = 0; i < 4; i++) {
+			if (strcmp(t, class_names[i]) == 0)
+				break;
+		}
+		if (i == 4)
+			return false;
+		mask |= 1u << i;
+	}
+	*out = mask;
+	return true;
+}
+
+static void
+load_row(void *ctx, const char *key, const char *value)
+{
+	struct kura_security_settings *s = ctx;
+	char *end = NULL;
+	long long v;
+
+	if (strcmp(key, CLASSES_KEY) == 0) {
+		unsigned m;
+
+		if (parse_classes(value, &m))
+			s->password_classes = m;
+		return;
+	}
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].name, key) != 0)
+			continue;
+		v = strtoll(value, &end, 10);
+		/* A damaged row keeps the default rather than weakening anything. */
+		if (end != value && *end == '\0' && in_range(&keys[i], v))
+			*field(s, &keys[i]) = (unsigned)v;
+	}
+}
+
+enum kura_err
+kura_settings_load(struct kura_tenant_db *db, struct kura_security_settings *out)
+{
+	enum kura_err e;
+
+	kura_settings_defaults(out);
+	e = kura_store_settings_list(db, load_row, out);
+	if (e != KURA_OK)
+		kura_settings_defaults(out);
+	return e;
+}
+
+json_t *
+kura_settings_json(const struct kura_security_settings *s)
+{
+	json_t *o = json_object();
+	json_t *classes = json_array();
+
+	for (size_t i = 0; i < NKEYS; i++)
+		json_object_set_new(o, keys[i].name,
+				    json_integer(*field((struct kura_security_settings *)s, &keys[i])));
+	for (unsigned i = 0; i < 4; i++) {
+		if ((s->password_classes & (1u << i)) != 0)
+			json_array_append_new(classes, json_string(class_names[i]));
+	}
+	json_object_set_new(o, CLASSES_KEY, classes);
+	return o;
+}
+
+static void
+detail(json_t *details, const char *f, const char *code, const char *msg)
+{
+	json_array_append_new(details,
+			      json_pack("{s:s, s:s, s:s}", "field", f, "code", code, "message", msg));
+}
+
+static void
+note_change(char *changed, size_t n, const char *name)
+{
+	size_t len = strlen(changed);
+
+	snprintf(changed + len, n - len, "%s%s", len > 0 ? "," : "", name);
+}
+
+enum kura_err
+kura_settings_apply(struct kura_security_settings *s, json_t *patch, json_t *details,
+		    char *changed, size_t n)
+{
+	const char *name;
+	json_t *v;
+	size_t before = json_array_size(details);
+
+	changed[0] = '\0';
+	if (!json_is_object(patch)) {
+		detail(details, "", "invalid_type", "the body must be a JSON object");
+		return KURA_E_VALIDATION;
+	}
+	json_object_foreach(patch, name, v) {
+		const struct key *k = NULL;
+		char msg[128];
+
+		if (strcmp(name, CLASSES_KEY) == 0) {
+			unsigned mask = 0;
+			size_t i;
+			json_t *c;
+			bool ok = json_is_array(v);
+
+			json_array_foreach(v, i, c) {
+				unsigned m;
+
+				if (!json_is_string(c) || !parse_classes(json_string_value(c), &m) ||
+				    strchr(json_string_value(c), ',') != NULL)
+					ok = false;
+				else
+					mask |= m;
+			}
+			if (!ok) {
+				detail(details, CLASSES_KEY, "invalid",
+				       "a list of: lower, upper, digit, symbol");
+				continue;
+			}
+			if (mask != s->password_classes) {
+				s->password_classes = mask;
+				note_change(changed, n, CLASSES_KEY);
+			}
+			continue;
+		}
+		for (size_t i = 0; i < NKEYS; i++) {
+			if (strcmp(keys[i].name, name) == 0)
+				k = &keys[i];
+		}
+		if (k == NULL) {
+			char f[80];
+
+			snprintf(f, sizeof(f), "%.64s", name);
+			detail(details, f, "unknown", "no such setting");
+			continue;
+		}
+		if (!json_is_integer(v) || !in_range(k, json_integer_value(v))) {
+			if (k->zero_ok)
+				snprintf(msg, sizeof(msg), "0 (off) or a whole number from %u to %u",
+					 k->min, k->max);
+			else
+				snprintf(msg, sizeof(msg), "a whole number from %u to %u", k->min,
+					 k->max);
+			detail(details, k->name, "out_of_range", msg);
+			continue;
+		}
+		if (*field(s, k) != (unsigned)json_integer_value(v)) {
+			*field(s, k) = (unsigned)json_integer_value(v);
+			note_change(changed, n, k->name);
+		}
+	}
+	return json_array_size(details) > before ? KURA_E_VALIDATION : KURA_OK;
+}
+
+enum kura_err
+kura_settings_save(struct kura_tenant_db *db, const struct kura_security_settings *s, int64_t now)
+{
+	char v[128];
+	enum kura_err e = KURA_OK;
+
+	for (size_t i = 0; i < NKEYS && e == KURA_OK; i++) {
+		snprintf(v, sizeof(v), "%u", *field((struct kura_security_settings *)s, &keys[i]));
+		e = kura_store_setting_put(db, keys[i].name, v, now);
+	}
+	if (e == KURA_OK) {
+		v[0] = '\0';
+		for (unsigned i = 0; i < 4; i++) {
+			if ((s->password_classes & (1u << i)) != 0)
+				note_change(v, sizeof(v), class_names[i]);
+		}
+		e = kura_store_setting_put(db, CLASSES_KEY, v, now);
+	}
+	return e;
+}
