@@ -184,7 +184,10 @@ kura_api_users_create(struct kura_req *r)
 		kura_reply_error(r, KURA_E_NOMEM, NULL);
 		return;
 	}
-	snprintf(u->email, sizeof(u->email), "%s", email);
+	/* Stored lower-cased (the store's rule); the reply must show it as stored. */
+	for (size_t i = 0; email[i] != '\0' && i < sizeof(u->email) - 1; i++)
+		u->email[i] = (email[i] >= 'A' && email[i] <= 'Z') ? (char)(email[i] - 'A' + 'a')
+								 : email[i];
 	snprintf(u->display_name, sizeof(u->display_name), "%s", name);
 	snprintf(u->role, sizeof(u->role), "%s", role);
 	u->status = KURA_USER_ACTIVE;
@@ -255,18 +258,21 @@ kura_api_users_update(struct kura_req *r)
 			end_sessions = end_sessions || st == KURA_USER_DISABLED;
 		}
 	}
-	if ((!is_super(u.role) || u.status != KURA_USER_ACTIVE) && is_last_super(r, &before)) {
-		kura_reply_error(r, KURA_E_CONFLICT,
-				 "the last active super admin cannot be demoted or disabled");
-		return;
-	}
 	if (changed[0] == '\0') {
 		kura_reply_json(r, 200, kura_api_user_json(&u));
 		return;
 	}
 	changed[strlen(changed) - 1] = '\0';
 	snprintf(uid, sizeof(uid), "%lld", (long long)u.id);
+	/*
+	 * The last-super-admin rule is checked inside the write transaction
+	 * (BEGIN IMMEDIATE serialises writers): two super admins demoting each
+	 * other at once must not both succeed.
+	 */
 	e = kura_store_begin(db);
+	if (e == KURA_OK && (!is_super(u.role) || u.status != KURA_USER_ACTIVE) &&
+	    is_last_super(r, &before))
+		e = KURA_E_CONFLICT;
 	if (e == KURA_OK)
 		e = kura_store_user_update(db, &u, kura_now_us());
 	if (e == KURA_OK && end_sessions)
@@ -283,6 +289,10 @@ kura_api_users_update(struct kura_req *r)
 		e = kura_store_commit(db);
 	else
 		kura_store_rollback(db);
+	if (e == KURA_E_CONFLICT) {
+		kura_reply_error(r, e, "the last active super admin cannot be demoted or disabled");
+		return;
+	}
 	if (e != KURA_OK) {
 		kura_reply_error(r, e, NULL);
 		return;
@@ -301,12 +311,11 @@ kura_api_users_delete(struct kura_req *r)
 
 	if (!kura_api_load_user(r, &u) || !may_manage(r, &u, NULL))
 		return;
-	if (is_last_super(r, &u)) {
-		kura_reply_error(r, KURA_E_CONFLICT, "the last active super admin cannot be deleted");
-		return;
-	}
 	snprintf(uid, sizeof(uid), "%lld", (long long)u.id);
+	/* Checked inside the write transaction, as in update. */
 	e = kura_store_begin(db);
+	if (e == KURA_OK && is_last_super(r, &u))
+		e = KURA_E_CONFLICT;
 	if (e == KURA_OK)
 		e = kura_store_user_delete(db, u.id);
 	if (e == KURA_OK)
@@ -315,6 +324,10 @@ kura_api_users_delete(struct kura_req *r)
 		e = kura_store_commit(db);
 	else
 		kura_store_rollback(db);
+	if (e == KURA_E_CONFLICT) {
+		kura_reply_error(r, e, "the last active super admin cannot be deleted");
+		return;
+	}
 	if (e != KURA_OK) {
 		kura_reply_error(r, e, NULL);
 		return;

@@ -705,3 +705,28 @@ def error_without_request_id(r) -> dict:
     err = dict(body["error"])
     err.pop("requestId", None)
     return {"status": r.status_code, "error": err}
+
+
+# --------------------------------------------------------------------------
+# Users, sessions and the audit log (test_users.py, test_routes_matrix.py)
+
+
+def new_tenant(world: World, prefix: str = "t") -> str:
+    """A new tenant of the world's deployment, with no users yet."""
+    tid = f"{prefix}{secrets.token_hex(4)}"
+    world.cli.tenant_create(tid, f"Tenant {tid}")
+    return tid
+
+
+def active_user(world: World, tenant: str, role: str, prefix: str = "user") -> Account:
+    """A fresh user (made by the CLI) whose one-time password is already changed."""
+    return world.activate(world.new_user(tenant, role=role, prefix=prefix))
+
+
+def audit_entries(client: Client, **params) -> list:
+    """GET /api/v1/audit with the given filters; the results (newest first)."""
+    r = client.get("/api/v1/audit", params=params)
+    assert r.status_code == 200, f"GET /api/v1/audit {params}: {r.status_code} {r.text[:300]}"
+    body = r.json()
+    assert isinstance(body.get("results"), list), body
+    return body["results"]
