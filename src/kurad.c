@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kura/audit.h"
@@ -19,12 +20,16 @@
 #include "kura/crypto.h"
 #include "kura/http.h"
 #include "kura/log.h"
+#include "kura/monitor.h"
 #include "kura/password.h"
 #include "kura/pool.h"
 #include "kura/server.h"
 #include "kura/store.h"
 
 extern char **environ;
+
+/* Client addresses the failed-login block tracks at most (about 5 MB). */
+#define IPBLOCK_CAPACITY 65536
 
 static void
 usage(FILE *f)
@@ -67,6 +72,130 @@ out:
 	if (f != NULL)
 		fclose(f);
 	free(buf);
+	return e;
+}
+
+/*
+ * Reads a secret the operator shares with a machine outside (the metrics
+ * scraper's token, the webhook's key): one line of 16 to 4096 printable
+ * characters, no spaces, in a regular file that the group cannot write
+ * and others cannot access at all. The caller wipes and frees *out.
+ */
+static enum kura_err
+read_shared_secret(const char *key, const char *path, char **out, size_t *len, char *err,
+		   size_t n)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t l;
+	enum kura_err e = KURA_E_CONFIG;
+
+	*out = NULL;
+	*len = 0;
+	if (lstat(path, &st) != 0) {
+		snprintf(err, n, "%s %s: %s", key, path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 0027) != 0) {
+		snprintf(err, n, "%s %s: must be a regular file (not a link) that the group cannot "
+			 "write and others cannot read (chmod 0600 or 0640)", key, path);
+		goto out;
+	}
+	if (read_file(path, &buf, err, n) != KURA_OK)
+		goto out;
+	l = strlen(buf);
+	while (l > 0 && (buf[l - 1] == '\n' || buf[l - 1] == '\r'))
+		l--;
+	buf[l] = '\0';
+	for (size_t i = 0; i < l; i++) {
+		if ((unsigned char)buf[i] <= ' ' || (unsigned char)buf[i] >= 0x7f) {
+			l = 0;
+			break;
+		}
+	}
+	if (l < 16 || l > 4096) {
+		snprintf(err, n, "%s %s: must hold one line of 16 to 4096 printable characters "
+			 "without spaces", key, path);
+		goto out;
+	}
+	*out = buf;
+	*len = l;
+	buf = NULL;
+	e = KURA_OK;
+out:
+	if (buf != NULL) {
+		explicit_bzero(buf, strlen(buf));
+		free(buf);
+	}
+	return e;
+}
+
+static void
+free_secret(char *s, size_t len)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, len);
+	free(s);
+}
+
+/*
+ * Monitoring: the metrics token (only its hash is kept), the per-route
+ * series, the failed-login IP block and the alerts (with the webhook's
+ * thread when a URL is set).
+ */
+static enum kura_err
+start_monitoring(struct kura_server *srv, char *err, size_t n)
+{
+	const struct kura_config *cfg = &srv->cfg;
+	char *secret = NULL;
+	size_t len = 0;
+	enum kura_err e;
+
+	srv->started_at = kura_now_us();
+	e = kura_metrics_init(srv->nroutes);
+	for (size_t i = 0; e == KURA_OK && i < srv->nroutes; i++) {
+		char m[16];
+
+		kura_method_mask_str(srv->routes[i].method, m, sizeof(m));
+		e = kura_metrics_route_label(i, m, srv->routes[i].pattern);
+	}
+	if (e != KURA_OK) {
+		snprintf(err, n, "metrics: %s", kura_err_name(e));
+		goto out;
+	}
+	if (cfg->metrics_token_file[0] != '\0') {
+		e = read_shared_secret("metrics_token_file", cfg->metrics_token_file, &secret, &len,
+				       err, n);
+		if (e != KURA_OK)
+			goto out;
+		kura_sha256(secret, len, srv->metrics_token_sha256);
+		srv->metrics_enabled = true;
+		free_secret(secret, len);
+		secret = NULL;
+		len = 0;
+	}
+	if (cfg->login_fail_ip_limit > 0) {
+		e = kura_ipblock_new(cfg->login_fail_ip_limit, 60, cfg->login_block_minutes * 60,
+				     IPBLOCK_CAPACITY, &srv->ipblock);
+		if (e != KURA_OK) {
+			snprintf(err, n, "failed-login block: %s", kura_err_name(e));
+			goto out;
+		}
+	}
+	if (cfg->alert_webhook_url[0] != '\0') {
+		e = read_shared_secret("alert_webhook_secret_file", cfg->alert_webhook_secret_file,
+				       &secret, &len, err, n);
+		if (e != KURA_OK)
+			goto out;
+	}
+	/* Always made: without a webhook the alerts still reach the log. */
+	e = kura_alerts_new(cfg->alert_webhook_url, (const uint8_t *)secret, len,
+			    cfg->alert_5xx_per_minute, &srv->alerts);
+	if (e != KURA_OK)
+		snprintf(err, n, "alerts: %s", kura_err_name(e));
+out:
+	free_secret(secret, len);
 	return e;
 }
 
@@ -221,13 +350,21 @@ main(int argc, char **argv)
 	}
 	srv.routes = kura_api_routes;
 	srv.nroutes = kura_api_routes_count;
+	if (start_monitoring(&srv, err, sizeof(err)) != KURA_OK) {
+		kura_log(KURA_LOG_ERROR, "start_failed", "reason=monitoring msg=%s",
+			 kura_log_quote(qerr, sizeof(qerr), err));
+		goto out;
+	}
 	if (kura_http_start(&srv, err, sizeof(err)) != KURA_OK) {
 		kura_log(KURA_LOG_ERROR, "start_failed", "reason=http msg=%s",
 			 kura_log_quote(qerr, sizeof(qerr), err));
 		goto out;
 	}
-	kura_log(KURA_LOG_INFO, "started", "data_dir=%s workers=%u hash_workers=%u", srv.cfg.data_dir,
-		 srv.cfg.workers, srv.cfg.hash_workers);
+	kura_log(KURA_LOG_INFO, "started",
+		 "data_dir=%s workers=%u hash_workers=%u metrics=%s ip_block=%s alert_webhook=%s",
+		 srv.cfg.data_dir, srv.cfg.workers, srv.cfg.hash_workers,
+		 srv.metrics_enabled ? "on" : "off", srv.ipblock != NULL ? "on" : "off",
+		 srv.cfg.alert_webhook_url[0] != '\0' ? "on" : "off");
 	while (sigwait(&sigs, &sig) != 0)
 		;
 	kura_log(KURA_LOG_INFO, "stopping", "signal=%d", sig);
@@ -235,6 +372,9 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	kura_pool_free(srv.hash_pool);
+	/* No request runs any more: nothing raises alerts or reads the block list. */
+	kura_alerts_free(srv.alerts);
+	kura_ipblock_free(srv.ipblock);
 	/* After the last request: its audit entries are sealed on the way out. */
 	kura_audit_sealer_stop(sealer);
 	kura_static_free(srv.web);
@@ -245,6 +385,7 @@ out:
 		free(srv.tls_key_pem);
 	}
 	free(srv.tls_cert_pem);
+	kura_metrics_fini();
 	if (rc == 0)
 		kura_log(KURA_LOG_INFO, "stopped", NULL);
 	return rc;

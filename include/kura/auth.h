@@ -10,6 +10,7 @@
 #define KURA_AUTH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "kura/err.h"
 #include "kura/http.h"
@@ -23,6 +24,57 @@
  * handle). On failure returns the error to answer with and a message in msg.
  */
 enum kura_err kura_auth_request(struct kura_req *r, const char **msg);
+
+/*
+ * true when authorization is "Bearer <token>" and SHA-256(token) equals
+ * want_sha256, compared in constant time. NULL arguments give false.
+ */
+bool kura_bearer_ok(const char *authorization, const uint8_t want_sha256[32]);
+
+/*
+ * The KURA_AUTH_METRICS step: KURA_E_NOT_FOUND while no metrics token is
+ * configured, KURA_E_UNAUTHENTICATED without the right bearer token.
+ */
+enum kura_err kura_auth_metrics(struct kura_req *r, const char **msg);
+
+/*
+ * API keys: "Authorization: Bearer kura_<tenant_id>_<secret>", the secret
+ * being 32 random bytes in base64url; the store keeps only SHA-256 of the
+ * secret's text and its first KURA_APIKEY_PREFIX_LEN characters (to tell
+ * keys apart in lists).
+ */
+#define KURA_APIKEY_TOKEN_MAX (5 + KURA_TENANT_ID_MAX + 1 + KURA_TOKEN_CHARS)
+
+/*
+ * Draws a new key for tenant_id: the token to show once, its prefix and
+ * the hash to store. The caller wipes token after use.
+ */
+void kura_apikey_mint(const char *tenant_id, char token[KURA_APIKEY_TOKEN_MAX],
+		      char prefix[KURA_APIKEY_PREFIX_LEN + 1], uint8_t secret_hash[32]);
+
+/*
+ * The API-key step of kura_auth_request, for a KURA_AUTH_SESSION route
+ * called with an Authorization header: KURA_E_BAD_REQUEST when a session
+ * cookie came too; KURA_E_UNAUTHENTICATED for an unknown, revoked or
+ * expired key or a disabled creator; KURA_E_TENANT_SUSPENDED; and
+ * KURA_E_FORBIDDEN (audited) from an address outside the key's CIDRs or
+ * for a permission outside its scopes. On success fills r->principal as a
+ * session does (user = the creator) and sets api_key_id; the creator's role
+ * is checked by the caller.
+ */
+enum kura_err kura_auth_apikey(struct kura_req *r, const char **msg);
+
+/*
+ * true when cidr is "address/length" (IPv4 or IPv6, length in range, no
+ * bits set past it; "::ffff:a.b.c.d/n" with n >= 96 is the IPv4 range).
+ */
+bool kura_cidr_valid(const char *cidr);
+/*
+ * true when ip (text, as in struct kura_req) lies in one of the
+ * comma-separated ranges of list. IPv4-mapped IPv6 addresses count as IPv4;
+ * malformed entries and addresses match nothing.
+ */
+bool kura_cidr_list_match(const char *list, const char *ip);
 
 /* Releases what kura_auth_request acquired. Safe to call twice. */
 void kura_auth_release(struct kura_req *r);

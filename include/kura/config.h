@@ -45,6 +45,13 @@ struct kura_config {
 	unsigned password_opslimit;
 	unsigned password_memlimit_kib;
 	int log_level;               /* enum kura_log_level */
+	/* monitoring (monitor/) */
+	char metrics_token_file[KURA_PATH_MAX]; /* bearer token for GET /metrics; "" = 404 */
+	unsigned login_fail_ip_limit; /* failed sign-ins per address per minute; 0 = no block */
+	unsigned login_block_minutes; /* how long an address past the limit is blocked */
+	char alert_webhook_url[1024]; /* "" = alerts go to the log only */
+	char alert_webhook_secret_file[KURA_PATH_MAX]; /* HMAC key of the webhook's signature */
+	unsigned alert_5xx_per_minute; /* more 5xx answers in a minute raise an alert; 0 = never */
 	char test_clock_offset_file[KURA_PATH_MAX]; /* tests only; see clock.h */
 	bool insecure_http;          /* only from the --insecure-http flag */
 };

@@ -89,6 +89,14 @@ void kura_random_token(char out[KURA_TOKEN_CHARS], uint8_t raw[32], size_t n);
 /* SHA-256 of data. */
 void kura_sha256(const void *data, size_t n, uint8_t out[32]);
 
+/*
+ * HMAC-SHA256 (RFC 2104) of msg under key (any length). For secrets shared
+ * with outside systems (the alert webhook's signature), not for Kura's own
+ * keys, which never leave this module.
+ */
+void kura_hmac_sha256(const uint8_t *key, size_t keylen, const void *msg, size_t n,
+		      uint8_t out[32]);
+
 /* Constant-time equality; 1 when equal. */
 int kura_ct_equal(const void *a, const void *b, size_t n);
 

@@ -40,11 +40,15 @@ enum kura_method {
 enum kura_auth_mode {
 	KURA_AUTH_NONE = 0,   /* public: /healthz, login */
 	KURA_AUTH_SESSION,    /* session cookie (+ CSRF token on unsafe methods) */
+	KURA_AUTH_METRICS,    /* "Authorization: Bearer" with the operator's metrics token;
+				 404 while metrics_token_file is not set */
 };
 
 /* Route flags. */
 #define KURA_ROUTE_JSON_BODY     (1u << 0) /* body must be application/json and is parsed */
 #define KURA_ROUTE_PWCHANGE_OK   (1u << 1) /* reachable while a password change is pending */
+#define KURA_ROUTE_SIGNIN        (1u << 2) /* the sign-in: a refusal before the handler counts
+					      as a login in the metrics */
 
 #define KURA_ROUTE_MAX_PARAMS 4
 
@@ -71,6 +75,7 @@ struct kura_principal {
 	int64_t session_created_at;
 	char csrf_token[KURA_TOKEN_CHARS];
 	struct kura_tenant_db *db;    /* released when the request completes */
+	int64_t api_key_id;           /* the API key used (user = its creator); 0 = a session */
 };
 
 struct kura_req {
@@ -125,6 +130,9 @@ void kura_reply_error(struct kura_req *r, enum kura_err e, const char *message);
 void kura_reply_error_details(struct kura_req *r, enum kura_err e, const char *message,
 			      json_t *details);
 void kura_reply_empty(struct kura_req *r, unsigned status);
+/* Answers with a body of the given Content-Type (data copied; not cached). */
+void kura_reply_text(struct kura_req *r, unsigned status, const char *content_type,
+		     const char *data, size_t len);
 /* Size of the buffer a stream producer fills per call. */
 #define KURA_STREAM_PIECE (64 * 1024)
 

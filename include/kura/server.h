@@ -6,10 +6,13 @@
 #define KURA_SERVER_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "kura/config.h"
 #include "kura/crypto.h"
 #include "kura/http.h"
+#include "kura/monitor.h"
 #include "kura/password.h"
 #include "kura/pool.h"
 #include "kura/store.h"
@@ -31,6 +34,12 @@ struct kura_server {
 	char *tls_key_pem;
 	struct MHD_Daemon *daemon;
 	atomic_ullong request_seq;
+	/* monitoring (kura/monitor.h), set up by kurad before the HTTP threads start */
+	bool metrics_enabled;             /* metrics_token_file is set */
+	uint8_t metrics_token_sha256[32]; /* SHA-256 of the token: compared, never kept */
+	struct kura_ipblock *ipblock;     /* NULL = failed sign-ins block no address */
+	struct kura_alerts *alerts;       /* NULL = alerts are logged only */
+	int64_t started_at;
 };
 
 /* The API route table (api/routes.c). */

@@ -143,6 +143,56 @@ struct kura_audit_seal {
 typedef bool (*kura_audit_cb)(void *ctx, const struct kura_audit_entry *e); /* false stops */
 typedef bool (*kura_audit_seal_cb)(void *ctx, const struct kura_audit_seal *s); /* false stops */
 
+/*
+ * Notices of incidents and maintenance, written by the operator (kura
+ * notice) and shown to the signed-in users of the tenants they concern.
+ * Kept in system.db: one notice may concern every tenant.
+ */
+#define KURA_NOTICE_TITLE_MAX 200
+#define KURA_NOTICE_BODY_MAX 4000
+
+enum kura_notice_kind { KURA_NOTICE_INCIDENT = 0, KURA_NOTICE_MAINTENANCE = 1 };
+
+struct kura_notice {
+	int64_t id;                      /* set by notice_create */
+	char tenant_id[KURA_TENANT_ID_MAX + 1]; /* "" = every tenant */
+	enum kura_notice_kind kind;
+	char title[KURA_NOTICE_TITLE_MAX + 1];
+	char body[KURA_NOTICE_BODY_MAX + 1];    /* the technical description */
+	int64_t starts_at;
+	int64_t ends_at;                 /* > starts_at */
+	int64_t created_at;
+};
+
+typedef bool (*kura_notice_cb)(void *ctx, const struct kura_notice *n); /* false stops */
+
+/*
+ * API keys, in the tenant's database (see kura/auth.h for the token). A key
+ * acts as its creator (user_id) within its scopes; only SHA-256 of the
+ * secret is stored. Scopes and CIDRs are comma-separated lists.
+ */
+#define KURA_APIKEY_NAME_MAX 64
+#define KURA_APIKEY_PREFIX_LEN 8
+#define KURA_APIKEY_SCOPES_MAX 1024
+#define KURA_APIKEY_CIDRS_MAX 1536   /* 32 ranges of up to 43 characters, and commas */
+
+struct kura_apikey {
+	int64_t id;                      /* set by apikey_create */
+	int64_t user_id;                 /* the creator */
+	char name[KURA_APIKEY_NAME_MAX + 1];
+	char prefix[KURA_APIKEY_PREFIX_LEN + 1]; /* the secret's first characters, for lists */
+	uint8_t secret_hash[32];
+	char scopes[KURA_APIKEY_SCOPES_MAX + 1];
+	char cidrs[KURA_APIKEY_CIDRS_MAX + 1]; /* "" = any address */
+	int64_t expires_at;              /* 0 = never */
+	int64_t created_at;
+	int64_t last_used_at;            /* 0 = never used */
+	char last_used_ip[KURA_IP_MAX + 1];
+	int64_t revoked_at;              /* 0 = live */
+};
+
+typedef void (*kura_apikey_cb)(void *ctx, const struct kura_apikey *k);
+
 struct kura_store;          /* the opened store (system level + tenant cache) */
 struct kura_tenant_db;      /* a handle on one tenant's store */
 
@@ -213,6 +263,17 @@ struct kura_store_ops {
 	enum kura_err (*seal_list)(void *be, const char *tenant_id, kura_audit_seal_cb cb,
 				   void *ctx);
 	bool (*in_transaction)(void *conn);
+
+	enum kura_err (*notice_create)(void *be, struct kura_notice *n);
+	enum kura_err (*notice_list)(void *be, const char *tenant_id, int64_t now, unsigned limit,
+				     kura_notice_cb cb, void *ctx);
+
+	enum kura_err (*apikey_create)(void *conn, struct kura_apikey *k);
+	enum kura_err (*apikey_auth)(void *conn, const uint8_t secret_hash[32],
+				     struct kura_apikey *k, struct kura_user *u);
+	enum kura_err (*apikey_list)(void *conn, int64_t user_id, kura_apikey_cb cb, void *ctx);
+	enum kura_err (*apikey_revoke)(void *conn, int64_t id, int64_t user_id, int64_t now);
+	enum kura_err (*apikey_touch)(void *conn, int64_t id, int64_t now, const char *ip);
 };
 
 extern const struct kura_store_ops kura_store_sqlite_ops;
@@ -254,6 +315,12 @@ const char *kura_store_tenant_id(const struct kura_tenant_db *db);
 enum kura_err kura_store_begin(struct kura_tenant_db *db);
 enum kura_err kura_store_commit(struct kura_tenant_db *db);
 void kura_store_rollback(struct kura_tenant_db *db);
+/*
+ * Ends the transaction as e says: commits when e is KURA_OK (returning the
+ * commit's own result), rolls back otherwise (returning e). Lets a handler
+ * write "e = begin; if ok e = change; if ok e = audit; e = finish(db, e)".
+ */
+enum kura_err kura_store_finish(struct kura_tenant_db *db, enum kura_err e);
 
 /* Sets u->id. KURA_E_EXISTS when the e-mail is taken in this tenant. */
 enum kura_err kura_store_user_create(struct kura_tenant_db *db, struct kura_user *u);
@@ -356,5 +423,52 @@ enum kura_err kura_store_seal_put(struct kura_store *s, const char *tenant_id, i
  */
 enum kura_err kura_store_seal_list(struct kura_store *s, const char *tenant_id,
 				   kura_audit_seal_cb cb, void *ctx);
+
+/*
+ * Stores notice n (tenant_id "" = every tenant; created_at as given, or now
+ * when 0) and sets n->id. KURA_E_VALIDATION for an unknown kind, an empty or
+ * too long title or body, or ends_at <= starts_at; KURA_E_NOT_FOUND when
+ * tenant_id names no tenant.
+ */
+enum kura_err kura_store_notice_create(struct kura_store *s, struct kura_notice *n);
+/*
+ * Calls cb for notices, newest (highest id) first, until it returns false
+ * or limit (0 = no limit) were given: with tenant_id NULL every notice,
+ * otherwise those for that tenant and those for every tenant; with now > 0
+ * only those not yet ended (ends_at > now). Streams while holding a
+ * system.db connection: cb must not call kura_store_* functions that take
+ * the store.
+ */
+enum kura_err kura_store_notice_list(struct kura_store *s, const char *tenant_id, int64_t now,
+				     unsigned limit, kura_notice_cb cb, void *ctx);
+
+/*
+ * Stores key k (user_id, name, prefix, secret_hash, scopes, cidrs,
+ * expires_at; created_at as given, or now when 0) and sets k->id (random,
+ * below 2^53). KURA_E_VALIDATION for an empty or too long name;
+ * KURA_E_NOT_FOUND when the user is gone; KURA_E_EXISTS for a secret hash
+ * already stored.
+ */
+enum kura_err kura_store_apikey_create(struct kura_tenant_db *db, struct kura_apikey *k);
+/*
+ * The key whose secret hashes to secret_hash, and its creator (one read),
+ * whatever their state: the caller checks revocation, expiry and the
+ * creator's status. KURA_E_NOT_FOUND when there is none; k and u zeroed on
+ * error.
+ */
+enum kura_err kura_store_apikey_auth(struct kura_tenant_db *db, const uint8_t secret_hash[32],
+				     struct kura_apikey *k, struct kura_user *u);
+/* Calls cb for the keys of user_id (0 = every key of the tenant), newest first. */
+enum kura_err kura_store_apikey_list(struct kura_tenant_db *db, int64_t user_id,
+				     kura_apikey_cb cb, void *ctx);
+/*
+ * Revokes key id at now (a revoked key keeps its first revocation time).
+ * With user_id != 0 only that user's key. KURA_E_NOT_FOUND when no such key.
+ */
+enum kura_err kura_store_apikey_revoke(struct kura_tenant_db *db, int64_t id, int64_t user_id,
+				       int64_t now);
+/* Records that key id was used at now from ip. */
+enum kura_err kura_store_apikey_touch(struct kura_tenant_db *db, int64_t id, int64_t now,
+				      const char *ip);
 
 #endif

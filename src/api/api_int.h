@@ -32,6 +32,11 @@ void kura_api_user_sessions_list(struct kura_req *r);
 void kura_api_user_sessions_delete(struct kura_req *r);
 void kura_api_audit_list(struct kura_req *r);
 void kura_api_audit_export(struct kura_req *r);
+void kura_api_metrics(struct kura_req *r);
+void kura_api_notices_list(struct kura_req *r);
+void kura_api_apikeys_create(struct kura_req *r);
+void kura_api_apikeys_list(struct kura_req *r);
+void kura_api_apikeys_delete(struct kura_req *r);
 
 /*
  * Reads a required string member of obj with a length bound in bytes

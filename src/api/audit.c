@@ -238,8 +238,9 @@ struct export_ctx {
 static enum kura_err
 csv_cell(struct kura_buf *b, const char *v, bool last)
 {
-	char tmp[2 * (KURA_UA_MAX + 8) + 8];
-	char src[KURA_UA_MAX + 8];
+	/* the longest cell is target_props; quoting at most doubles it */
+	char src[KURA_AUDIT_PROPS_MAX + KURA_UA_MAX + 8];
+	char tmp[2 * sizeof(src) + 8];
 	size_t n;
 
 	if (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' ||

@@ -8,12 +8,15 @@
 
 #define JSON KURA_ROUTE_JSON_BODY
 #define PWOK KURA_ROUTE_PWCHANGE_OK
+#define SIGNIN KURA_ROUTE_SIGNIN
 
 const struct kura_route kura_api_routes[] = {
 	{KURA_GET, "/healthz", kura_api_healthz, KURA_AUTH_NONE, NULL, 0, 0},
 	{KURA_GET, "/readyz", kura_api_readyz, KURA_AUTH_NONE, NULL, 0, 0},
 	{KURA_GET, "/api/v1/openapi.json", kura_api_openapi, KURA_AUTH_NONE, NULL, 0, 0},
-	{KURA_POST, "/api/v1/auth/login", kura_api_login, KURA_AUTH_NONE, NULL, JSON, 16384},
+	/* The operator's scraper, with the bearer token of metrics_token_file. */
+	{KURA_GET, "/metrics", kura_api_metrics, KURA_AUTH_METRICS, "metrics.read", 0, 0},
+	{KURA_POST, "/api/v1/auth/login", kura_api_login, KURA_AUTH_NONE, NULL, JSON | SIGNIN, 16384},
 	{KURA_POST, "/api/v1/auth/logout", kura_api_logout, KURA_AUTH_SESSION, "self", PWOK, 0},
 	{KURA_POST, "/api/v1/auth/password", kura_api_change_password, KURA_AUTH_SESSION, "self",
 	 JSON | PWOK, 16384},
@@ -42,6 +45,13 @@ const struct kura_route kura_api_routes[] = {
 	{KURA_GET, "/api/v1/audit", kura_api_audit_list, KURA_AUTH_SESSION, "audit.read", 0, 0},
 	{KURA_GET, "/api/v1/audit/export", kura_api_audit_export, KURA_AUTH_SESSION, "audit.read", 0,
 	 0},
+	{KURA_GET, "/api/v1/notices", kura_api_notices_list, KURA_AUTH_SESSION, "self", PWOK, 0},
+	{KURA_POST, "/api/v1/api-keys", kura_api_apikeys_create, KURA_AUTH_SESSION, "apikeys.manage",
+	 JSON, 16384},
+	{KURA_GET, "/api/v1/api-keys", kura_api_apikeys_list, KURA_AUTH_SESSION, "apikeys.manage", 0,
+	 0},
+	{KURA_DELETE, "/api/v1/api-keys/{id}", kura_api_apikeys_delete, KURA_AUTH_SESSION,
+	 "apikeys.manage", 0, 0},
 };
 
 const size_t kura_api_routes_count = sizeof(kura_api_routes) / sizeof(kura_api_routes[0]);

@@ -93,10 +93,7 @@ kura_api_sessions_delete(struct kura_req *r)
 		e = kura_store_session_delete(db, c.found.id_hash);
 	if (e == KURA_OK)
 		e = kura_req_audit(r, NULL, "session.revoke", "session", want, KURA_OK);
-	if (e == KURA_OK)
-		e = kura_store_commit(db);
-	else
-		kura_store_rollback(db);
+	e = kura_store_finish(db, e);
 	if (e != KURA_OK) {
 		kura_reply_error(r, e, NULL);
 		return;
@@ -135,10 +132,7 @@ kura_api_user_sessions_delete(struct kura_req *r)
 		e = kura_store_session_delete_user(db, u.id, NULL);
 	if (e == KURA_OK)
 		e = kura_req_audit(r, NULL, "user.sessions_revoke", "user", uid, KURA_OK);
-	if (e == KURA_OK)
-		e = kura_store_commit(db);
-	else
-		kura_store_rollback(db);
+	e = kura_store_finish(db, e);
 	if (e != KURA_OK) {
 		kura_reply_error(r, e, NULL);
 		return;

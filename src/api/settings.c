@@ -57,10 +57,7 @@ kura_api_settings_patch(struct kura_req *r)
 			kura_audit_set_outcome(&a, KURA_OK);
 			e = kura_audit_append(db, &a);
 		}
-		if (e == KURA_OK)
-			e = kura_store_commit(db);
-		else
-			kura_store_rollback(db);
+		e = kura_store_finish(db, e);
 		if (e != KURA_OK) {
 			kura_reply_error(r, e, NULL);
 			return;
@@ -85,10 +82,7 @@ kura_api_users_unlock(struct kura_req *r)
 		e = kura_store_lockout_put(db, u.id, 0, 0);
 	if (e == KURA_OK)
 		e = kura_req_audit(r, NULL, "user.unlock", "user", uid, KURA_OK);
-	if (e == KURA_OK)
-		e = kura_store_commit(db);
-	else
-		kura_store_rollback(db);
+	e = kura_store_finish(db, e);
 	if (e != KURA_OK) {
 		kura_reply_error(r, e, NULL);
 		return;

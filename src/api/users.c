@@ -130,10 +130,7 @@ do_create(struct kura_req *r)
 		snprintf(uid, sizeof(uid), "%lld", (long long)u->id);
 		e = kura_req_audit(r, NULL, "user.create", "user", uid, KURA_OK);
 	}
-	if (e == KURA_OK)
-		e = kura_store_commit(db);
-	else
-		kura_store_rollback(db);
+	e = kura_store_finish(db, e);
 out:
 	if (e == KURA_E_EXISTS)
 		kura_reply_error(r, e, "a user with this e-mail exists in this tenant");
@@ -285,10 +282,7 @@ kura_api_users_update(struct kura_req *r)
 		kura_audit_set_outcome(&a, KURA_OK);
 		e = kura_audit_append(db, &a);
 	}
-	if (e == KURA_OK)
-		e = kura_store_commit(db);
-	else
-		kura_store_rollback(db);
+	e = kura_store_finish(db, e);
 	if (e == KURA_E_CONFLICT) {
 		kura_reply_error(r, e, "the last active super admin cannot be demoted or disabled");
 		return;
@@ -320,10 +314,7 @@ kura_api_users_delete(struct kura_req *r)
 		e = kura_store_user_delete(db, u.id);
 	if (e == KURA_OK)
 		e = kura_req_audit(r, NULL, "user.delete", "user", uid, KURA_OK);
-	if (e == KURA_OK)
-		e = kura_store_commit(db);
-	else
-		kura_store_rollback(db);
+	e = kura_store_finish(db, e);
 	if (e == KURA_E_CONFLICT) {
 		kura_reply_error(r, e, "the last active super admin cannot be deleted");
 		return;

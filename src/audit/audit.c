@@ -17,6 +17,7 @@
 
 #include "kura/clock.h"
 #include "kura/log.h"
+#include "kura/monitor.h"
 
 #define HASH_BYTES 32
 
@@ -323,6 +324,7 @@ out:
 		kura_store_rollback(db);
 	/* Callers log the failure with their request id (event=audit_append_failed). */
 	if (err != KURA_OK) {
+		kura_metrics_audit_append_failed();
 		e->seq = 0;
 		memset(e->prev_hash, 0, sizeof(e->prev_hash));
 		memset(e->hash, 0, sizeof(e->hash));

@@ -23,6 +23,11 @@ kura_req_audit_init(const struct kura_req *r, struct kura_audit_entry *e, const 
 		snprintf(e->actor_email, sizeof(e->actor_email), "%s", p->user.email);
 		snprintf(e->actor_role, sizeof(e->actor_role), "%s", p->user.role);
 	}
+	/* A key acts as its creator, but the record names the key: revoking it is the remedy. */
+	if (p->user.id != 0 && p->api_key_id != 0) {
+		e->actor_type = KURA_ACTOR_APIKEY;
+		e->actor_id = p->api_key_id;
+	}
 	snprintf(e->ip, sizeof(e->ip), "%s", r->ip);
 	snprintf(e->user_agent, sizeof(e->user_agent), "%s",
 		 r->user_agent != NULL ? r->user_agent : "");

@@ -18,6 +18,7 @@
 #include "kura/clock.h"
 #include "kura/crypto.h"
 #include "kura/log.h"
+#include "kura/monitor.h"
 #include "kura/password.h"
 #include "kura/server.h"
 #include "kura/settings.h"
@@ -152,6 +153,57 @@ count_failure(struct kura_req *r, struct kura_tenant_db *db, const struct kura_u
 			 kura_store_tenant_id(db), (long long)u->id, r->ip);
 }
 
+/*
+ * Monitoring (kura/monitor.h), kept apart from the flow above: the attempt
+ * is counted by outcome, and a failure with bad credentials also counts
+ * against the client's address. The failure that takes an address past
+ * login_fail_ip_limit blocks it (the HTTP layer then refuses all its
+ * requests): an operator alert, and an entry in this tenant's audit log,
+ * by the system, when the tenant exists.
+ */
+static void
+monitor_login(struct kura_req *r, struct kura_tenant_db *db, enum kura_err e)
+{
+	struct kura_server *srv = r->srv;
+	enum kura_login_outcome o = KURA_LOGIN_ERROR;
+	char ipname[KURA_AUDIT_TARGET_ID_MAX + 1], detail[200];
+	int64_t until = 0;
+
+	if (e == KURA_OK) {
+		o = KURA_LOGIN_SUCCESS;
+		kura_metrics_sessions_created(1);
+	} else if (e == KURA_E_INVALID_CREDENTIALS) {
+		o = KURA_LOGIN_INVALID_CREDENTIALS;
+	} else if (e == KURA_E_TENANT_SUSPENDED) {
+		o = KURA_LOGIN_TENANT_SUSPENDED;
+	}
+	kura_metrics_login(o);
+	if (e != KURA_E_INVALID_CREDENTIALS ||
+	    !kura_ipblock_fail(srv->ipblock, r->ip, kura_now_us(), &until))
+		return;
+	kura_metrics_ip_block();
+	kura_ipblock_key_name(r->ip, ipname, sizeof(ipname));
+	if (db != NULL) {
+		struct kura_audit_entry a;
+
+		kura_req_audit_init(r, &a, "security.ip_blocked", "ip", ipname);
+		a.actor_type = KURA_ACTOR_SYSTEM;
+		a.actor_id = 0;
+		a.actor_email[0] = '\0';
+		a.actor_role[0] = '\0';
+		kura_audit_set_outcome(&a, KURA_OK);
+		if (kura_audit_append(db, &a) != KURA_OK)
+			kura_log(KURA_LOG_ERROR, "audit_append_failed", "rid=%s action=%s", r->rid,
+				 a.action);
+	}
+	snprintf(detail, sizeof(detail),
+		 "more than %u failed sign-ins within a minute; every request from this address "
+		 "is refused for %u minutes", srv->cfg.login_fail_ip_limit,
+		 srv->cfg.login_block_minutes);
+	kura_alert_raise(srv->alerts, KURA_ALERT_IP_BLOCKED,
+			 db != NULL ? kura_store_tenant_id(db) : NULL, ipname, until, detail);
+}
+
 enum kura_err
 kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 		const char *password, size_t pwlen, struct kura_login_result *out)
@@ -236,6 +288,7 @@ out:
 	if (e != KURA_OK && db != NULL)
 		audit_refusal(r, db, have_user ? &u : NULL, email,
 			      locked && e == KURA_E_INVALID_CREDENTIALS ? KURA_E_ACCOUNT_LOCKED : e);
+	monitor_login(r, db, e);
 	sodium_memzero(u.password_hash, sizeof(u.password_hash));
 	kura_store_tenant_release(db);
 	if (e != KURA_OK) {

@@ -5,7 +5,8 @@
  * tenant store to look in: a secret is valid in exactly one of them.
  *
  * Every failure to authenticate gives the same 401, whatever was wrong, so
- * the answer says nothing about which tenants or sessions exist.
+ * the answer says nothing about which tenants or sessions exist. Requests
+ * with an Authorization header are API-key requests instead (apikey.c).
  */
 #include <string.h>
 
@@ -175,7 +176,13 @@ kura_auth_request(struct kura_req *r, const char **msg)
 	*msg = NULL;
 	if (rt == NULL || rt->auth == KURA_AUTH_NONE)
 		return KURA_OK;
-	e = authenticate_session(r, msg);
+	if (rt->auth == KURA_AUTH_METRICS)
+		return kura_auth_metrics(r, msg);
+	/* An Authorization header means an API key, instead of the cookie (see apikey.c). */
+	if (kura_req_header(r, "Authorization") != NULL)
+		e = kura_auth_apikey(r, msg);
+	else
+		e = authenticate_session(r, msg);
 	if (e != KURA_OK)
 		return e;
 	if (r->principal.user.must_change_password && (rt->flags & KURA_ROUTE_PWCHANGE_OK) == 0) {

@@ -77,6 +77,19 @@ static const struct key keys[] = {
 	{"password_memlimit_kib", NULL, T_UINT, OFF(password_memlimit_kib),
 	 SZ(password_memlimit_kib), 19456, 4u << 20, "Argon2id memory in KiB (OWASP minimum 19456)"},
 	{"log_level", NULL, T_LEVEL, OFF(log_level), SZ(log_level), 0, 0, "debug, info, warn or error"},
+	{"metrics_token_file", NULL, T_STR, OFF(metrics_token_file), SZ(metrics_token_file), 0, 0,
+	 "file holding the bearer token of GET /metrics (16+ characters); empty = /metrics off (404)"},
+	{"login_fail_ip_limit", NULL, T_UINT, OFF(login_fail_ip_limit), SZ(login_fail_ip_limit), 0,
+	 100000, "failed sign-ins from one address within a minute before it is blocked; 0 = never"},
+	{"login_block_minutes", NULL, T_UINT, OFF(login_block_minutes), SZ(login_block_minutes), 1,
+	 1440, "minutes an address stays blocked (every request answers 429)"},
+	{"alert_webhook_url", NULL, T_STR, OFF(alert_webhook_url), SZ(alert_webhook_url), 0, 0,
+	 "https:// URL (http:// to loopback only) that alerts are POSTed to; empty = log only"},
+	{"alert_webhook_secret_file", NULL, T_STR, OFF(alert_webhook_secret_file),
+	 SZ(alert_webhook_secret_file), 0, 0,
+	 "file holding the key (16+ characters) of the webhook's X-Kura-Signature HMAC"},
+	{"alert_5xx_per_minute", NULL, T_UINT, OFF(alert_5xx_per_minute), SZ(alert_5xx_per_minute), 0,
+	 1000000, "more 5xx answers than this in one minute raise an alert; 0 = never"},
 	{"test_clock_offset_file", NULL, T_STR, OFF(test_clock_offset_file),
 	 SZ(test_clock_offset_file), 0, 0, "tests only: file whose number of seconds moves the clock"},
 };
@@ -105,6 +118,9 @@ kura_config_defaults(struct kura_config *c)
 	c->password_opslimit = 2;
 	c->password_memlimit_kib = 65536;
 	c->log_level = KURA_LOG_INFO;
+	c->login_fail_ip_limit = 20;
+	c->login_block_minutes = 15;
+	c->alert_5xx_per_minute = 50;
 #ifdef KURA_DEFAULT_WEB_ROOT
 	snprintf(c->web_root, sizeof(c->web_root), "%s", KURA_DEFAULT_WEB_ROOT);
 #endif
@@ -361,6 +377,41 @@ derive_path(char *dst, size_t size, const char *dir, const char *rel, char *err,
 	return KURA_OK;
 }
 
+/*
+ * The alert webhook's URL: https anywhere; plain http only to this host, so
+ * that signed alerts never cross a network in clear.
+ */
+static bool
+webhook_url_ok(const char *u)
+{
+	char host[64];
+	const char *h;
+	size_t len;
+	struct in_addr a4;
+
+	for (const unsigned char *p = (const unsigned char *)u; *p != '\0'; p++) {
+		if (*p <= ' ' || *p == 0x7f)
+			return false;
+	}
+	if (strncasecmp(u, "https://", 8) == 0)
+		return u[8] != '\0' && u[8] != '/';
+	if (strncasecmp(u, "http://", 7) != 0)
+		return false;
+	h = u + 7;
+	if (h[0] == '[' && strchr(h, ']') == NULL)
+		return false;
+	len = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
+	/* user@host would make the host something else than it seems */
+	if (len == 0 || len >= sizeof(host) || strcspn(h, "@/") < strcspn(h, "/") ||
+	    (h[len] != '\0' && h[len] != ':' && h[len] != '/'))
+		return false;
+	memcpy(host, h, len);
+	host[len] = '\0';
+	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+		return true;
+	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
 enum kura_err
 kura_config_finish(struct kura_config *c, char *err, size_t n)
 {
@@ -382,6 +433,18 @@ kura_config_finish(struct kura_config *c, char *err, size_t n)
 		snprintf(err, n, "per_ip_connection_limit (%u) exceeds connection_limit (%u)",
 			 c->per_ip_connection_limit, c->connection_limit);
 		return KURA_E_CONFIG;
+	}
+	if (c->alert_webhook_url[0] != '\0') {
+		if (!webhook_url_ok(c->alert_webhook_url)) {
+			snprintf(err, n, "alert_webhook_url: use https://, or http:// to a loopback "
+				 "address (127.0.0.1, [::1], localhost), without spaces or controls");
+			return KURA_E_CONFIG;
+		}
+		if (c->alert_webhook_secret_file[0] == '\0') {
+			snprintf(err, n, "alert_webhook_url is set but alert_webhook_secret_file is "
+				 "not: the webhook's requests must be signed");
+			return KURA_E_CONFIG;
+		}
 	}
 	if (c->workers == 0)
 		c->workers = (unsigned)ncpu;

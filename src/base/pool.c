@@ -100,6 +100,19 @@ kura_pool_submit(struct kura_pool *p, kura_pool_fn fn, void *arg)
 	return e;
 }
 
+size_t
+kura_pool_depth(struct kura_pool *p)
+{
+	size_t n;
+
+	if (p == NULL)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	n = p->count;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
 void
 kura_pool_free(struct kura_pool *p)
 {

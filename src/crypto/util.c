@@ -1,6 +1,6 @@
 /*
  * The small primitives the rest of Kura borrows from crypto/: library
- * start-up, randomness, SHA-256, constant-time compare, base64url, and
+ * start-up, randomness, SHA-256, HMAC-SHA256, constant-time compare, base64url, and
  * (privately) HKDF-SHA256 and the careful "create a secret file" helper
  * used for the master key and the TLS key. Everything here composes
  * libsodium and GnuTLS calls; nothing is a home-made primitive.
@@ -84,6 +84,23 @@ void kura_sha256(const void *data, size_t n, uint8_t out[32])
 	if (data == NULL)
 		data = empty;
 	crypto_hash_sha256(out, data, n);
+}
+
+void kura_hmac_sha256(const uint8_t *key, size_t keylen, const void *msg, size_t n,
+		      uint8_t out[32])
+{
+	static const uint8_t empty[1];
+	crypto_auth_hmacsha256_state st;
+
+	if (msg == NULL)
+		msg = empty;
+	if (key == NULL)
+		key = empty;
+	/* The _init form takes a key of any length (RFC 2104 hashes a long one). */
+	crypto_auth_hmacsha256_init(&st, key, keylen);
+	crypto_auth_hmacsha256_update(&st, msg, n);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
 }
 
 int kura_ct_equal(const void *a, const void *b, size_t n)

@@ -190,6 +190,31 @@ kura_reply_empty(struct kura_req *r, unsigned status)
 }
 
 void
+kura_reply_text(struct kura_req *r, unsigned status, const char *content_type, const char *data,
+		size_t len)
+{
+	char *copy;
+
+	if (already_answered(r))
+		return;
+	if (status < 100 || status > 599 || content_type == NULL || (data == NULL && len > 0)) {
+		kura_log(KURA_LOG_ERROR, "reply_bad_text", "rid=%s status=%u", r->rid, status);
+		set_fallback_error(r);
+		return;
+	}
+	/* One byte more than the data, so that an empty body is still an allocation to own. */
+	copy = malloc(len + 1);
+	if (copy == NULL) {
+		kura_log(KURA_LOG_ERROR, "reply_failed", "rid=%s status=%u", r->rid, status);
+		set_fallback_error(r);
+		return;
+	}
+	if (len > 0)
+		memcpy(copy, data, len);
+	set_response(r, status, copy, len, content_type);
+}
+
+void
 kura_reply_error(struct kura_req *r, enum kura_err e, const char *message)
 {
 	kura_reply_error_details(r, e, message, NULL);
@@ -246,7 +271,8 @@ kura_reply_set_cookie(struct kura_req *r, const char *value)
 {
 	char *copy;
 
-	if (value == NULL)
+	/* API-key callers are machines, not browsers: they never get a session cookie. */
+	if (value == NULL || r->principal.api_key_id != 0)
 		return;
 	copy = strdup(value);
 	if (copy == NULL) {

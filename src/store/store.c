@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kura/clock.h"
+
 struct kura_store {
 	const struct kura_store_ops *ops;
 	void *be;
@@ -60,7 +62,9 @@ ops_complete(const struct kura_store_ops *o)
 	       o->lockout_put != NULL &&
 	       o->audit_head != NULL && o->audit_insert != NULL && o->audit_scan != NULL &&
 	       o->audit_query != NULL && o->seal_put != NULL && o->seal_list != NULL &&
-	       o->in_transaction != NULL;
+	       o->in_transaction != NULL && o->notice_create != NULL && o->notice_list != NULL &&
+	       o->apikey_create != NULL && o->apikey_auth != NULL && o->apikey_list != NULL &&
+	       o->apikey_revoke != NULL && o->apikey_touch != NULL;
 }
 
 enum kura_err
@@ -602,4 +606,146 @@ kura_store_lockout_put(struct kura_tenant_db *db, int64_t user_id, int64_t faile
 	if (db == NULL || failed < 0)
 		return KURA_E_INTERNAL;
 	return db->store->ops->lockout_put(db->conn, user_id, failed, locked_until);
+}
+
+/*
+ * Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF)
+ * without control characters other than tab and newline: notices are shown
+ * as JSON strings and printed on terminals.
+ */
+static bool
+text_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		unsigned c = *p;
+		size_t n;
+		unsigned cp;
+
+		if (c < 0x80) {
+			if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f)
+				return false;
+			p++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		for (size_t i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+enum kura_err
+kura_store_notice_create(struct kura_store *s, struct kura_notice *n)
+{
+	size_t tlen, blen;
+
+	if (s == NULL || n == NULL)
+		return KURA_E_INTERNAL;
+	n->id = 0;
+	tlen = strnlen(n->title, sizeof(n->title));
+	blen = strnlen(n->body, sizeof(n->body));
+	if ((n->kind != KURA_NOTICE_INCIDENT && n->kind != KURA_NOTICE_MAINTENANCE) || tlen == 0 ||
+	    tlen >= sizeof(n->title) || blen == 0 || blen >= sizeof(n->body) ||
+	    n->ends_at <= n->starts_at || !text_ok(n->title) || !text_ok(n->body))
+		return KURA_E_VALIDATION;
+	if (n->tenant_id[0] != '\0' && !tenant_id_ok(n->tenant_id))
+		return KURA_E_NOT_FOUND;
+	if (n->created_at == 0)
+		n->created_at = kura_now_us();
+	return s->ops->notice_create(s->be, n);
+}
+
+enum kura_err
+kura_store_notice_list(struct kura_store *s, const char *tenant_id, int64_t now, unsigned limit,
+		       kura_notice_cb cb, void *ctx)
+{
+	if (s == NULL || cb == NULL)
+		return KURA_E_INTERNAL;
+	if (tenant_id != NULL && !tenant_id_ok(tenant_id))
+		return KURA_E_NOT_FOUND;
+	return s->ops->notice_list(s->be, tenant_id, now, limit, cb, ctx);
+}
+
+enum kura_err
+kura_store_finish(struct kura_tenant_db *db, enum kura_err e)
+{
+	if (e == KURA_OK)
+		return kura_store_commit(db);
+	kura_store_rollback(db);
+	return e;
+}
+
+enum kura_err
+kura_store_apikey_create(struct kura_tenant_db *db, struct kura_apikey *k)
+{
+	size_t nlen;
+
+	if (db == NULL || k == NULL)
+		return KURA_E_INTERNAL;
+	k->id = 0;
+	nlen = strnlen(k->name, sizeof(k->name));
+	if (nlen == 0 || nlen >= sizeof(k->name) || k->user_id <= 0)
+		return KURA_E_VALIDATION;
+	if (k->created_at == 0)
+		k->created_at = kura_now_us();
+	return db->store->ops->apikey_create(db->conn, k);
+}
+
+enum kura_err
+kura_store_apikey_auth(struct kura_tenant_db *db, const uint8_t secret_hash[32],
+		       struct kura_apikey *k, struct kura_user *u)
+{
+	if (k != NULL)
+		memset(k, 0, sizeof(*k));
+	if (u != NULL)
+		memset(u, 0, sizeof(*u));
+	if (db == NULL || secret_hash == NULL || k == NULL || u == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->apikey_auth(db->conn, secret_hash, k, u);
+}
+
+enum kura_err
+kura_store_apikey_list(struct kura_tenant_db *db, int64_t user_id, kura_apikey_cb cb, void *ctx)
+{
+	if (db == NULL || cb == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->apikey_list(db->conn, user_id, cb, ctx);
+}
+
+enum kura_err
+kura_store_apikey_revoke(struct kura_tenant_db *db, int64_t id, int64_t user_id, int64_t now)
+{
+	if (db == NULL)
+		return KURA_E_INTERNAL;
+	if (id <= 0)
+		return KURA_E_NOT_FOUND;
+	return db->store->ops->apikey_revoke(db->conn, id, user_id, now);
+}
+
+enum kura_err
+kura_store_apikey_touch(struct kura_tenant_db *db, int64_t id, int64_t now, const char *ip)
+{
+	if (db == NULL || ip == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->apikey_touch(db->conn, id, now, ip);
 }

@@ -32,6 +32,11 @@ COOKIE_NAME = "__Host-kura_session"
 CSRF_HEADER = "X-CSRF-Token"
 # Argon2id at the minimum memory the server accepts, so logins are fast in tests.
 TEST_MEMLIMIT_KIB = "19456"
+# Every test client is 127.0.0.1, so the failed-login block (default 20 a
+# minute) would block whole modules that test refused sign-ins. A limit no
+# test reaches keeps its code running everywhere; test_monitoring.py sets a
+# small one to test the block itself.
+TEST_LOGIN_FAIL_IP_LIMIT = "100000"
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
 
@@ -50,9 +55,11 @@ def kura_bin() -> Path:
 
 def clean_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """The caller's environment without any KURA_* variable (an unknown one
-    stops kurad), plus the fast password-hash setting and `extra`."""
+    stops kurad), plus the fast password-hash setting, the failed-login limit
+    of the tests and `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KURA_")}
     env["KURA_PASSWORD_MEMLIMIT_KIB"] = TEST_MEMLIMIT_KIB
+    env["KURA_LOGIN_FAIL_IP_LIMIT"] = TEST_LOGIN_FAIL_IP_LIMIT
     if extra:
         env.update(extra)
     return env

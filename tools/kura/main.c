@@ -27,6 +27,10 @@ usage(FILE *f)
 		"                                       create a user; prints a one-time password\n"
 		"  audit verify --tenant T              check T's audit chain and seals; exit 0 intact, 1 not\n"
 		"  audit seal --tenant T                seal T's current audit chain head\n"
+		"  notice create --kind incident|maintenance --title T --body B\n"
+		"         --starts RFC3339 --ends RFC3339 [--tenant T]\n"
+		"                                       a notice for T's users (without --tenant: all)\n"
+		"  notice list                          list every notice (id, kind, tenant, times, title)\n"
 		"  demo [--port N]                      init + tenant \"demo\" + an admin, for trying Kura\n\n"
 		"The data directory is --data, else $KURA_DATA, else ./kura-data.\n"
 		"Roles: super_admin, admin, member, read_only.\n");
@@ -101,6 +105,8 @@ main(int argc, char **argv)
 		rc = cli_demo(&c, argc, argv);
 	else if (strcmp(argv[0], "audit") == 0)
 		rc = cli_audit(&c, argc, argv);
+	else if (strcmp(argv[0], "notice") == 0)
+		rc = cli_notice(&c, argc, argv);
 	else {
 		fprintf(stderr, "kura: unknown command \"%s\"\n", argv[0]);
 		usage(stderr);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "kura/log.h"
+#include "kura/monitor.h"
 
 /* How long a statement waits for another connection's write lock. */
 #define BUSY_TIMEOUT_MS 5000
@@ -142,6 +143,7 @@ kura_sqlite_error(struct kura_sqlite_conn *c, const char *op, int rc)
 	kura_log_quote(msg, sizeof(msg),
 		       (c != NULL && c->db != NULL) ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
 	kura_log(KURA_LOG_ERROR, "store_error", "op=%s rc=%d msg=%s", op, rc, msg);
+	kura_metrics_store_error();
 	/* BUSY reaches us only once busy_timeout has run out: the store is overloaded. */
 	if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
 		return KURA_E_UNAVAILABLE;

@@ -51,4 +51,13 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 	.seal_put = kura_sqlite_seal_put,
 	.seal_list = kura_sqlite_seal_list,
 	.in_transaction = kura_sqlite_in_transaction,
+
+	.notice_create = kura_sqlite_notice_create,
+	.notice_list = kura_sqlite_notice_list,
+
+	.apikey_create = kura_sqlite_apikey_create,
+	.apikey_auth = kura_sqlite_apikey_auth,
+	.apikey_list = kura_sqlite_apikey_list,
+	.apikey_revoke = kura_sqlite_apikey_revoke,
+	.apikey_touch = kura_sqlite_apikey_touch,
 };

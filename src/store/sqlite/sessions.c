@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "kura/monitor.h"
+
 #define SESSION_COLS                                                                       \
 	"id_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, idle_timeout_s"
 
@@ -153,6 +155,21 @@ write_one(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op, bool nee
 	return KURA_OK;
 }
 
+/*
+ * A delete of sessions: as write_one, and the rows it removed count as
+ * ended sessions in the metrics (counted here, where every way a session
+ * ends passes: sign-out, timeout, forced sign-out, purge).
+ */
+static enum kura_err
+delete_sessions(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op, bool need_row)
+{
+	enum kura_err e = write_one(c, st, op, need_row);
+
+	if (e == KURA_OK)
+		kura_metrics_sessions_ended((uint64_t)sqlite3_changes(c->db));
+	return e;
+}
+
 enum kura_err
 kura_sqlite_session_touch(void *conn, const uint8_t id_hash[32], int64_t now)
 {
@@ -182,7 +199,7 @@ kura_sqlite_session_delete(void *conn, const uint8_t id_hash[32])
 	if (e != KURA_OK)
 		goto out;
 	sqlite3_bind_blob(st, 1, id_hash, 32, SQLITE_STATIC);
-	e = write_one(c, st, "session_delete", true);
+	e = delete_sessions(c, st, "session_delete", true);
 out:
 	kura_sqlite_done(st);
 	return e;
@@ -204,7 +221,7 @@ kura_sqlite_session_delete_user(void *conn, int64_t user_id, const uint8_t *keep
 	else
 		sqlite3_bind_null(st, 2);
 	/* Zero sessions is a fine outcome: the user is logged out everywhere. */
-	e = write_one(c, st, "session_delete_user", false);
+	e = delete_sessions(c, st, "session_delete_user", false);
 out:
 	kura_sqlite_done(st);
 	return e;
@@ -222,7 +239,7 @@ kura_sqlite_session_purge_expired(void *conn, int64_t now, int64_t idle_cutoff)
 		goto out;
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int64(st, 2, idle_cutoff);
-	e = write_one(c, st, "session_purge_expired", false);
+	e = delete_sessions(c, st, "session_purge_expired", false);
 out:
 	kura_sqlite_done(st);
 	return e;

@@ -1,8 +1,9 @@
 /*
  * Private to the SQLite back end (src/store/sqlite/): the connection and
  * pool types, the prepared-statement cache and the helpers the resource
- * files (tenants.c, users.c, sessions.c, audit.c) share. Nothing outside this
- * directory includes it; the rest of Kura sees only include/kura/store.h.
+ * files (tenants.c, users.c, sessions.c, audit.c, notices.c) share.
+ * Nothing outside this directory includes it; the rest of Kura sees only
+ * include/kura/store.h.
  *
  * A connection (struct kura_sqlite_conn) belongs to one pool: the system
  * pool (system.db) or one tenant's pool (tenants/<id>/tenant.db). It is used
@@ -64,6 +65,15 @@ enum kura_sqlite_stmt_id {
 	/* system.db, audit seals */
 	KURA_SQ_SEAL_INSERT,
 	KURA_SQ_SEAL_LIST,
+	/* system.db, notices */
+	KURA_SQ_NOTICE_INSERT,
+	KURA_SQ_NOTICE_LIST,
+	/* tenant.db, API keys */
+	KURA_SQ_APIKEY_INSERT,
+	KURA_SQ_APIKEY_AUTH,
+	KURA_SQ_APIKEY_LIST,
+	KURA_SQ_APIKEY_REVOKE,
+	KURA_SQ_APIKEY_TOUCH,
 	KURA_SQ__COUNT
 };
 
@@ -265,5 +275,18 @@ enum kura_err kura_sqlite_seal_put(void *be, const char *tenant_id, int64_t seq,
 enum kura_err kura_sqlite_seal_list(void *be, const char *tenant_id, kura_audit_seal_cb cb,
 				    void *ctx);
 bool kura_sqlite_in_transaction(void *conn);
+
+/* notices.c */
+enum kura_err kura_sqlite_notice_create(void *be, struct kura_notice *n);
+enum kura_err kura_sqlite_notice_list(void *be, const char *tenant_id, int64_t now,
+				      unsigned limit, kura_notice_cb cb, void *ctx);
+
+/* apikeys.c */
+enum kura_err kura_sqlite_apikey_create(void *conn, struct kura_apikey *k);
+enum kura_err kura_sqlite_apikey_auth(void *conn, const uint8_t secret_hash[32],
+				      struct kura_apikey *k, struct kura_user *u);
+enum kura_err kura_sqlite_apikey_list(void *conn, int64_t user_id, kura_apikey_cb cb, void *ctx);
+enum kura_err kura_sqlite_apikey_revoke(void *conn, int64_t id, int64_t user_id, int64_t now);
+enum kura_err kura_sqlite_apikey_touch(void *conn, int64_t id, int64_t now, const char *ip);
 
 #endif

@@ -304,6 +304,13 @@ kura_sqlite_user_delete(void *conn, int64_t id)
 	enum kura_err e;
 	int rc;
 
+	/*
+	 * The sessions go first, explicitly: the cascade would delete them too,
+	 * but out of sight of sqlite3_changes() and so of the ended-sessions count.
+	 */
+	e = kura_sqlite_session_delete_user(c, id, NULL);
+	if (e != KURA_OK)
+		goto out;
 	e = kura_sqlite_stmt(c, KURA_SQ_USER_DELETE, sql_delete, &st);
 	if (e != KURA_OK)
 		goto out;

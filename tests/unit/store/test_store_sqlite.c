@@ -1293,8 +1293,9 @@ test_sqlite_keys_only_in_system_db(void **state)
 	assert_true(file_contains(path, wrapped_a, sizeof(wrapped_a)));
 	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db", f->dir);
 	assert_false(file_contains(path, wrapped_a, sizeof(wrapped_a)));
+	/* API keys (hashes of client secrets) are not key material: only those are allowed. */
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM sqlite_schema "
-				       "WHERE name LIKE '%key%'"),
+				       "WHERE name LIKE '%key%' AND name NOT LIKE '%api_keys%'"),
 			 0);
 }
 
@@ -1466,6 +1467,116 @@ test_sqlite_idle_connections_bounded(void **state)
 	assert_true(count_fds() - base <= 64 * 3 + 8);
 }
 
+static void
+apikey_init(struct kura_apikey *k, uint8_t tag, int64_t user_id, const char *name)
+{
+	memset(k, 0, sizeof(*k));
+	k->user_id = user_id;
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	snprintf(k->prefix, sizeof(k->prefix), "abcdefgh");
+	memset(k->secret_hash, tag, sizeof(k->secret_hash));
+	snprintf(k->scopes, sizeof(k->scopes), "users.read,audit.read");
+	snprintf(k->cidrs, sizeof(k->cidrs), "10.0.0.0/8");
+	k->created_at = 1700000000000100;
+}
+
+static void
+count_key(void *ctx, const struct kura_apikey *k)
+{
+	(void)k;
+	(*(int *)ctx)++;
+}
+
+/* API keys: found by hash with their creator, listed per user or all, revoked, touched, cascaded. */
+static void
+test_apikeys(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *s = open_store(f, 4);
+	struct kura_tenant_db *db = NULL, *other = NULL;
+	struct kura_apikey k, got;
+	struct kura_user u;
+	uint8_t h[32];
+	int64_t alice, bob, kid;
+	int n;
+
+	make_tenant(s, "acme");
+	make_tenant(s, "globex");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(s, "globex", &other), KURA_OK);
+	alice = make_user(db, "alice@acme.example", "Alice");
+	bob = make_user(db, "bob@acme.example", "Bob");
+
+	apikey_init(&k, 0x11, alice, "ci");
+	assert_int_equal(kura_store_apikey_create(db, &k), KURA_OK);
+	assert_true(k.id > 0 && k.id < (INT64_C(1) << 53));
+	kid = k.id;
+	/* the same secret hash twice is refused */
+	apikey_init(&k, 0x11, bob, "dup");
+	assert_int_equal(kura_store_apikey_create(db, &k), KURA_E_EXISTS);
+	apikey_init(&k, 0x22, bob, "");
+	assert_int_equal(kura_store_apikey_create(db, &k), KURA_E_VALIDATION);
+	assert_int_equal(k.id, 0);
+	apikey_init(&k, 0x22, 999, "ghost");
+	assert_int_equal(kura_store_apikey_create(db, &k), KURA_E_NOT_FOUND);
+	apikey_init(&k, 0x22, bob, "bob's");
+	assert_int_equal(kura_store_apikey_create(db, &k), KURA_OK);
+
+	memset(h, 0x11, sizeof(h));
+	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u), KURA_OK);
+	assert_int_equal(got.id, kid);
+	assert_int_equal(u.id, alice);
+	assert_string_equal(u.email, "alice@acme.example");
+	assert_string_equal(got.name, "ci");
+	assert_string_equal(got.prefix, "abcdefgh");
+	assert_string_equal(got.scopes, "users.read,audit.read");
+	assert_string_equal(got.cidrs, "10.0.0.0/8");
+	assert_memory_equal(got.secret_hash, h, 32);
+	assert_int_equal(got.revoked_at, 0);
+	assert_int_equal(got.last_used_at, 0);
+	/* another tenant's store does not know it; out-params zeroed */
+	assert_int_equal(kura_store_apikey_auth(other, h, &got, &u), KURA_E_NOT_FOUND);
+	assert_true(all_zero(&got, sizeof(got)) && all_zero(&u, sizeof(u)));
+	memset(h, 0x33, sizeof(h));
+	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u), KURA_E_NOT_FOUND);
+	assert_true(all_zero(&got, sizeof(got)) && all_zero(&u, sizeof(u)));
+
+	n = 0;
+	assert_int_equal(kura_store_apikey_list(db, alice, count_key, &n), KURA_OK);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(kura_store_apikey_list(db, 0, count_key, &n), KURA_OK);
+	assert_int_equal(n, 2);
+	n = 0;
+	assert_int_equal(kura_store_apikey_list(other, 0, count_key, &n), KURA_OK);
+	assert_int_equal(n, 0);
+
+	assert_int_equal(kura_store_apikey_touch(db, kid, 1700000000000200, "10.1.2.3"), KURA_OK);
+	/* an older time never wins */
+	assert_int_equal(kura_store_apikey_touch(db, kid, 1700000000000150, "10.1.2.4"), KURA_OK);
+	memset(h, 0x11, sizeof(h));
+	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u), KURA_OK);
+	assert_int_equal(got.last_used_at, 1700000000000200);
+
+	/* only the owner (or user_id 0) revokes; other tenants cannot */
+	assert_int_equal(kura_store_apikey_revoke(db, kid, bob, 1700000000000300), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_apikey_revoke(other, kid, 0, 1700000000000300), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_apikey_revoke(db, kid, alice, 1700000000000300), KURA_OK);
+	assert_int_equal(kura_store_apikey_revoke(db, kid, 0, 1700000000000400), KURA_OK);
+	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u), KURA_OK);
+	assert_int_equal(got.revoked_at, 1700000000000300);
+
+	/* keys die with their creator */
+	assert_int_equal(kura_store_user_delete(db, alice), KURA_OK);
+	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u), KURA_E_NOT_FOUND);
+	n = 0;
+	assert_int_equal(kura_store_apikey_list(db, 0, count_key, &n), KURA_OK);
+	assert_int_equal(n, 1);
+
+	kura_store_tenant_release(db);
+	kura_store_tenant_release(other);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1488,6 +1599,7 @@ main(void)
 		T(test_concurrent_acquire),
 		T(test_audit_rows),
 		T(test_audit_seals),
+		T(test_apikeys),
 	};
 	const struct CMUnitTest sqlite_only[] = {
 		T(test_sqlite_files_and_modes),
