@@ -9,6 +9,7 @@ PKGS=(
   libsodium-dev libcmocka-dev libcsv-dev libcurl4-openssl-dev
   python3 python3-pytest python3-requests
   openssl wrk curl ca-certificates
+  john-data
   chromium
 )
 # Node.js drives the browser tests; the machine image may already have a newer one.

@@ -161,11 +161,34 @@ enum kura_err kura_auth_change_password(struct kura_req *r, const char *old_pw, 
 /*
  * Checks a new password against the tenant's policy (set; NULL = defaults):
  * minimum length in code points, at most 1024 bytes, required character
- * classes (waived from 128 characters on), not the e-mail or its local part.
+ * classes (waived from 128 characters on), not the e-mail or its local part,
+ * and (always, whatever the settings) not a common password
+ * (kura_password_breached, code "breached").
  * Appends {"field","code","message"} objects to details, one per broken rule.
  * Returns KURA_OK or KURA_E_VALIDATION.
  */
 struct kura_security_settings;
 enum kura_err kura_password_policy_check(const char *pw, size_t len, const struct kura_user *u,
 					 const struct kura_security_settings *set, json_t *details);
+
+/*
+ * true when pw (len bytes, not NUL-terminated) equals, ignoring the case of
+ * ASCII letters, an entry of the embedded common-password list (Openwall's
+ * password.lst from Debian's john-data). NULL or empty gives false.
+ */
+bool kura_password_breached(const char *pw, size_t len);
+/*
+ * The embedded list itself (generated at build time by
+ * scripts/embed_wordlist.py): kura_breached_list_count entries, ASCII
+ * lower-case, unique, sorted by strcmp.
+ */
+extern const char *const kura_breached_list[];
+extern const size_t kura_breached_list_count;
+
+/*
+ * Most previous password hashes kept per user, and so the most Argon2id
+ * verifications one password change can cost for the reuse rule
+ * (passwordHistory, at most this many).
+ */
+#define KURA_PASSWORD_HISTORY_MAX 24
 #endif

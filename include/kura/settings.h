@@ -28,6 +28,7 @@ struct kura_security_settings {
 	unsigned lockout_minutes;        /* 1..1440; default 30 */
 	unsigned session_idle_minutes;   /* 0 = the server's setting, else 5..1440 */
 	unsigned session_absolute_minutes; /* 0 = the server's setting, else 15..1440 */
+	unsigned password_history;       /* 0 = off, else 1..24 previous passwords refused; default 5 */
 };
 
 void kura_settings_defaults(struct kura_security_settings *s);

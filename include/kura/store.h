@@ -200,6 +200,7 @@ typedef void (*kura_tenant_cb)(void *ctx, const struct kura_tenant *t);
 typedef void (*kura_user_cb)(void *ctx, const struct kura_user *u);
 typedef void (*kura_session_cb)(void *ctx, const struct kura_session *s);
 typedef void (*kura_setting_cb)(void *ctx, const char *key, const char *value);
+typedef bool (*kura_pwhistory_cb)(void *ctx, const char *hash); /* false stops */
 
 /* The back-end vtable. `be` is the back end's own state. */
 struct kura_store_ops {
@@ -274,6 +275,11 @@ struct kura_store_ops {
 	enum kura_err (*apikey_list)(void *conn, int64_t user_id, kura_apikey_cb cb, void *ctx);
 	enum kura_err (*apikey_revoke)(void *conn, int64_t id, int64_t user_id, int64_t now);
 	enum kura_err (*apikey_touch)(void *conn, int64_t id, int64_t now, const char *ip);
+
+	enum kura_err (*pwhistory_add)(void *conn, int64_t user_id, const char *hash, int64_t now,
+				       unsigned keep);
+	enum kura_err (*pwhistory_list)(void *conn, int64_t user_id, unsigned limit,
+					kura_pwhistory_cb cb, void *ctx);
 };
 
 extern const struct kura_store_ops kura_store_sqlite_ops;
@@ -470,5 +476,24 @@ enum kura_err kura_store_apikey_revoke(struct kura_tenant_db *db, int64_t id, in
 /* Records that key id was used at now from ip. */
 enum kura_err kura_store_apikey_touch(struct kura_tenant_db *db, int64_t id, int64_t now,
 				      const char *ip);
+
+/*
+ * Password history (the reuse rule). pwhistory_add stores hash (an Argon2id
+ * PHC string, 1..127 bytes) as user_id's newest previous password, then
+ * deletes all but the newest keep (1..KURA_STORE_PWHISTORY_KEEP) of that
+ * user's entries; join the transaction that changes the password.
+ * KURA_E_NOT_FOUND when there is no such user; KURA_E_VALIDATION for a bad
+ * hash or keep. Entries go with the user (ON DELETE CASCADE).
+ */
+#define KURA_STORE_PWHISTORY_KEEP 24
+enum kura_err kura_store_pwhistory_add(struct kura_tenant_db *db, int64_t user_id,
+				       const char *hash, int64_t now, unsigned keep);
+/*
+ * Calls cb with each of user_id's stored previous hashes, newest first, at
+ * most limit (0 = none: returns KURA_OK without reading), until cb returns
+ * false.
+ */
+enum kura_err kura_store_pwhistory_list(struct kura_tenant_db *db, int64_t user_id,
+					unsigned limit, kura_pwhistory_cb cb, void *ctx);
 
 #endif

@@ -37,6 +37,7 @@ void kura_api_notices_list(struct kura_req *r);
 void kura_api_apikeys_create(struct kura_req *r);
 void kura_api_apikeys_list(struct kura_req *r);
 void kura_api_apikeys_delete(struct kura_req *r);
+void kura_api_security_health(struct kura_req *r);
 
 /*
  * Reads a required string member of obj with a length bound in bytes

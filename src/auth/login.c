@@ -415,6 +415,69 @@ kura_password_policy_check(const char *pw, size_t len, const struct kura_user *u
 			e = KURA_E_VALIDATION;
 		}
 	}
+	/* Always on, whatever the settings: these are the first guesses of any attacker. */
+	if (kura_password_breached(pw, len)) {
+		add_detail(details, "newPassword", "breached",
+			   "this password appears in lists of common passwords");
+		e = KURA_E_VALIDATION;
+	}
+	return e;
+}
+
+_Static_assert(KURA_PASSWORD_HISTORY_MAX <= KURA_STORE_PWHISTORY_KEEP,
+	       "the store must keep every hash the reuse rule may check");
+
+struct history {
+	char hash[KURA_PASSWORD_HISTORY_MAX][KURA_PASSWORD_HASH_MAX];
+	unsigned n;
+};
+
+static bool
+history_add(void *ctx, const char *hash)
+{
+	struct history *h = ctx;
+
+	if (h->n >= KURA_PASSWORD_HISTORY_MAX)
+		return false;
+	copy_str(h->hash[h->n++], KURA_PASSWORD_HASH_MAX, hash);
+	return true;
+}
+
+/*
+ * The reuse rule: KURA_E_VALIDATION (detail "reused") when pw verifies
+ * against one of the user's last `last` previous hashes. Each stored hash
+ * costs one Argon2id verification at that hash's own cost, so at most
+ * KURA_PASSWORD_HISTORY_MAX (24, the setting's maximum) of them: with the
+ * default cost (~0.1 s each) a change may take a couple of seconds on the
+ * hash pool. The current password is handled by the caller (it has just
+ * been verified as the old one, so a byte comparison suffices).
+ */
+static enum kura_err
+check_history(struct kura_tenant_db *db, int64_t user_id, unsigned last, const char *pw,
+	      size_t len, json_t *details)
+{
+	struct history *h;
+	enum kura_err e;
+
+	if (last == 0)
+		return KURA_OK;
+	if (last > KURA_PASSWORD_HISTORY_MAX)
+		last = KURA_PASSWORD_HISTORY_MAX;
+	h = sodium_malloc(sizeof(*h));
+	if (h == NULL)
+		return KURA_E_NOMEM;
+	h->n = 0;
+	/* Read first, hash after: no statement or transaction stays open during the slow part. */
+	e = kura_store_pwhistory_list(db, user_id, last, history_add, h);
+	for (unsigned i = 0; e == KURA_OK && i < h->n; i++) {
+		if (kura_password_verify(h->hash[i], pw, len) == KURA_OK) {
+			add_detail(details, "newPassword", "reused",
+				   "this password was used before; choose one you have not used "
+				   "recently");
+			e = KURA_E_VALIDATION;
+		}
+	}
+	sodium_free(h);
 	return e;
 }
 
@@ -450,11 +513,19 @@ kura_auth_change_password(struct kura_req *r, const char *old_pw, size_t oldlen,
 			goto out;
 		}
 		e = kura_password_policy_check(new_pw, newlen, &fresh, &set, details);
-	}
-	if (oldlen == newlen && sodium_memcmp(old_pw, new_pw, newlen) == 0) {
-		add_detail(details, "newPassword", "unchanged",
-			   "the new password must differ from the current one");
-		e = KURA_E_VALIDATION;
+		/*
+		 * The current password, always refused: it has just verified as the
+		 * old one, so equal bytes are the same test as verifying the hash.
+		 */
+		if (oldlen == newlen && sodium_memcmp(old_pw, new_pw, newlen) == 0) {
+			add_detail(details, "newPassword", "reused",
+				   "the new password must differ from the current one");
+			e = KURA_E_VALIDATION;
+		}
+		/* The expensive rule (Argon2id per stored hash) only once the cheap ones pass. */
+		if (e == KURA_OK)
+			e = check_history(p->db, fresh.id, set.password_history, new_pw, newlen,
+					  details);
 	}
 	if (e != KURA_OK)
 		goto out;
@@ -464,7 +535,11 @@ kura_auth_change_password(struct kura_req *r, const char *old_pw, size_t oldlen,
 	e = kura_store_begin(p->db);
 	if (e != KURA_OK)
 		goto out;
-	e = kura_store_user_set_password(p->db, fresh.id, h, false, kura_now_us());
+	/* The old hash joins the history in the same transaction as the change. */
+	e = kura_store_pwhistory_add(p->db, fresh.id, fresh.password_hash, kura_now_us(),
+				     KURA_STORE_PWHISTORY_KEEP);
+	if (e == KURA_OK)
+		e = kura_store_user_set_password(p->db, fresh.id, h, false, kura_now_us());
 	if (e == KURA_OK)
 		e = kura_store_session_delete_user(p->db, fresh.id, p->session_hash);
 	if (e == KURA_OK)

@@ -27,6 +27,8 @@ static const struct key keys[] = {
 	{"lockoutMinutes", OFF(lockout_minutes), 1, 1440, false, 30},
 	{"sessionIdleMinutes", OFF(session_idle_minutes), 5, 1440, true, 0},
 	{"sessionAbsoluteMinutes", OFF(session_absolute_minutes), 15, 1440, true, 0},
+	/* Bounded by KURA_PASSWORD_HISTORY_MAX: each entry costs one Argon2id verification. */
+	{"passwordHistory", OFF(password_history), 1, 24, true, 5},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -64,7 +64,8 @@ ops_complete(const struct kura_store_ops *o)
 	       o->audit_query != NULL && o->seal_put != NULL && o->seal_list != NULL &&
 	       o->in_transaction != NULL && o->notice_create != NULL && o->notice_list != NULL &&
 	       o->apikey_create != NULL && o->apikey_auth != NULL && o->apikey_list != NULL &&
-	       o->apikey_revoke != NULL && o->apikey_touch != NULL;
+	       o->apikey_revoke != NULL && o->apikey_touch != NULL &&
+	       o->pwhistory_add != NULL && o->pwhistory_list != NULL;
 }
 
 enum kura_err
@@ -748,4 +749,34 @@ kura_store_apikey_touch(struct kura_tenant_db *db, int64_t id, int64_t now, cons
 	if (db == NULL || ip == NULL)
 		return KURA_E_INTERNAL;
 	return db->store->ops->apikey_touch(db->conn, id, now, ip);
+}
+
+enum kura_err
+kura_store_pwhistory_add(struct kura_tenant_db *db, int64_t user_id, const char *hash,
+			 int64_t now, unsigned keep)
+{
+	/* The same bound as a user's own hash, which is what gets moved here. */
+	const size_t cap = sizeof(((struct kura_user *)0)->password_hash);
+	size_t len;
+
+	if (db == NULL || hash == NULL)
+		return KURA_E_INTERNAL;
+	len = strnlen(hash, cap);
+	if (len == 0 || len >= cap || keep == 0 ||
+	    keep > KURA_STORE_PWHISTORY_KEEP)
+		return KURA_E_VALIDATION;
+	return db->store->ops->pwhistory_add(db->conn, user_id, hash, now, keep);
+}
+
+enum kura_err
+kura_store_pwhistory_list(struct kura_tenant_db *db, int64_t user_id, unsigned limit,
+			  kura_pwhistory_cb cb, void *ctx)
+{
+	if (db == NULL || cb == NULL)
+		return KURA_E_INTERNAL;
+	if (limit == 0)
+		return KURA_OK;
+	if (limit > KURA_STORE_PWHISTORY_KEEP)
+		limit = KURA_STORE_PWHISTORY_KEEP;
+	return db->store->ops->pwhistory_list(db->conn, user_id, limit, cb, ctx);
 }

@@ -35,7 +35,8 @@ def test_defaults_and_change_is_audited(world):
     assert r.status_code == 200
     assert r.json() == {"passwordMinLength": 12, "passwordRequiredClasses": [],
                         "passwordExpiryDays": 0, "lockoutThreshold": 5, "lockoutMinutes": 30,
-                        "sessionIdleMinutes": 0, "sessionAbsoluteMinutes": 0}
+                        "sessionIdleMinutes": 0, "sessionAbsoluteMinutes": 0,
+                        "passwordHistory": 5}
     r = patch(admin, {"passwordMinLength": 14, "passwordRequiredClasses": ["digit"]})
     assert r.status_code == 200, r.text
     assert r.json()["passwordMinLength"] == 14

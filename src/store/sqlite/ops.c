@@ -60,4 +60,7 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 	.apikey_list = kura_sqlite_apikey_list,
 	.apikey_revoke = kura_sqlite_apikey_revoke,
 	.apikey_touch = kura_sqlite_apikey_touch,
+
+	.pwhistory_add = kura_sqlite_pwhistory_add,
+	.pwhistory_list = kura_sqlite_pwhistory_list,
 };

@@ -74,6 +74,10 @@ enum kura_sqlite_stmt_id {
 	KURA_SQ_APIKEY_LIST,
 	KURA_SQ_APIKEY_REVOKE,
 	KURA_SQ_APIKEY_TOUCH,
+
+	KURA_SQ_PWHISTORY_INSERT,
+	KURA_SQ_PWHISTORY_PRUNE,
+	KURA_SQ_PWHISTORY_LIST,
 	KURA_SQ__COUNT
 };
 
@@ -288,5 +292,11 @@ enum kura_err kura_sqlite_apikey_auth(void *conn, const uint8_t secret_hash[32],
 enum kura_err kura_sqlite_apikey_list(void *conn, int64_t user_id, kura_apikey_cb cb, void *ctx);
 enum kura_err kura_sqlite_apikey_revoke(void *conn, int64_t id, int64_t user_id, int64_t now);
 enum kura_err kura_sqlite_apikey_touch(void *conn, int64_t id, int64_t now, const char *ip);
+
+/* pwhistory.c */
+enum kura_err kura_sqlite_pwhistory_add(void *conn, int64_t user_id, const char *hash, int64_t now,
+					unsigned keep);
+enum kura_err kura_sqlite_pwhistory_list(void *conn, int64_t user_id, unsigned limit,
+					 kura_pwhistory_cb cb, void *ctx);
 
 #endif
