@@ -159,30 +159,34 @@ out:
 	return e;
 }
 
+struct key_rows {
+	kura_apikey_cb cb;
+	void *ctx;
+};
+
+static void
+key_row(sqlite3_stmt *st, void *ctx)
+{
+	struct key_rows *r = ctx;
+	struct kura_apikey k;
+
+	row_to_key(st, &k);
+	r->cb(r->ctx, &k);
+}
+
 enum kura_err
 kura_sqlite_apikey_list(void *conn, int64_t user_id, kura_apikey_cb cb, void *ctx)
 {
 	struct kura_sqlite_conn *c = conn;
-	struct kura_apikey k;
+	struct key_rows rows = {cb, ctx};
 	sqlite3_stmt *st = NULL;
 	enum kura_err e;
-	int rc;
 
 	e = kura_sqlite_stmt(c, KURA_SQ_APIKEY_LIST, sql_list, &st);
 	if (e != KURA_OK)
 		goto out;
 	sqlite3_bind_int64(st, 1, user_id);
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW) {
-			e = kura_sqlite_error(c, "apikey_list", rc);
-			goto out;
-		}
-		row_to_key(st, &k);
-		cb(ctx, &k);
-	}
+	e = kura_sqlite_each(c, st, "apikey_list", key_row, &rows);
 out:
 	kura_sqlite_done(st);
 	return e;

@@ -199,6 +199,34 @@ kura_sqlite_done(sqlite3_stmt *st)
 	sqlite3_clear_bindings(st);
 }
 
+enum kura_err
+kura_sqlite_each(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op,
+		 kura_sqlite_row_fn fn, void *ctx)
+{
+	int rc;
+
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			return KURA_OK;
+		if (rc != SQLITE_ROW)
+			return kura_sqlite_error(c, op, rc);
+		fn(st, ctx);
+	}
+}
+
+enum kura_err
+kura_sqlite_write(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op, bool need_row)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE)
+		return kura_sqlite_error(c, op, rc);
+	if (need_row && sqlite3_changes(c->db) == 0)
+		return KURA_E_NOT_FOUND;
+	return KURA_OK;
+}
+
 /* Runs a cached statement that returns no rows. */
 static enum kura_err
 run_simple(struct kura_sqlite_conn *c, enum kura_sqlite_stmt_id id, const char *sql,

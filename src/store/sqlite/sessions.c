@@ -142,28 +142,15 @@ out:
 	return e;
 }
 
-/* Runs a cached write whose parameters are bound; NOT_FOUND when it changed nothing. */
-static enum kura_err
-write_one(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op, bool need_row)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc != SQLITE_DONE)
-		return kura_sqlite_error(c, op, rc);
-	if (need_row && sqlite3_changes(c->db) == 0)
-		return KURA_E_NOT_FOUND;
-	return KURA_OK;
-}
-
 /*
- * A delete of sessions: as write_one, and the rows it removed count as
+ * A delete of sessions: as kura_sqlite_write, and the rows it removed count as
  * ended sessions in the metrics (counted here, where every way a session
  * ends passes: sign-out, timeout, forced sign-out, purge).
  */
 static enum kura_err
 delete_sessions(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op, bool need_row)
 {
-	enum kura_err e = write_one(c, st, op, need_row);
+	enum kura_err e = kura_sqlite_write(c, st, op, need_row);
 
 	if (e == KURA_OK)
 		kura_metrics_sessions_ended((uint64_t)sqlite3_changes(c->db));
@@ -182,7 +169,7 @@ kura_sqlite_session_touch(void *conn, const uint8_t id_hash[32], int64_t now)
 		goto out;
 	sqlite3_bind_blob(st, 1, id_hash, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
-	e = write_one(c, st, "session_touch", true);
+	e = kura_sqlite_write(c, st, "session_touch", true);
 out:
 	kura_sqlite_done(st);
 	return e;
@@ -248,30 +235,34 @@ out:
 static const char sql_list_user[] = "SELECT " SESSION_COLS
 				    " FROM sessions WHERE user_id = ?1 ORDER BY created_at DESC";
 
+struct session_rows {
+	kura_session_cb cb;
+	void *ctx;
+};
+
+static void
+session_row(sqlite3_stmt *st, void *ctx)
+{
+	struct session_rows *r = ctx;
+	struct kura_session s;
+
+	row_to_session(st, &s);
+	r->cb(r->ctx, &s);
+}
+
 enum kura_err
 kura_sqlite_session_list_user(void *conn, int64_t user_id, kura_session_cb cb, void *ctx)
 {
 	struct kura_sqlite_conn *c = conn;
-	struct kura_session s;
+	struct session_rows rows = {cb, ctx};
 	sqlite3_stmt *st = NULL;
 	enum kura_err e;
-	int rc;
 
 	e = kura_sqlite_stmt(c, KURA_SQ_SESSION_LIST_USER, sql_list_user, &st);
 	if (e != KURA_OK)
 		goto out;
 	sqlite3_bind_int64(st, 1, user_id);
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW) {
-			e = kura_sqlite_error(c, "session_list_user", rc);
-			goto out;
-		}
-		row_to_session(st, &s);
-		cb(ctx, &s);
-	}
+	e = kura_sqlite_each(c, st, "session_list_user", session_row, &rows);
 out:
 	kura_sqlite_done(st);
 	return e;

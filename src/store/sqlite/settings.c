@@ -13,29 +13,31 @@ static const char sql_lock_put[] =
 	"ON CONFLICT (user_id) DO UPDATE SET failed = excluded.failed, "
 	"locked_until = excluded.locked_until";
 
+struct setting_rows {
+	kura_setting_cb cb;
+	void *ctx;
+};
+
+static void
+setting_row(sqlite3_stmt *st, void *ctx)
+{
+	struct setting_rows *r = ctx;
+
+	r->cb(r->ctx, (const char *)sqlite3_column_text(st, 0),
+	      (const char *)sqlite3_column_text(st, 1));
+}
+
 enum kura_err
 kura_sqlite_settings_list(void *conn, kura_setting_cb cb, void *ctx)
 {
 	struct kura_sqlite_conn *c = conn;
+	struct setting_rows rows = {cb, ctx};
 	sqlite3_stmt *st = NULL;
 	enum kura_err e;
-	int rc;
 
 	e = kura_sqlite_stmt(c, KURA_SQ_SETTINGS_LIST, sql_list, &st);
-	if (e != KURA_OK)
-		goto out;
-	for (;;) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW) {
-			e = kura_sqlite_error(c, "settings_list", rc);
-			goto out;
-		}
-		cb(ctx, (const char *)sqlite3_column_text(st, 0),
-		   (const char *)sqlite3_column_text(st, 1));
-	}
-out:
+	if (e == KURA_OK)
+		e = kura_sqlite_each(c, st, "settings_list", setting_row, &rows);
 	kura_sqlite_done(st);
 	return e;
 }

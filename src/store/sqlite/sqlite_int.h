@@ -161,6 +161,19 @@ enum kura_err kura_sqlite_stmt(struct kura_sqlite_conn *c, enum kura_sqlite_stmt
 /* Resets a cached statement and clears its bindings. NULL is a no-op. */
 void kura_sqlite_done(sqlite3_stmt *st);
 
+/* Called for each row by kura_sqlite_each. */
+typedef void (*kura_sqlite_row_fn)(sqlite3_stmt *st, void *ctx);
+/*
+ * Steps a bound query to its end, calling fn(st, ctx) on each row; a step
+ * error is logged and mapped as kura_sqlite_error does, naming op. The
+ * caller still calls kura_sqlite_done().
+ */
+enum kura_err kura_sqlite_each(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op,
+			       kura_sqlite_row_fn fn, void *ctx);
+/* Steps a bound write; with need_row, KURA_E_NOT_FOUND when it changed nothing. */
+enum kura_err kura_sqlite_write(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op,
+				bool need_row);
+
 /*
  * Logs an SQLite failure as event=store_error and maps it: BUSY/LOCKED
  * (after the busy timeout) to KURA_E_UNAVAILABLE, the rest to KURA_E_STORE.

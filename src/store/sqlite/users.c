@@ -274,7 +274,6 @@ kura_sqlite_user_update(void *conn, const struct kura_user *u, int64_t now)
 	struct kura_sqlite_conn *c = conn;
 	sqlite3_stmt *st = NULL;
 	enum kura_err e;
-	int rc;
 
 	e = kura_sqlite_stmt(c, KURA_SQ_USER_UPDATE, sql_update, &st);
 	if (e != KURA_OK)
@@ -284,13 +283,7 @@ kura_sqlite_user_update(void *conn, const struct kura_user *u, int64_t now)
 	sqlite3_bind_text(st, 3, u->role, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 4, u->status == KURA_USER_DISABLED ? 1 : 0);
 	sqlite3_bind_int64(st, 5, now);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		e = kura_sqlite_error(c, "user_update", rc);
-		goto out;
-	}
-	if (sqlite3_changes(c->db) == 0)
-		e = KURA_E_NOT_FOUND;
+	e = kura_sqlite_write(c, st, "user_update", true);
 out:
 	kura_sqlite_done(st);
 	return e;
@@ -302,7 +295,6 @@ kura_sqlite_user_delete(void *conn, int64_t id)
 	struct kura_sqlite_conn *c = conn;
 	sqlite3_stmt *st = NULL;
 	enum kura_err e;
-	int rc;
 
 	/*
 	 * The sessions go first, explicitly: the cascade would delete them too,
@@ -315,13 +307,7 @@ kura_sqlite_user_delete(void *conn, int64_t id)
 	if (e != KURA_OK)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		e = kura_sqlite_error(c, "user_delete", rc);
-		goto out;
-	}
-	if (sqlite3_changes(c->db) == 0)
-		e = KURA_E_NOT_FOUND;
+	e = kura_sqlite_write(c, st, "user_delete", true);
 out:
 	kura_sqlite_done(st);
 	return e;
