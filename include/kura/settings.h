@@ -20,6 +20,13 @@
 #define KURA_PW_CLASS_DIGIT (1u << 2)
 #define KURA_PW_CLASS_SYMBOL (1u << 3)
 
+/* What a sign-in does when the user already has a live session. */
+enum kura_concurrent_sessions {
+	KURA_SESSIONS_ALLOW = 0,     /* several sessions at once (default) */
+	KURA_SESSIONS_END_OLDER,     /* the new sign-in ends the others */
+	KURA_SESSIONS_REFUSE,        /* the new sign-in is refused (409) */
+};
+
 struct kura_security_settings {
 	unsigned password_min_length;    /* 8..30 code points; default 12 */
 	unsigned password_classes;       /* KURA_PW_CLASS_* required; default none */
@@ -28,6 +35,7 @@ struct kura_security_settings {
 	unsigned lockout_minutes;        /* 1..1440; default 30 */
 	unsigned session_idle_minutes;   /* 0 = the server's setting, else 5..1440 */
 	unsigned session_absolute_minutes; /* 0 = the server's setting, else 15..1440 */
+	enum kura_concurrent_sessions concurrent_sessions;
 	unsigned password_history;       /* 0 = off, else 1..24 previous passwords refused; default 5 */
 };
 

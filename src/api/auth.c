@@ -41,6 +41,12 @@ do_login(struct kura_req *r)
 				 "account is locked for a while)");
 		return;
 	}
+	if (e == KURA_E_CONFLICT) {
+		kura_reply_error(r, e,
+				 "you are signed in elsewhere and this tenant allows one session per "
+				 "user: sign out there first, or ask an administrator to end it");
+		return;
+	}
 	if (e == KURA_E_TENANT_SUSPENDED) {
 		kura_reply_error(r, e, "this tenant is suspended; contact your administrator");
 		return;

@@ -36,6 +36,34 @@ copy_str(char *dst, size_t n, const char *src)
 	dst[len] = '\0';
 }
 
+struct live_ctx {
+	int64_t now;
+	int64_t default_idle_us;
+	unsigned live;
+};
+
+static void
+count_live(void *ctx, const struct kura_session *s)
+{
+	struct live_ctx *c = ctx;
+	int64_t idle = s->idle_timeout_s > 0 ? s->idle_timeout_s * 1000000 : c->default_idle_us;
+
+	if (c->now < s->expires_at && c->now - s->last_seen_at < idle)
+		c->live++;
+}
+
+/* KURA_E_CONFLICT when the user has a session that has not ended by time. */
+static enum kura_err
+refuse_if_live(struct kura_server *srv, struct kura_tenant_db *db, int64_t user_id, int64_t now)
+{
+	struct live_ctx c = {now, (int64_t)srv->cfg.session_idle_timeout_s * 1000000, 0};
+	enum kura_err e = kura_store_session_list_user(db, user_id, count_live, &c);
+
+	if (e == KURA_OK && c.live > 0)
+		e = KURA_E_CONFLICT;
+	return e;
+}
+
 static enum kura_err
 open_session(struct kura_req *r, struct kura_tenant_db *db, const struct kura_user *u,
 	     const struct kura_security_settings *set, struct kura_login_result *out)
@@ -64,7 +92,13 @@ open_session(struct kura_req *r, struct kura_tenant_db *db, const struct kura_us
 	e = kura_store_begin(db);
 	if (e != KURA_OK)
 		goto out;
-	e = kura_store_session_create(db, &s);
+	/* Inside the transaction, so two sign-ins at once cannot both pass "refuse". */
+	if (set->concurrent_sessions == KURA_SESSIONS_REFUSE)
+		e = refuse_if_live(srv, db, u->id, now);
+	else if (set->concurrent_sessions == KURA_SESSIONS_END_OLDER)
+		e = kura_store_session_delete_user(db, u->id, NULL);
+	if (e == KURA_OK)
+		e = kura_store_session_create(db, &s);
 	if (e == KURA_OK) {
 		char sid[17];
 

@@ -33,6 +33,19 @@ static const struct key keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 #define CLASSES_KEY "passwordRequiredClasses"
+#define CONCURRENT_KEY "concurrentSessions"
+
+static const char *const concurrent_names[] = {"allow", "end_older", "refuse"};
+
+static int
+concurrent_parse(const char *v)
+{
+	for (int i = 0; i < 3; i++) {
+		if (v != NULL && strcmp(v, concurrent_names[i]) == 0)
+			return i;
+	}
+	return -1;
+}
 
 static const char *const class_names[] = {"lower", "upper", "digit", "symbol"};
 
@@ -88,6 +101,13 @@ load_row(void *ctx, const char *key, const char *value)
 	char *end = NULL;
 	long long v;
 
+	if (strcmp(key, CONCURRENT_KEY) == 0) {
+		int c = concurrent_parse(value);
+
+		if (c >= 0)
+			s->concurrent_sessions = (enum kura_concurrent_sessions)c;
+		return;
+	}
 	if (strcmp(key, CLASSES_KEY) == 0) {
 		unsigned m;
 
@@ -131,6 +151,8 @@ kura_settings_json(const struct kura_security_settings *s)
 			json_array_append_new(classes, json_string(class_names[i]));
 	}
 	json_object_set_new(o, CLASSES_KEY, classes);
+	json_object_set_new(o, CONCURRENT_KEY,
+			    json_string(concurrent_names[(unsigned)s->concurrent_sessions % 3]));
 	return o;
 }
 
@@ -166,6 +188,19 @@ kura_settings_apply(struct kura_security_settings *s, json_t *patch, json_t *det
 		const struct key *k = NULL;
 		char msg[128];
 
+		if (strcmp(name, CONCURRENT_KEY) == 0) {
+			int c = json_is_string(v) ? concurrent_parse(json_string_value(v)) : -1;
+
+			if (c < 0) {
+				detail(details, CONCURRENT_KEY, "invalid", "allow, end_older or refuse");
+				continue;
+			}
+			if ((enum kura_concurrent_sessions)c != s->concurrent_sessions) {
+				s->concurrent_sessions = (enum kura_concurrent_sessions)c;
+				note_change(changed, n, CONCURRENT_KEY);
+			}
+			continue;
+		}
 		if (strcmp(name, CLASSES_KEY) == 0) {
 			unsigned mask = 0;
 			size_t i;
@@ -239,5 +274,8 @@ kura_settings_save(struct kura_tenant_db *db, const struct kura_security_setting
 		}
 		e = kura_store_setting_put(db, CLASSES_KEY, v, now);
 	}
+	if (e == KURA_OK)
+		e = kura_store_setting_put(db, CONCURRENT_KEY,
+					   concurrent_names[(unsigned)s->concurrent_sessions % 3], now);
 	return e;
 }

@@ -36,7 +36,7 @@ def test_defaults_and_change_is_audited(world):
     assert r.json() == {"passwordMinLength": 12, "passwordRequiredClasses": [],
                         "passwordExpiryDays": 0, "lockoutThreshold": 5, "lockoutMinutes": 30,
                         "sessionIdleMinutes": 0, "sessionAbsoluteMinutes": 0,
-                        "passwordHistory": 5}
+                        "passwordHistory": 5, "concurrentSessions": "allow"}
     r = patch(admin, {"passwordMinLength": 14, "passwordRequiredClasses": ["digit"]})
     assert r.status_code == 200, r.text
     assert r.json()["passwordMinLength"] == 14
@@ -61,6 +61,8 @@ def test_defaults_and_change_is_audited(world):
     ({"passwordExpiryDays": 29}, {"passwordExpiryDays"}),
     ({"passwordRequiredClasses": ["digit", "emoji"]}, {"passwordRequiredClasses"}),
     ({"passwordRequiredClasses": "digit"}, {"passwordRequiredClasses"}),
+    ({"concurrentSessions": "never"}, {"concurrentSessions"}),
+    ({"concurrentSessions": 1}, {"concurrentSessions"}),
     ({"sessionIdleMinutes": 4, "lockoutMinutes": 0, "passwordMinLength": 16},
      {"sessionIdleMinutes", "lockoutMinutes"}),
 ])
@@ -198,3 +200,49 @@ def test_tenant_idle_timeout_applies_to_new_sessions(clocked):
     g = w.login("globex_admin")
     clock.set(12 * 60)
     assert g.me().status_code == 200
+
+
+def test_concurrent_sessions_end_older(fresh_world):
+    w = fresh_world
+    admin = w.login("acme_admin")
+    assert patch(admin, {"concurrentSessions": "end_older"}).json()["concurrentSessions"] == "end_older"
+    acct = w.activate(w.new_user("acme", role="member", prefix="conc"))
+    first = w.server.login("acme", acct.email, acct.password)
+    assert first.me().status_code == 200
+    second = w.server.login("acme", acct.email, acct.password)
+    assert second.me().status_code == 200
+    k.assert_error(first.me(), 401, "unauthenticated")
+    # other users' sessions are untouched
+    assert admin.me().status_code == 200
+
+
+def test_concurrent_sessions_refuse(clocked):
+    w, clock = clocked
+    admin = w.login("acme_admin")
+    acct = w.activate(w.new_user("acme", role="member", prefix="one"))
+    # the activation's own session is still live: end it, as an admin would
+    uid = [u["id"] for u in admin.get("/api/v1/users").json()["results"] if u["email"] == acct.email][0]
+    assert admin.request("DELETE", f"/api/v1/users/{uid}/sessions").status_code == 204
+    assert patch(admin, {"concurrentSessions": "refuse", "sessionIdleMinutes": 10}).status_code == 200
+    first = w.server.login("acme", acct.email, acct.password)
+    err = k.assert_error(w.server.login_raw("acme", acct.email, acct.password), 409, "conflict")
+    assert "signed in elsewhere" in err["message"]
+    assert first.me().status_code == 200, "the refused sign-in must not end the live session"
+    # a wrong password still gets the ordinary answer (nothing learnt about sessions)
+    k.assert_error(w.server.login_raw("acme", acct.email, "wrong-wrong-wrong"), 401,
+                   "invalid_credentials")
+    # signing out frees the slot
+    assert first.logout().status_code == 204
+    second = w.server.login("acme", acct.email, acct.password)
+    # a session that ended by idle time does not block
+    clock.set(11 * 60)
+    third = w.server.login("acme", acct.email, acct.password)
+    assert third.me().status_code == 200
+    k.assert_error(second.me(), 401, "unauthenticated")
+    # the refusal is in the audit log (the admin's own session, opened before
+    # "refuse", is still the one live session it has)
+    refused = admin.get("/api/v1/audit", params={"action": "auth.login", "errorCode": "x"})
+    assert refused.status_code == 422  # errorCode is not a filter: refused, not ignored
+    entries = admin.get("/api/v1/audit", params={"action": "auth.login", "outcome": "failed",
+                                                 "actorEmail": acct.email}).json()["results"]
+    assert [e["errorCode"] for e in entries] == ["conflict"]
