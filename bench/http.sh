@@ -29,55 +29,16 @@ CONNS=${BENCH_CONNECTIONS:-32}
 TARGET_HEALTHZ=${BENCH_TARGET_HEALTHZ:-0.70}
 TARGET_ME=${BENCH_TARGET_ME:-0.50}
 
-die() { echo "bench: $*" >&2; exit 1; }
-
-for tool in wrk curl python3 meson ninja; do
-	command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (apt-get install wrk curl python3 meson ninja-build)"
-done
-
-# ---------------------------------------------------------------- build
-if [ "${BENCH_NO_BUILD:-}" != 1 ]; then
-	if [ ! -f "$BUILD/build.ninja" ]; then
-		meson setup "$BUILD" "$ROOT" -Dbuildtype=release -Dtests=disabled >/dev/null ||
-			die "meson setup $BUILD failed"
-	else
-		meson configure "$BUILD" -Dbuildtype=release >/dev/null || die "meson configure failed"
-	fi
-	ninja -C "$BUILD" >/dev/null || die "ninja -C $BUILD failed"
-fi
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+require_tools wrk curl python3 meson ninja
+build_release
 KURAD=$BUILD/kurad
 KURA=$BUILD/tools/kura/kura
 HELLO=$BUILD/bench/hello_mhd
-for b in "$KURAD" "$KURA" "$HELLO"; do
-	[ -x "$b" ] || die "$b is not built"
-done
+require_built "$KURAD" "$KURA" "$HELLO"
 
 # ---------------------------------------------------------------- set-up
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/kura-bench.XXXXXX")
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# kurad refuses unknown KURA_* variables: run it and the CLI without any.
-clean_env=()
-while IFS='=' read -r name _; do
-	case $name in KURA_*) clean_env+=("-u" "$name") ;; esac
-done < <(env)
-run_clean() { env "${clean_env[@]}" "$@"; }
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 DATA=$TMP/data
 run_clean "$KURA" --data "$DATA" init >/dev/null || die "kura init failed"
 run_clean "$KURA" --data "$DATA" tenant create --name "Bench" bench >/dev/null ||
@@ -89,19 +50,6 @@ OTP=$(run_clean "$KURA" --data "$DATA" user create --tenant bench --email "$EMAI
 [ -n "$OTP" ] || die "kura user create printed no one-time password"
 CERT=$DATA/tls/server.crt
 KEY=$DATA/tls/server.key
-
-wait_healthy() { # url, pid, log, what
-	local i
-	for i in $(seq 1 200); do
-		kill -0 "$2" 2>/dev/null || { cat "$3" >&2; die "$4 exited during start-up"; }
-		if curl -sk --max-time 2 -o /dev/null -w '%{http_code}' "$1" 2>/dev/null | grep -q '^200$'; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	cat "$3" >&2
-	die "$4 did not answer $1 within 20 s"
-}
 
 KPORT=$(free_port)
 # Default settings (logging at info, default Argon2id cost): what a deployment runs.
@@ -120,40 +68,18 @@ HBASE=https://127.0.0.1:$HPORT
 wait_healthy "$HBASE/" "${PIDS[-1]}" "$TMP/hello.log" hello_mhd
 
 # ---------------------------------------------------------------- a session
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-
-login() { # password -> sets COOKIE, CSRF
-	local body hdrs
-	body=$(python3 -c 'import json,sys; print(json.dumps({"tenant":"bench","email":sys.argv[1],"password":sys.argv[2]}))' "$EMAIL" "$1")
-	hdrs=$TMP/login.hdrs
-	curl -s --cacert "$CERT" -D "$hdrs" -o "$TMP/login.json" -H 'Content-Type: application/json' \
-		--data-binary "$body" "$KBASE/api/v1/auth/login" || die "login request failed"
-	grep -q '^HTTP/[0-9.]* 200' "$hdrs" || { cat "$hdrs" "$TMP/login.json" >&2; die "login failed"; }
-	COOKIE=$(sed -n 's/^[Ss]et-[Cc]ookie: *\(__Host-kura_session=[^;]*\).*/\1/p' "$hdrs" | tr -d '\r' | head -1)
-	[ -n "$COOKIE" ] || die "login set no session cookie"
-	CSRF=$(json_field csrfToken <"$TMP/login.json")
-}
-
-login "$OTP"
+login "$EMAIL" "$OTP"
 NEWPW="bench-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
 code=$(python3 -c 'import json,sys; print(json.dumps({"currentPassword":sys.argv[1],"newPassword":sys.argv[2]}))' "$OTP" "$NEWPW" |
 	curl -s --cacert "$CERT" -o "$TMP/pw.json" -w '%{http_code}' -H 'Content-Type: application/json' \
 		-H "Cookie: $COOKIE" -H "X-CSRF-Token: $CSRF" --data-binary @- "$KBASE/api/v1/auth/password")
 [ "$code" = 204 ] || { cat "$TMP/pw.json" >&2; die "password change answered $code"; }
-login "$NEWPW"
+login "$EMAIL" "$NEWPW"
 code=$(curl -s --cacert "$CERT" -o "$TMP/me.json" -w '%{http_code}' -H "Cookie: $COOKIE" "$KBASE/api/v1/me")
 [ "$code" = 200 ] || { cat "$TMP/me.json" >&2; die "GET /api/v1/me answered $code"; }
 [ "$(json_field passwordChangeRequired <"$TMP/me.json")" = False ] || die "the bench user still must change its password"
 
 # ---------------------------------------------------------------- measure
-to_ms() { # wrk latency "812.00us" / "3.71ms" / "1.02s" -> ms
-	python3 -c '
-import re,sys
-m=re.fullmatch(r"([0-9.]+)(us|ms|s)",sys.argv[1])
-v=float(m.group(1)); u=m.group(2)
-print("%.2f" % (v/1000 if u=="us" else v*1000 if u=="s" else v))' "$1"
-}
-
 declare -A RPS P99
 run_wrk() { # name, url, extra wrk args... -> appends to RPS[name], P99[name]
 	local name=$1 url=$2 out rps p99
@@ -186,13 +112,6 @@ done
 # the session must still be valid after the run (else the run measured 401s)
 code=$(curl -s --cacert "$CERT" -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "$KBASE/api/v1/me")
 [ "$code" = 200 ] || die "the session stopped working during the run ($code)"
-
-median() { python3 -c 'import statistics,sys; print("%g" % statistics.median(float(x) for x in sys.argv[1:]))' $1; }
-# the median of the per-round ratios: each round's kurad figure against the hello figure of that round
-ratio() { python3 -c '
-import statistics,sys
-a=[float(x) for x in sys.argv[1].split()]; b=[float(x) for x in sys.argv[2].split()]
-print("%.2f" % statistics.median(x / y for x, y in zip(a, b)))' "$1" "$2"; }
 
 printf '%-26s %12s %10s   %s\n' target req/s p99_ms "(median of $ROUNDS rounds; all rounds' req/s)"
 for t in "hello:hello_mhd GET /" "healthz:kurad GET /healthz" "me:kurad GET /api/v1/me"; do

@@ -46,102 +46,16 @@ TARGET_STORM=${BENCH_TARGET_STORM:-0.50}
 # default 2 s time-out at the default cost.
 LOGIN_TIMEOUT=${BENCH_LOGIN_TIMEOUT:-60s}
 
-die() { echo "bench: $*" >&2; exit 1; }
-
-for tool in wrk curl python3 meson ninja; do
-	command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (apt-get install wrk curl python3 meson ninja-build)"
-done
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+require_tools wrk curl python3 meson ninja
 [ "$THREADS" -ge 1 ] && [ "$CONNS" -ge $((2 * THREADS)) ] ||
 	die "BENCH_CONNECTIONS must be at least twice BENCH_THREADS (the storm splits them in two)"
 HALF=$((CONNS / 2))
-
-# ---------------------------------------------------------------- build
-if [ "${BENCH_NO_BUILD:-}" != 1 ]; then
-	if [ ! -f "$BUILD/build.ninja" ]; then
-		meson setup "$BUILD" "$ROOT" -Dbuildtype=release -Dtests=disabled >/dev/null ||
-			die "meson setup $BUILD failed"
-	else
-		meson configure "$BUILD" -Dbuildtype=release >/dev/null || die "meson configure failed"
-	fi
-	ninja -C "$BUILD" >/dev/null || die "ninja -C $BUILD failed"
-fi
+build_release
 KURAD=$BUILD/kurad
 KURA=$BUILD/tools/kura/kura
-for b in "$KURAD" "$KURA"; do
-	[ -x "$b" ] || die "$b is not built"
-done
-
-# ---------------------------------------------------------------- set-up
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/kura-bench.XXXXXX")
-PIDS=()
-stop_servers() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	PIDS=()
-}
-cleanup() {
-	stop_servers
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# kurad refuses unknown KURA_* variables: run it and the CLI without any but
-# the ones each pass sets.
-clean_env=()
-while IFS='=' read -r name _; do
-	case $name in KURA_*) clean_env+=("-u" "$name") ;; esac
-done < <(env)
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_healthy() { # url, pid, log, what
-	local i
-	for i in $(seq 1 200); do
-		kill -0 "$2" 2>/dev/null || { cat "$3" >&2; die "$4 exited during start-up"; }
-		if curl -sk --max-time 2 -o /dev/null -w '%{http_code}' "$1" 2>/dev/null | grep -q '^200$'; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	cat "$3" >&2
-	die "$4 did not answer $1 within 20 s"
-}
-
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-
-login() { # email, password -> sets COOKIE, CSRF
-	local body hdrs
-	body=$(python3 -c 'import json,sys; print(json.dumps({"tenant":"bench","email":sys.argv[1],"password":sys.argv[2]}))' "$1" "$2")
-	hdrs=$TMP/login.hdrs
-	curl -s --cacert "$CERT" --max-time 60 -D "$hdrs" -o "$TMP/login.json" -H 'Content-Type: application/json' \
-		--data-binary "$body" "$KBASE/api/v1/auth/login" || die "login request failed for $1"
-	grep -q '^HTTP/[0-9.]* 200' "$hdrs" || { cat "$hdrs" "$TMP/login.json" >&2; die "login failed for $1"; }
-	COOKIE=$(sed -n 's/^[Ss]et-[Cc]ookie: *\(__Host-kura_session=[^;]*\).*/\1/p' "$hdrs" | tr -d '\r' | head -1)
-	[ -n "$COOKIE" ] || die "login set no session cookie"
-	CSRF=$(json_field csrfToken <"$TMP/login.json")
-}
-
-to_ms() { # wrk latency "812.00us" / "3.71ms" / "1.02s" / "1.02m" -> ms
-	python3 -c '
-import re,sys
-m=re.fullmatch(r"([0-9.]+)(us|ms|s|m)",sys.argv[1])
-v=float(m.group(1)); u=m.group(2)
-print("%.2f" % (v/1000 if u=="us" else v*1000 if u=="s" else v*60000 if u=="m" else v))' "$1"
-}
-
-median() { python3 -c 'import statistics,sys; print("%g" % statistics.median(float(x) for x in sys.argv[1:]))' $1; }
-ratio() { python3 -c '
-import statistics,sys
-a=[float(x) for x in sys.argv[1].split()]; b=[float(x) for x in sys.argv[2].split()]
-print("%.2f" % statistics.median(x / y for x, y in zip(a, b)))' "$1" "$2"; }
+require_built "$KURAD" "$KURA"
 
 # ---------------------------------------------------------------- wrk runs
 declare -A RPS P99 BUSY

@@ -6,7 +6,7 @@
  * interface.
  *
  * Queries for the audit viewer combine optional filters. Their WHERE is put
- * together from a fixed set of clauses, each with '?' placeholders: no
+ * together from a fixed set of clauses, each with '?' bound parameters: no
  * filter value ever becomes SQL text. Those statements vary, so they are
  * prepared per call instead of cached (the viewer is not a hot path).
  */
