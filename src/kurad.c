@@ -17,6 +17,7 @@
 #include "kura/audit.h"
 #include "kura/clock.h"
 #include "kura/config.h"
+#include "kura/core.h"
 #include "kura/crypto.h"
 #include "kura/http.h"
 #include "kura/log.h"
@@ -153,6 +154,11 @@ start_monitoring(struct kura_server *srv, char *err, size_t n)
 	enum kura_err e;
 
 	srv->started_at = kura_now_us();
+	e = kura_catalog_cache_new(&srv->catalogs);
+	if (e != KURA_OK) {
+		snprintf(err, n, "catalogue cache: %s", kura_err_name(e));
+		goto out;
+	}
 	e = kura_metrics_init(srv->nroutes);
 	for (size_t i = 0; e == KURA_OK && i < srv->nroutes; i++) {
 		char m[16];
@@ -378,6 +384,7 @@ out:
 	/* After the last request: its audit entries are sealed on the way out. */
 	kura_audit_sealer_stop(sealer);
 	kura_static_free(srv.web);
+	kura_catalog_cache_free(srv.catalogs);
 	kura_store_close(srv.store);
 	kura_keyring_free(srv.keys);
 	if (srv.tls_key_pem != NULL) {

@@ -14,6 +14,7 @@
 
 #include "kura/err.h"
 #include "kura/http.h"
+#include "kura/text.h"
 
 #define KURA_SESSION_COOKIE "__Host-kura_session"
 #define KURA_CSRF_HEADER "X-CSRF-Token"
@@ -86,8 +87,6 @@ bool kura_role_valid(const char *role);
 
 /* Validates a tenant id: 2..32 chars of [a-z0-9-], starting with a letter. */
 bool kura_tenant_id_valid(const char *id);
-/* Light e-mail syntax check (local@domain, length limits, no spaces/controls). */
-bool kura_email_valid(const char *email);
 
 #endif
 

@@ -154,6 +154,9 @@ void kura_reply_stream(struct kura_req *r, unsigned status, const char *content_
 		       const char *filename, kura_stream_fn fn, void *ctx,
 		       void (*free_fn)(void *ctx));
 
+/* Adds a header to a reply already made (after kura_reply_json / _text). */
+void kura_reply_add_header(struct kura_req *r, const char *name, const char *value);
+
 /* Sets the Set-Cookie header for the reply (copied). */
 void kura_reply_set_cookie(struct kura_req *r, const char *value);
 

@@ -18,6 +18,7 @@
 #include "kura/store.h"
 
 struct MHD_Daemon;
+struct kura_catalog_cache;
 
 struct kura_server {
 	struct kura_config cfg;
@@ -40,6 +41,7 @@ struct kura_server {
 	struct kura_ipblock *ipblock;     /* NULL = failed sign-ins block no address */
 	struct kura_alerts *alerts;       /* NULL = alerts are logged only */
 	int64_t started_at;
+	struct kura_catalog_cache *catalogs; /* the tenants' CRM catalogues (kura/core.h) */
 };
 
 /* The API route table (api/routes.c). */

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "kura/err.h"
+#include "kura/store_crm.h"
 
 #define KURA_TENANT_ID_MAX 32   /* [a-z0-9-], 2..32, starts with a letter */
 #define KURA_EMAIL_MAX 254
@@ -280,6 +281,9 @@ struct kura_store_ops {
 				       unsigned keep);
 	enum kura_err (*pwhistory_list)(void *conn, int64_t user_id, unsigned limit,
 					kura_pwhistory_cb cb, void *ctx);
+
+	/* The customer database (kura/store_crm.h). */
+	const struct kura_crm_ops *crm;
 };
 
 extern const struct kura_store_ops kura_store_sqlite_ops;

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "kura/auth.h"
+#include "kura/core.h"
 #include "kura/http.h"
 #include "kura/server.h"
 
@@ -38,6 +39,67 @@ void kura_api_apikeys_create(struct kura_req *r);
 void kura_api_apikeys_list(struct kura_req *r);
 void kura_api_apikeys_delete(struct kura_req *r);
 void kura_api_security_health(struct kura_req *r);
+void kura_api_schemas_list(struct kura_req *r);
+void kura_api_schemas_create(struct kura_req *r);
+void kura_api_schemas_get(struct kura_req *r);
+void kura_api_props_list(struct kura_req *r);
+void kura_api_props_create(struct kura_req *r);
+void kura_api_props_get(struct kura_req *r);
+void kura_api_props_update(struct kura_req *r);
+void kura_api_props_delete(struct kura_req *r);
+void kura_api_records_list(struct kura_req *r);
+void kura_api_records_create(struct kura_req *r);
+void kura_api_records_get(struct kura_req *r);
+void kura_api_records_update(struct kura_req *r);
+void kura_api_records_archive(struct kura_req *r);
+void kura_api_records_restore(struct kura_req *r);
+void kura_api_records_purge(struct kura_req *r);
+void kura_api_records_history(struct kura_req *r);
+void kura_api_batch_create(struct kura_req *r);
+void kura_api_batch_read(struct kura_req *r);
+void kura_api_batch_update(struct kura_req *r);
+void kura_api_batch_archive(struct kura_req *r);
+void kura_api_records_search(struct kura_req *r);
+void kura_api_assoc_list(struct kura_req *r);
+void kura_api_assoc_put(struct kura_req *r);
+void kura_api_assoc_delete(struct kura_req *r);
+void kura_api_activities_list(struct kura_req *r);
+void kura_api_activities_create(struct kura_req *r);
+void kura_api_lists_list(struct kura_req *r);
+void kura_api_lists_create(struct kura_req *r);
+void kura_api_lists_get(struct kura_req *r);
+void kura_api_lists_update(struct kura_req *r);
+void kura_api_lists_delete(struct kura_req *r);
+void kura_api_list_members(struct kura_req *r);
+void kura_api_list_members_add(struct kura_req *r);
+void kura_api_list_members_remove(struct kura_req *r);
+
+/* A customer-database request: its tenant's catalogue and object type, and who writes. */
+struct kura_api_crm {
+	const struct kura_catalog *cat;
+	const struct kura_object *obj;
+	struct kura_rec_ctx x;
+};
+
+/*
+ * Loads the catalogue and, when object_param is not NULL, the object type
+ * the route names by that parameter (404 when there is none). Answers and
+ * returns false on failure; on true call kura_api_crm_end when done.
+ */
+bool kura_api_crm_begin(struct kura_req *r, struct kura_api_crm *c, const char *object_param);
+void kura_api_crm_end(struct kura_req *r, struct kura_api_crm *c);
+/* A record id from the route (404 "no such record" when malformed). */
+bool kura_api_record_id(struct kura_req *r, const char *param, int64_t *id);
+/* Appends a success audit entry for a record-level operation (props: names only). */
+enum kura_err kura_api_crm_audit(struct kura_req *r, const char *action, const char *target_type,
+				 int64_t id, const char *props);
+/* Comma-separated keys of a JSON object, truncated to n. */
+void kura_api_prop_names(json_t *props, char *out, size_t n);
+/*
+ * The ?properties=a,b of a read as a JSON array (NULL when absent). An
+ * unknown name answers 422 and sets *ok false.
+ */
+json_t *kura_api_want(struct kura_req *r, const struct kura_object *o, bool *ok);
 
 /*
  * Reads a required string member of obj with a length bound in bytes

@@ -267,6 +267,13 @@ kura_reply_error_details(struct kura_req *r, enum kura_err e, const char *messag
 }
 
 void
+kura_reply_add_header(struct kura_req *r, const char *name, const char *value)
+{
+	if (r->response == NULL || MHD_add_response_header(r->response, name, value) != MHD_YES)
+		kura_log(KURA_LOG_WARN, "reply_header_failed", "rid=%s", r->rid);
+}
+
+void
 kura_reply_set_cookie(struct kura_req *r, const char *value)
 {
 	char *copy;

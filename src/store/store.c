@@ -780,3 +780,13 @@ kura_store_pwhistory_list(struct kura_tenant_db *db, int64_t user_id, unsigned l
 		limit = KURA_STORE_PWHISTORY_KEEP;
 	return db->store->ops->pwhistory_list(db->conn, user_id, limit, cb, ctx);
 }
+
+const struct kura_crm_ops *
+kura_store_crm(struct kura_tenant_db *db, void **conn)
+{
+	*conn = NULL;
+	if (db == NULL)
+		return NULL;
+	*conn = db->conn;
+	return db->store->ops->crm;
+}

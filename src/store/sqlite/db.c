@@ -190,6 +190,64 @@ out:
 	return e;
 }
 
+static uint64_t
+fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+enum kura_err
+kura_sqlite_dyn(struct kura_sqlite_conn *c, const char *sql, sqlite3_stmt **out)
+{
+	struct kura_sqlite_dyn_slot *slot = NULL, *victim = &c->dyn[0];
+	uint64_t h = fnv1a(sql);
+	enum kura_err e = KURA_OK;
+	int rc;
+
+	*out = NULL;
+	for (size_t i = 0; i < KURA_SQ_DYN_MAX; i++) {
+		struct kura_sqlite_dyn_slot *d = &c->dyn[i];
+
+		if (d->st != NULL && d->hash == h && strcmp(d->sql, sql) == 0) {
+			slot = d;
+			break;
+		}
+		if (d->st == NULL || d->used < victim->used)
+			victim = d;
+	}
+	if (slot == NULL) {
+		char *copy = strdup(sql);
+		sqlite3_stmt *st = NULL;
+
+		if (copy == NULL) {
+			e = KURA_E_NOMEM;
+			goto out;
+		}
+		rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+		if (rc != SQLITE_OK) {
+			free(copy);
+			e = kura_sqlite_error(c, "prepare", rc);
+			goto out;
+		}
+		sqlite3_finalize(victim->st);
+		free(victim->sql);
+		victim->sql = copy;
+		victim->hash = h;
+		victim->st = st;
+		slot = victim;
+	}
+	slot->used = ++c->dyn_clock;
+	*out = slot->st;
+out:
+	return e;
+}
+
 void
 kura_sqlite_done(sqlite3_stmt *st)
 {
@@ -536,6 +594,10 @@ kura_sqlite_conn_close(struct kura_sqlite_conn *c)
 		return;
 	for (i = 0; i < KURA_SQ__COUNT; i++)
 		sqlite3_finalize(c->stmt[i]);
+	for (i = 0; i < KURA_SQ_DYN_MAX; i++) {
+		sqlite3_finalize(c->dyn[i].st);
+		free(c->dyn[i].sql);
+	}
 	if (c->db != NULL) {
 		rc = sqlite3_close(c->db);
 		if (rc != SQLITE_OK)

@@ -63,4 +63,6 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 
 	.pwhistory_add = kura_sqlite_pwhistory_add,
 	.pwhistory_list = kura_sqlite_pwhistory_list,
+
+	.crm = &kura_store_sqlite_crm_ops,
 };

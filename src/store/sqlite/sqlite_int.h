@@ -83,6 +83,9 @@ enum kura_sqlite_stmt_id {
 
 enum kura_sqlite_kind { KURA_SQ_SYSTEM, KURA_SQ_TENANT };
 
+/* Run-time statements cached per connection; the least recently used goes. */
+#define KURA_SQ_DYN_MAX 48
+
 struct kura_sqlite_pool;
 
 struct kura_sqlite_conn {
@@ -92,6 +95,14 @@ struct kura_sqlite_conn {
 	struct kura_sqlite_conn *lru_prev;  /* links in be's list of all idle connections */
 	struct kura_sqlite_conn *lru_next;
 	sqlite3_stmt *stmt[KURA_SQ__COUNT];
+	/* Statements built at run time (records, search), by text; see kura_sqlite_dyn. */
+	struct kura_sqlite_dyn_slot {
+		char *sql;
+		uint64_t hash;
+		sqlite3_stmt *st;
+		uint64_t used;
+	} dyn[KURA_SQ_DYN_MAX];
+	uint64_t dyn_clock;
 };
 
 /*
@@ -158,6 +169,13 @@ void kura_sqlite_conn_close(struct kura_sqlite_conn *c);
  */
 enum kura_err kura_sqlite_stmt(struct kura_sqlite_conn *c, enum kura_sqlite_stmt_id id,
 			       const char *sql, sqlite3_stmt **out);
+/*
+ * A statement whose text is built at run time (from catalogue ids, never
+ * from user text), cached per connection by its text. Same contract as
+ * kura_sqlite_stmt: bind, step, kura_sqlite_done().
+ */
+enum kura_err kura_sqlite_dyn(struct kura_sqlite_conn *c, const char *sql, sqlite3_stmt **out);
+
 /* Resets a cached statement and clears its bindings. NULL is a no-op. */
 void kura_sqlite_done(sqlite3_stmt *st);
 

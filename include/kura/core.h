@@ -1,0 +1,232 @@
+/*
+ * core/: the customer database's rules, between api/ (HTTP, JSON in and
+ * out) and store/ (SQL). The catalogue of object types and properties,
+ * typed values and their validation, the full-text form of records,
+ * record writes with their property history, and search requests.
+ *
+ * Nothing here knows HTTP. Errors are enum kura_err; validation problems
+ * are appended to a caller's JSON array as {"field","code","message"}.
+ */
+#ifndef KURA_CORE_H
+#define KURA_CORE_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "kura/buf.h"
+#include "kura/err.h"
+#include "kura/store.h"
+
+enum kura_ptype {
+	KURA_PT_STRING = 0, KURA_PT_TEXT, KURA_PT_NUMBER, KURA_PT_BOOL, KURA_PT_DATE,
+	KURA_PT_DATETIME, KURA_PT_ENUM, KURA_PT_EMAIL, KURA_PT_PHONE, KURA_PT_URL,
+	KURA_PT__COUNT
+};
+
+/* Character classes a property may restrict its values to (validation.characterClasses). */
+enum {
+	KURA_CC_DIGITS = 1 << 0, KURA_CC_LATIN = 1 << 1, KURA_CC_HIRAGANA = 1 << 2,
+	KURA_CC_KATAKANA = 1 << 3, KURA_CC_KANJI = 1 << 4, KURA_CC_FULLWIDTH = 1 << 5,
+	KURA_CC_HALFWIDTH_KATAKANA = 1 << 6, KURA_CC_SPACE = 1 << 7, KURA_CC_SYMBOLS = 1 << 8,
+};
+
+#define KURA_STRING_MAX_CHARS 1024     /* string, email, phone, url, enumeration */
+#define KURA_TEXT_MAX_CHARS 65536      /* text */
+#define KURA_PROPS_PER_OBJECT_MAX 500
+#define KURA_OBJECTS_CUSTOM_MAX 50
+#define KURA_ENUM_OPTIONS_MAX 500
+
+struct kura_prop {
+	struct kura_prop_row row;  /* description/options/validation point into the fields below */
+	enum kura_ptype type;
+	char *description;
+	char *options_text;
+	char *validation_text;
+	json_t *options;           /* array of {"value","labels"} */
+	/* validation, parsed */
+	int64_t min_len, max_len;  /* characters; 0 = none */
+	bool has_min, has_max;
+	double min, max;
+	unsigned classes;          /* KURA_CC_* bits; 0 = any */
+	bool has_pattern;
+	regex_t pattern;
+	bool searchable;           /* its values enter the full-text index */
+};
+
+struct kura_object {
+	struct kura_object_row row;
+	struct kura_prop **props;  /* live properties, in id order */
+	size_t nprops;
+};
+
+struct kura_catalog {
+	int64_t version;
+	struct kura_object *objects;
+	size_t nobjects;
+	struct kura_prop *props;   /* every property, archived ones too */
+	size_t nprops;
+	int refs;                  /* guarded by the cache's lock */
+};
+
+struct kura_catalog_cache;
+
+/* A cache of the catalogues of all tenants, checked against each catalogue's version. */
+enum kura_err kura_catalog_cache_new(struct kura_catalog_cache **out);
+void kura_catalog_cache_free(struct kura_catalog_cache *c); /* NULL is a no-op */
+
+/*
+ * The catalogue of db's tenant (cache may be NULL: read every time). The
+ * result is shared and read-only; give it back with kura_catalog_release.
+ */
+enum kura_err kura_catalog_get(struct kura_catalog_cache *cache, struct kura_tenant_db *db,
+			       const struct kura_catalog **out);
+void kura_catalog_release(struct kura_catalog_cache *cache, const struct kura_catalog *cat);
+
+const struct kura_object *kura_catalog_object(const struct kura_catalog *cat, const char *name);
+/* A live property of o by name, or NULL. */
+const struct kura_prop *kura_object_prop(const struct kura_object *o, const char *name);
+/* Any property (archived too) by id, or NULL. */
+const struct kura_prop *kura_catalog_prop_by_id(const struct kura_catalog *cat, int64_t id);
+
+/* "string" ... "url" <-> enum kura_ptype; -1 when unknown. */
+int kura_ptype_parse(const char *s);
+const char *kura_ptype_name(enum kura_ptype t);
+
+/*
+ * Fills p's parsed fields from p->row (options, validation). false with a
+ * message in err when the stored or given texts are not valid.
+ */
+bool kura_prop_compile(struct kura_prop *p, char *err, size_t n);
+void kura_prop_clear(struct kura_prop *p);
+
+/* --- values --- */
+
+/* Strings made while converting values; freed together. */
+struct kura_strpool {
+	char **s;
+	size_t n, cap;
+};
+void kura_strpool_free(struct kura_strpool *sp);
+char *kura_strpool_dup(struct kura_strpool *sp, const char *s, size_t n);
+
+/*
+ * Converts a JSON value for property p into its stored form in out
+ * (null -> KURA_V_NULL). With rules, p's validation applies too (lengths,
+ * pattern, classes, range, options). On a problem appends a detail naming
+ * p and returns false.
+ */
+bool kura_value_from_json(const struct kura_prop *p, json_t *in, bool rules,
+			  struct kura_strpool *sp, struct kura_val *out, json_t *details);
+/* The JSON of a stored value of p (new reference). */
+json_t *kura_value_to_json(const struct kura_prop *p, const struct kura_val *v);
+bool kura_val_equal(const struct kura_val *a, const struct kura_val *b);
+
+/* --- full text --- */
+
+/*
+ * The text index body of a record: its searchable values, with runs of
+ * Japanese (and other CJK) characters written as overlapping pairs so
+ * that any substring of them is found.
+ */
+enum kura_err kura_fts_body(const struct kura_object *o, const struct kura_colval *cols,
+			    size_t n, struct kura_buf *out);
+/* The FTS5 expression for a user's query; KURA_E_VALIDATION when it has no word. */
+enum kura_err kura_fts_query(const char *q, struct kura_buf *out);
+
+/* --- records --- */
+
+struct kura_rec_ctx {
+	struct kura_tenant_db *db;
+	const struct kura_catalog *cat;
+	const struct kura_object *obj;
+	struct kura_actor actor;
+	int64_t now;
+};
+
+/*
+ * Creates a record from a "properties" JSON object, with its history
+ * entry, inside the caller's transaction. KURA_E_VALIDATION with details
+ * for bad input; KURA_E_EXISTS with a "not_unique" detail for a taken
+ * unique value.
+ */
+enum kura_err kura_record_create(const struct kura_rec_ctx *x, json_t *properties,
+				 json_t *details, int64_t *id);
+/*
+ * Updates a live record from a "properties" object (null clears), writing
+ * history for what changed; *changed (may be NULL) receives the names of
+ * the changed properties, comma-separated, truncated to n.
+ */
+enum kura_err kura_record_update(const struct kura_rec_ctx *x, int64_t id, json_t *properties,
+				 json_t *details, char *changed, size_t n);
+/*
+ * The JSON of record id: all properties with values, or only those named
+ * in want (a JSON array of names; missing ones are null). With archived,
+ * an archived record is found too.
+ */
+enum kura_err kura_record_json(const struct kura_rec_ctx *x, int64_t id, bool archived,
+			       json_t *want, json_t **out);
+/* The JSON of a record row (for search and lists). */
+json_t *kura_record_row_json(const struct kura_object *o, const struct kura_catalog *cat,
+			     const struct kura_record_row *r, json_t *want);
+enum kura_err kura_record_archive(const struct kura_rec_ctx *x, int64_t id);
+/* KURA_E_EXISTS (with a detail) when a unique value was taken meanwhile. */
+enum kura_err kura_record_restore(const struct kura_rec_ctx *x, int64_t id, json_t *details);
+enum kura_err kura_record_purge(const struct kura_rec_ctx *x, int64_t id);
+/* Purges records of every type archived longer than the restore window; *n purged. */
+#define KURA_RESTORE_WINDOW_US (90LL * 86400 * 1000000)
+enum kura_err kura_records_sweep(struct kura_tenant_db *db, const struct kura_catalog *cat,
+				 int64_t now, unsigned max, size_t *n);
+
+/*
+ * Rebuilds the full-text body of each live record holding a value of
+ * prop_id, from x->obj as given (callers pass the object as it is after a
+ * change of that property).
+ */
+enum kura_err kura_records_reindex(const struct kura_rec_ctx *x, int64_t prop_id);
+
+/* A record id from its text ("123"); false when malformed. */
+bool kura_record_id_parse(const char *s, int64_t *id);
+
+/* --- search --- */
+
+#define KURA_SEARCH_GROUPS_MAX 5
+#define KURA_SEARCH_FILTERS_PER_GROUP_MAX 10
+#define KURA_SEARCH_FILTERS_MAX 25
+#define KURA_SEARCH_VALUES_MAX 100
+#define KURA_SEARCH_QUERY_MAX 200
+#define KURA_SEARCH_RESULTS_MAX 10000
+#define KURA_SEARCH_LIMIT_MAX 100
+
+/* A parsed search request; owns its memory. */
+struct kura_search_req {
+	struct kura_search q;
+	json_t *want;              /* "properties", or NULL */
+	struct kura_filter_group *groups;
+	struct kura_filter *filters;
+	struct kura_val *vals;
+	struct kura_strpool sp;
+	struct kura_buf match;
+};
+
+/*
+ * Parses filterGroups (and, when full is true, query, sorts, properties,
+ * limit, after) from body for object o. Limits: KURA_E_BAD_REQUEST with a
+ * "limit" detail naming the field; bad filters: KURA_E_VALIDATION.
+ */
+enum kura_err kura_search_parse(const struct kura_object *o, json_t *body, bool full,
+				struct kura_search_req *s, json_t *details);
+void kura_search_req_free(struct kura_search_req *s);
+/*
+ * Runs s; *out = {"total","totalIsExact","results",["paging"]}.
+ */
+enum kura_err kura_search_run(const struct kura_rec_ctx *x, struct kura_search_req *s,
+			      bool count, json_t **out);
+
+/* Opaque cursors: "k" + id (keyset) or "o" + offset, base64url. */
+void kura_cursor_make(char kind, int64_t n, char *out, size_t cap);
+bool kura_cursor_parse(const char *s, char *kind, int64_t *n);
+
+#endif

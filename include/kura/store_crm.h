@@ -1,0 +1,316 @@
+/*
+ * The storage interface of the customer database: the catalogue (object
+ * types and their properties), records, property history, associations,
+ * activities, lists and idempotency replies. Part of the store module
+ * (kura/store.h); a back end provides these as a second vtable, reached
+ * with kura_store_crm(). core/ is its only caller: it validates and
+ * converts every value before it gets here, so these functions store what
+ * they are given.
+ *
+ * Properties are addressed by their catalogue id; the back end maps ids to
+ * its own column names, so no name a user chose ever reaches SQL. Negative
+ * ids name a record's built-in columns (KURA_COL_*).
+ *
+ * Strings handed to callbacks (struct kura_val.s, JSON texts) live until
+ * the callback returns. Times are int64 microseconds since the Unix epoch.
+ */
+#ifndef KURA_STORE_CRM_H
+#define KURA_STORE_CRM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kura/err.h"
+
+struct kura_tenant_db;
+
+#define KURA_OBJECT_NAME_MAX 50
+#define KURA_PROP_NAME_MAX 64
+#define KURA_LABEL_MAX 128
+#define KURA_PROP_DESC_MAX 1000
+#define KURA_CLASS_MAX 16
+#define KURA_PROP_TYPE_MAX 16
+#define KURA_LIST_NAME_MAX 128
+#define KURA_ASSOC_LABEL_MAX 64
+#define KURA_IDEM_KEY_MAX 128
+
+/* Built-in columns of every record, as negative property ids. */
+#define KURA_COL_ID (-1)
+#define KURA_COL_CREATED (-2)
+#define KURA_COL_UPDATED (-3)
+
+enum kura_val_kind { KURA_V_NULL = 0, KURA_V_INT, KURA_V_REAL, KURA_V_TEXT };
+
+struct kura_val {
+	enum kura_val_kind kind;
+	int64_t i;
+	double d;
+	const char *s;   /* KURA_V_TEXT: n bytes, not necessarily NUL-terminated */
+	size_t n;
+};
+
+struct kura_colval {
+	int64_t prop_id;
+	struct kura_val v;
+};
+
+struct kura_object_row {
+	int64_t id;
+	char name[KURA_OBJECT_NAME_MAX + 1];
+	char label_en[KURA_LABEL_MAX * 4 + 1]; /* 128 characters of UTF-8 */
+	char label_ja[KURA_LABEL_MAX * 4 + 1];
+	char primary_prop[KURA_PROP_NAME_MAX + 1];
+	bool standard;
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+struct kura_prop_row {
+	int64_t id;
+	int64_t object_id;
+	char name[KURA_PROP_NAME_MAX + 1];
+	char label_en[KURA_LABEL_MAX * 4 + 1]; /* 128 characters of UTF-8 */
+	char label_ja[KURA_LABEL_MAX * 4 + 1];
+	char type[KURA_PROP_TYPE_MAX + 1];
+	bool required;
+	bool unique;
+	bool indexed;
+	bool sensitive;
+	bool standard;
+	char classification[KURA_CLASS_MAX + 1];
+	const char *description;   /* owned by the caller (writes) or the store (reads) */
+	const char *options;       /* JSON array text */
+	const char *validation;    /* JSON object text */
+	int64_t archived_at;       /* 0 = live */
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+/* One record as read: cols[i] for each property column that is not NULL. */
+struct kura_record_row {
+	int64_t id;
+	int64_t created_at;
+	int64_t updated_at;
+	int64_t archived_at;       /* 0 = live */
+	size_t ncols;
+	const struct kura_colval *cols;
+};
+
+/* Who changed something, and through what. */
+struct kura_actor {
+	int type;                  /* enum kura_actor_type (kura/store.h) */
+	int64_t id;
+	const char *source;        /* "UI", "API", "IMPORT", "FORM", "SYSTEM" */
+};
+
+struct kura_history_row {
+	int64_t id;
+	int64_t at;
+	int actor_type;
+	int64_t actor_id;
+	const char *source;
+	const char *changes;       /* JSON {"property": [old, new], ...} */
+};
+
+struct kura_assoc_row {
+	int64_t to_id;
+	const char *label;
+	int64_t created_at;
+};
+
+struct kura_activity_row {
+	int64_t id;
+	int64_t object_id;
+	int64_t record_id;
+	const char *type;
+	const char *body;
+	int64_t occurred_at;
+	int author_type;
+	int64_t author_id;
+	int64_t created_at;
+};
+
+struct kura_list_row {
+	int64_t id;
+	int64_t object_id;
+	char name[KURA_LIST_NAME_MAX * 4 + 1]; /* 128 characters of UTF-8 */
+	bool dynamic;
+	const char *filter;        /* JSON filterGroups text ("" for static lists) */
+	int64_t created_by;
+	int64_t created_at;
+	int64_t updated_at;
+	int64_t size;              /* static lists: members; -1 when not counted */
+};
+
+/* Search: OR of groups, AND of filters inside a group. */
+enum kura_filter_op {
+	KURA_OP_EQ = 0, KURA_OP_NEQ, KURA_OP_LT, KURA_OP_LTE, KURA_OP_GT, KURA_OP_GTE,
+	KURA_OP_BETWEEN, KURA_OP_IN, KURA_OP_NOT_IN, KURA_OP_HAS, KURA_OP_NOT_HAS,
+	KURA_OP_CONTAINS_TOKEN, KURA_OP_STARTS_WITH,
+};
+
+struct kura_filter {
+	int64_t prop_id;
+	enum kura_filter_op op;
+	struct kura_val v;         /* EQ .. GTE, BETWEEN (low), CONTAINS_TOKEN, STARTS_WITH */
+	struct kura_val v2;        /* BETWEEN (high) */
+	const struct kura_val *vals; /* IN, NOT_IN */
+	size_t nvals;
+};
+
+struct kura_filter_group {
+	const struct kura_filter *filters;
+	size_t n;
+};
+
+struct kura_sort {
+	int64_t prop_id;           /* a property, or KURA_COL_* */
+	bool desc;
+};
+
+#define KURA_SEARCH_SORTS_MAX 2
+
+struct kura_search {
+	int64_t object_id;
+	const struct kura_filter_group *groups;
+	size_t ngroups;
+	const char *match;         /* FTS5 expression built by core/, or NULL */
+	struct kura_sort sorts[KURA_SEARCH_SORTS_MAX];
+	size_t nsorts;             /* ties are always broken by id ascending */
+	int64_t list_id;           /* only members of this static list; 0 = any */
+	int64_t after_id;          /* keyset paging by id (no sorts only): id > after_id */
+	unsigned offset;           /* paging with sorts */
+	unsigned limit;
+	unsigned count_cap;        /* count matches up to this; 0 = do not count */
+	bool archived;             /* search archived records instead of live ones */
+};
+
+typedef bool (*kura_object_row_cb)(void *ctx, const struct kura_object_row *o);
+typedef bool (*kura_prop_row_cb)(void *ctx, const struct kura_prop_row *p);
+typedef bool (*kura_record_row_cb)(void *ctx, const struct kura_record_row *r);
+typedef bool (*kura_history_row_cb)(void *ctx, const struct kura_history_row *h);
+typedef bool (*kura_assoc_row_cb)(void *ctx, const struct kura_assoc_row *a);
+typedef bool (*kura_activity_row_cb)(void *ctx, const struct kura_activity_row *a);
+typedef bool (*kura_list_row_cb)(void *ctx, const struct kura_list_row *l);
+typedef bool (*kura_colval_cb)(void *ctx, int64_t record_id, const struct kura_val *v);
+
+/*
+ * The back end's CRM functions. `conn` is the tenant connection of a
+ * handle. Unless said otherwise: KURA_E_NOT_FOUND when the named row does
+ * not exist; writes join the open transaction (callers begin one).
+ */
+struct kura_crm_ops {
+	/* The catalogue's version (grows with each change of it). */
+	enum kura_err (*catalog_version)(void *conn, int64_t *version);
+	/* Every object type, then every property (archived ones too), by id. */
+	enum kura_err (*object_list)(void *conn, kura_object_row_cb cb, void *ctx);
+	enum kura_err (*prop_list)(void *conn, kura_prop_row_cb cb, void *ctx);
+	/* Creates the type (o->id set) with its record table and text index. KURA_E_EXISTS: name taken. */
+	enum kura_err (*object_create)(void *conn, struct kura_object_row *o);
+	/* Adds the property (p->id set) and its column, and its index when indexed or unique. */
+	enum kura_err (*prop_create)(void *conn, struct kura_prop_row *p);
+	/*
+	 * Writes p's metadata (labels, type, flags, texts; by p->id) and brings
+	 * the column's index in line with p->indexed / p->unique.
+	 * KURA_E_CONFLICT when a unique index cannot be built (duplicates).
+	 */
+	enum kura_err (*prop_update)(void *conn, const struct kura_prop_row *p);
+
+	/*
+	 * Inserts a record with these values (created_at = updated_at = now),
+	 * its full-text body (NULL: none) and sets *id. KURA_E_EXISTS when a
+	 * unique property is taken: *dup_prop names it.
+	 */
+	enum kura_err (*record_insert)(void *conn, int64_t object_id, int64_t now, int64_t actor_id,
+				       const struct kura_colval *cols, size_t n, const char *fts,
+				       int64_t *id, int64_t *dup_prop);
+	/*
+	 * Sets these values of a live record (updated_at = now); a non-NULL fts
+	 * replaces its full-text body. KURA_E_EXISTS / *dup_prop as insert.
+	 */
+	enum kura_err (*record_update)(void *conn, int64_t object_id, int64_t id, int64_t now,
+				       const struct kura_colval *cols, size_t n, const char *fts,
+				       int64_t *dup_prop);
+	/* One record; with archived false an archived record is KURA_E_NOT_FOUND. */
+	enum kura_err (*record_get)(void *conn, int64_t object_id, int64_t id, bool archived,
+				    kura_record_row_cb cb, void *ctx);
+	/*
+	 * Archives a live record (archived_at = now, out of the text index), or
+	 * restores an archived one (archived_at cleared; fts is its body again).
+	 * Restoring: KURA_E_EXISTS / *dup_prop when a unique value was taken meanwhile.
+	 */
+	enum kura_err (*record_archive)(void *conn, int64_t object_id, int64_t id, int64_t now);
+	enum kura_err (*record_restore)(void *conn, int64_t object_id, int64_t id, int64_t now,
+					const char *fts, int64_t *dup_prop);
+	/* Deletes a record and everything about it (history, associations, activities, memberships). */
+	enum kura_err (*record_purge)(void *conn, int64_t object_id, int64_t id);
+	/* Ids of records archived before cutoff, oldest first, at most limit. */
+	enum kura_err (*record_archived_before)(void *conn, int64_t object_id, int64_t cutoff,
+						unsigned limit, int64_t *ids, size_t *n);
+	/*
+	 * Records matching q in order (see struct kura_search), at most q->limit;
+	 * *total counts matches up to q->count_cap (*exact false when capped).
+	 */
+	enum kura_err (*search)(void *conn, const struct kura_search *q, kura_record_row_cb cb,
+				void *ctx, int64_t *total, bool *exact);
+	/* Replaces a record's full-text body (NULL or "": none); the record is not touched. */
+	enum kura_err (*fts_set)(void *conn, int64_t object_id, int64_t id, const char *fts);
+	/* Every non-NULL value of a property (archived records too), by record id. */
+	enum kura_err (*prop_values)(void *conn, int64_t object_id, int64_t prop_id,
+				     kura_colval_cb cb, void *ctx);
+	/* Overwrites one stored value (type conversions); no history, no updated_at. */
+	enum kura_err (*prop_value_set)(void *conn, int64_t object_id, int64_t prop_id, int64_t id,
+					const struct kura_val *v);
+
+	enum kura_err (*history_add)(void *conn, int64_t object_id, int64_t record_id, int64_t at,
+				     const struct kura_actor *a, const char *changes);
+	/* Newest first: entries with id < before (0 = newest), at most limit. */
+	enum kura_err (*history_list)(void *conn, int64_t object_id, int64_t record_id,
+				      int64_t before, unsigned limit, kura_history_row_cb cb, void *ctx);
+
+	/* Both directions; label replaced when the pair exists. */
+	enum kura_err (*assoc_put)(void *conn, int64_t from_obj, int64_t from_id, int64_t to_obj,
+				   int64_t to_id, const char *label, int64_t now);
+	enum kura_err (*assoc_delete)(void *conn, int64_t from_obj, int64_t from_id, int64_t to_obj,
+				      int64_t to_id);
+	/* Associated live records of type to_obj with id > after, by id, at most limit. */
+	enum kura_err (*assoc_list)(void *conn, int64_t from_obj, int64_t from_id, int64_t to_obj,
+				    int64_t after, unsigned limit, kura_assoc_row_cb cb, void *ctx);
+
+	enum kura_err (*activity_add)(void *conn, struct kura_activity_row *a);
+	enum kura_err (*activity_list)(void *conn, int64_t object_id, int64_t record_id,
+				       int64_t before, unsigned limit, kura_activity_row_cb cb,
+				       void *ctx);
+
+	enum kura_err (*list_create)(void *conn, struct kura_list_row *l);
+	enum kura_err (*list_get)(void *conn, int64_t id, kura_list_row_cb cb, void *ctx);
+	enum kura_err (*list_all)(void *conn, kura_list_row_cb cb, void *ctx);
+	enum kura_err (*list_update)(void *conn, const struct kura_list_row *l);
+	enum kura_err (*list_delete)(void *conn, int64_t id);
+	/* Adds / removes live records of the list's type; *changed counts rows added / removed. */
+	enum kura_err (*list_members_add)(void *conn, int64_t list_id, int64_t object_id,
+					  const int64_t *ids, size_t n, int64_t now, int64_t *changed);
+	enum kura_err (*list_members_remove)(void *conn, int64_t list_id, const int64_t *ids,
+					     size_t n, int64_t *changed);
+
+	/* A stored reply for (actor, key); KURA_E_NOT_FOUND when none newer than min_created. */
+	enum kura_err (*idem_get)(void *conn, int actor_type, int64_t actor_id, const char *key,
+				  int64_t min_created, uint8_t body_hash[32], int *status,
+				  char **response /* malloc'd */);
+	enum kura_err (*idem_put)(void *conn, int actor_type, int64_t actor_id, const char *key,
+				  const uint8_t body_hash[32], int status, const char *response,
+				  int64_t now);
+	/* Drops replies older than cutoff. */
+	enum kura_err (*idem_expire)(void *conn, int64_t cutoff);
+};
+
+extern const struct kura_crm_ops kura_store_sqlite_crm_ops;
+
+/*
+ * The CRM functions of db's back end and the connection to pass them, or
+ * NULL (conn NULL) when db is NULL.
+ */
+const struct kura_crm_ops *kura_store_crm(struct kura_tenant_db *db, void **conn);
+
+#endif

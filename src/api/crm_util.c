@@ -1,0 +1,145 @@
+/*
+ * Shared by the customer-database handlers: the catalogue and object type
+ * of a request, who is writing (for history and audit), record ids from
+ * the path, and the audit entry of a record operation (which properties,
+ * never their values).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "kura/audit.h"
+#include "kura/clock.h"
+
+bool
+kura_api_crm_begin(struct kura_req *r, struct kura_api_crm *c, const char *object_param)
+{
+	const struct kura_principal *p = &r->principal;
+	enum kura_err e;
+
+	memset(c, 0, sizeof(*c));
+	e = kura_catalog_get(r->srv->catalogs, p->db, &c->cat);
+	if (e != KURA_OK) {
+		kura_reply_error(r, e, NULL);
+		return false;
+	}
+	c->x.db = p->db;
+	c->x.cat = c->cat;
+	c->x.now = kura_now_us();
+	if (p->api_key_id != 0) {
+		c->x.actor.type = KURA_ACTOR_APIKEY;
+		c->x.actor.id = p->api_key_id;
+		c->x.actor.source = "API";
+	} else {
+		c->x.actor.type = KURA_ACTOR_USER;
+		c->x.actor.id = p->user.id;
+		c->x.actor.source = "UI";
+	}
+	if (object_param != NULL) {
+		c->obj = kura_catalog_object(c->cat, kura_req_param(r, object_param));
+		if (c->obj == NULL) {
+			kura_api_crm_end(r, c);
+			kura_reply_error(r, KURA_E_NOT_FOUND, "no such object type");
+			return false;
+		}
+		c->x.obj = c->obj;
+	}
+	return true;
+}
+
+void
+kura_api_crm_end(struct kura_req *r, struct kura_api_crm *c)
+{
+	kura_catalog_release(r->srv->catalogs, c->cat);
+	c->cat = NULL;
+	c->obj = NULL;
+}
+
+bool
+kura_api_record_id(struct kura_req *r, const char *param, int64_t *id)
+{
+	if (!kura_record_id_parse(kura_req_param(r, param), id)) {
+		/* A malformed id is answered like a missing one: ids are opaque to clients. */
+		kura_reply_error(r, KURA_E_NOT_FOUND, "no such record");
+		return false;
+	}
+	return true;
+}
+
+enum kura_err
+kura_api_crm_audit(struct kura_req *r, const char *action, const char *target_type, int64_t id,
+		   const char *props)
+{
+	struct kura_audit_entry e;
+	char sid[24];
+
+	snprintf(sid, sizeof(sid), "%lld", (long long)id);
+	kura_req_audit_init(r, &e, action, target_type, sid);
+	if (props != NULL)
+		snprintf(e.target_props, sizeof(e.target_props), "%s", props);
+	kura_audit_set_outcome(&e, KURA_OK);
+	return kura_audit_append(r->principal.db, &e);
+}
+
+/* Comma-separated property names of a "properties" object, truncated to fit. */
+void
+kura_api_prop_names(json_t *props, char *out, size_t n)
+{
+	const char *key;
+	json_t *v;
+	size_t used = 0;
+
+	out[0] = '\0';
+	json_object_foreach(props, key, v) {
+		size_t len = strlen(key);
+
+		(void)v;
+		if (used + len + 2 >= n)
+			break;
+		used += (size_t)snprintf(out + used, n - used, "%s%s", used > 0 ? "," : "", key);
+	}
+}
+
+json_t *
+kura_api_want(struct kura_req *r, const struct kura_object *o, bool *ok)
+{
+	const char *q = kura_req_query(r, "properties");
+	json_t *want;
+	const char *s;
+
+	*ok = true;
+	if (q == NULL)
+		return NULL;
+	want = json_array();
+	s = q;
+	while (*s != '\0') {
+		const char *end = strchr(s, ',');
+		char name[KURA_PROP_NAME_MAX + 1];
+		size_t len;
+
+		if (end == NULL)
+			end = s + strlen(s);
+		len = (size_t)(end - s);
+		if (len == 0 || len > KURA_PROP_NAME_MAX || json_array_size(want) >= 500) {
+			*ok = false;
+			break;
+		}
+		memcpy(name, s, len);
+		name[len] = '\0';
+		if (kura_object_prop(o, name) == NULL) {
+			*ok = false;
+			break;
+		}
+		json_array_append_new(want, json_string(name));
+		s = *end == ',' ? end + 1 : end;
+	}
+	if (!*ok) {
+		json_decref(want);
+		kura_reply_error_details(
+			r, KURA_E_VALIDATION, "check the listed fields",
+			json_pack("[{s:s, s:s, s:s}]", "field", "properties", "code", "unknown_property",
+				  "message", "properties names a property this object does not have"));
+		return NULL;
+	}
+	return want;
+}

@@ -1,0 +1,898 @@
+/*
+ * The catalogue over HTTP: object types (/api/v1/schemas) and their
+ * properties (/api/v1/properties/{object}). Reading needs records.read;
+ * changing needs properties.manage. A property's name is an identifier
+ * that never changes; its type can change only when every stored value
+ * converts (the reply says which would not), and a dry run reports that
+ * without changing anything.
+ */
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "kura/clock.h"
+#include "kura/text.h"
+
+#define OPTION_VALUE_MAX 128
+#define PATTERN_MAX 512
+
+static json_t *
+time_json(int64_t t)
+{
+	char buf[40];
+
+	kura_time_rfc3339(t, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+static json_t *
+schema_json(const struct kura_object *o)
+{
+	return json_pack("{s:s, s:{s:s, s:s}, s:s, s:b, s:o, s:o}", "name", o->row.name, "labels",
+			 "en", o->row.label_en, "ja", o->row.label_ja, "primaryDisplayProperty",
+			 o->row.primary_prop, "standard", o->row.standard, "createdAt",
+			 time_json(o->row.created_at), "updatedAt", time_json(o->row.updated_at));
+}
+
+static json_t *
+prop_json(const struct kura_prop *p)
+{
+	json_error_t je;
+	json_t *val = json_loads(p->row.validation, 0, &je);
+
+	return json_pack("{s:s, s:{s:s, s:s}, s:s, s:b, s:b, s:b, s:b, s:s, s:s, s:O, s:o, s:b, "
+			 "s:o, s:o}",
+			 "name", p->row.name, "labels", "en", p->row.label_en, "ja",
+			 p->row.label_ja, "type", p->row.type, "required", p->row.required,
+			 "unique", p->row.unique, "indexed", p->row.indexed, "sensitive",
+			 p->row.sensitive, "classification", p->row.classification, "description",
+			 p->row.description, "options", p->options, "validation",
+			 val != NULL ? val : json_object(), "standard", p->row.standard, "createdAt",
+			 time_json(p->row.created_at), "updatedAt", time_json(p->row.updated_at));
+}
+
+static bool
+ident_ok(const char *s, size_t max)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	if (n == 0 || n > max || s[0] < 'a' || s[0] > 'z')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* A "labels" object: en and/or ja, each 1..128 characters; one fills in for the other. */
+static bool
+read_labels(json_t *v, char *en, char *ja, json_t *details, bool required)
+{
+	const char *code = NULL;
+	const char *ken, *kja;
+
+	if (v == NULL || json_is_null(v)) {
+		if (required)
+			kura_api_detail(details, "labels", "required", "labels are required");
+		return !required;
+	}
+	ken = json_string_value(json_object_get(v, "en"));
+	kja = json_string_value(json_object_get(v, "ja"));
+	if (!json_is_object(v))
+		code = "invalid_type";
+	else if (json_object_size(v) > (size_t)((ken != NULL) + (kja != NULL)) ||
+		 (ken == NULL && kja == NULL))
+		code = "invalid";
+	else if ((ken != NULL && (ken[0] == '\0' || kura_utf8_chars(ken, strlen(ken)) > KURA_LABEL_MAX ||
+				 strlen(ken) > KURA_LABEL_MAX * 3)) ||
+		 (kja != NULL && (kja[0] == '\0' || kura_utf8_chars(kja, strlen(kja)) > KURA_LABEL_MAX ||
+				 strlen(kja) > KURA_LABEL_MAX * 3)))
+		code = "too_long";
+	if (code != NULL) {
+		kura_api_detail(details, "labels", code,
+				"labels is {\"en\": \"...\", \"ja\": \"...\"}, each 1..128 characters");
+		return false;
+	}
+	if (ken == NULL)
+		ken = kja;
+	if (kja == NULL)
+		kja = ken;
+	snprintf(en, KURA_LABEL_MAX * 3 + 1, "%s", ken != NULL ? ken : "");
+	snprintf(ja, KURA_LABEL_MAX * 3 + 1, "%s", kja != NULL ? kja : "");
+	return true;
+}
+
+/* --- schemas --- */
+
+void
+kura_api_schemas_list(struct kura_req *r)
+{
+	struct kura_api_crm c;
+	json_t *results;
+
+	if (!kura_api_crm_begin(r, &c, NULL))
+		return;
+	results = json_array();
+	for (size_t i = 0; i < c.cat->nobjects; i++)
+		json_array_append_new(results, schema_json(&c.cat->objects[i]));
+	kura_reply_json(r, 200, json_pack("{s:o}", "results", results));
+	kura_api_crm_end(r, &c);
+}
+
+void
+kura_api_schemas_get(struct kura_req *r)
+{
+	struct kura_api_crm c;
+
+	if (!kura_api_crm_begin(r, &c, "object"))
+		return;
+	kura_reply_json(r, 200, schema_json(c.obj));
+	kura_api_crm_end(r, &c);
+}
+
+void
+kura_api_schemas_create(struct kura_req *r)
+{
+	static const char *const fields[] = {"name", "labels", "primaryDisplayProperty", NULL};
+	static const char *const reserved[] = {"contacts", "companies", "deals", "tickets",
+					       "schemas", "search", "batch", NULL};
+	struct kura_api_crm c;
+	json_t *details = json_array(), *out = NULL;
+	struct kura_object_row o;
+	struct kura_prop_row p;
+	char en[KURA_LABEL_MAX * 3 + 1], ja[KURA_LABEL_MAX * 3 + 1];
+	const char *name, *primary;
+	size_t custom = 0;
+	void *conn;
+	const struct kura_crm_ops *ops;
+	enum kura_err e;
+
+	if (!kura_api_object_only(r, fields, details))
+		return;
+	if (!kura_api_crm_begin(r, &c, NULL)) {
+		json_decref(details);
+		return;
+	}
+	name = json_string_value(json_object_get(r->json, "name"));
+	if (!ident_ok(name, KURA_OBJECT_NAME_MAX) || strlen(name) < 2)
+		kura_api_detail(details, "name", "invalid",
+				"name is 2..50 of a-z, 0-9 and _, starting with a letter");
+	for (size_t i = 0; name != NULL && reserved[i] != NULL; i++) {
+		if (strcmp(reserved[i], name) == 0)
+			kura_api_detail(details, "name", "reserved", "this name is reserved");
+	}
+	read_labels(json_object_get(r->json, "labels"), en, ja, details, true);
+	primary = json_string_value(json_object_get(r->json, "primaryDisplayProperty"));
+	if (json_object_get(r->json, "primaryDisplayProperty") != NULL &&
+	    (primary == NULL || strcmp(primary, "name") != 0))
+		kura_api_detail(details, "primaryDisplayProperty", "invalid",
+				"a new object type starts with the property \"name\" as its primary "
+				"display property");
+	for (size_t i = 0; i < c.cat->nobjects; i++)
+		custom += !c.cat->objects[i].row.standard;
+	if (json_array_size(details) == 0 && custom >= KURA_OBJECTS_CUSTOM_MAX) {
+		kura_api_detail(details, "name", "limit", "at most 50 custom object types");
+		kura_reply_error_details(r, KURA_E_BAD_REQUEST, "too many object types", details);
+		goto out;
+	}
+	if (json_array_size(details) > 0) {
+		kura_reply_error_details(r, KURA_E_VALIDATION, "check the listed fields", details);
+		goto out;
+	}
+	memset(&o, 0, sizeof(o));
+	snprintf(o.name, sizeof(o.name), "%s", name);
+	snprintf(o.label_en, sizeof(o.label_en), "%s", en);
+	snprintf(o.label_ja, sizeof(o.label_ja), "%s", ja);
+	snprintf(o.primary_prop, sizeof(o.primary_prop), "name");
+	o.created_at = c.x.now;
+	memset(&p, 0, sizeof(p));
+	snprintf(p.name, sizeof(p.name), "name");
+	snprintf(p.label_en, sizeof(p.label_en), "Name");
+	snprintf(p.label_ja, sizeof(p.label_ja), "名前");
+	snprintf(p.type, sizeof(p.type), "string");
+	snprintf(p.classification, sizeof(p.classification), "internal");
+	p.indexed = true;
+	p.created_at = c.x.now;
+	ops = kura_store_crm(r->principal.db, &conn);
+	e = kura_store_begin(r->principal.db);
+	if (e == KURA_OK)
+		e = ops->object_create(conn, &o);
+	if (e == KURA_OK) {
+		p.object_id = o.id;
+		e = ops->prop_create(conn, &p);
+	}
+	if (e == KURA_OK)
+		e = kura_api_crm_audit(r, "schema.create", "schema", o.id, NULL);
+	e = kura_store_finish(r->principal.db, e);
+	if (e == KURA_E_EXISTS) {
+		kura_api_detail(details, "name", "already_exists", "an object type has this name");
+		kura_reply_error_details(r, e, "an object type has this name", details);
+		goto out;
+	}
+	json_decref(details);
+	details = NULL;
+	if (e != KURA_OK) {
+		kura_reply_error(r, e, NULL);
+		goto out;
+	}
+	{
+		struct kura_object tmp = {.row = o};
+
+		out = schema_json(&tmp);
+	}
+	kura_reply_json(r, 201, out);
+out:
+	kura_api_crm_end(r, &c);
+}
+
+/* --- properties --- */
+
+static const char *const classifications[] = {"public", "internal", "confidential", "secret",
+					      NULL};
+
+static bool
+bool_member(json_t *body, const char *k, bool *out, json_t *details)
+{
+	json_t *v = json_object_get(body, k);
+
+	if (v == NULL)
+		return true;
+	if (!json_is_boolean(v)) {
+		kura_api_detail(details, k, "invalid_type", "must be true or false");
+		return false;
+	}
+	*out = json_is_true(v);
+	return true;
+}
+
+/* Validates "options" for an enumeration into compact JSON text (malloc'd). */
+static char *
+read_options(json_t *v, json_t *details)
+{
+	size_t i;
+	json_t *o, *norm;
+	char *text;
+
+	if (!json_is_array(v) || json_array_size(v) == 0 ||
+	    json_array_size(v) > KURA_ENUM_OPTIONS_MAX) {
+		kura_api_detail(details, "options", "invalid",
+				"an enumeration has 1..500 options [{\"value\", \"labels\"}]");
+		return NULL;
+	}
+	norm = json_array();
+	json_array_foreach(v, i, o) {
+		const char *val = json_string_value(json_object_get(o, "value"));
+		char en[KURA_LABEL_MAX * 3 + 1], ja[KURA_LABEL_MAX * 3 + 1];
+		bool dup = false;
+
+		for (size_t j = 0; val != NULL && j < i; j++) {
+			const char *w = json_string_value(json_object_get(json_array_get(v, j), "value"));
+
+			dup = dup || (w != NULL && strcmp(w, val) == 0);
+		}
+		if (!json_is_object(o) || val == NULL || val[0] == '\0' ||
+		    strlen(val) > OPTION_VALUE_MAX || dup ||
+		    json_object_size(o) > (size_t)(1 + (json_object_get(o, "labels") != NULL))) {
+			kura_api_detail(details, "options", "invalid",
+					"each option is {\"value\": 1..128 characters, unique, "
+					"\"labels\": {...}}");
+			json_decref(norm);
+			return NULL;
+		}
+		if (json_object_get(o, "labels") != NULL) {
+			if (!read_labels(json_object_get(o, "labels"), en, ja, details, false)) {
+				json_decref(norm);
+				return NULL;
+			}
+		} else {
+			snprintf(en, sizeof(en), "%s", val);
+			snprintf(ja, sizeof(ja), "%s", val);
+		}
+		json_array_append_new(norm, json_pack("{s:s, s:{s:s, s:s}}", "value", val, "labels",
+						      "en", en, "ja", ja));
+	}
+	text = json_dumps(norm, JSON_COMPACT);
+	json_decref(norm);
+	return text;
+}
+
+/* Validates "validation" for type t into compact JSON text (malloc'd). */
+static char *
+read_validation(json_t *v, enum kura_ptype t, json_t *details)
+{
+	static const char *const members[] = {"minLength", "maxLength", "pattern",
+					      "characterClasses", "min", "max", NULL};
+	bool textual = t != KURA_PT_NUMBER && t != KURA_PT_BOOL && t != KURA_PT_DATE &&
+		       t != KURA_PT_DATETIME && t != KURA_PT_ENUM;
+	const char *key;
+	json_t *m;
+	size_t before = json_array_size(details);
+
+	if (v == NULL || json_is_null(v))
+		return strdup("{}");
+	if (!json_is_object(v)) {
+		kura_api_detail(details, "validation", "invalid_type", "validation is an object");
+		return NULL;
+	}
+	json_object_foreach(v, key, m) {
+		size_t i;
+
+		for (i = 0; members[i] != NULL && strcmp(members[i], key) != 0; i++)
+			;
+		if (members[i] == NULL) {
+			kura_api_detail(details, "validation", "unknown",
+					"validation knows minLength, maxLength, pattern, "
+					"characterClasses, min, max");
+			return NULL;
+		}
+		if ((i <= 3 && !textual) || (i >= 4 && t != KURA_PT_NUMBER)) {
+			kura_api_detail(details, "validation", "not_applicable",
+					"this rule does not apply to the property's type");
+			return NULL;
+		}
+		if (i <= 1 && (!json_is_integer(m) || json_integer_value(m) < 0 ||
+			       json_integer_value(m) > KURA_TEXT_MAX_CHARS))
+			kura_api_detail(details, "validation", "invalid",
+					"minLength and maxLength are integers 0..65536");
+		if (i >= 4 && !json_is_number(m))
+			kura_api_detail(details, "validation", "invalid", "min and max are numbers");
+		if (i == 2) {
+			regex_t re;
+
+			if (!json_is_string(m) || json_string_length(m) == 0 ||
+			    json_string_length(m) > PATTERN_MAX ||
+			    regcomp(&re, json_string_value(m), REG_EXTENDED | REG_NOSUB) != 0) {
+				kura_api_detail(details, "validation", "invalid_pattern",
+						"pattern is a POSIX extended regular expression of "
+						"1..512 characters");
+			} else {
+				regfree(&re);
+			}
+		}
+	}
+	if (json_array_size(details) == before && json_is_integer(json_object_get(v, "minLength")) &&
+	    json_is_integer(json_object_get(v, "maxLength")) &&
+	    json_integer_value(json_object_get(v, "minLength")) >
+		    json_integer_value(json_object_get(v, "maxLength")))
+		kura_api_detail(details, "validation", "invalid", "minLength exceeds maxLength");
+	if (json_array_size(details) == before && json_is_number(json_object_get(v, "min")) &&
+	    json_is_number(json_object_get(v, "max")) &&
+	    json_number_value(json_object_get(v, "min")) >
+		    json_number_value(json_object_get(v, "max")))
+		kura_api_detail(details, "validation", "invalid", "min exceeds max");
+	if (json_array_size(details) > before)
+		return NULL;
+	return json_dumps(v, JSON_COMPACT);
+}
+
+/*
+ * Reads the settable fields of a property from body into p (which holds
+ * the current state for PATCH). Compiles it to check that everything
+ * holds together.
+ */
+static bool
+read_prop_fields(json_t *body, struct kura_prop *p, bool create, json_t *details)
+{
+	char en[KURA_LABEL_MAX * 3 + 1], ja[KURA_LABEL_MAX * 3 + 1];
+	json_t *v;
+	int t = kura_ptype_parse(p->row.type);
+	size_t before = json_array_size(details);
+	char err[128];
+
+	v = json_object_get(body, "type");
+	if (v != NULL || create) {
+		t = kura_ptype_parse(json_string_value(v));
+		if (t < 0) {
+			kura_api_detail(details, "type", create && v == NULL ? "required" : "invalid",
+					"type is one of string, text, number, bool, date, datetime, "
+					"enumeration, email, phone, url");
+			return false;
+		}
+		snprintf(p->row.type, sizeof(p->row.type), "%s", kura_ptype_name((enum kura_ptype)t));
+	}
+	if (read_labels(json_object_get(body, "labels"), en, ja, details, create)) {
+		if (json_object_get(body, "labels") != NULL) {
+			snprintf(p->row.label_en, sizeof(p->row.label_en), "%s", en);
+			snprintf(p->row.label_ja, sizeof(p->row.label_ja), "%s", ja);
+		}
+	}
+	bool_member(body, "required", &p->row.required, details);
+	bool_member(body, "unique", &p->row.unique, details);
+	bool_member(body, "indexed", &p->row.indexed, details);
+	bool_member(body, "sensitive", &p->row.sensitive, details);
+	v = json_object_get(body, "classification");
+	if (v != NULL) {
+		size_t i;
+
+		for (i = 0; classifications[i] != NULL; i++) {
+			if (json_is_string(v) && strcmp(json_string_value(v), classifications[i]) == 0)
+				break;
+		}
+		if (classifications[i] == NULL)
+			kura_api_detail(details, "classification", "invalid",
+					"classification is public, internal, confidential or secret");
+		else
+			snprintf(p->row.classification, sizeof(p->row.classification), "%s",
+				 classifications[i]);
+	}
+	v = json_object_get(body, "description");
+	if (v != NULL) {
+		if (!json_is_string(v) || kura_utf8_chars(json_string_value(v), json_string_length(v)) >
+						  KURA_PROP_DESC_MAX) {
+			kura_api_detail(details, "description", "too_long",
+					"description is a string of at most 1000 characters");
+		} else {
+			free(p->description);
+			p->description = strdup(json_string_value(v));
+		}
+	}
+	if (t == KURA_PT_ENUM) {
+		v = json_object_get(body, "options");
+		if (v != NULL || create || strcmp(p->options_text ? p->options_text : "[]", "[]") == 0) {
+			char *o = read_options(v, details);
+
+			if (o != NULL) {
+				free(p->options_text);
+				p->options_text = o;
+			}
+		}
+	} else if (json_object_get(body, "options") != NULL) {
+		kura_api_detail(details, "options", "not_applicable", "only enumerations have options");
+	} else {
+		free(p->options_text);
+		p->options_text = strdup("[]");
+	}
+	v = json_object_get(body, "validation");
+	if (v != NULL || create || json_object_get(body, "type") != NULL) {
+		json_error_t je;
+		json_t *cur = v != NULL ? json_incref(v)
+					: json_loads(p->validation_text ? p->validation_text : "{}",
+						     0, &je);
+		char *val;
+
+		/* A type change drops rules that no longer apply. */
+		if (v == NULL && cur != NULL && (t == KURA_PT_NUMBER) !=
+						     (json_object_get(cur, "min") != NULL ||
+						      json_object_get(cur, "max") != NULL)) {
+			json_decref(cur);
+			cur = json_object();
+		}
+		val = read_validation(cur, (enum kura_ptype)t, details);
+		json_decref(cur);
+		if (val != NULL) {
+			free(p->validation_text);
+			p->validation_text = val;
+		}
+	}
+	if (p->row.unique && (t == KURA_PT_TEXT || t == KURA_PT_BOOL || t == KURA_PT_ENUM))
+		kura_api_detail(details, "unique", "not_applicable",
+				"text, bool and enumeration properties cannot be unique");
+	if (p->row.unique)
+		p->row.indexed = true;
+	if (json_array_size(details) > before)
+		return false;
+	json_decref(p->options);
+	p->options = NULL;
+	if (p->has_pattern) {
+		regfree(&p->pattern);
+		p->has_pattern = false;
+	}
+	p->classes = 0;
+	if (!kura_prop_compile(p, err, sizeof(err))) {
+		kura_api_detail(details, "validation", "invalid", err);
+		return false;
+	}
+	return true;
+}
+
+void
+kura_api_props_list(struct kura_req *r)
+{
+	struct kura_api_crm c;
+	json_t *results;
+
+	if (!kura_api_crm_begin(r, &c, "object"))
+		return;
+	results = json_array();
+	for (size_t i = 0; i < c.obj->nprops; i++)
+		json_array_append_new(results, prop_json(c.obj->props[i]));
+	kura_reply_json(r, 200, json_pack("{s:o}", "results", results));
+	kura_api_crm_end(r, &c);
+}
+
+static const struct kura_prop *
+route_prop(struct kura_req *r, struct kura_api_crm *c)
+{
+	const struct kura_prop *p = kura_object_prop(c->obj, kura_req_param(r, "name"));
+
+	if (p == NULL)
+		kura_reply_error(r, KURA_E_NOT_FOUND, "no such property");
+	return p;
+}
+
+void
+kura_api_props_get(struct kura_req *r)
+{
+	struct kura_api_crm c;
+	const struct kura_prop *p;
+
+	if (!kura_api_crm_begin(r, &c, "object"))
+		return;
+	p = route_prop(r, &c);
+	if (p != NULL)
+		kura_reply_json(r, 200, prop_json(p));
+	kura_api_crm_end(r, &c);
+}
+
+void
+kura_api_props_create(struct kura_req *r)
+{
+	static const char *const fields[] = {"name",	   "labels",	  "type",
+					     "required",   "unique",	  "indexed",
+					     "options",	   "validation",  "sensitive",
+					     "classification", "description", NULL};
+	struct kura_api_crm c;
+	struct kura_prop p;
+	json_t *details = json_array();
+	const char *name;
+	void *conn;
+	const struct kura_crm_ops *ops;
+	enum kura_err e;
+
+	if (!kura_api_object_only(r, fields, details))
+		return;
+	if (!kura_api_crm_begin(r, &c, "object")) {
+		json_decref(details);
+		return;
+	}
+	memset(&p, 0, sizeof(p));
+	name = json_string_value(json_object_get(r->json, "name"));
+	if (!ident_ok(name, KURA_PROP_NAME_MAX) || strcmp(name, "id") == 0)
+		kura_api_detail(details, "name", "invalid",
+				"name is 1..64 of a-z, 0-9 and _, starting with a letter (not \"id\")");
+	else
+		snprintf(p.row.name, sizeof(p.row.name), "%s", name);
+	snprintf(p.row.classification, sizeof(p.row.classification), "internal");
+	p.row.indexed = true;
+	p.description = strdup("");
+	p.options_text = strdup("[]");
+	p.validation_text = strdup("{}");
+	read_prop_fields(r->json, &p, true, details);
+	if (json_array_size(details) == 0 && c.obj->nprops >= KURA_PROPS_PER_OBJECT_MAX) {
+		kura_api_detail(details, "name", "limit", "at most 500 properties per object type");
+		kura_reply_error_details(r, KURA_E_BAD_REQUEST, "too many properties", details);
+		goto out;
+	}
+	if (json_array_size(details) > 0) {
+		kura_reply_error_details(r, KURA_E_VALIDATION, "check the listed fields", details);
+		goto out;
+	}
+	/* Long text is not worth a B-tree index of its own. */
+	if (p.type == KURA_PT_TEXT && json_object_get(r->json, "indexed") == NULL)
+		p.row.indexed = false;
+	p.row.object_id = c.obj->row.id;
+	p.row.created_at = c.x.now;
+	p.row.description = p.description;
+	p.row.options = p.options_text;
+	p.row.validation = p.validation_text;
+	ops = kura_store_crm(r->principal.db, &conn);
+	e = kura_store_begin(r->principal.db);
+	if (e == KURA_OK)
+		e = ops->prop_create(conn, &p.row);
+	if (e == KURA_OK)
+		e = kura_api_crm_audit(r, "property.create", c.obj->row.name, p.row.id, p.row.name);
+	e = kura_store_finish(r->principal.db, e);
+	if (e == KURA_E_EXISTS) {
+		kura_api_detail(details, "name", "already_exists",
+				"this object type has (or had) a property of this name");
+		kura_reply_error_details(r, e, "the name is taken", details);
+		goto out;
+	}
+	json_decref(details);
+	details = NULL;
+	if (e != KURA_OK)
+		kura_reply_error(r, e, NULL);
+	else
+		kura_reply_json(r, 201, prop_json(&p));
+out:
+	kura_prop_clear(&p);
+	kura_api_crm_end(r, &c);
+}
+
+/* A copy of a catalogue property that PATCH can change. */
+static bool
+prop_copy(const struct kura_prop *src, struct kura_prop *dst)
+{
+	char err[128];
+
+	memset(dst, 0, sizeof(*dst));
+	dst->row = src->row;
+	dst->description = strdup(src->row.description);
+	dst->options_text = strdup(src->row.options);
+	dst->validation_text = strdup(src->row.validation);
+	if (dst->description == NULL || dst->options_text == NULL || dst->validation_text == NULL)
+		return false;
+	return kura_prop_compile(dst, err, sizeof(err));
+}
+
+struct conv {
+	const struct kura_prop *from, *to;
+	struct kura_strpool sp;
+	int64_t ok, bad;
+	json_t *examples;
+	bool apply;
+	void *conn;
+	const struct kura_crm_ops *ops;
+	int64_t object_id;
+	enum kura_err e;
+};
+
+/* The stored value of from, as a JSON value that to's reader may accept. */
+static json_t *
+convert_json(const struct kura_prop *from, const struct kura_prop *to, const struct kura_val *v)
+{
+	json_t *j = kura_value_to_json(from, v);
+	bool textual = to->type != KURA_PT_NUMBER && to->type != KURA_PT_BOOL &&
+		       to->type != KURA_PT_DATETIME;
+
+	if (textual && !json_is_string(j)) {
+		char *s = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+
+		json_decref(j);
+		j = json_string(s != NULL ? s : "");
+		free(s);
+	} else if (to->type == KURA_PT_NUMBER && json_is_string(j)) {
+		char *end = NULL;
+		const char *s = json_string_value(j);
+		double d = strtod(s, &end);
+
+		if (end != s && *end == '\0') {
+			json_decref(j);
+			j = json_real(d);
+		}
+	} else if (to->type == KURA_PT_BOOL && json_is_string(j)) {
+		const char *s = json_string_value(j);
+
+		if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
+			bool b = strcmp(s, "true") == 0;
+
+			json_decref(j);
+			j = json_boolean(b);
+		}
+	}
+	return j;
+}
+
+static bool
+convert_one(void *ctx, int64_t id, const struct kura_val *v)
+{
+	struct conv *c = ctx;
+	json_t *j = convert_json(c->from, c->to, v);
+	struct kura_val out;
+
+	if (kura_value_from_json(c->to, j, false, &c->sp, &out, NULL)) {
+		c->ok++;
+		if (c->apply && !kura_val_equal(v, &out)) {
+			c->e = c->ops->prop_value_set(c->conn, c->object_id, c->to->row.id, id, &out);
+			if (c->e != KURA_OK) {
+				json_decref(j);
+				return false;
+			}
+		}
+	} else {
+		char sid[24];
+
+		c->bad++;
+		if (json_array_size(c->examples) < 10) {
+			snprintf(sid, sizeof(sid), "%lld", (long long)id);
+			json_array_append_new(c->examples, json_string(sid));
+		}
+	}
+	json_decref(j);
+	/* Keep the pool small on big tables: converted texts are not needed after. */
+	if (c->sp.n > 1024)
+		kura_strpool_free(&c->sp);
+	return true;
+}
+
+void
+kura_api_props_update(struct kura_req *r)
+{
+	static const char *const fields[] = {"labels",	   "type",	  "required",
+					     "unique",	   "indexed",	  "options",
+					     "validation", "sensitive",	  "classification",
+					     "description", "dryRun",	  NULL};
+	struct kura_api_crm c;
+	const struct kura_prop *cur;
+	struct kura_prop p;
+	struct conv cv;
+	json_t *details = json_array(), *dry;
+	bool type_change, check_values, reindex;
+	void *conn;
+	const struct kura_crm_ops *ops;
+	enum kura_err e = KURA_OK;
+
+	memset(&p, 0, sizeof(p));
+	memset(&cv, 0, sizeof(cv));
+	if (!kura_api_object_only(r, fields, details))
+		return;
+	if (!kura_api_crm_begin(r, &c, "object")) {
+		json_decref(details);
+		return;
+	}
+	cur = route_prop(r, &c);
+	if (cur == NULL)
+		goto out;
+	dry = json_object_get(r->json, "dryRun");
+	if (dry != NULL && !json_is_boolean(dry))
+		kura_api_detail(details, "dryRun", "invalid_type", "must be true or false");
+	if (!prop_copy(cur, &p)) {
+		kura_reply_error(r, KURA_E_NOMEM, NULL);
+		goto out;
+	}
+	read_prop_fields(r->json, &p, false, details);
+	type_change = p.type != cur->type;
+	if (type_change && cur->row.standard)
+		kura_api_detail(details, "type", "read_only",
+				"a standard property's type cannot change");
+	if (json_array_size(details) > 0) {
+		kura_reply_error_details(r, KURA_E_VALIDATION, "check the listed fields", details);
+		details = NULL;
+		goto out;
+	}
+	/* New options or a new type must hold every stored value. */
+	check_values = type_change || (p.type == KURA_PT_ENUM &&
+				       strcmp(p.options_text, cur->row.options) != 0);
+	reindex = p.searchable != cur->searchable;
+	ops = kura_store_crm(r->principal.db, &conn);
+	cv.from = cur;
+	cv.to = &p;
+	cv.examples = json_array();
+	cv.conn = conn;
+	cv.ops = ops;
+	cv.object_id = c.obj->row.id;
+	e = kura_store_begin(r->principal.db);
+	if (e == KURA_OK && check_values)
+		e = ops->prop_values(conn, c.obj->row.id, cur->row.id, convert_one, &cv);
+	if (e == KURA_OK && json_is_true(dry)) {
+		kura_store_rollback(r->principal.db);
+		kura_reply_json(r, 200, json_pack("{s:I, s:I, s:O}", "convertible", (json_int_t)cv.ok,
+						  "incompatible", (json_int_t)cv.bad, "examples",
+						  cv.examples));
+		goto out;
+	}
+	if (e == KURA_OK && cv.bad > 0) {
+		char msg[200];
+
+		kura_store_rollback(r->principal.db);
+		snprintf(msg, sizeof(msg), "%lld stored values cannot become %s, e.g. record %s",
+			 (long long)cv.bad, p.row.type, json_string_value(json_array_get(cv.examples, 0)));
+		kura_api_detail(details, type_change ? "type" : "options", "incompatible_values", msg);
+		kura_reply_error_details(r, KURA_E_CONFLICT, msg, details);
+		details = NULL;
+		goto out;
+	}
+	if (e == KURA_OK && check_values) {
+		cv.apply = true;
+		cv.ok = 0;
+		e = ops->prop_values(conn, c.obj->row.id, cur->row.id, convert_one, &cv);
+		if (e == KURA_OK)
+			e = cv.e;
+	}
+	p.row.updated_at = c.x.now;
+	p.row.description = p.description;
+	p.row.options = p.options_text;
+	p.row.validation = p.validation_text;
+	if (e == KURA_OK)
+		e = ops->prop_update(conn, &p.row);
+	if (e == KURA_OK && reindex) {
+		/* the object as it is after this change */
+		struct kura_object o = *c.obj;
+		struct kura_prop **props = calloc(o.nprops + 1, sizeof(*props));
+		struct kura_rec_ctx x = c.x;
+
+		if (props == NULL) {
+			e = KURA_E_NOMEM;
+		} else {
+			for (size_t i = 0; i < o.nprops; i++)
+				props[i] = o.props[i] == cur ? &p : o.props[i];
+			o.props = props;
+			x.obj = &o;
+			e = kura_records_reindex(&x, p.row.id);
+			free(props);
+		}
+	}
+	if (e == KURA_OK) {
+		char names[KURA_AUDIT_PROPS_MAX + 1];
+
+		kura_api_prop_names(r->json, names, sizeof(names));
+		e = kura_api_crm_audit(r, "property.update", c.obj->row.name, p.row.id, names);
+	}
+	e = kura_store_finish(r->principal.db, e);
+	if (e == KURA_E_CONFLICT) {
+		kura_api_detail(details, "unique", "duplicate_values",
+				"stored values repeat: the property cannot be unique");
+		kura_reply_error_details(r, e, "stored values repeat", details);
+		details = NULL;
+	} else if (e != KURA_OK) {
+		kura_reply_error(r, e, NULL);
+	} else {
+		kura_reply_json(r, 200, prop_json(&p));
+	}
+out:
+	json_decref(details);
+	json_decref(cv.examples);
+	kura_strpool_free(&cv.sp);
+	kura_prop_clear(&p);
+	kura_api_crm_end(r, &c);
+}
+
+void
+kura_api_props_delete(struct kura_req *r)
+{
+	struct kura_api_crm c;
+	const struct kura_prop *cur;
+	struct kura_prop p;
+	void *conn;
+	const struct kura_crm_ops *ops;
+	enum kura_err e;
+
+	memset(&p, 0, sizeof(p));
+	if (!kura_api_crm_begin(r, &c, "object"))
+		return;
+	cur = route_prop(r, &c);
+	if (cur == NULL)
+		goto out;
+	if (cur->row.standard || strcmp(cur->row.name, c.obj->row.primary_prop) == 0) {
+		kura_reply_error(r, KURA_E_CONFLICT,
+				 "standard and primary display properties cannot be deleted");
+		goto out;
+	}
+	if (!prop_copy(cur, &p)) {
+		kura_reply_error(r, KURA_E_NOMEM, NULL);
+		goto out;
+	}
+	p.row.archived_at = c.x.now;
+	p.row.updated_at = c.x.now;
+	ops = kura_store_crm(r->principal.db, &conn);
+	e = kura_store_begin(r->principal.db);
+	if (e == KURA_OK)
+		e = ops->prop_update(conn, &p.row);
+	if (e == KURA_OK && cur->searchable) {
+		/* its values leave the text index with it */
+		struct kura_object o = *c.obj;
+		struct kura_prop **props = calloc(o.nprops + 1, sizeof(*props));
+		struct kura_rec_ctx x = c.x;
+		size_t n = 0;
+
+		if (props == NULL) {
+			e = KURA_E_NOMEM;
+		} else {
+			for (size_t i = 0; i < o.nprops; i++) {
+				if (o.props[i] != cur)
+					props[n++] = o.props[i];
+			}
+			o.props = props;
+			o.nprops = n;
+			x.obj = &o;
+			e = kura_records_reindex(&x, cur->row.id);
+			free(props);
+		}
+	}
+	if (e == KURA_OK)
+		e = kura_api_crm_audit(r, "property.archive", c.obj->row.name, cur->row.id,
+				       cur->row.name);
+	e = kura_store_finish(r->principal.db, e);
+	if (e != KURA_OK)
+		kura_reply_error(r, e, NULL);
+	else
+		kura_reply_empty(r, 204);
+out:
+	kura_prop_clear(&p);
+	kura_api_crm_end(r, &c);
+}

@@ -1,0 +1,456 @@
+/*
+ * The catalogue: a tenant's object types and properties, read from its
+ * store and kept, compiled (options parsed, patterns compiled), in a cache
+ * shared by the HTTP threads. Every use checks the stored catalogue
+ * version first (one small read), so a change made through any node or
+ * process is seen on the next request.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kura/core.h"
+#include "kura/log.h"
+
+#define CACHE_SLOTS 64
+
+struct slot {
+	char tenant[KURA_TENANT_ID_MAX + 1];
+	struct kura_catalog *cat;
+	uint64_t used;
+};
+
+struct kura_catalog_cache {
+	pthread_mutex_t mu;
+	struct slot slots[CACHE_SLOTS];
+	uint64_t clock;
+};
+
+static const char *const type_names[KURA_PT__COUNT] = {
+	[KURA_PT_STRING] = "string", [KURA_PT_TEXT] = "text",
+	[KURA_PT_NUMBER] = "number", [KURA_PT_BOOL] = "bool",
+	[KURA_PT_DATE] = "date",     [KURA_PT_DATETIME] = "datetime",
+	[KURA_PT_ENUM] = "enumeration", [KURA_PT_EMAIL] = "email",
+	[KURA_PT_PHONE] = "phone",   [KURA_PT_URL] = "url",
+};
+
+int
+kura_ptype_parse(const char *s)
+{
+	for (int i = 0; s != NULL && i < KURA_PT__COUNT; i++) {
+		if (strcmp(s, type_names[i]) == 0)
+			return i;
+	}
+	return -1;
+}
+
+const char *
+kura_ptype_name(enum kura_ptype t)
+{
+	return (unsigned)t < KURA_PT__COUNT ? type_names[t] : "string";
+}
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} class_names[] = {
+	{"digits", KURA_CC_DIGITS},     {"latin", KURA_CC_LATIN},
+	{"hiragana", KURA_CC_HIRAGANA}, {"katakana", KURA_CC_KATAKANA},
+	{"kanji", KURA_CC_KANJI},       {"fullwidth", KURA_CC_FULLWIDTH},
+	{"halfwidth_katakana", KURA_CC_HALFWIDTH_KATAKANA},
+	{"space", KURA_CC_SPACE},       {"symbols", KURA_CC_SYMBOLS},
+};
+
+void
+kura_prop_clear(struct kura_prop *p)
+{
+	if (p == NULL)
+		return;
+	free(p->description);
+	free(p->options_text);
+	free(p->validation_text);
+	json_decref(p->options);
+	if (p->has_pattern)
+		regfree(&p->pattern);
+	memset(p, 0, sizeof(*p));
+}
+
+static bool
+num_member(json_t *o, const char *k, double *out, bool *has)
+{
+	json_t *v = json_object_get(o, k);
+
+	*has = false;
+	if (v == NULL || json_is_null(v))
+		return true;
+	if (!json_is_number(v))
+		return false;
+	*out = json_number_value(v);
+	*has = true;
+	return true;
+}
+
+bool
+kura_prop_compile(struct kura_prop *p, char *err, size_t n)
+{
+	json_error_t je;
+	json_t *val = NULL, *v;
+	double d;
+	bool has;
+	int t = kura_ptype_parse(p->row.type);
+
+	if (t < 0) {
+		snprintf(err, n, "unknown type");
+		return false;
+	}
+	p->type = (enum kura_ptype)t;
+	p->searchable = !p->row.sensitive &&
+			(p->type == KURA_PT_STRING || p->type == KURA_PT_TEXT ||
+			 p->type == KURA_PT_EMAIL || p->type == KURA_PT_PHONE || p->type == KURA_PT_URL);
+	p->options = json_loads(p->options_text != NULL ? p->options_text : "[]", 0, &je);
+	if (p->options == NULL || !json_is_array(p->options)) {
+		snprintf(err, n, "options are not a JSON array");
+		return false;
+	}
+	val = json_loads(p->validation_text != NULL ? p->validation_text : "{}", 0, &je);
+	if (val == NULL || !json_is_object(val)) {
+		json_decref(val);
+		snprintf(err, n, "validation is not a JSON object");
+		return false;
+	}
+	if (!num_member(val, "minLength", &d, &has))
+		goto bad;
+	p->min_len = has ? (int64_t)d : 0;
+	if (!num_member(val, "maxLength", &d, &has))
+		goto bad;
+	p->max_len = has ? (int64_t)d : 0;
+	if (!num_member(val, "min", &p->min, &p->has_min) ||
+	    !num_member(val, "max", &p->max, &p->has_max))
+		goto bad;
+	v = json_object_get(val, "characterClasses");
+	if (v != NULL) {
+		size_t i;
+		json_t *c;
+
+		if (!json_is_array(v))
+			goto bad;
+		json_array_foreach(v, i, c) {
+			bool known = false;
+
+			for (size_t k = 0; k < sizeof(class_names) / sizeof(class_names[0]); k++) {
+				if (json_is_string(c) &&
+				    strcmp(json_string_value(c), class_names[k].name) == 0) {
+					p->classes |= class_names[k].bit;
+					known = true;
+				}
+			}
+			if (!known) {
+				snprintf(err, n, "unknown character class");
+				json_decref(val);
+				return false;
+			}
+		}
+	}
+	v = json_object_get(val, "pattern");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v) ||
+		    regcomp(&p->pattern, json_string_value(v), REG_EXTENDED | REG_NOSUB) != 0) {
+			snprintf(err, n, "pattern is not a valid POSIX extended regular expression");
+			json_decref(val);
+			return false;
+		}
+		p->has_pattern = true;
+	}
+	json_decref(val);
+	p->row.description = p->description != NULL ? p->description : "";
+	p->row.options = p->options_text != NULL ? p->options_text : "[]";
+	p->row.validation = p->validation_text != NULL ? p->validation_text : "{}";
+	return true;
+bad:
+	json_decref(val);
+	snprintf(err, n, "validation holds a member of the wrong type");
+	return false;
+}
+
+/* --- loading --- */
+
+struct load {
+	struct kura_catalog *cat;
+	size_t ocap, pcap;
+	enum kura_err e;
+};
+
+static bool
+add_object(void *ctx, const struct kura_object_row *o)
+{
+	struct load *l = ctx;
+	struct kura_catalog *c = l->cat;
+
+	if (c->nobjects == l->ocap) {
+		size_t cap = l->ocap ? l->ocap * 2 : 8;
+		struct kura_object *n = realloc(c->objects, cap * sizeof(*n));
+
+		if (n == NULL) {
+			l->e = KURA_E_NOMEM;
+			return false;
+		}
+		c->objects = n;
+		l->ocap = cap;
+	}
+	memset(&c->objects[c->nobjects], 0, sizeof(c->objects[0]));
+	c->objects[c->nobjects++].row = *o;
+	return true;
+}
+
+static bool
+add_prop(void *ctx, const struct kura_prop_row *r)
+{
+	struct load *l = ctx;
+	struct kura_catalog *c = l->cat;
+	struct kura_prop *p;
+	char err[128];
+
+	if (c->nprops == l->pcap) {
+		size_t cap = l->pcap ? l->pcap * 2 : 32;
+		struct kura_prop *n = realloc(c->props, cap * sizeof(*n));
+
+		if (n == NULL) {
+			l->e = KURA_E_NOMEM;
+			return false;
+		}
+		c->props = n;
+		l->pcap = cap;
+	}
+	p = &c->props[c->nprops++];
+	memset(p, 0, sizeof(*p));
+	p->row = *r;
+	p->description = strdup(r->description != NULL ? r->description : "");
+	p->options_text = strdup(r->options != NULL ? r->options : "[]");
+	p->validation_text = strdup(r->validation != NULL ? r->validation : "{}");
+	if (p->description == NULL || p->options_text == NULL || p->validation_text == NULL) {
+		l->e = KURA_E_NOMEM;
+		return false;
+	}
+	if (!kura_prop_compile(p, err, sizeof(err))) {
+		/* Stored by an older rule set or damaged: keep serving the rest. */
+		kura_log(KURA_LOG_ERROR, "catalog_error", "prop=%lld msg=\"%s\"", (long long)r->id,
+			 err);
+		p->row.archived_at = p->row.archived_at != 0 ? p->row.archived_at : 1;
+	}
+	return true;
+}
+
+static void
+catalog_free(struct kura_catalog *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nprops; i++)
+		kura_prop_clear(&c->props[i]);
+	for (size_t i = 0; i < c->nobjects; i++)
+		free(c->objects[i].props);
+	free(c->props);
+	free(c->objects);
+	free(c);
+}
+
+static enum kura_err
+catalog_load(struct kura_tenant_db *db, int64_t version, struct kura_catalog **out)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(db, &conn);
+	struct load l = {0};
+	enum kura_err e;
+
+	*out = NULL;
+	if (ops == NULL)
+		return KURA_E_INTERNAL;
+	l.cat = calloc(1, sizeof(*l.cat));
+	if (l.cat == NULL)
+		return KURA_E_NOMEM;
+	l.cat->version = version;
+	e = ops->object_list(conn, add_object, &l);
+	if (e == KURA_OK)
+		e = l.e;
+	if (e == KURA_OK)
+		e = ops->prop_list(conn, add_prop, &l);
+	if (e == KURA_OK)
+		e = l.e;
+	for (size_t i = 0; e == KURA_OK && i < l.cat->nobjects; i++) {
+		struct kura_object *o = &l.cat->objects[i];
+
+		o->props = calloc(l.cat->nprops + 1, sizeof(*o->props));
+		if (o->props == NULL) {
+			e = KURA_E_NOMEM;
+			break;
+		}
+		for (size_t j = 0; j < l.cat->nprops; j++) {
+			struct kura_prop *p = &l.cat->props[j];
+
+			if (p->row.object_id == o->row.id && p->row.archived_at == 0)
+				o->props[o->nprops++] = p;
+		}
+	}
+	if (e != KURA_OK) {
+		catalog_free(l.cat);
+		return e;
+	}
+	l.cat->refs = 1;
+	*out = l.cat;
+	return KURA_OK;
+}
+
+enum kura_err
+kura_catalog_cache_new(struct kura_catalog_cache **out)
+{
+	struct kura_catalog_cache *c = calloc(1, sizeof(*c));
+
+	*out = NULL;
+	if (c == NULL)
+		return KURA_E_NOMEM;
+	if (pthread_mutex_init(&c->mu, NULL) != 0) {
+		free(c);
+		return KURA_E_INTERNAL;
+	}
+	*out = c;
+	return KURA_OK;
+}
+
+void
+kura_catalog_cache_free(struct kura_catalog_cache *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < CACHE_SLOTS; i++) {
+		if (c->slots[i].cat != NULL && --c->slots[i].cat->refs == 0)
+			catalog_free(c->slots[i].cat);
+	}
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+enum kura_err
+kura_catalog_get(struct kura_catalog_cache *cache, struct kura_tenant_db *db,
+		 const struct kura_catalog **out)
+{
+	const char *tenant = kura_store_tenant_id(db);
+	struct kura_catalog *cat = NULL;
+	struct slot *s = NULL, *victim;
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(db, &conn);
+	int64_t version = 0;
+	enum kura_err e;
+
+	*out = NULL;
+	if (ops == NULL || tenant == NULL)
+		return KURA_E_INTERNAL;
+	e = ops->catalog_version(conn, &version);
+	if (e != KURA_OK)
+		return e;
+	if (cache != NULL) {
+		pthread_mutex_lock(&cache->mu);
+		for (size_t i = 0; i < CACHE_SLOTS; i++) {
+			if (cache->slots[i].cat != NULL &&
+			    strcmp(cache->slots[i].tenant, tenant) == 0) {
+				s = &cache->slots[i];
+				break;
+			}
+		}
+		if (s != NULL && s->cat->version == version) {
+			s->cat->refs++;
+			s->used = ++cache->clock;
+			*out = s->cat;
+			pthread_mutex_unlock(&cache->mu);
+			return KURA_OK;
+		}
+		pthread_mutex_unlock(&cache->mu);
+	}
+	e = catalog_load(db, version, &cat);
+	if (e != KURA_OK)
+		return e;
+	if (cache == NULL) {
+		*out = cat;
+		return KURA_OK;
+	}
+	pthread_mutex_lock(&cache->mu);
+	victim = NULL;
+	for (size_t i = 0; i < CACHE_SLOTS; i++) {
+		struct slot *t = &cache->slots[i];
+
+		if (t->cat != NULL && strcmp(t->tenant, tenant) == 0) {
+			victim = t;
+			break;
+		}
+		if (victim == NULL || t->cat == NULL ||
+		    (victim->cat != NULL && t->used < victim->used))
+			victim = t;
+	}
+	if (victim->cat != NULL && --victim->cat->refs == 0)
+		catalog_free(victim->cat);
+	snprintf(victim->tenant, sizeof(victim->tenant), "%s", tenant);
+	victim->cat = cat;
+	victim->used = ++cache->clock;
+	cat->refs++; /* the cache's own reference */
+	*out = cat;
+	pthread_mutex_unlock(&cache->mu);
+	return KURA_OK;
+}
+
+void
+kura_catalog_release(struct kura_catalog_cache *cache, const struct kura_catalog *cat)
+{
+	struct kura_catalog *c = (struct kura_catalog *)cat;
+	bool last;
+
+	if (c == NULL)
+		return;
+	if (cache == NULL) {
+		catalog_free(c);
+		return;
+	}
+	pthread_mutex_lock(&cache->mu);
+	last = --c->refs == 0;
+	pthread_mutex_unlock(&cache->mu);
+	if (last)
+		catalog_free(c);
+}
+
+const struct kura_object *
+kura_catalog_object(const struct kura_catalog *cat, const char *name)
+{
+	for (size_t i = 0; cat != NULL && name != NULL && i < cat->nobjects; i++) {
+		if (strcmp(cat->objects[i].row.name, name) == 0)
+			return &cat->objects[i];
+	}
+	return NULL;
+}
+
+const struct kura_prop *
+kura_object_prop(const struct kura_object *o, const char *name)
+{
+	for (size_t i = 0; o != NULL && name != NULL && i < o->nprops; i++) {
+		if (strcmp(o->props[i]->row.name, name) == 0)
+			return o->props[i];
+	}
+	return NULL;
+}
+
+const struct kura_prop *
+kura_catalog_prop_by_id(const struct kura_catalog *cat, int64_t id)
+{
+	size_t lo = 0, hi = cat != NULL ? cat->nprops : 0;
+
+	/* props are read in id order */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cat->props[mid].row.id == id)
+			return &cat->props[mid];
+		if (cat->props[mid].row.id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}

@@ -1,0 +1,543 @@
+/*
+ * Record writes and reads: validation of a "properties" object against the
+ * catalogue (every problem reported, unknown properties refused), the
+ * stored form of each value, the full-text body, and one history entry per
+ * write holding the old and new value of every property that changed, who
+ * changed it, when, and through what (UI, API, import, form).
+ *
+ * Writes join the caller's transaction: the API layer begins it, calls
+ * these, appends its audit entry, and commits, so a record, its history
+ * and its audit entry are stored together or not at all.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kura/clock.h"
+#include "kura/core.h"
+
+bool
+kura_record_id_parse(const char *s, int64_t *id)
+{
+	char *end = NULL;
+	long long v;
+
+	*id = 0;
+	if (s == NULL || *s < '1' || *s > '9' || strlen(s) > 18)
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v <= 0)
+		return false;
+	*id = v;
+	return true;
+}
+
+static void
+detail(json_t *details, const char *field, const char *code, const char *msg)
+{
+	json_array_append_new(details,
+			      json_pack("{s:s, s:s, s:s}", "field", field, "code", code, "message", msg));
+}
+
+/* A record's values, copied out of a store callback. */
+struct rec {
+	bool found;
+	int64_t id, created_at, updated_at, archived_at;
+	struct kura_colval *cols;
+	size_t n;
+	struct kura_strpool *sp;
+	enum kura_err e;
+};
+
+static bool
+copy_row(void *ctx, const struct kura_record_row *r)
+{
+	struct rec *x = ctx;
+
+	x->found = true;
+	x->id = r->id;
+	x->created_at = r->created_at;
+	x->updated_at = r->updated_at;
+	x->archived_at = r->archived_at;
+	x->cols = calloc(r->ncols + 1, sizeof(*x->cols));
+	if (x->cols == NULL) {
+		x->e = KURA_E_NOMEM;
+		return false;
+	}
+	for (size_t i = 0; i < r->ncols; i++) {
+		x->cols[i] = r->cols[i];
+		if (r->cols[i].v.kind == KURA_V_TEXT) {
+			x->cols[i].v.s = kura_strpool_dup(x->sp, r->cols[i].v.s, r->cols[i].v.n);
+			if (x->cols[i].v.s == NULL) {
+				x->e = KURA_E_NOMEM;
+				return false;
+			}
+		}
+	}
+	x->n = r->ncols;
+	return false;
+}
+
+/*
+ * Validates properties into cols (one per given property, in the object's
+ * order is not needed: in the object's iteration order). On create, a
+ * required property must be given.
+ */
+static bool
+read_props(const struct kura_rec_ctx *x, json_t *props, bool create, struct kura_strpool *sp,
+	   struct kura_colval **cols, size_t *n, json_t *details)
+{
+	const struct kura_object *o = x->obj;
+	size_t before = json_array_size(details);
+	const char *key;
+	json_t *v;
+
+	*cols = NULL;
+	*n = 0;
+	if (!json_is_object(props)) {
+		detail(details, "properties", "invalid_type", "properties must be an object");
+		return false;
+	}
+	if (json_object_size(props) > KURA_PROPS_PER_OBJECT_MAX) {
+		detail(details, "properties", "too_many", "too many properties");
+		return false;
+	}
+	*cols = calloc(json_object_size(props) + 1, sizeof(**cols));
+	if (*cols == NULL) {
+		detail(details, "properties", "internal", "out of memory");
+		return false;
+	}
+	json_object_foreach(props, key, v) {
+		const struct kura_prop *p = kura_object_prop(o, key);
+		struct kura_colval *cv;
+
+		if (p == NULL) {
+			detail(details, key, "unknown_property",
+			       "no such property on this object");
+			continue;
+		}
+		cv = &(*cols)[*n];
+		if (!kura_value_from_json(p, v, true, sp, &cv->v, details))
+			continue;
+		if (cv->v.kind == KURA_V_NULL && p->row.required) {
+			detail(details, key, "required", "this property is required");
+			continue;
+		}
+		cv->prop_id = p->row.id;
+		(*n)++;
+	}
+	if (create) {
+		for (size_t i = 0; i < o->nprops; i++) {
+			const struct kura_prop *p = o->props[i];
+
+			if (p->row.required && json_object_get(props, p->row.name) == NULL)
+				detail(details, p->row.name, "required", "this property is required");
+		}
+	}
+	return json_array_size(details) == before;
+}
+
+static const struct kura_prop *
+prop_of(const struct kura_catalog *cat, int64_t id)
+{
+	return kura_catalog_prop_by_id(cat, id);
+}
+
+static enum kura_err
+dup_detail(const struct kura_rec_ctx *x, int64_t dup_prop, json_t *details)
+{
+	const struct kura_prop *p = prop_of(x->cat, dup_prop);
+
+	detail(details, p != NULL ? p->row.name : "properties", "not_unique",
+	       "another record has this value");
+	return KURA_E_EXISTS;
+}
+
+static enum kura_err
+add_history(const struct kura_rec_ctx *x, int64_t id, json_t *changes)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	char *text;
+	enum kura_err e;
+
+	if (json_object_size(changes) == 0)
+		return KURA_OK;
+	text = json_dumps(changes, JSON_COMPACT);
+	if (text == NULL)
+		return KURA_E_NOMEM;
+	e = ops->history_add(conn, x->obj->row.id, id, x->now, &x->actor, text);
+	free(text);
+	return e;
+}
+
+enum kura_err
+kura_record_create(const struct kura_rec_ctx *x, json_t *properties, json_t *details,
+		   int64_t *id)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	struct kura_strpool sp = {0};
+	struct kura_colval *cols = NULL;
+	struct kura_buf fts;
+	json_t *changes = NULL;
+	int64_t dup = 0;
+	size_t n = 0;
+	enum kura_err e;
+
+	*id = 0;
+	kura_buf_init(&fts, 4 * 1024 * 1024);
+	if (!read_props(x, properties, true, &sp, &cols, &n, details)) {
+		e = KURA_E_VALIDATION;
+		goto out;
+	}
+	e = kura_fts_body(x->obj, cols, n, &fts);
+	if (e != KURA_OK)
+		goto out;
+	e = ops->record_insert(conn, x->obj->row.id, x->now, x->actor.id, cols, n,
+			       fts.len > 0 ? fts.data : NULL, id, &dup);
+	if (e == KURA_E_EXISTS) {
+		e = dup_detail(x, dup, details);
+		goto out;
+	}
+	if (e != KURA_OK)
+		goto out;
+	changes = json_object();
+	for (size_t i = 0; i < n; i++) {
+		const struct kura_prop *p = prop_of(x->cat, cols[i].prop_id);
+
+		if (cols[i].v.kind != KURA_V_NULL)
+			json_object_set_new(changes, p->row.name,
+					    json_pack("[n, o]", kura_value_to_json(p, &cols[i].v)));
+	}
+	e = add_history(x, *id, changes);
+out:
+	json_decref(changes);
+	kura_buf_free(&fts);
+	free(cols);
+	kura_strpool_free(&sp);
+	if (e != KURA_OK)
+		*id = 0;
+	return e;
+}
+
+static struct kura_val *
+find_col(struct kura_colval *cols, size_t n, int64_t prop_id)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (cols[i].prop_id == prop_id)
+			return &cols[i].v;
+	}
+	return NULL;
+}
+
+enum kura_err
+kura_record_update(const struct kura_rec_ctx *x, int64_t id, json_t *properties,
+		   json_t *details, char *changed, size_t cn)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	struct kura_strpool sp = {0};
+	struct rec cur = {.sp = &sp};
+	struct kura_colval *cols = NULL, *merged = NULL, *diff = NULL;
+	struct kura_buf fts;
+	json_t *changes = json_object();
+	size_t n = 0, nm = 0, nd = 0, used = 0;
+	bool text_changed = false;
+	int64_t dup = 0;
+	enum kura_err e;
+
+	if (changed != NULL && cn > 0)
+		changed[0] = '\0';
+	kura_buf_init(&fts, 4 * 1024 * 1024);
+	if (!read_props(x, properties, false, &sp, &cols, &n, details)) {
+		e = KURA_E_VALIDATION;
+		goto out;
+	}
+	e = ops->record_get(conn, x->obj->row.id, id, false, copy_row, &cur);
+	if (e == KURA_OK)
+		e = cur.e;
+	if (e != KURA_OK)
+		goto out;
+	merged = calloc(cur.n + n + 1, sizeof(*merged));
+	diff = calloc(n + 1, sizeof(*diff));
+	if (merged == NULL || diff == NULL) {
+		e = KURA_E_NOMEM;
+		goto out;
+	}
+	memcpy(merged, cur.cols, cur.n * sizeof(*merged));
+	nm = cur.n;
+	for (size_t i = 0; i < n; i++) {
+		const struct kura_prop *p = prop_of(x->cat, cols[i].prop_id);
+		static const struct kura_val null_val = {.kind = KURA_V_NULL};
+		struct kura_val *old = find_col(merged, nm, cols[i].prop_id);
+		const struct kura_val *ov = old != NULL ? old : &null_val;
+
+		if (kura_val_equal(ov, &cols[i].v) || find_col(diff, nd, cols[i].prop_id) != NULL)
+			continue;
+		json_object_set_new(changes, p->row.name,
+				    json_pack("[o, o]", kura_value_to_json(p, ov),
+					      kura_value_to_json(p, &cols[i].v)));
+		diff[nd++] = cols[i];
+		if (p->searchable)
+			text_changed = true;
+		if (old != NULL)
+			*old = cols[i].v;
+		else
+			merged[nm++] = cols[i];
+		if (changed != NULL && used + strlen(p->row.name) + 2 < cn)
+			used += (size_t)snprintf(changed + used, cn - used, "%s%s",
+						 used > 0 ? "," : "", p->row.name);
+	}
+	if (nd == 0)
+		goto out; /* nothing changed: no write, no history */
+	if (text_changed) {
+		e = kura_fts_body(x->obj, merged, nm, &fts);
+		if (e != KURA_OK)
+			goto out;
+	}
+	e = ops->record_update(conn, x->obj->row.id, id, x->now, diff, nd,
+			       text_changed ? (fts.len > 0 ? fts.data : "") : NULL, &dup);
+	if (e == KURA_E_EXISTS) {
+		e = dup_detail(x, dup, details);
+		goto out;
+	}
+	if (e == KURA_OK)
+		e = add_history(x, id, changes);
+out:
+	json_decref(changes);
+	kura_buf_free(&fts);
+	free(cols);
+	free(merged);
+	free(diff);
+	free(cur.cols);
+	kura_strpool_free(&sp);
+	return e;
+}
+
+json_t *
+kura_record_row_json(const struct kura_object *o, const struct kura_catalog *cat,
+		     const struct kura_record_row *r, json_t *want)
+{
+	json_t *props = json_object();
+	char id[24], t[40];
+	json_t *out;
+
+	if (want != NULL) {
+		size_t i;
+		json_t *w;
+
+		json_array_foreach(want, i, w) {
+			const struct kura_prop *p = kura_object_prop(o, json_string_value(w));
+			json_t *v = json_null();
+
+			for (size_t k = 0; p != NULL && k < r->ncols; k++) {
+				if (r->cols[k].prop_id == p->row.id) {
+					json_decref(v);
+					v = kura_value_to_json(p, &r->cols[k].v);
+				}
+			}
+			if (p != NULL)
+				json_object_set_new(props, p->row.name, v);
+			else
+				json_decref(v);
+		}
+	} else {
+		for (size_t k = 0; k < r->ncols; k++) {
+			const struct kura_prop *p = kura_catalog_prop_by_id(cat, r->cols[k].prop_id);
+
+			/* Archived properties keep their values but are no longer shown. */
+			if (p == NULL || p->row.archived_at != 0)
+				continue;
+			json_object_set_new(props, p->row.name, kura_value_to_json(p, &r->cols[k].v));
+		}
+	}
+	snprintf(id, sizeof(id), "%lld", (long long)r->id);
+	out = json_pack("{s:s, s:o, s:b}", "id", id, "properties", props, "archived",
+			r->archived_at != 0);
+	kura_time_rfc3339(r->created_at, t, sizeof(t));
+	json_object_set_new(out, "createdAt", json_string(t));
+	kura_time_rfc3339(r->updated_at, t, sizeof(t));
+	json_object_set_new(out, "updatedAt", json_string(t));
+	if (r->archived_at != 0) {
+		kura_time_rfc3339(r->archived_at, t, sizeof(t));
+		json_object_set_new(out, "archivedAt", json_string(t));
+	}
+	return out;
+}
+
+struct json_ctx {
+	const struct kura_rec_ctx *x;
+	json_t *want;
+	json_t *out;
+};
+
+static bool
+row_to_json(void *ctx, const struct kura_record_row *r)
+{
+	struct json_ctx *j = ctx;
+
+	j->out = kura_record_row_json(j->x->obj, j->x->cat, r, j->want);
+	return false;
+}
+
+enum kura_err
+kura_record_json(const struct kura_rec_ctx *x, int64_t id, bool archived, json_t *want,
+		 json_t **out)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	struct json_ctx j = {.x = x, .want = want};
+	enum kura_err e;
+
+	*out = NULL;
+	e = ops->record_get(conn, x->obj->row.id, id, archived, row_to_json, &j);
+	if (e == KURA_OK && j.out == NULL)
+		e = KURA_E_NOMEM;
+	if (e != KURA_OK) {
+		json_decref(j.out);
+		return e;
+	}
+	*out = j.out;
+	return KURA_OK;
+}
+
+enum kura_err
+kura_record_archive(const struct kura_rec_ctx *x, int64_t id)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+
+	return ops->record_archive(conn, x->obj->row.id, id, x->now);
+}
+
+enum kura_err
+kura_record_restore(const struct kura_rec_ctx *x, int64_t id, json_t *details)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	struct kura_strpool sp = {0};
+	struct rec cur = {.sp = &sp};
+	struct kura_buf fts;
+	int64_t dup = 0;
+	enum kura_err e;
+
+	kura_buf_init(&fts, 4 * 1024 * 1024);
+	e = ops->record_get(conn, x->obj->row.id, id, true, copy_row, &cur);
+	if (e == KURA_OK)
+		e = cur.e;
+	if (e == KURA_OK && cur.archived_at == 0)
+		e = KURA_E_NOT_FOUND; /* not archived: nothing to restore */
+	if (e == KURA_OK)
+		e = kura_fts_body(x->obj, cur.cols, cur.n, &fts);
+	if (e == KURA_OK)
+		e = ops->record_restore(conn, x->obj->row.id, id, x->now,
+					fts.len > 0 ? fts.data : NULL, &dup);
+	if (e == KURA_E_EXISTS)
+		e = dup_detail(x, dup, details);
+	kura_buf_free(&fts);
+	free(cur.cols);
+	kura_strpool_free(&sp);
+	return e;
+}
+
+enum kura_err
+kura_record_purge(const struct kura_rec_ctx *x, int64_t id)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+
+	return ops->record_purge(conn, x->obj->row.id, id);
+}
+
+enum kura_err
+kura_records_sweep(struct kura_tenant_db *db, const struct kura_catalog *cat, int64_t now,
+		   unsigned max, size_t *n)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(db, &conn);
+	int64_t ids[256];
+	enum kura_err e = KURA_OK;
+
+	*n = 0;
+	if (max > 256)
+		max = 256;
+	for (size_t o = 0; e == KURA_OK && o < cat->nobjects && *n < max; o++) {
+		size_t got = 0;
+
+		e = ops->record_archived_before(conn, cat->objects[o].row.id,
+						now - KURA_RESTORE_WINDOW_US, (unsigned)(max - *n),
+						ids, &got);
+		for (size_t i = 0; e == KURA_OK && i < got; i++)
+			e = ops->record_purge(conn, cat->objects[o].row.id, ids[i]);
+		if (e == KURA_OK)
+			*n += got;
+	}
+	return e;
+}
+
+struct ids {
+	int64_t *v;
+	size_t n, cap;
+	enum kura_err e;
+};
+
+static bool
+collect_id(void *ctx, int64_t record_id, const struct kura_val *v)
+{
+	struct ids *x = ctx;
+
+	(void)v;
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 256;
+		int64_t *nv = realloc(x->v, cap * sizeof(*nv));
+
+		if (nv == NULL) {
+			x->e = KURA_E_NOMEM;
+			return false;
+		}
+		x->v = nv;
+		x->cap = cap;
+	}
+	x->v[x->n++] = record_id;
+	return true;
+}
+
+enum kura_err
+kura_records_reindex(const struct kura_rec_ctx *x, int64_t prop_id)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	struct ids ids = {0};
+	enum kura_err e;
+
+	e = ops->prop_values(conn, x->obj->row.id, prop_id, collect_id, &ids);
+	if (e == KURA_OK)
+		e = ids.e;
+	for (size_t i = 0; e == KURA_OK && i < ids.n; i++) {
+		struct kura_strpool sp = {0};
+		struct rec cur = {.sp = &sp};
+		struct kura_buf fts;
+
+		kura_buf_init(&fts, 4 * 1024 * 1024);
+		e = ops->record_get(conn, x->obj->row.id, ids.v[i], false, copy_row, &cur);
+		if (e == KURA_E_NOT_FOUND) {
+			e = KURA_OK; /* archived: out of the index until restored */
+		} else {
+			if (e == KURA_OK)
+				e = cur.e;
+			if (e == KURA_OK)
+				e = kura_fts_body(x->obj, cur.cols, cur.n, &fts);
+			if (e == KURA_OK)
+				e = ops->fts_set(conn, x->obj->row.id, ids.v[i],
+						 fts.len > 0 ? fts.data : NULL);
+		}
+		kura_buf_free(&fts);
+		free(cur.cols);
+		kura_strpool_free(&sp);
+	}
+	free(ids.v);
+	return e;
+}

@@ -1,0 +1,344 @@
+/*
+ * The catalogue of the customer database in SQLite: object types, their
+ * properties, and the tables and columns that hold them (r_<object id>,
+ * p_<property id>, f_<object id>; see migrations/sqlite/tenant/0006_crm.sql).
+ * DDL text is made from integer ids only.
+ */
+#include "sqlite_crm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kura_err
+kura_sqlite_crm_exec(struct kura_sqlite_conn *c, const char *sql, const char *op)
+{
+	int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? KURA_OK : kura_sqlite_error(c, op, rc);
+}
+
+static enum kura_err
+bump_version(struct kura_sqlite_conn *c)
+{
+	return kura_sqlite_crm_exec(c, "UPDATE catalog_meta SET version = version + 1",
+				    "catalog_version");
+}
+
+enum kura_err
+kura_sqlite_crm_catalog_version(void *conn, int64_t *version)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	*version = 0;
+	e = kura_sqlite_dyn(c, "SELECT version FROM catalog_meta WHERE id = 1", &st);
+	if (e != KURA_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int64(st, 0);
+	else
+		e = rc == SQLITE_DONE ? KURA_E_STORE : kura_sqlite_error(c, "catalog_version", rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+struct each_ctx {
+	kura_object_row_cb ocb;
+	kura_prop_row_cb pcb;
+	void *ctx;
+	bool stop;
+};
+
+static void
+object_row(sqlite3_stmt *st, void *p)
+{
+	struct each_ctx *x = p;
+	struct kura_object_row o;
+
+	if (x->stop)
+		return;
+	memset(&o, 0, sizeof(o));
+	o.id = sqlite3_column_int64(st, 0);
+	kura_sqlite_col_text(st, 1, o.name, sizeof(o.name));
+	kura_sqlite_col_text(st, 2, o.label_en, sizeof(o.label_en));
+	kura_sqlite_col_text(st, 3, o.label_ja, sizeof(o.label_ja));
+	kura_sqlite_col_text(st, 4, o.primary_prop, sizeof(o.primary_prop));
+	o.standard = sqlite3_column_int(st, 5) != 0;
+	o.created_at = sqlite3_column_int64(st, 6);
+	o.updated_at = sqlite3_column_int64(st, 7);
+	x->stop = !x->ocb(x->ctx, &o);
+}
+
+enum kura_err
+kura_sqlite_crm_object_list(void *conn, kura_object_row_cb cb, void *ctx)
+{
+	struct kura_sqlite_conn *c = conn;
+	struct each_ctx x = {.ocb = cb, .ctx = ctx};
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+
+	e = kura_sqlite_dyn(c,
+			    "SELECT id, name, label_en, label_ja, primary_prop, standard, created_at, "
+			    "updated_at FROM objects ORDER BY id",
+			    &st);
+	if (e == KURA_OK)
+		e = kura_sqlite_each(c, st, "object_list", object_row, &x);
+	kura_sqlite_done(st);
+	return e;
+}
+
+static const char *
+col_str(sqlite3_stmt *st, int col)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	return s != NULL ? (const char *)s : "";
+}
+
+static void
+prop_row(sqlite3_stmt *st, void *p)
+{
+	struct each_ctx *x = p;
+	struct kura_prop_row r;
+
+	if (x->stop)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.id = sqlite3_column_int64(st, 0);
+	r.object_id = sqlite3_column_int64(st, 1);
+	kura_sqlite_col_text(st, 2, r.name, sizeof(r.name));
+	kura_sqlite_col_text(st, 3, r.label_en, sizeof(r.label_en));
+	kura_sqlite_col_text(st, 4, r.label_ja, sizeof(r.label_ja));
+	kura_sqlite_col_text(st, 5, r.type, sizeof(r.type));
+	r.required = sqlite3_column_int(st, 6) != 0;
+	r.unique = sqlite3_column_int(st, 7) != 0;
+	r.indexed = sqlite3_column_int(st, 8) != 0;
+	r.sensitive = sqlite3_column_int(st, 9) != 0;
+	kura_sqlite_col_text(st, 10, r.classification, sizeof(r.classification));
+	r.description = col_str(st, 11);
+	r.options = col_str(st, 12);
+	r.validation = col_str(st, 13);
+	r.standard = sqlite3_column_int(st, 14) != 0;
+	r.archived_at = sqlite3_column_int64(st, 15);
+	r.created_at = sqlite3_column_int64(st, 16);
+	r.updated_at = sqlite3_column_int64(st, 17);
+	x->stop = !x->pcb(x->ctx, &r);
+}
+
+enum kura_err
+kura_sqlite_crm_prop_list(void *conn, kura_prop_row_cb cb, void *ctx)
+{
+	struct kura_sqlite_conn *c = conn;
+	struct each_ctx x = {.pcb = cb, .ctx = ctx};
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+
+	e = kura_sqlite_dyn(c,
+			    "SELECT id, object_id, name, label_en, label_ja, type, required, uniq, "
+			    "indexed, sensitive, classification, description, options, validation, "
+			    "standard, coalesce(archived_at, 0), created_at, updated_at "
+			    "FROM properties ORDER BY id",
+			    &st);
+	if (e == KURA_OK)
+		e = kura_sqlite_each(c, st, "prop_list", prop_row, &x);
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_object_create(void *conn, struct kura_object_row *o)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char ddl[768];
+	enum kura_err e;
+	int rc;
+
+	e = kura_sqlite_dyn(c,
+			    "INSERT INTO objects (name, label_en, label_ja, primary_prop, standard, "
+			    "created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)",
+			    &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, o->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, o->label_en, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, o->label_ja, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, o->primary_prop, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, o->created_at);
+	sqlite3_bind_int64(st, 6, o->created_at);
+	rc = sqlite3_step(st);
+	if (kura_sqlite_is_dup(rc)) {
+		e = KURA_E_EXISTS;
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		e = kura_sqlite_error(c, "object_create", rc);
+		goto out;
+	}
+	o->id = sqlite3_last_insert_rowid(c->db);
+	o->updated_at = o->created_at;
+	snprintf(ddl, sizeof(ddl),
+		 "CREATE TABLE r_%lld (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+		 "created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, "
+		 "created_by INTEGER NOT NULL DEFAULT 0, archived_at INTEGER);"
+		 "CREATE INDEX x_%lld_archived ON r_%lld (archived_at) "
+		 "WHERE archived_at IS NOT NULL;"
+		 "CREATE VIRTUAL TABLE f_%lld USING fts5 (body, "
+		 "tokenize = 'unicode61 remove_diacritics 2');",
+		 (long long)o->id, (long long)o->id, (long long)o->id, (long long)o->id);
+	e = kura_sqlite_crm_exec(c, ddl, "object_create");
+	if (e == KURA_OK)
+		e = bump_version(c);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+/* Drops and re-creates the column's index as the flags say. */
+static enum kura_err
+sync_index(struct kura_sqlite_conn *c, int64_t object_id, int64_t prop_id, bool unique,
+	   bool indexed)
+{
+	char ddl[256];
+	enum kura_err e;
+	int rc;
+
+	snprintf(ddl, sizeof(ddl), "DROP INDEX IF EXISTS x_%lld_%lld", (long long)object_id,
+		 (long long)prop_id);
+	e = kura_sqlite_crm_exec(c, ddl, "prop_index");
+	if (e != KURA_OK || (!unique && !indexed))
+		return e;
+	if (unique)
+		snprintf(ddl, sizeof(ddl),
+			 "CREATE UNIQUE INDEX x_%lld_%lld ON r_%lld (p_%lld) "
+			 "WHERE archived_at IS NULL",
+			 (long long)object_id, (long long)prop_id, (long long)object_id,
+			 (long long)prop_id);
+	else
+		snprintf(ddl, sizeof(ddl), "CREATE INDEX x_%lld_%lld ON r_%lld (p_%lld)",
+			 (long long)object_id, (long long)prop_id, (long long)object_id,
+			 (long long)prop_id);
+	rc = sqlite3_exec(c->db, ddl, NULL, NULL, NULL);
+	/* Existing duplicates make a unique index impossible: the caller's conflict. */
+	if (kura_sqlite_is_dup(rc) || rc == SQLITE_CONSTRAINT)
+		return KURA_E_CONFLICT;
+	return rc == SQLITE_OK ? KURA_OK : kura_sqlite_error(c, "prop_index", rc);
+}
+
+static void
+bind_prop_fields(sqlite3_stmt *st, const struct kura_prop_row *p, int at)
+{
+	sqlite3_bind_text(st, at, p->label_en, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, at + 1, p->label_ja, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, at + 2, p->type, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, at + 3, p->required);
+	sqlite3_bind_int(st, at + 4, p->unique);
+	sqlite3_bind_int(st, at + 5, p->indexed);
+	sqlite3_bind_int(st, at + 6, p->sensitive);
+	sqlite3_bind_text(st, at + 7, p->classification, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, at + 8, p->description != NULL ? p->description : "", -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(st, at + 9, p->options != NULL ? p->options : "[]", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, at + 10, p->validation != NULL ? p->validation : "{}", -1,
+			  SQLITE_STATIC);
+}
+
+enum kura_err
+kura_sqlite_crm_prop_create(void *conn, struct kura_prop_row *p)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char ddl[160];
+	enum kura_err e;
+	int rc;
+
+	e = kura_sqlite_dyn(c,
+			    "INSERT INTO properties (object_id, name, label_en, label_ja, type, "
+			    "required, uniq, indexed, sensitive, classification, description, options, "
+			    "validation, standard, created_at, updated_at) "
+			    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+			    &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, p->object_id);
+	sqlite3_bind_text(st, 2, p->name, -1, SQLITE_STATIC);
+	bind_prop_fields(st, p, 3);
+	sqlite3_bind_int64(st, 14, p->created_at);
+	sqlite3_bind_int64(st, 15, p->created_at);
+	rc = sqlite3_step(st);
+	if (kura_sqlite_is_dup(rc)) {
+		e = KURA_E_EXISTS;
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		e = kura_sqlite_error(c, "prop_create", rc);
+		goto out;
+	}
+	p->id = sqlite3_last_insert_rowid(c->db);
+	p->updated_at = p->created_at;
+	snprintf(ddl, sizeof(ddl), "ALTER TABLE r_%lld ADD COLUMN p_%lld", (long long)p->object_id,
+		 (long long)p->id);
+	e = kura_sqlite_crm_exec(c, ddl, "prop_create");
+	if (e == KURA_OK)
+		e = sync_index(c, p->object_id, p->id, p->unique, p->indexed);
+	if (e == KURA_OK)
+		e = bump_version(c);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_prop_update(void *conn, const struct kura_prop_row *p)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	bool was_unique = false, was_indexed = false;
+	enum kura_err e;
+	int rc;
+
+	e = kura_sqlite_dyn(c, "SELECT uniq, indexed FROM properties WHERE id = ? AND object_id = ?",
+			    &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, p->id);
+	sqlite3_bind_int64(st, 2, p->object_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		e = KURA_E_NOT_FOUND;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		e = kura_sqlite_error(c, "prop_update", rc);
+		goto out;
+	}
+	was_unique = sqlite3_column_int(st, 0) != 0;
+	was_indexed = sqlite3_column_int(st, 1) != 0;
+	kura_sqlite_done(st);
+	st = NULL;
+	e = kura_sqlite_dyn(c,
+			    "UPDATE properties SET label_en = ?, label_ja = ?, type = ?, required = ?, "
+			    "uniq = ?, indexed = ?, sensitive = ?, classification = ?, description = ?, "
+			    "options = ?, validation = ?, archived_at = nullif(?, 0), updated_at = ? "
+			    "WHERE id = ?",
+			    &st);
+	if (e != KURA_OK)
+		goto out;
+	bind_prop_fields(st, p, 1);
+	sqlite3_bind_int64(st, 12, p->archived_at);
+	sqlite3_bind_int64(st, 13, p->updated_at);
+	sqlite3_bind_int64(st, 14, p->id);
+	e = kura_sqlite_write(c, st, "prop_update", true);
+	if (e == KURA_OK && (was_unique != p->unique || was_indexed != p->indexed))
+		e = sync_index(c, p->object_id, p->id, p->unique, p->indexed);
+	if (e == KURA_OK)
+		e = bump_version(c);
+out:
+	kura_sqlite_done(st);
+	return e;
+}

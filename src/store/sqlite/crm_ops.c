@@ -1,0 +1,41 @@
+/*
+ * The SQLite back end's customer-database vtable.
+ */
+#include "sqlite_crm.h"
+
+const struct kura_crm_ops kura_store_sqlite_crm_ops = {
+	.catalog_version = kura_sqlite_crm_catalog_version,
+	.object_list = kura_sqlite_crm_object_list,
+	.prop_list = kura_sqlite_crm_prop_list,
+	.object_create = kura_sqlite_crm_object_create,
+	.prop_create = kura_sqlite_crm_prop_create,
+	.prop_update = kura_sqlite_crm_prop_update,
+	.record_insert = kura_sqlite_crm_record_insert,
+	.record_update = kura_sqlite_crm_record_update,
+	.record_get = kura_sqlite_crm_record_get,
+	.record_archive = kura_sqlite_crm_record_archive,
+	.record_restore = kura_sqlite_crm_record_restore,
+	.record_purge = kura_sqlite_crm_record_purge,
+	.record_archived_before = kura_sqlite_crm_record_archived_before,
+	.search = kura_sqlite_crm_search,
+	.fts_set = kura_sqlite_crm_fts_set,
+	.prop_values = kura_sqlite_crm_prop_values,
+	.prop_value_set = kura_sqlite_crm_prop_value_set,
+	.history_add = kura_sqlite_crm_history_add,
+	.history_list = kura_sqlite_crm_history_list,
+	.assoc_put = kura_sqlite_crm_assoc_put,
+	.assoc_delete = kura_sqlite_crm_assoc_delete,
+	.assoc_list = kura_sqlite_crm_assoc_list,
+	.activity_add = kura_sqlite_crm_activity_add,
+	.activity_list = kura_sqlite_crm_activity_list,
+	.list_create = kura_sqlite_crm_list_create,
+	.list_get = kura_sqlite_crm_list_get,
+	.list_all = kura_sqlite_crm_list_all,
+	.list_update = kura_sqlite_crm_list_update,
+	.list_delete = kura_sqlite_crm_list_delete,
+	.list_members_add = kura_sqlite_crm_list_members_add,
+	.list_members_remove = kura_sqlite_crm_list_members_remove,
+	.idem_get = kura_sqlite_crm_idem_get,
+	.idem_put = kura_sqlite_crm_idem_put,
+	.idem_expire = kura_sqlite_crm_idem_expire,
+};

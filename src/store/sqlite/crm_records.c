@@ -1,0 +1,843 @@
+/*
+ * Records of the customer database in SQLite: one table per object type
+ * (r_<object id>, a column p_<property id> per property) and its full-text
+ * index (f_<object id>). Statement texts are built from catalogue ids and
+ * cached per connection by text (kura_sqlite_dyn), so a batch that writes
+ * the same properties prepares once. Search turns struct kura_search into
+ * one parameterised SELECT: OR of AND groups, optional FTS5 match, sorts,
+ * keyset or offset paging, and a bounded count.
+ */
+#include "sqlite_crm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kura/buf.h"
+
+#define SQL_MAX (64 * 1024)
+
+static void
+colname(int64_t prop_id, char *buf, size_t n)
+{
+	if (prop_id == KURA_COL_ID)
+		snprintf(buf, n, "r.id");
+	else if (prop_id == KURA_COL_CREATED)
+		snprintf(buf, n, "r.created_at");
+	else if (prop_id == KURA_COL_UPDATED)
+		snprintf(buf, n, "r.updated_at");
+	else
+		snprintf(buf, n, "r.p_%lld", (long long)prop_id);
+}
+
+static void
+bind_val(sqlite3_stmt *st, int at, const struct kura_val *v)
+{
+	switch (v->kind) {
+	case KURA_V_INT:
+		sqlite3_bind_int64(st, at, v->i);
+		break;
+	case KURA_V_REAL:
+		sqlite3_bind_double(st, at, v->d);
+		break;
+	case KURA_V_TEXT:
+		sqlite3_bind_text(st, at, v->s, (int)v->n, SQLITE_STATIC);
+		break;
+	default:
+		sqlite3_bind_null(st, at);
+		break;
+	}
+}
+
+/* "UNIQUE constraint failed: r_1.p_3" names the property whose value is taken. */
+static int64_t
+dup_prop_of(struct kura_sqlite_conn *c)
+{
+	const char *m = sqlite3_errmsg(c->db);
+	const char *p = m != NULL ? strstr(m, ".p_") : NULL;
+
+	return p != NULL ? strtoll(p + 3, NULL, 10) : 0;
+}
+
+/* A row of SELECT r.* as a struct kura_record_row (cols in buf, ncol entries). */
+static void
+read_row(sqlite3_stmt *st, struct kura_colval *buf, int ncol, struct kura_record_row *row)
+{
+	size_t n = 0;
+
+	memset(row, 0, sizeof(*row));
+	for (int i = 0; i < ncol; i++) {
+		const char *name = sqlite3_column_name(st, i);
+		int t = sqlite3_column_type(st, i);
+		struct kura_colval *cv;
+
+		if (name == NULL)
+			continue;
+		if (name[0] == 'p' && name[1] == '_') {
+			if (t == SQLITE_NULL)
+				continue;
+			cv = &buf[n++];
+			memset(cv, 0, sizeof(*cv));
+			cv->prop_id = strtoll(name + 2, NULL, 10);
+			if (t == SQLITE_INTEGER) {
+				cv->v.kind = KURA_V_INT;
+				cv->v.i = sqlite3_column_int64(st, i);
+			} else if (t == SQLITE_FLOAT) {
+				cv->v.kind = KURA_V_REAL;
+				cv->v.d = sqlite3_column_double(st, i);
+			} else {
+				cv->v.kind = KURA_V_TEXT;
+				cv->v.s = (const char *)sqlite3_column_text(st, i);
+				cv->v.n = (size_t)sqlite3_column_bytes(st, i);
+				if (cv->v.s == NULL) {
+					cv->v.s = "";
+					cv->v.n = 0;
+				}
+			}
+		} else if (strcmp(name, "id") == 0) {
+			row->id = sqlite3_column_int64(st, i);
+		} else if (strcmp(name, "created_at") == 0) {
+			row->created_at = sqlite3_column_int64(st, i);
+		} else if (strcmp(name, "updated_at") == 0) {
+			row->updated_at = sqlite3_column_int64(st, i);
+		} else if (strcmp(name, "archived_at") == 0) {
+			row->archived_at = sqlite3_column_int64(st, i);
+		}
+	}
+	row->ncols = n;
+	row->cols = buf;
+}
+
+/* Steps st (SELECT r.* ...) calling cb per row until it returns false. */
+static enum kura_err
+each_record(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op,
+	    kura_record_row_cb cb, void *ctx, size_t *nrows)
+{
+	int ncol = sqlite3_column_count(st);
+	struct kura_colval *buf = calloc((size_t)(ncol > 0 ? ncol : 1), sizeof(*buf));
+	struct kura_record_row row;
+	enum kura_err e = KURA_OK;
+	size_t n = 0;
+	int rc;
+
+	if (buf == NULL)
+		return KURA_E_NOMEM;
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			e = kura_sqlite_error(c, op, rc);
+			break;
+		}
+		/* A statement re-prepared after a new column may have grown. */
+		if (sqlite3_column_count(st) > ncol) {
+			struct kura_colval *nb;
+
+			ncol = sqlite3_column_count(st);
+			nb = realloc(buf, (size_t)ncol * sizeof(*buf));
+			if (nb == NULL) {
+				e = KURA_E_NOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		read_row(st, buf, ncol, &row);
+		n++;
+		if (!cb(ctx, &row))
+			break;
+	}
+	free(buf);
+	if (nrows != NULL)
+		*nrows = n;
+	return e;
+}
+
+static enum kura_err
+fts_put(struct kura_sqlite_conn *c, int64_t object_id, int64_t id, const char *fts)
+{
+	sqlite3_stmt *st = NULL;
+	char sql[96];
+	enum kura_err e;
+
+	if (fts == NULL || fts[0] == '\0')
+		return KURA_OK;
+	snprintf(sql, sizeof(sql), "INSERT INTO f_%lld (rowid, body) VALUES (?, ?)",
+		 (long long)object_id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e == KURA_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, fts, -1, SQLITE_STATIC);
+		e = kura_sqlite_write(c, st, "fts_put", false);
+	}
+	kura_sqlite_done(st);
+	return e;
+}
+
+static enum kura_err
+fts_delete(struct kura_sqlite_conn *c, int64_t object_id, int64_t id)
+{
+	sqlite3_stmt *st = NULL;
+	char sql[80];
+	enum kura_err e;
+
+	snprintf(sql, sizeof(sql), "DELETE FROM f_%lld WHERE rowid = ?", (long long)object_id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e == KURA_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		e = kura_sqlite_write(c, st, "fts_delete", false);
+	}
+	kura_sqlite_done(st);
+	return e;
+}
+
+/* Steps a write whose unique indexes may refuse it. */
+static enum kura_err
+write_checked(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op, int64_t *dup_prop,
+	      bool need_row)
+{
+	int rc = sqlite3_step(st);
+
+	if (kura_sqlite_is_dup(rc)) {
+		if (dup_prop != NULL)
+			*dup_prop = dup_prop_of(c);
+		return KURA_E_EXISTS;
+	}
+	if (rc != SQLITE_DONE)
+		return kura_sqlite_error(c, op, rc);
+	if (need_row && sqlite3_changes(c->db) == 0)
+		return KURA_E_NOT_FOUND;
+	return KURA_OK;
+}
+
+enum kura_err
+kura_sqlite_crm_record_insert(void *conn, int64_t object_id, int64_t now, int64_t actor_id,
+			      const struct kura_colval *cols, size_t n, const char *fts,
+			      int64_t *id, int64_t *dup_prop)
+{
+	struct kura_sqlite_conn *c = conn;
+	struct kura_buf sql;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+
+	*id = 0;
+	if (dup_prop != NULL)
+		*dup_prop = 0;
+	kura_buf_init(&sql, SQL_MAX);
+	e = kura_buf_printf(&sql, "INSERT INTO r_%lld (created_at, updated_at, created_by",
+			    (long long)object_id);
+	for (size_t i = 0; e == KURA_OK && i < n; i++)
+		e = kura_buf_printf(&sql, ", p_%lld", (long long)cols[i].prop_id);
+	if (e == KURA_OK)
+		e = kura_buf_printf(&sql, ") VALUES (?, ?, ?");
+	for (size_t i = 0; e == KURA_OK && i < n; i++)
+		e = kura_buf_printf(&sql, ", ?");
+	if (e == KURA_OK)
+		e = kura_buf_printf(&sql, ")");
+	if (e == KURA_OK)
+		e = kura_sqlite_dyn(c, sql.data, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, actor_id);
+	for (size_t i = 0; i < n; i++)
+		bind_val(st, (int)i + 4, &cols[i].v);
+	e = write_checked(c, st, "record_insert", dup_prop, false);
+	if (e != KURA_OK)
+		goto out;
+	*id = sqlite3_last_insert_rowid(c->db);
+	e = fts_put(c, object_id, *id, fts);
+out:
+	kura_sqlite_done(st);
+	kura_buf_free(&sql);
+	if (e != KURA_OK)
+		*id = 0;
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_record_update(void *conn, int64_t object_id, int64_t id, int64_t now,
+			      const struct kura_colval *cols, size_t n, const char *fts,
+			      int64_t *dup_prop)
+{
+	struct kura_sqlite_conn *c = conn;
+	struct kura_buf sql;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+
+	if (dup_prop != NULL)
+		*dup_prop = 0;
+	kura_buf_init(&sql, SQL_MAX);
+	e = kura_buf_printf(&sql, "UPDATE r_%lld SET updated_at = ?", (long long)object_id);
+	for (size_t i = 0; e == KURA_OK && i < n; i++)
+		e = kura_buf_printf(&sql, ", p_%lld = ?", (long long)cols[i].prop_id);
+	if (e == KURA_OK)
+		e = kura_buf_printf(&sql, " WHERE id = ? AND archived_at IS NULL");
+	if (e == KURA_OK)
+		e = kura_sqlite_dyn(c, sql.data, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, now);
+	for (size_t i = 0; i < n; i++)
+		bind_val(st, (int)i + 2, &cols[i].v);
+	sqlite3_bind_int64(st, (int)n + 2, id);
+	e = write_checked(c, st, "record_update", dup_prop, true);
+	if (e == KURA_OK && fts != NULL) {
+		e = fts_delete(c, object_id, id);
+		if (e == KURA_OK)
+			e = fts_put(c, object_id, id, fts);
+	}
+out:
+	kura_sqlite_done(st);
+	kura_buf_free(&sql);
+	return e;
+}
+
+struct get_ctx {
+	kura_record_row_cb cb;
+	void *ctx;
+	bool archived;
+	bool found;
+};
+
+static bool
+get_row(void *p, const struct kura_record_row *row)
+{
+	struct get_ctx *g = p;
+
+	if (row->archived_at != 0 && !g->archived)
+		return false;
+	g->found = true;
+	g->cb(g->ctx, row);
+	return false;
+}
+
+enum kura_err
+kura_sqlite_crm_record_get(void *conn, int64_t object_id, int64_t id, bool archived,
+			   kura_record_row_cb cb, void *ctx)
+{
+	struct kura_sqlite_conn *c = conn;
+	struct get_ctx g = {.cb = cb, .ctx = ctx, .archived = archived};
+	sqlite3_stmt *st = NULL;
+	char sql[80];
+	enum kura_err e;
+
+	snprintf(sql, sizeof(sql), "SELECT * FROM r_%lld WHERE id = ?", (long long)object_id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e == KURA_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		e = each_record(c, st, "record_get", get_row, &g, NULL);
+	}
+	kura_sqlite_done(st);
+	if (e == KURA_OK && !g.found)
+		e = KURA_E_NOT_FOUND;
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_record_archive(void *conn, int64_t object_id, int64_t id, int64_t now)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char sql[128];
+	enum kura_err e;
+
+	snprintf(sql, sizeof(sql),
+		 "UPDATE r_%lld SET archived_at = ? WHERE id = ? AND archived_at IS NULL",
+		 (long long)object_id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e == KURA_OK) {
+		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_int64(st, 2, id);
+		e = kura_sqlite_write(c, st, "record_archive", true);
+	}
+	kura_sqlite_done(st);
+	if (e == KURA_OK)
+		e = fts_delete(c, object_id, id);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_record_restore(void *conn, int64_t object_id, int64_t id, int64_t now,
+			       const char *fts, int64_t *dup_prop)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char sql[160];
+	enum kura_err e;
+
+	if (dup_prop != NULL)
+		*dup_prop = 0;
+	snprintf(sql, sizeof(sql),
+		 "UPDATE r_%lld SET archived_at = NULL, updated_at = ? "
+		 "WHERE id = ? AND archived_at IS NOT NULL",
+		 (long long)object_id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e == KURA_OK) {
+		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_int64(st, 2, id);
+		e = write_checked(c, st, "record_restore", dup_prop, true);
+	}
+	kura_sqlite_done(st);
+	if (e == KURA_OK)
+		e = fts_put(c, object_id, id, fts);
+	return e;
+}
+
+/* Runs one statement with (object_id, id) bound as ?1, ?2. */
+static enum kura_err
+exec2(struct kura_sqlite_conn *c, const char *sql, int64_t a, int64_t b, bool need_row)
+{
+	sqlite3_stmt *st = NULL;
+	enum kura_err e = kura_sqlite_dyn(c, sql, &st);
+
+	if (e == KURA_OK) {
+		sqlite3_bind_int64(st, 1, a);
+		sqlite3_bind_int64(st, 2, b);
+		e = kura_sqlite_write(c, st, "record_purge", need_row);
+	}
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_record_purge(void *conn, int64_t object_id, int64_t id)
+{
+	struct kura_sqlite_conn *c = conn;
+	char sql[96];
+	enum kura_err e;
+
+	snprintf(sql, sizeof(sql), "DELETE FROM r_%lld WHERE id = ?2 AND ?1 = ?1",
+		 (long long)object_id);
+	e = exec2(c, sql, object_id, id, true);
+	if (e == KURA_OK)
+		e = fts_delete(c, object_id, id);
+	if (e == KURA_OK)
+		e = exec2(c, "DELETE FROM record_history WHERE object_id = ?1 AND record_id = ?2",
+			  object_id, id, false);
+	/* The far side's rows first: they are found through this side's. */
+	if (e == KURA_OK)
+		e = exec2(c,
+			  "DELETE FROM associations WHERE (from_object, from_id, to_object, to_id) "
+			  "IN (SELECT to_object, to_id, from_object, from_id FROM associations "
+			  "WHERE from_object = ?1 AND from_id = ?2)",
+			  object_id, id, false);
+	if (e == KURA_OK)
+		e = exec2(c, "DELETE FROM associations WHERE from_object = ?1 AND from_id = ?2",
+			  object_id, id, false);
+	if (e == KURA_OK)
+		e = exec2(c, "DELETE FROM activities WHERE object_id = ?1 AND record_id = ?2",
+			  object_id, id, false);
+	if (e == KURA_OK)
+		e = exec2(c,
+			  "DELETE FROM list_members WHERE record_id = ?2 AND list_id IN "
+			  "(SELECT id FROM lists WHERE object_id = ?1)",
+			  object_id, id, false);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_record_archived_before(void *conn, int64_t object_id, int64_t cutoff,
+				       unsigned limit, int64_t *ids, size_t *n)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char sql[192];
+	enum kura_err e;
+	int rc;
+
+	*n = 0;
+	snprintf(sql, sizeof(sql),
+		 "SELECT id FROM r_%lld WHERE archived_at IS NOT NULL AND archived_at < ? "
+		 "ORDER BY archived_at LIMIT ?",
+		 (long long)object_id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, cutoff);
+	sqlite3_bind_int64(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < limit)
+		ids[(*n)++] = sqlite3_column_int64(st, 0);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		e = kura_sqlite_error(c, "record_archived_before", rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+/* --- search --- */
+
+#define MAX_BINDS 4096
+
+struct binds {
+	const struct kura_val *v[MAX_BINDS];
+	struct kura_val own[8];   /* values made here (STARTS_WITH bounds, ids) */
+	char *strs[4];
+	size_t nown, nstrs;
+	size_t n;
+};
+
+static enum kura_err
+add_bind(struct binds *b, const struct kura_val *v)
+{
+	if (v == NULL || b->n >= MAX_BINDS)
+		return KURA_E_BAD_REQUEST;
+	b->v[b->n++] = v;
+	return KURA_OK;
+}
+
+static struct kura_val *
+own_int(struct binds *b, int64_t i)
+{
+	struct kura_val *v;
+
+	if (b->nown >= sizeof(b->own) / sizeof(b->own[0]))
+		return NULL;
+	v = &b->own[b->nown++];
+	memset(v, 0, sizeof(*v));
+	v->kind = KURA_V_INT;
+	v->i = i;
+	return v;
+}
+
+static const struct kura_val *
+own_text(struct binds *b, const char *s)
+{
+	struct kura_val *v = own_int(b, 0);
+
+	if (v != NULL) {
+		v->kind = KURA_V_TEXT;
+		v->s = s;
+		v->n = strlen(s);
+	}
+	return v;
+}
+
+static enum kura_err
+filter_sql(struct kura_buf *sql, struct binds *b, const struct kura_filter *f)
+{
+	static const char *const cmp[] = {
+		[KURA_OP_EQ] = "=",  [KURA_OP_LT] = "<",  [KURA_OP_LTE] = "<=",
+		[KURA_OP_GT] = ">",  [KURA_OP_GTE] = ">=",
+	};
+	char col[40];
+	enum kura_err e = KURA_OK;
+
+	colname(f->prop_id, col, sizeof(col));
+	switch (f->op) {
+	case KURA_OP_EQ:
+	case KURA_OP_LT:
+	case KURA_OP_LTE:
+	case KURA_OP_GT:
+	case KURA_OP_GTE:
+		e = kura_buf_printf(sql, "%s %s ?", col, cmp[f->op]);
+		if (e == KURA_OK)
+			e = add_bind(b, &f->v);
+		break;
+	case KURA_OP_NEQ:
+		/* A record without a value does not equal the value. */
+		e = kura_buf_printf(sql, "%s IS NOT ?", col);
+		if (e == KURA_OK)
+			e = add_bind(b, &f->v);
+		break;
+	case KURA_OP_BETWEEN:
+		e = kura_buf_printf(sql, "%s BETWEEN ? AND ?", col);
+		if (e == KURA_OK)
+			e = add_bind(b, &f->v);
+		if (e == KURA_OK)
+			e = add_bind(b, &f->v2);
+		break;
+	case KURA_OP_IN:
+	case KURA_OP_NOT_IN:
+		if (f->op == KURA_OP_IN)
+			e = kura_buf_printf(sql, "%s IN (", col);
+		else
+			e = kura_buf_printf(sql, "(%s IS NULL OR %s NOT IN (", col, col);
+		for (size_t i = 0; e == KURA_OK && i < f->nvals; i++) {
+			e = kura_buf_printf(sql, i > 0 ? ", ?" : "?");
+			if (e == KURA_OK)
+				e = add_bind(b, &f->vals[i]);
+		}
+		if (e == KURA_OK)
+			e = kura_buf_printf(sql, f->op == KURA_OP_IN ? ")" : "))");
+		break;
+	case KURA_OP_HAS:
+		e = kura_buf_printf(sql, "%s IS NOT NULL", col);
+		break;
+	case KURA_OP_NOT_HAS:
+		e = kura_buf_printf(sql, "%s IS NULL", col);
+		break;
+	case KURA_OP_CONTAINS_TOKEN:
+		/* Case-insensitive for ASCII letters, like the text core/ hands in (lower-cased). */
+		e = kura_buf_printf(sql, "instr(lower(%s), ?) > 0", col);
+		if (e == KURA_OK)
+			e = add_bind(b, &f->v);
+		break;
+	case KURA_OP_STARTS_WITH: {
+		/*
+		 * A range the column's index can serve: every UTF-8 text that
+		 * starts with the prefix sorts below prefix + F4 90, a byte pair
+		 * past the last code point.
+		 */
+		struct kura_val *hi;
+		char *s;
+
+		if (b->nown >= sizeof(b->own) / sizeof(b->own[0]) ||
+		    b->nstrs >= sizeof(b->strs) / sizeof(b->strs[0]))
+			return KURA_E_BAD_REQUEST;
+		s = malloc(f->v.n + 3);
+		if (s == NULL)
+			return KURA_E_NOMEM;
+		memcpy(s, f->v.s, f->v.n);
+		s[f->v.n] = (char)0xF4;
+		s[f->v.n + 1] = (char)0x90;
+		s[f->v.n + 2] = '\0';
+		b->strs[b->nstrs++] = s;
+		hi = &b->own[b->nown++];
+		memset(hi, 0, sizeof(*hi));
+		hi->kind = KURA_V_TEXT;
+		hi->s = s;
+		hi->n = f->v.n + 2;
+		e = kura_buf_printf(sql, "(%s >= ? AND %s < ?)", col, col);
+		if (e == KURA_OK)
+			e = add_bind(b, &f->v);
+		if (e == KURA_OK)
+			e = add_bind(b, hi);
+		break;
+	}
+	default:
+		e = KURA_E_BAD_REQUEST;
+	}
+	return e;
+}
+
+/* FROM and WHERE of a search, shared by its SELECT and its count. */
+static enum kura_err
+from_where(struct kura_buf *sql, struct binds *b, const struct kura_search *q, bool paging)
+{
+	long long o = (long long)q->object_id;
+	enum kura_err e;
+
+	if (q->match != NULL)
+		e = kura_buf_printf(sql, " FROM f_%lld JOIN r_%lld r ON r.id = f_%lld.rowid", o, o,
+				    o);
+	else
+		e = kura_buf_printf(sql, " FROM r_%lld r", o);
+	if (e == KURA_OK && q->list_id != 0) {
+		e = kura_buf_printf(sql, " JOIN list_members m ON m.record_id = r.id AND "
+					 "m.list_id = ?");
+		if (e == KURA_OK)
+			e = add_bind(b, own_int(b, q->list_id));
+	}
+	if (e == KURA_OK)
+		e = kura_buf_printf(sql, " WHERE r.archived_at IS %s",
+				    q->archived ? "NOT NULL" : "NULL");
+	if (e == KURA_OK && q->match != NULL) {
+		e = kura_buf_printf(sql, " AND f_%lld MATCH ?", o);
+		if (e == KURA_OK)
+			e = add_bind(b, own_text(b, q->match));
+	}
+	if (e == KURA_OK && q->ngroups > 0) {
+		e = kura_buf_printf(sql, " AND (");
+		for (size_t g = 0; e == KURA_OK && g < q->ngroups; g++) {
+			const struct kura_filter_group *grp = &q->groups[g];
+
+			e = kura_buf_printf(sql, g > 0 ? " OR (" : "(");
+			for (size_t i = 0; e == KURA_OK && i < grp->n; i++) {
+				if (i > 0)
+					e = kura_buf_printf(sql, " AND ");
+				if (e == KURA_OK)
+					e = filter_sql(sql, b, &grp->filters[i]);
+			}
+			if (e == KURA_OK && grp->n == 0)
+				e = kura_buf_printf(sql, "1");
+			if (e == KURA_OK)
+				e = kura_buf_printf(sql, ")");
+		}
+		if (e == KURA_OK)
+			e = kura_buf_printf(sql, ")");
+	}
+	if (e == KURA_OK && paging && q->nsorts == 0 && q->after_id > 0) {
+		e = kura_buf_printf(sql, " AND r.id > ?");
+		if (e == KURA_OK)
+			e = add_bind(b, own_int(b, q->after_id));
+	}
+	return e;
+}
+
+static void
+free_binds(struct binds *b)
+{
+	for (size_t i = 0; i < b->nstrs; i++)
+		free(b->strs[i]);
+	b->nstrs = 0;
+}
+
+static enum kura_err
+prepare_bound(struct kura_sqlite_conn *c, const char *sql, const struct binds *b,
+	      sqlite3_stmt **st)
+{
+	enum kura_err e = kura_sqlite_dyn(c, sql, st);
+
+	if (e != KURA_OK)
+		return e;
+	for (size_t i = 0; i < b->n; i++)
+		bind_val(*st, (int)i + 1, b->v[i]);
+	return KURA_OK;
+}
+
+enum kura_err
+kura_sqlite_crm_search(void *conn, const struct kura_search *q, kura_record_row_cb cb,
+		       void *ctx, int64_t *total, bool *exact)
+{
+	struct kura_sqlite_conn *c = conn;
+	struct binds *b = calloc(1, sizeof(*b));
+	struct kura_buf sql;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	char col[40];
+
+	*total = 0;
+	*exact = true;
+	kura_buf_init(&sql, SQL_MAX);
+	if (b == NULL) {
+		e = KURA_E_NOMEM;
+		goto out;
+	}
+	if (q->count_cap > 0) {
+		int rc;
+
+		e = kura_buf_printf(&sql, "SELECT count(*) FROM (SELECT 1");
+		if (e == KURA_OK)
+			e = from_where(&sql, b, q, false);
+		if (e == KURA_OK)
+			e = kura_buf_printf(&sql, " LIMIT %u)", q->count_cap + 1);
+		if (e == KURA_OK)
+			e = prepare_bound(c, sql.data, b, &st);
+		if (e != KURA_OK)
+			goto out;
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			e = kura_sqlite_error(c, "search_count", rc);
+			goto out;
+		}
+		*total = sqlite3_column_int64(st, 0);
+		if (*total > q->count_cap) {
+			*total = q->count_cap;
+			*exact = false;
+		}
+		kura_sqlite_done(st);
+		st = NULL;
+		kura_buf_reset(&sql);
+		free_binds(b);
+		memset(b, 0, sizeof(*b));
+	}
+	e = kura_buf_printf(&sql, "SELECT r.*");
+	if (e == KURA_OK)
+		e = from_where(&sql, b, q, true);
+	if (e == KURA_OK)
+		e = kura_buf_printf(&sql, " ORDER BY ");
+	for (size_t i = 0; e == KURA_OK && i < q->nsorts; i++) {
+		colname(q->sorts[i].prop_id, col, sizeof(col));
+		e = kura_buf_printf(&sql, "%s %s, ", col, q->sorts[i].desc ? "DESC" : "ASC");
+	}
+	/* With a text match, walking the index in rowid order lets LIMIT stop early. */
+	if (e == KURA_OK)
+		e = q->match != NULL && q->nsorts == 0
+			    ? kura_buf_printf(&sql, "f_%lld.rowid LIMIT ? OFFSET ?",
+					      (long long)q->object_id)
+			    : kura_buf_printf(&sql, "r.id LIMIT ? OFFSET ?");
+	if (e == KURA_OK)
+		e = add_bind(b, own_int(b, q->limit));
+	if (e == KURA_OK)
+		e = add_bind(b, own_int(b, q->nsorts > 0 ? q->offset : 0));
+	if (e == KURA_OK)
+		e = prepare_bound(c, sql.data, b, &st);
+	if (e == KURA_OK)
+		e = each_record(c, st, "search", cb, ctx, NULL);
+out:
+	kura_sqlite_done(st);
+	kura_buf_free(&sql);
+	if (b != NULL)
+		free_binds(b);
+	free(b);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_fts_set(void *conn, int64_t object_id, int64_t id, const char *fts)
+{
+	struct kura_sqlite_conn *c = conn;
+	enum kura_err e = fts_delete(c, object_id, id);
+
+	if (e == KURA_OK)
+		e = fts_put(c, object_id, id, fts);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_prop_values(void *conn, int64_t object_id, int64_t prop_id, kura_colval_cb cb,
+			    void *ctx)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char sql[128];
+	enum kura_err e;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT id, p_%lld FROM r_%lld WHERE p_%lld IS NOT NULL",
+		 (long long)prop_id, (long long)object_id, (long long)prop_id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e != KURA_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct kura_val v;
+		int t = sqlite3_column_type(st, 1);
+
+		memset(&v, 0, sizeof(v));
+		if (t == SQLITE_INTEGER) {
+			v.kind = KURA_V_INT;
+			v.i = sqlite3_column_int64(st, 1);
+		} else if (t == SQLITE_FLOAT) {
+			v.kind = KURA_V_REAL;
+			v.d = sqlite3_column_double(st, 1);
+		} else {
+			v.kind = KURA_V_TEXT;
+			v.s = (const char *)sqlite3_column_text(st, 1);
+			v.n = (size_t)sqlite3_column_bytes(st, 1);
+			if (v.s == NULL)
+				v.s = "";
+		}
+		if (!cb(ctx, sqlite3_column_int64(st, 0), &v)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		e = kura_sqlite_error(c, "prop_values", rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_prop_value_set(void *conn, int64_t object_id, int64_t prop_id, int64_t id,
+			       const struct kura_val *v)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char sql[128];
+	enum kura_err e;
+
+	snprintf(sql, sizeof(sql), "UPDATE r_%lld SET p_%lld = ? WHERE id = ?",
+		 (long long)object_id, (long long)prop_id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e == KURA_OK) {
+		bind_val(st, 1, v);
+		sqlite3_bind_int64(st, 2, id);
+		e = write_checked(c, st, "prop_value_set", NULL, true);
+	}
+	kura_sqlite_done(st);
+	return e;
+}

@@ -1,0 +1,49 @@
+/*
+ * Private to the SQLite back end: the customer-database functions
+ * (kura/store_crm.h) of crm_catalog.c, crm_records.c and crm_misc.c.
+ */
+#ifndef KURA_STORE_SQLITE_CRM_H
+#define KURA_STORE_SQLITE_CRM_H
+
+#include "sqlite_int.h"
+#include "kura/store_crm.h"
+
+/* Runs DDL or another statement without results. */
+enum kura_err kura_sqlite_crm_exec(struct kura_sqlite_conn *c, const char *sql, const char *op);
+
+enum kura_err kura_sqlite_crm_catalog_version(void *conn, int64_t *version);
+enum kura_err kura_sqlite_crm_object_list(void *conn, kura_object_row_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_prop_list(void *conn, kura_prop_row_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_object_create(void *conn, struct kura_object_row *o);
+enum kura_err kura_sqlite_crm_prop_create(void *conn, struct kura_prop_row *p);
+enum kura_err kura_sqlite_crm_prop_update(void *conn, const struct kura_prop_row *p);
+enum kura_err kura_sqlite_crm_record_insert(void *conn, int64_t object_id, int64_t now, int64_t actor_id, const struct kura_colval *cols, size_t n, const char *fts, int64_t *id, int64_t *dup_prop);
+enum kura_err kura_sqlite_crm_record_update(void *conn, int64_t object_id, int64_t id, int64_t now, const struct kura_colval *cols, size_t n, const char *fts, int64_t *dup_prop);
+enum kura_err kura_sqlite_crm_record_get(void *conn, int64_t object_id, int64_t id, bool archived, kura_record_row_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_record_archive(void *conn, int64_t object_id, int64_t id, int64_t now);
+enum kura_err kura_sqlite_crm_record_restore(void *conn, int64_t object_id, int64_t id, int64_t now, const char *fts, int64_t *dup_prop);
+enum kura_err kura_sqlite_crm_record_purge(void *conn, int64_t object_id, int64_t id);
+enum kura_err kura_sqlite_crm_record_archived_before(void *conn, int64_t object_id, int64_t cutoff, unsigned limit, int64_t *ids, size_t *n);
+enum kura_err kura_sqlite_crm_search(void *conn, const struct kura_search *q, kura_record_row_cb cb, void *ctx, int64_t *total, bool *exact);
+enum kura_err kura_sqlite_crm_fts_set(void *conn, int64_t object_id, int64_t id, const char *fts);
+enum kura_err kura_sqlite_crm_prop_values(void *conn, int64_t object_id, int64_t prop_id, kura_colval_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_prop_value_set(void *conn, int64_t object_id, int64_t prop_id, int64_t id, const struct kura_val *v);
+enum kura_err kura_sqlite_crm_history_add(void *conn, int64_t object_id, int64_t record_id, int64_t at, const struct kura_actor *a, const char *changes);
+enum kura_err kura_sqlite_crm_history_list(void *conn, int64_t object_id, int64_t record_id, int64_t before, unsigned limit, kura_history_row_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_assoc_put(void *conn, int64_t from_obj, int64_t from_id, int64_t to_obj, int64_t to_id, const char *label, int64_t now);
+enum kura_err kura_sqlite_crm_assoc_delete(void *conn, int64_t from_obj, int64_t from_id, int64_t to_obj, int64_t to_id);
+enum kura_err kura_sqlite_crm_assoc_list(void *conn, int64_t from_obj, int64_t from_id, int64_t to_obj, int64_t after, unsigned limit, kura_assoc_row_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_activity_add(void *conn, struct kura_activity_row *a);
+enum kura_err kura_sqlite_crm_activity_list(void *conn, int64_t object_id, int64_t record_id, int64_t before, unsigned limit, kura_activity_row_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_list_create(void *conn, struct kura_list_row *l);
+enum kura_err kura_sqlite_crm_list_get(void *conn, int64_t id, kura_list_row_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_list_all(void *conn, kura_list_row_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_list_update(void *conn, const struct kura_list_row *l);
+enum kura_err kura_sqlite_crm_list_delete(void *conn, int64_t id);
+enum kura_err kura_sqlite_crm_list_members_add(void *conn, int64_t list_id, int64_t object_id, const int64_t *ids, size_t n, int64_t now, int64_t *changed);
+enum kura_err kura_sqlite_crm_list_members_remove(void *conn, int64_t list_id, const int64_t *ids, size_t n, int64_t *changed);
+enum kura_err kura_sqlite_crm_idem_get(void *conn, int actor_type, int64_t actor_id, const char *key, int64_t min_created, uint8_t body_hash[32], int *status, char **response);
+enum kura_err kura_sqlite_crm_idem_put(void *conn, int actor_type, int64_t actor_id, const char *key, const uint8_t body_hash[32], int status, const char *response, int64_t now);
+enum kura_err kura_sqlite_crm_idem_expire(void *conn, int64_t cutoff);
+
+#endif
