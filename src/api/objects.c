@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "kura/audit.h"
 #include "kura/clock.h"
 #include "kura/crypto.h"
 
@@ -301,13 +302,12 @@ kura_api_records_create(struct kura_req *r)
 		}
 	}
 	if (e == KURA_OK)
-		e = kura_record_create(&c.x, json_object_get(r->json, "properties"), details, &id);
+		e = kura_record_create(&c.x, json_object_get(r->json, "properties"), details, &id,
+				       &out);
 	if (e == KURA_OK) {
 		kura_api_prop_names(json_object_get(r->json, "properties"), names, sizeof(names));
 		e = kura_api_crm_audit(r, "record.create", c.obj->row.name, id, names);
 	}
-	if (e == KURA_OK)
-		e = kura_record_json(&c.x, id, false, NULL, &out);
 	if (e == KURA_OK && key != NULL)
 		e = idem_store(r, &c, key, hash, 201, out);
 	e = kura_store_finish(r->principal.db, e);
@@ -565,7 +565,8 @@ kura_api_batch_create(struct kura_req *r)
 	json_t *details = json_array(), *inputs, *results = NULL, *in;
 	const char *key = NULL;
 	uint8_t hash[32];
-	char names[KURA_AUDIT_PROPS_MAX + 1];
+	int64_t first = 0, last = 0;
+	size_t created = 0;
 	bool all_ok = true, failed = false;
 	size_t i;
 	enum kura_err e;
@@ -596,16 +597,15 @@ kura_api_batch_create(struct kura_req *r)
 					"each input is {\"properties\": {...}}");
 			ie = KURA_E_VALIDATION;
 		} else {
-			ie = kura_record_create(&c.x, json_object_get(in, "properties"), d, &id);
+			ie = kura_record_create(&c.x, json_object_get(in, "properties"), d, &id, &rec);
 		}
 		if (ie == KURA_OK) {
-			kura_api_prop_names(json_object_get(in, "properties"), names, sizeof(names));
-			e = kura_api_crm_audit(r, "record.create", c.obj->row.name, id, names);
-			if (e == KURA_OK)
-				e = kura_record_json(&c.x, id, false, NULL, &rec);
-			if (e == KURA_OK)
-				json_array_append_new(results, json_pack("{s:i, s:o}", "status", 201,
-									  "record", rec));
+			if (first == 0)
+				first = id;
+			last = id;
+			created++;
+			json_array_append_new(results,
+					      json_pack("{s:i, s:o}", "status", 201, "record", rec));
 		} else if (ie == KURA_E_VALIDATION || ie == KURA_E_EXISTS) {
 			all_ok = false;
 			json_array_append_new(results,
@@ -619,6 +619,21 @@ kura_api_batch_create(struct kura_req *r)
 		json_decref(d);
 		if (e != KURA_OK)
 			break;
+	}
+	/*
+	 * One audit entry for the batch: its records were numbered one after
+	 * the other inside this transaction (a refused input takes no number),
+	 * so "first-last" names exactly the records it created.
+	 */
+	if (e == KURA_OK && created > 0) {
+		struct kura_audit_entry ae;
+		char range[KURA_AUDIT_TARGET_ID_MAX + 1];
+
+		snprintf(range, sizeof(range), "%lld-%lld", (long long)first, (long long)last);
+		kura_req_audit_init(r, &ae, "record.batch_create", c.obj->row.name, range);
+		snprintf(ae.target_props, sizeof(ae.target_props), "%zu records", created);
+		kura_audit_set_outcome(&ae, KURA_OK);
+		e = kura_audit_append(r->principal.db, &ae);
 	}
 	if (e == KURA_OK && key != NULL) {
 		json_t *body = json_pack("{s:O}", "results", results);

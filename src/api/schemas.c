@@ -572,9 +572,15 @@ kura_api_props_create(struct kura_req *r)
 		kura_reply_error_details(r, KURA_E_VALIDATION, "check the listed fields", details);
 		goto out;
 	}
-	/* Long text is not worth a B-tree index of its own. */
-	if (p.type == KURA_PT_TEXT && json_object_get(r->json, "indexed") == NULL)
-		p.row.indexed = false;
+	/*
+	 * Without a say from the caller, the types people filter and sort on
+	 * get an index (each one costs every write a B-tree insert); free text
+	 * is found through the full-text index instead.
+	 */
+	if (json_object_get(r->json, "indexed") == NULL)
+		p.row.indexed = p.row.unique || p.type == KURA_PT_NUMBER || p.type == KURA_PT_DATE ||
+				p.type == KURA_PT_DATETIME || p.type == KURA_PT_ENUM ||
+				p.type == KURA_PT_EMAIL;
 	p.row.object_id = c.obj->row.id;
 	p.row.created_at = c.x.now;
 	p.row.description = p.description;

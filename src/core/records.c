@@ -175,7 +175,7 @@ add_history(const struct kura_rec_ctx *x, int64_t id, json_t *changes)
 
 enum kura_err
 kura_record_create(const struct kura_rec_ctx *x, json_t *properties, json_t *details,
-		   int64_t *id)
+		   int64_t *id, json_t **rec)
 {
 	void *conn;
 	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
@@ -188,6 +188,8 @@ kura_record_create(const struct kura_rec_ctx *x, json_t *properties, json_t *det
 	enum kura_err e;
 
 	*id = 0;
+	if (rec != NULL)
+		*rec = NULL;
 	kura_buf_init(&fts, 4 * 1024 * 1024);
 	if (!read_props(x, properties, true, &sp, &cols, &n, details)) {
 		e = KURA_E_VALIDATION;
@@ -213,6 +215,15 @@ kura_record_create(const struct kura_rec_ctx *x, json_t *properties, json_t *det
 					    json_pack("[n, o]", kura_value_to_json(p, &cols[i].v)));
 	}
 	e = add_history(x, *id, changes);
+	if (e == KURA_OK && rec != NULL) {
+		/* What was stored, without reading it back. */
+		struct kura_record_row row = {.id = *id, .created_at = x->now, .updated_at = x->now,
+					      .ncols = n, .cols = cols};
+
+		*rec = kura_record_row_json(x->obj, x->cat, &row, NULL);
+		if (*rec == NULL)
+			e = KURA_E_NOMEM;
+	}
 out:
 	json_decref(changes);
 	kura_buf_free(&fts);
