@@ -150,10 +150,34 @@ struct kura_rec_ctx {
  * Creates a record from a "properties" JSON object, with its history
  * entry, inside the caller's transaction. KURA_E_VALIDATION with details
  * for bad input; KURA_E_EXISTS with a "not_unique" detail for a taken
- * unique value.
+ * unique value. rec (may be NULL) receives the record's JSON.
  */
 enum kura_err kura_record_create(const struct kura_rec_ctx *x, json_t *properties,
-				 json_t *details, int64_t *id);
+				 json_t *details, int64_t *id, json_t **rec);
+/*
+ * A create in three steps, so that a batch does its validation and JSON
+ * work outside the write transaction: draft_make validates and converts
+ * (no store access; details as for kura_record_create), draft_store
+ * inserts the record and its history inside the caller's transaction,
+ * draft_json is the stored record's JSON. A draft points into the JSON it
+ * was made from, which must outlive it.
+ */
+struct kura_record_draft {
+	struct kura_colval *cols;
+	size_t n;
+	struct kura_strpool sp;
+	struct kura_buf fts;
+	char *changes;             /* history entry, JSON text; NULL when nothing is set */
+};
+enum kura_err kura_record_draft_make(const struct kura_rec_ctx *x, json_t *properties,
+				     json_t *details, struct kura_record_draft *d);
+enum kura_err kura_record_draft_store(const struct kura_rec_ctx *x,
+				      const struct kura_record_draft *d, json_t *details,
+				      int64_t *id);
+json_t *kura_record_draft_json(const struct kura_rec_ctx *x, const struct kura_record_draft *d,
+			       int64_t id);
+void kura_record_draft_free(struct kura_record_draft *d); /* zeroed drafts too */
+
 /*
  * Updates a live record from a "properties" object (null clears), writing
  * history for what changed; *changed (may be NULL) receives the names of

@@ -557,16 +557,47 @@ batch_reply(struct kura_req *r, enum kura_err e, json_t *results, bool all_ok)
 	kura_reply_json(r, all_ok ? 200 : 207, json_pack("{s:o}", "results", results));
 }
 
+/* The per-input results of a batch create, in input order. */
+static json_t *
+batch_created_json(struct kura_api_crm *c, const struct kura_record_draft *drafts,
+		   const enum kura_err *status, const int64_t *ids, json_t *const *errs, size_t n,
+		   bool *all_ok)
+{
+	json_t *results = json_array();
+
+	*all_ok = true;
+	for (size_t i = 0; i < n; i++) {
+		if (status[i] == KURA_OK) {
+			json_array_append_new(results,
+					      json_pack("{s:i, s:o}", "status", 201, "record",
+							kura_record_draft_json(&c->x, &drafts[i], ids[i])));
+			continue;
+		}
+		*all_ok = false;
+		json_array_append_new(results,
+				      item_error(status[i],
+						 status[i] == KURA_E_EXISTS
+							 ? "a unique property's value is taken"
+							 : "check the listed properties",
+						 errs[i]));
+	}
+	return results;
+}
+
 void
 kura_api_batch_create(struct kura_req *r)
 {
 	static const char *const fields[] = {"inputs", NULL};
 	struct kura_api_crm c;
+	struct kura_record_draft drafts[BATCH_MAX];
+	enum kura_err status[BATCH_MAX];
+	int64_t ids[BATCH_MAX];
+	json_t *errs[BATCH_MAX];
 	json_t *details = json_array(), *inputs, *results = NULL, *in;
 	const char *key = NULL;
 	uint8_t hash[32];
 	int64_t first = 0, last = 0;
-	size_t created = 0;
+	size_t created = 0, n = 0;
 	bool all_ok = true, failed = false;
 	size_t i;
 	enum kura_err e;
@@ -577,6 +608,25 @@ kura_api_batch_create(struct kura_req *r)
 	inputs = batch_items(r, "inputs");
 	if (inputs == NULL || !idem_key(r, &key) || !kura_api_crm_begin(r, &c, "object"))
 		return;
+	/*
+	 * Validation and conversion first, outside the write transaction: while
+	 * one batch holds the database, another can be getting ready.
+	 */
+	n = json_array_size(inputs);
+	memset(drafts, 0, sizeof(drafts));
+	json_array_foreach(inputs, i, in) {
+		errs[i] = json_array();
+		ids[i] = 0;
+		if (!json_is_object(in) || json_object_size(in) != 1 ||
+		    json_object_get(in, "properties") == NULL) {
+			kura_api_detail(errs[i], "inputs", "invalid_type",
+					"each input is {\"properties\": {...}}");
+			status[i] = KURA_E_VALIDATION;
+		} else {
+			status[i] = kura_record_draft_make(&c.x, json_object_get(in, "properties"),
+							   errs[i], &drafts[i]);
+		}
+	}
 	e = kura_store_begin(r->principal.db);
 	if (e == KURA_OK && key != NULL) {
 		idem_hash(r, hash);
@@ -585,40 +635,18 @@ kura_api_batch_create(struct kura_req *r)
 			goto out;
 		}
 	}
-	results = json_array();
-	json_array_foreach(inputs, i, in) {
-		json_t *d = json_array(), *rec = NULL;
-		int64_t id = 0;
-		enum kura_err ie;
-
-		if (!json_is_object(in) || json_object_size(in) != 1 ||
-		    json_object_get(in, "properties") == NULL) {
-			kura_api_detail(d, "inputs", "invalid_type",
-					"each input is {\"properties\": {...}}");
-			ie = KURA_E_VALIDATION;
-		} else {
-			ie = kura_record_create(&c.x, json_object_get(in, "properties"), d, &id, &rec);
-		}
-		if (ie == KURA_OK) {
+	for (i = 0; e == KURA_OK && i < n; i++) {
+		if (status[i] != KURA_OK)
+			continue;
+		status[i] = kura_record_draft_store(&c.x, &drafts[i], errs[i], &ids[i]);
+		if (status[i] == KURA_OK) {
 			if (first == 0)
-				first = id;
-			last = id;
+				first = ids[i];
+			last = ids[i];
 			created++;
-			json_array_append_new(results,
-					      json_pack("{s:i, s:o}", "status", 201, "record", rec));
-		} else if (ie == KURA_E_VALIDATION || ie == KURA_E_EXISTS) {
-			all_ok = false;
-			json_array_append_new(results,
-					      item_error(ie, ie == KURA_E_EXISTS
-								 ? "a unique property's value is taken"
-								 : "check the listed properties",
-							 d));
-		} else {
-			e = ie;
+		} else if (status[i] != KURA_E_EXISTS) {
+			e = status[i];
 		}
-		json_decref(d);
-		if (e != KURA_OK)
-			break;
 	}
 	/*
 	 * One audit entry for the batch: its records were numbered one after
@@ -635,15 +663,24 @@ kura_api_batch_create(struct kura_req *r)
 		kura_audit_set_outcome(&ae, KURA_OK);
 		e = kura_audit_append(r->principal.db, &ae);
 	}
+	/* The reply is stored with the key; without one it is made after the commit. */
 	if (e == KURA_OK && key != NULL) {
-		json_t *body = json_pack("{s:O}", "results", results);
+		json_t *body;
 
+		results = batch_created_json(&c, drafts, status, ids, errs, n, &all_ok);
+		body = json_pack("{s:O}", "results", results);
 		e = idem_store(r, &c, key, hash, all_ok ? 200 : 207, body);
 		json_decref(body);
 	}
 	e = kura_store_finish(r->principal.db, e);
+	if (e == KURA_OK && results == NULL)
+		results = batch_created_json(&c, drafts, status, ids, errs, n, &all_ok);
 	batch_reply(r, e, results, all_ok);
 out:
+	for (i = 0; i < n; i++) {
+		kura_record_draft_free(&drafts[i]);
+		json_decref(errs[i]);
+	}
 	kura_api_crm_end(r, &c);
 }
 

@@ -173,62 +173,98 @@ add_history(const struct kura_rec_ctx *x, int64_t id, json_t *changes)
 	return e;
 }
 
+void
+kura_record_draft_free(struct kura_record_draft *d)
+{
+	free(d->cols);
+	free(d->changes);
+	kura_buf_free(&d->fts);
+	kura_strpool_free(&d->sp);
+	memset(d, 0, sizeof(*d));
+}
+
+enum kura_err
+kura_record_draft_make(const struct kura_rec_ctx *x, json_t *properties, json_t *details,
+		       struct kura_record_draft *d)
+{
+	json_t *changes = NULL;
+	enum kura_err e;
+
+	memset(d, 0, sizeof(*d));
+	kura_buf_init(&d->fts, 4 * 1024 * 1024);
+	if (!read_props(x, properties, true, &d->sp, &d->cols, &d->n, details))
+		return KURA_E_VALIDATION;
+	e = kura_fts_body(x->obj, d->cols, d->n, &d->fts);
+	if (e != KURA_OK)
+		return e;
+	changes = json_object();
+	for (size_t i = 0; i < d->n; i++) {
+		const struct kura_prop *p = prop_of(x->cat, d->cols[i].prop_id);
+
+		if (d->cols[i].v.kind != KURA_V_NULL)
+			json_object_set_new(changes, p->row.name,
+					    json_pack("[n, o]", kura_value_to_json(p, &d->cols[i].v)));
+	}
+	if (json_object_size(changes) > 0) {
+		d->changes = json_dumps(changes, JSON_COMPACT);
+		if (d->changes == NULL)
+			e = KURA_E_NOMEM;
+	}
+	json_decref(changes);
+	return e;
+}
+
+enum kura_err
+kura_record_draft_store(const struct kura_rec_ctx *x, const struct kura_record_draft *d,
+			json_t *details, int64_t *id)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	int64_t dup = 0;
+	enum kura_err e;
+
+	*id = 0;
+	e = ops->record_insert(conn, x->obj->row.id, x->now, x->actor.id, d->cols, d->n,
+			       d->fts.len > 0 ? d->fts.data : NULL, id, &dup);
+	if (e == KURA_E_EXISTS)
+		return dup_detail(x, dup, details);
+	if (e == KURA_OK && d->changes != NULL)
+		e = ops->history_add(conn, x->obj->row.id, *id, x->now, &x->actor, d->changes);
+	if (e != KURA_OK)
+		*id = 0;
+	return e;
+}
+
+json_t *
+kura_record_draft_json(const struct kura_rec_ctx *x, const struct kura_record_draft *d,
+		       int64_t id)
+{
+	/* What was stored, without reading it back. */
+	struct kura_record_row row = {.id = id, .created_at = x->now, .updated_at = x->now,
+				      .ncols = d->n, .cols = d->cols};
+
+	return kura_record_row_json(x->obj, x->cat, &row, NULL);
+}
+
 enum kura_err
 kura_record_create(const struct kura_rec_ctx *x, json_t *properties, json_t *details,
 		   int64_t *id, json_t **rec)
 {
-	void *conn;
-	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
-	struct kura_strpool sp = {0};
-	struct kura_colval *cols = NULL;
-	struct kura_buf fts;
-	json_t *changes = NULL;
-	int64_t dup = 0;
-	size_t n = 0;
+	struct kura_record_draft d;
 	enum kura_err e;
 
 	*id = 0;
 	if (rec != NULL)
 		*rec = NULL;
-	kura_buf_init(&fts, 4 * 1024 * 1024);
-	if (!read_props(x, properties, true, &sp, &cols, &n, details)) {
-		e = KURA_E_VALIDATION;
-		goto out;
-	}
-	e = kura_fts_body(x->obj, cols, n, &fts);
-	if (e != KURA_OK)
-		goto out;
-	e = ops->record_insert(conn, x->obj->row.id, x->now, x->actor.id, cols, n,
-			       fts.len > 0 ? fts.data : NULL, id, &dup);
-	if (e == KURA_E_EXISTS) {
-		e = dup_detail(x, dup, details);
-		goto out;
-	}
-	if (e != KURA_OK)
-		goto out;
-	changes = json_object();
-	for (size_t i = 0; i < n; i++) {
-		const struct kura_prop *p = prop_of(x->cat, cols[i].prop_id);
-
-		if (cols[i].v.kind != KURA_V_NULL)
-			json_object_set_new(changes, p->row.name,
-					    json_pack("[n, o]", kura_value_to_json(p, &cols[i].v)));
-	}
-	e = add_history(x, *id, changes);
+	e = kura_record_draft_make(x, properties, details, &d);
+	if (e == KURA_OK)
+		e = kura_record_draft_store(x, &d, details, id);
 	if (e == KURA_OK && rec != NULL) {
-		/* What was stored, without reading it back. */
-		struct kura_record_row row = {.id = *id, .created_at = x->now, .updated_at = x->now,
-					      .ncols = n, .cols = cols};
-
-		*rec = kura_record_row_json(x->obj, x->cat, &row, NULL);
+		*rec = kura_record_draft_json(x, &d, *id);
 		if (*rec == NULL)
 			e = KURA_E_NOMEM;
 	}
-out:
-	json_decref(changes);
-	kura_buf_free(&fts);
-	free(cols);
-	kura_strpool_free(&sp);
+	kura_record_draft_free(&d);
 	if (e != KURA_OK)
 		*id = 0;
 	return e;

@@ -518,11 +518,16 @@ kura_sqlite_conn_open(const char *path, enum kura_sqlite_kind kind, const char *
 	 * last commits, never corrupt). secure_delete overwrites deleted rows, so
 	 * erased personal data and destroyed keys do not linger in free pages.
 	 * trusted_schema=OFF keeps a tampered schema from calling functions.
+	 * A 32 MiB page cache (filled only as pages are used) keeps the upper
+	 * levels of a big tenant's indexes in memory; reads of the rest go
+	 * through a memory map of the file, shared by every connection.
 	 */
 	static const char pragmas[] = "PRAGMA foreign_keys = ON;"
 				      "PRAGMA synchronous = NORMAL;"
 				      "PRAGMA secure_delete = ON;"
-				      "PRAGMA trusted_schema = OFF;";
+				      "PRAGMA trusted_schema = OFF;"
+				      "PRAGMA cache_size = -32768;"
+				      "PRAGMA mmap_size = 1073741824;";
 	struct kura_sqlite_conn *c = NULL;
 	enum kura_err e = KURA_OK;
 	bool wal = false;
