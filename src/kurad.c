@@ -275,6 +275,7 @@ main(int argc, char **argv)
 {
 	static struct kura_server srv;
 	struct kura_audit_sealer *sealer = NULL;
+	struct kura_housekeeper *housekeeper = NULL;
 	char err[1024] = "";
 	char qerr[1200];
 	bool print_config = false;
@@ -350,6 +351,11 @@ main(int argc, char **argv)
 				   srv.cfg.test_clock_offset_file) == 0)
 			pthread_detach(clock_thr);
 	}
+	if (kura_housekeeper_start(srv.store, srv.cfg.housekeeping_seconds, &housekeeper) !=
+	    KURA_OK) {
+		kura_log(KURA_LOG_ERROR, "start_failed", "reason=housekeeper");
+		goto out;
+	}
 	if (kura_audit_sealer_start(srv.store, srv.keys, 60, &sealer) != KURA_OK) {
 		kura_log(KURA_LOG_ERROR, "start_failed", "reason=audit_sealer");
 		goto out;
@@ -381,6 +387,7 @@ out:
 	/* No request runs any more: nothing raises alerts or reads the block list. */
 	kura_alerts_free(srv.alerts);
 	kura_ipblock_free(srv.ipblock);
+	kura_housekeeper_stop(housekeeper);
 	/* After the last request: its audit entries are sealed on the way out. */
 	kura_audit_sealer_stop(sealer);
 	kura_static_free(srv.web);

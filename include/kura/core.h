@@ -211,6 +211,16 @@ enum kura_err kura_records_sweep(struct kura_tenant_db *db, const struct kura_ca
  */
 enum kura_err kura_records_reindex(const struct kura_rec_ctx *x, int64_t prop_id);
 
+/* --- housekeeping (a thread of kurad) --- */
+
+struct kura_housekeeper;
+/* One round over every active tenant: purge expired archived records, drop old replies. */
+void kura_housekeeping_round(struct kura_store *store);
+/* Runs a round every interval_s seconds until stopped. */
+enum kura_err kura_housekeeper_start(struct kura_store *store, unsigned interval_s,
+				     struct kura_housekeeper **out);
+void kura_housekeeper_stop(struct kura_housekeeper *h); /* NULL is a no-op */
+
 /* A record id from its text ("123"); false when malformed. */
 bool kura_record_id_parse(const char *s, int64_t *id);
 

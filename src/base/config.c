@@ -81,6 +81,10 @@ static const struct key keys[] = {
 	 "file holding the bearer token of GET /metrics (16+ characters); empty = /metrics off (404)"},
 	{"login_fail_ip_limit", NULL, T_UINT, OFF(login_fail_ip_limit), SZ(login_fail_ip_limit), 0,
 	 100000, "failed sign-ins from one address within a minute before it is blocked; 0 = never"},
+	{"housekeeping_seconds", NULL, T_UINT, OFF(housekeeping_seconds), SZ(housekeeping_seconds),
+	 1, 86400,
+	 "seconds between housekeeping rounds (purging records archived over 90 days ago, "
+	 "expired Idempotency-Key replies)"},
 	{"login_block_minutes", NULL, T_UINT, OFF(login_block_minutes), SZ(login_block_minutes), 1,
 	 1440, "minutes an address stays blocked (every request answers 429)"},
 	{"alert_webhook_url", NULL, T_STR, OFF(alert_webhook_url), SZ(alert_webhook_url), 0, 0,
@@ -120,6 +124,7 @@ kura_config_defaults(struct kura_config *c)
 	c->log_level = KURA_LOG_INFO;
 	c->login_fail_ip_limit = 20;
 	c->login_block_minutes = 15;
+	c->housekeeping_seconds = 3600;
 	c->alert_5xx_per_minute = 50;
 #ifdef KURA_DEFAULT_WEB_ROOT
 	snprintf(c->web_root, sizeof(c->web_root), "%s", KURA_DEFAULT_WEB_ROOT);

@@ -1,0 +1,352 @@
+/*
+ * The customer database's storage (kura/store_crm.h) through the public
+ * store API on real SQLite files: catalogue versions, property columns
+ * and their indexes, records with unique values, search (groups, ranges,
+ * prefixes, sorts, keyset paging, counts), archive / restore / purge with
+ * everything that hangs off a record, and Idempotency-Key replies.
+ */
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kura/store.h"
+
+struct fx {
+	char dir[256];
+	struct kura_store *s;
+	struct kura_tenant_db *db;
+	const struct kura_crm_ops *ops;
+	void *conn;
+};
+
+static const uint8_t wrapped[40] = {1, 2, 3};
+
+static int
+rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+	struct kura_tenant t;
+	char err[256];
+
+	snprintf(f->dir, sizeof(f->dir), "%s/kura-crm-XXXXXX", tmp != NULL ? tmp : "/tmp");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(kura_store_open(&kura_store_sqlite_ops, f->dir, 2, &f->s, err, sizeof(err)),
+			 KURA_OK);
+	memset(&t, 0, sizeof(t));
+	snprintf(t.id, sizeof(t.id), "acme");
+	snprintf(t.name, sizeof(t.name), "Acme");
+	t.key_version = 1;
+	assert_int_equal(kura_store_tenant_create(f->s, &t, wrapped, sizeof(wrapped)), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &f->db), KURA_OK);
+	f->ops = kura_store_crm(f->db, &f->conn);
+	assert_non_null(f->ops);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	kura_store_tenant_release(f->db);
+	kura_store_close(f->s);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static struct kura_val
+text(const char *s)
+{
+	struct kura_val v = {.kind = KURA_V_TEXT, .s = s, .n = strlen(s)};
+
+	return v;
+}
+
+static struct kura_val
+num(int64_t i)
+{
+	struct kura_val v = {.kind = KURA_V_INT, .i = i};
+
+	return v;
+}
+
+/* contacts (object 1) standard properties: 1 firstname, 2 lastname, 3 email (unique), 7 lifecyclestage */
+static int64_t
+add(struct fx *f, const char *first, const char *email, int64_t score_prop, int64_t score)
+{
+	struct kura_colval cols[3] = {{1, text(first)}, {3, text(email)}, {score_prop, num(score)}};
+	int64_t id = 0, dup = 0;
+
+	assert_int_equal(f->ops->record_insert(f->conn, 1, 1000 + score, 7, cols, score_prop ? 3 : 2,
+					       first, &id, &dup),
+			 KURA_OK);
+	assert_true(id > 0);
+	return id;
+}
+
+static int64_t
+add_score_prop(struct fx *f)
+{
+	struct kura_prop_row p;
+	int64_t v0 = 0, v1 = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.object_id = 1;
+	snprintf(p.name, sizeof(p.name), "score");
+	snprintf(p.label_en, sizeof(p.label_en), "Score");
+	snprintf(p.label_ja, sizeof(p.label_ja), "スコア");
+	snprintf(p.type, sizeof(p.type), "number");
+	snprintf(p.classification, sizeof(p.classification), "internal");
+	p.indexed = true;
+	p.created_at = 5;
+	assert_int_equal(f->ops->catalog_version(f->conn, &v0), KURA_OK);
+	assert_int_equal(f->ops->prop_create(f->conn, &p), KURA_OK);
+	assert_int_equal(f->ops->catalog_version(f->conn, &v1), KURA_OK);
+	assert_true(v1 > v0); /* caches see the change */
+	assert_int_equal(f->ops->prop_create(f->conn, &p), KURA_E_EXISTS);
+	return p.id;
+}
+
+struct seen {
+	int64_t ids[64];
+	size_t n;
+	char first[64][32];
+};
+
+static bool
+see(void *ctx, const struct kura_record_row *r)
+{
+	struct seen *s = ctx;
+
+	for (size_t i = 0; i < r->ncols; i++) {
+		if (r->cols[i].prop_id == 1)
+			snprintf(s->first[s->n], sizeof(s->first[0]), "%.*s", (int)r->cols[i].v.n,
+				 r->cols[i].v.s);
+	}
+	s->ids[s->n++] = r->id;
+	return s->n < 64;
+}
+
+static void
+unique_values_and_updates(void **state)
+{
+	struct fx *f = *state;
+	struct kura_colval dup[1] = {{3, text("a@example.com")}};
+	struct kura_colval upd[1] = {{1, text("Hanako")}};
+	struct seen s = {0};
+	int64_t a, id = 0, dprop = 0;
+
+	a = add(f, "Taro", "a@example.com", 0, 0);
+	assert_int_equal(f->ops->record_insert(f->conn, 1, 1, 7, dup, 1, NULL, &id, &dprop),
+			 KURA_E_EXISTS);
+	assert_int_equal(id, 0);
+	assert_int_equal(dprop, 3); /* names the property whose value is taken */
+	assert_int_equal(f->ops->record_update(f->conn, 1, a, 2, upd, 1, "Hanako", NULL), KURA_OK);
+	assert_int_equal(f->ops->record_get(f->conn, 1, a, false, see, &s), KURA_OK);
+	assert_string_equal(s.first[0], "Hanako");
+	assert_int_equal(f->ops->record_get(f->conn, 1, a + 100, false, see, &s), KURA_E_NOT_FOUND);
+	/* an archived record frees its unique value; restoring it while taken is refused */
+	assert_int_equal(f->ops->record_archive(f->conn, 1, a, 3), KURA_OK);
+	assert_int_equal(f->ops->record_archive(f->conn, 1, a, 3), KURA_E_NOT_FOUND);
+	assert_int_equal(f->ops->record_get(f->conn, 1, a, false, see, &s), KURA_E_NOT_FOUND);
+	assert_int_equal(f->ops->record_get(f->conn, 1, a, true, see, &s), KURA_OK);
+	id = add(f, "Jiro", "a@example.com", 0, 0);
+	assert_int_equal(f->ops->record_restore(f->conn, 1, a, 4, "Hanako", &dprop), KURA_E_EXISTS);
+	assert_int_equal(dprop, 3);
+	assert_int_equal(f->ops->record_update(f->conn, 1, a, 2, upd, 1, NULL, NULL),
+			 KURA_E_NOT_FOUND); /* archived records are not written */
+	(void)id;
+}
+
+static void
+search_filters_sorts_and_pages(void **state)
+{
+	struct fx *f = *state;
+	int64_t sp = add_score_prop(f);
+	struct kura_val in_vals[2] = {text("Bob"), text("Dan")};
+	struct kura_filter g1[2], g2[1];
+	struct kura_filter_group groups[2] = {{g1, 2}, {g2, 1}};
+	struct kura_search q;
+	struct seen s = {0};
+	int64_t total = 0;
+	bool exact = false;
+	const char *names[] = {"Ann", "Bob", "Cid", "Dan", "Eve", "Bea"};
+
+	for (int i = 0; i < 6; i++) {
+		char email[32];
+
+		snprintf(email, sizeof(email), "u%d@example.com", i);
+		add(f, names[i], email, sp, (i + 1) * 10);
+	}
+	/* (score BETWEEN 20 AND 50 AND firstname IN (Bob, Dan)) OR firstname STARTS_WITH "E" */
+	memset(g1, 0, sizeof(g1));
+	memset(g2, 0, sizeof(g2));
+	g1[0] = (struct kura_filter){.prop_id = sp, .op = KURA_OP_BETWEEN, .v = num(20), .v2 = num(50)};
+	g1[1] = (struct kura_filter){.prop_id = 1, .op = KURA_OP_IN, .vals = in_vals, .nvals = 2};
+	g2[0] = (struct kura_filter){.prop_id = 1, .op = KURA_OP_STARTS_WITH, .v = text("E")};
+	memset(&q, 0, sizeof(q));
+	q.object_id = 1;
+	q.groups = groups;
+	q.ngroups = 2;
+	q.limit = 10;
+	q.count_cap = 100;
+	q.sorts[0] = (struct kura_sort){.prop_id = sp, .desc = true};
+	q.nsorts = 1;
+	assert_int_equal(f->ops->search(f->conn, &q, see, &s, &total, &exact), KURA_OK);
+	assert_int_equal(total, 3);
+	assert_true(exact);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.first[0], "Eve"); /* 50 */
+	assert_string_equal(s.first[1], "Dan"); /* 40 */
+	assert_string_equal(s.first[2], "Bob"); /* 20 */
+
+	/* keyset paging by id, a capped count */
+	memset(&s, 0, sizeof(s));
+	memset(&q, 0, sizeof(q));
+	q.object_id = 1;
+	q.limit = 2;
+	q.count_cap = 4;
+	assert_int_equal(f->ops->search(f->conn, &q, see, &s, &total, &exact), KURA_OK);
+	assert_int_equal(total, 4);
+	assert_false(exact);
+	assert_int_equal(s.n, 2);
+	q.after_id = s.ids[1];
+	assert_int_equal(f->ops->search(f->conn, &q, see, &s, &total, &exact), KURA_OK);
+	assert_int_equal(s.n, 4);
+	assert_true(s.ids[2] > s.ids[1]);
+
+	/* full text joins the filters */
+	memset(&s, 0, sizeof(s));
+	memset(&q, 0, sizeof(q));
+	q.object_id = 1;
+	q.limit = 10;
+	q.match = "\"bo\"*";
+	assert_int_equal(f->ops->search(f->conn, &q, see, &s, &total, &exact), KURA_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.first[0], "Bob");
+}
+
+static bool
+count_hist(void *ctx, const struct kura_history_row *h)
+{
+	(void)h;
+	(*(int *)ctx)++;
+	return true;
+}
+
+static bool
+count_assoc(void *ctx, const struct kura_assoc_row *a)
+{
+	(void)a;
+	(*(int *)ctx)++;
+	return true;
+}
+
+static void
+purge_takes_everything_along(void **state)
+{
+	struct fx *f = *state;
+	struct kura_actor who = {.type = 1, .id = 7, .source = "API"};
+	struct kura_object_row o;
+	struct kura_list_row l;
+	struct kura_activity_row act;
+	int64_t a = add(f, "Ann", "ann@example.com", 0, 0), b = add(f, "Bo", "bo@example.com", 0, 0);
+	int64_t changed = 0, ids[2];
+	int n = 0;
+
+	memset(&o, 0, sizeof(o));
+	snprintf(o.name, sizeof(o.name), "pets");
+	snprintf(o.primary_prop, sizeof(o.primary_prop), "name");
+	assert_int_equal(f->ops->object_create(f->conn, &o), KURA_OK);
+	assert_int_equal(f->ops->object_create(f->conn, &o), KURA_E_EXISTS);
+	assert_int_equal(f->ops->history_add(f->conn, 1, a, 10, &who, "{\"firstname\":[null,\"Ann\"]}"),
+			 KURA_OK);
+	assert_int_equal(f->ops->assoc_put(f->conn, 1, a, 1, b, "friend", 10), KURA_OK);
+	assert_int_equal(f->ops->assoc_list(f->conn, 1, b, 1, 0, 10, count_assoc, &n), KURA_OK);
+	assert_int_equal(n, 1); /* symmetric */
+	memset(&act, 0, sizeof(act));
+	act.object_id = 1;
+	act.record_id = a;
+	act.type = "note";
+	act.body = "called";
+	assert_int_equal(f->ops->activity_add(f->conn, &act), KURA_OK);
+	memset(&l, 0, sizeof(l));
+	l.object_id = 1;
+	snprintf(l.name, sizeof(l.name), "VIP");
+	assert_int_equal(f->ops->list_create(f->conn, &l), KURA_OK);
+	ids[0] = a;
+	ids[1] = 9999; /* no such record: not added */
+	assert_int_equal(f->ops->list_members_add(f->conn, l.id, 1, ids, 2, 10, &changed), KURA_OK);
+	assert_int_equal(changed, 1);
+
+	assert_int_equal(f->ops->record_purge(f->conn, 1, a), KURA_OK);
+	assert_int_equal(f->ops->record_purge(f->conn, 1, a), KURA_E_NOT_FOUND);
+	n = 0;
+	assert_int_equal(f->ops->history_list(f->conn, 1, a, 0, 10, count_hist, &n), KURA_OK);
+	assert_int_equal(n, 0);
+	n = 0;
+	assert_int_equal(f->ops->assoc_list(f->conn, 1, b, 1, 0, 10, count_assoc, &n), KURA_OK);
+	assert_int_equal(n, 0); /* the far side's row went too */
+	assert_int_equal(f->ops->list_members_remove(f->conn, l.id, ids, 1, &changed), KURA_OK);
+	assert_int_equal(changed, 0);
+}
+
+static void
+idempotency_replies(void **state)
+{
+	struct fx *f = *state;
+	uint8_t h[32] = {9}, got[32];
+	char *resp = NULL;
+	int status = 0;
+
+	assert_int_equal(f->ops->idem_get(f->conn, 1, 7, "k", 0, got, &status, &resp),
+			 KURA_E_NOT_FOUND);
+	assert_int_equal(f->ops->idem_put(f->conn, 1, 7, "k", h, 201, "{\"id\":\"1\"}", 100), KURA_OK);
+	assert_int_equal(f->ops->idem_get(f->conn, 1, 7, "k", 50, got, &status, &resp), KURA_OK);
+	assert_int_equal(status, 201);
+	assert_string_equal(resp, "{\"id\":\"1\"}");
+	assert_memory_equal(got, h, 32);
+	free(resp);
+	resp = NULL;
+	/* another caller's key is another key */
+	assert_int_equal(f->ops->idem_get(f->conn, 1, 8, "k", 0, got, &status, &resp),
+			 KURA_E_NOT_FOUND);
+	/* too old for the caller's window, then gone */
+	assert_int_equal(f->ops->idem_get(f->conn, 1, 7, "k", 101, got, &status, &resp),
+			 KURA_E_NOT_FOUND);
+	assert_int_equal(f->ops->idem_expire(f->conn, 101), KURA_OK);
+	assert_int_equal(f->ops->idem_get(f->conn, 1, 7, "k", 0, got, &status, &resp),
+			 KURA_E_NOT_FOUND);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(unique_values_and_updates, setup, teardown),
+		cmocka_unit_test_setup_teardown(search_filters_sorts_and_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(purge_takes_everything_along, setup, teardown),
+		cmocka_unit_test_setup_teardown(idempotency_replies, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
