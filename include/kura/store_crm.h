@@ -303,6 +303,8 @@ struct kura_crm_ops {
 				  int64_t now);
 	/* Drops replies older than cutoff. */
 	enum kura_err (*idem_expire)(void *conn, int64_t cutoff);
+	/* Refreshes the query planner's statistics (sampled: bounded work per index). */
+	enum kura_err (*optimize)(void *conn);
 };
 
 extern const struct kura_crm_ops kura_store_sqlite_crm_ops;

@@ -3,7 +3,8 @@
  * tenant and purges the records archived longer than the restore window
  * (90 days), and drops Idempotency-Key replies older than a day. Each
  * purge round is one transaction with one audit entry per object type
- * (actor "system", action record.purge_expired, how many).
+ * (actor "system", action record.purge_expired, how many). It also lets
+ * SQLite refresh its planner statistics where tables changed a lot.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -93,6 +94,8 @@ tend(struct kura_store *store, const char *tenant, size_t *purged)
 		if (e == KURA_OK)
 			*purged += n;
 	} while (e == KURA_OK && n == PURGE_PER_ROUND);
+	if (e == KURA_OK)
+		e = ops->optimize(conn);
 out:
 	kura_catalog_release(NULL, cat);
 	kura_store_tenant_release(db);

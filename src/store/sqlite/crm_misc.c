@@ -529,3 +529,14 @@ kura_sqlite_crm_idem_expire(void *conn, int64_t cutoff)
 	kura_sqlite_done(st);
 	return e;
 }
+
+enum kura_err
+kura_sqlite_crm_optimize(void *conn)
+{
+	/*
+	 * Planner statistics, sampled (at most about 1000 rows per index, so a
+	 * few milliseconds even for a big tenant): what lets the planner pick
+	 * the most selective index among a search's filters.
+	 */
+	return kura_sqlite_crm_exec(conn, "PRAGMA analysis_limit = 1000; ANALYZE;", "optimize");
+}

@@ -38,4 +38,5 @@ const struct kura_crm_ops kura_store_sqlite_crm_ops = {
 	.idem_get = kura_sqlite_crm_idem_get,
 	.idem_put = kura_sqlite_crm_idem_put,
 	.idem_expire = kura_sqlite_crm_idem_expire,
+	.optimize = kura_sqlite_crm_optimize,
 };

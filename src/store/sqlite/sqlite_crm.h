@@ -45,5 +45,6 @@ enum kura_err kura_sqlite_crm_list_members_remove(void *conn, int64_t list_id, c
 enum kura_err kura_sqlite_crm_idem_get(void *conn, int actor_type, int64_t actor_id, const char *key, int64_t min_created, uint8_t body_hash[32], int *status, char **response);
 enum kura_err kura_sqlite_crm_idem_put(void *conn, int actor_type, int64_t actor_id, const char *key, const uint8_t body_hash[32], int status, const char *response, int64_t now);
 enum kura_err kura_sqlite_crm_idem_expire(void *conn, int64_t cutoff);
+enum kura_err kura_sqlite_crm_optimize(void *conn);
 
 #endif
