@@ -101,6 +101,7 @@ struct kura_req {
 	bool deferred;
 	bool resumed;
 	bool queued;
+	bool streaming;               /* the body is produced while sending: keep the tenant handle */
 	int64_t t_start_us;
 	void *defer_ctx;              /* for the deferred function's own use */
 };

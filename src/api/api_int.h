@@ -93,6 +93,10 @@ bool kura_api_record_id(struct kura_req *r, const char *param, int64_t *id);
 /* Appends a success audit entry for a record-level operation (props: names only). */
 enum kura_err kura_api_crm_audit(struct kura_req *r, const char *action, const char *target_type,
 				 int64_t id, const char *props);
+/* The same for a target named by text ("contacts.score" for a property). */
+enum kura_err kura_api_crm_audit_named(struct kura_req *r, const char *action,
+				       const char *target_type, const char *target_id,
+				       const char *props);
 /* Comma-separated keys of a JSON object, truncated to n. */
 void kura_api_prop_names(json_t *props, char *out, size_t n);
 /*

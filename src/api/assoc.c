@@ -11,7 +11,7 @@
 #include "kura/clock.h"
 #include "kura/text.h"
 
-#define ACTIVITY_BODY_MAX 65536
+#define ACTIVITY_BODY_MAX 65535
 
 /* The record named by {object}/{param} must exist and be live. */
 static bool
@@ -317,7 +317,7 @@ kura_api_activities_create(struct kura_req *r)
 	body = json_string_value(v);
 	if (body == NULL || json_string_length(v) == 0 || strlen(body) != json_string_length(v) ||
 	    kura_utf8_chars(body, strlen(body)) > ACTIVITY_BODY_MAX)
-		kura_api_detail(details, "body", "invalid", "body is 1..65536 characters");
+		kura_api_detail(details, "body", "invalid", "body is 1..65535 characters");
 	v = json_object_get(r->json, "occurredAt");
 	if (v != NULL && (!json_is_string(v) ||
 			  kura_time_parse_rfc3339(json_string_value(v), &a.occurred_at) != KURA_OK))

@@ -70,11 +70,19 @@ enum kura_err
 kura_api_crm_audit(struct kura_req *r, const char *action, const char *target_type, int64_t id,
 		   const char *props)
 {
-	struct kura_audit_entry e;
 	char sid[24];
 
 	snprintf(sid, sizeof(sid), "%lld", (long long)id);
-	kura_req_audit_init(r, &e, action, target_type, sid);
+	return kura_api_crm_audit_named(r, action, target_type, sid, props);
+}
+
+enum kura_err
+kura_api_crm_audit_named(struct kura_req *r, const char *action, const char *target_type,
+			 const char *target_id, const char *props)
+{
+	struct kura_audit_entry e;
+
+	kura_req_audit_init(r, &e, action, target_type, target_id);
 	if (props != NULL)
 		snprintf(e.target_props, sizeof(e.target_props), "%s", props);
 	kura_audit_set_outcome(&e, KURA_OK);

@@ -207,7 +207,7 @@ kura_api_schemas_create(struct kura_req *r)
 		e = ops->prop_create(conn, &p);
 	}
 	if (e == KURA_OK)
-		e = kura_api_crm_audit(r, "schema.create", "schema", o.id, NULL);
+		e = kura_api_crm_audit_named(r, "schema.create", "schema", o.name, NULL);
 	e = kura_store_finish(r->principal.db, e);
 	if (e == KURA_E_EXISTS) {
 		kura_api_detail(details, "name", "already_exists", "an object type has this name");
@@ -490,6 +490,17 @@ read_prop_fields(json_t *body, struct kura_prop *p, bool create, json_t *details
 	return true;
 }
 
+/* A property is named "<object>.<property>" in the audit log. */
+static enum kura_err
+prop_audit(struct kura_req *r, const char *action, const struct kura_object *o, const char *name,
+	   const char *props)
+{
+	char target[KURA_OBJECT_NAME_MAX + KURA_PROP_NAME_MAX + 2];
+
+	snprintf(target, sizeof(target), "%s.%s", o->row.name, name);
+	return kura_api_crm_audit_named(r, action, "property", target, props);
+}
+
 void
 kura_api_props_list(struct kura_req *r)
 {
@@ -591,7 +602,7 @@ kura_api_props_create(struct kura_req *r)
 	if (e == KURA_OK)
 		e = ops->prop_create(conn, &p.row);
 	if (e == KURA_OK)
-		e = kura_api_crm_audit(r, "property.create", c.obj->row.name, p.row.id, p.row.name);
+		e = prop_audit(r, "property.create", c.obj, p.row.name, NULL);
 	e = kura_store_finish(r->principal.db, e);
 	if (e == KURA_E_EXISTS) {
 		kura_api_detail(details, "name", "already_exists",
@@ -817,7 +828,7 @@ kura_api_props_update(struct kura_req *r)
 		char names[KURA_AUDIT_PROPS_MAX + 1];
 
 		kura_api_prop_names(r->json, names, sizeof(names));
-		e = kura_api_crm_audit(r, "property.update", c.obj->row.name, p.row.id, names);
+		e = prop_audit(r, "property.update", c.obj, p.row.name, names);
 	}
 	e = kura_store_finish(r->principal.db, e);
 	if (e == KURA_E_CONFLICT) {
@@ -891,8 +902,7 @@ kura_api_props_delete(struct kura_req *r)
 		}
 	}
 	if (e == KURA_OK)
-		e = kura_api_crm_audit(r, "property.archive", c.obj->row.name, cur->row.id,
-				       cur->row.name);
+		e = prop_audit(r, "property.archive", c.obj, cur->row.name, NULL);
 	e = kura_store_finish(r->principal.db, e);
 	if (e != KURA_OK)
 		kura_reply_error(r, e, NULL);

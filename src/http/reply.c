@@ -380,6 +380,7 @@ kura_reply_stream(struct kura_req *r, unsigned status, const char *content_type,
 	}
 	r->status = status;
 	r->response = resp;
+	r->streaming = true;
 	return;
 fail:
 	if (s != NULL) {

@@ -510,6 +510,7 @@ static enum MHD_Result
 queue(struct req_priv *p)
 {
 	struct kura_req *r = &p->r;
+	enum MHD_Result ret;
 
 	if (r->response == NULL) {
 		/* A reply was attempted and could not be built, or none was made. */
@@ -524,7 +525,18 @@ queue(struct req_priv *p)
 		return MHD_NO;
 	}
 	r->queued = true;
-	return MHD_queue_response(r->conn, r->status, r->response);
+	ret = MHD_queue_response(r->conn, r->status, r->response);
+	/*
+	 * The answer is made: give the tenant's connection back now, not when
+	 * the response has been sent. This thread goes on to other connections
+	 * before it sends; holding the handle until then let every worker sit on
+	 * a connection it could not use while waiting for one for its next
+	 * request (a pool-wide stall under concurrent writes). A streamed body
+	 * still reads the store while it is sent and keeps its handle.
+	 */
+	if (p->auth_called && !r->streaming)
+		kura_auth_release(r);
+	return ret;
 }
 
 static enum MHD_Result
