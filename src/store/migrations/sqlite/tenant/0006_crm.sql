@@ -125,15 +125,15 @@ CREATE INDEX idempotency_age ON idempotency (created_at);
 INSERT INTO objects (id, name, label_en, label_ja, primary_prop, standard, created_at, updated_at)
 	VALUES (1, 'contacts', 'Contacts', 'コンタクト', 'email', 1, CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
 INSERT INTO properties (id, object_id, name, label_en, label_ja, type, required, uniq, indexed, standard, options, created_at, updated_at)
-	VALUES (1, 1, 'firstname', 'First name', '名', 'string', 0, 0, 1, 1, '[]', CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
+	VALUES (1, 1, 'firstname', 'First name', '名', 'string', 0, 0, 0, 1, '[]', CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
 INSERT INTO properties (id, object_id, name, label_en, label_ja, type, required, uniq, indexed, standard, options, created_at, updated_at)
 	VALUES (2, 1, 'lastname', 'Last name', '姓', 'string', 0, 0, 1, 1, '[]', CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
 INSERT INTO properties (id, object_id, name, label_en, label_ja, type, required, uniq, indexed, standard, options, created_at, updated_at)
 	VALUES (3, 1, 'email', 'Email', 'メールアドレス', 'email', 0, 1, 1, 1, '[]', CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
 INSERT INTO properties (id, object_id, name, label_en, label_ja, type, required, uniq, indexed, standard, options, created_at, updated_at)
-	VALUES (4, 1, 'phone', 'Phone number', '電話番号', 'phone', 0, 0, 1, 1, '[]', CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
+	VALUES (4, 1, 'phone', 'Phone number', '電話番号', 'phone', 0, 0, 0, 1, '[]', CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
 INSERT INTO properties (id, object_id, name, label_en, label_ja, type, required, uniq, indexed, standard, options, created_at, updated_at)
-	VALUES (5, 1, 'company', 'Company name', '会社名', 'string', 0, 0, 1, 1, '[]', CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
+	VALUES (5, 1, 'company', 'Company name', '会社名', 'string', 0, 0, 0, 1, '[]', CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
 INSERT INTO properties (id, object_id, name, label_en, label_ja, type, required, uniq, indexed, standard, options, created_at, updated_at)
 	VALUES (6, 1, 'jobtitle', 'Job title', '役職', 'string', 0, 0, 0, 1, '[]', CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
 INSERT INTO properties (id, object_id, name, label_en, label_ja, type, required, uniq, indexed, standard, options, created_at, updated_at)
@@ -155,11 +155,8 @@ CREATE TABLE r_1 (
 	p_7,
 	p_8
 );
-CREATE INDEX x_1_1 ON r_1 (p_1);
 CREATE INDEX x_1_2 ON r_1 (p_2);
 CREATE UNIQUE INDEX x_1_3 ON r_1 (p_3) WHERE archived_at IS NULL;
-CREATE INDEX x_1_4 ON r_1 (p_4);
-CREATE INDEX x_1_5 ON r_1 (p_5);
 CREATE INDEX x_1_7 ON r_1 (p_7);
 CREATE INDEX x_1_archived ON r_1 (archived_at) WHERE archived_at IS NOT NULL;
 CREATE VIRTUAL TABLE f_1 USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');
@@ -173,7 +170,7 @@ INSERT INTO properties (id, object_id, name, label_en, label_ja, type, required,
 INSERT INTO properties (id, object_id, name, label_en, label_ja, type, required, uniq, indexed, standard, options, created_at, updated_at)
 	VALUES (11, 2, 'industry', 'Industry', '業種', 'string', 0, 0, 1, 1, '[]', CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
 INSERT INTO properties (id, object_id, name, label_en, label_ja, type, required, uniq, indexed, standard, options, created_at, updated_at)
-	VALUES (12, 2, 'phone', 'Phone number', '電話番号', 'phone', 0, 0, 1, 1, '[]', CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
+	VALUES (12, 2, 'phone', 'Phone number', '電話番号', 'phone', 0, 0, 0, 1, '[]', CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
 INSERT INTO properties (id, object_id, name, label_en, label_ja, type, required, uniq, indexed, standard, options, created_at, updated_at)
 	VALUES (13, 2, 'city', 'City', '市区町村', 'string', 0, 0, 0, 1, '[]', CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
 INSERT INTO properties (id, object_id, name, label_en, label_ja, type, required, uniq, indexed, standard, options, created_at, updated_at)
@@ -194,7 +191,6 @@ CREATE TABLE r_2 (
 CREATE INDEX x_2_9 ON r_2 (p_9);
 CREATE INDEX x_2_10 ON r_2 (p_10);
 CREATE INDEX x_2_11 ON r_2 (p_11);
-CREATE INDEX x_2_12 ON r_2 (p_12);
 CREATE INDEX x_2_14 ON r_2 (p_14);
 CREATE INDEX x_2_archived ON r_2 (archived_at) WHERE archived_at IS NOT NULL;
 CREATE VIRTUAL TABLE f_2 USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');
