@@ -81,6 +81,7 @@ struct req_priv {
 	bool nul_in_path;          /* "%00" in the path: MHD would cut the path there */
 	bool started;              /* first access-handler call done */
 	bool auth_called;
+	bool reacquire;            /* tenant handle given back while the body arrives */
 	size_t discarded;
 	int metric_route;          /* index in the route table, or KURA_METRICS_ROUTE_* */
 	int64_t t_mono_us;
@@ -445,6 +446,18 @@ begin(struct req_priv *p, const char *url, const char *method)
 						"Bearer realm=\"kura-metrics\"");
 		return;
 	}
+	/*
+	 * A body can take its time to arrive, and this thread serves its other
+	 * connections meanwhile: holding the tenant's connection until then let
+	 * a thread wait for a connection that one of its own parked requests
+	 * held (every worker stalled under concurrent POSTs). The handle is
+	 * taken again when the body is complete.
+	 */
+	if (r->principal.db != NULL && has_body(r->conn)) {
+		kura_store_tenant_release(r->principal.db);
+		r->principal.db = NULL;
+		p->reacquire = true;
+	}
 	kura_buf_init(&r->body, max_body);
 }
 
@@ -465,6 +478,15 @@ dispatch(struct req_priv *p)
 				    msg, sizeof(msg));
 		if (e != KURA_OK) {
 			kura_reply_error(r, e, msg);
+			return;
+		}
+	}
+	if (p->reacquire) {
+		p->reacquire = false;
+		e = kura_store_tenant_acquire(r->srv->store, r->principal.tenant_id,
+					      &r->principal.db);
+		if (e != KURA_OK) {
+			kura_reply_error(r, e == KURA_E_NOT_FOUND ? KURA_E_UNAUTHENTICATED : e, NULL);
 			return;
 		}
 	}
