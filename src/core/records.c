@@ -176,6 +176,7 @@ add_history(const struct kura_rec_ctx *x, int64_t id, json_t *changes)
 void
 kura_record_draft_free(struct kura_record_draft *d)
 {
+	json_decref(d->props);
 	free(d->cols);
 	free(d->changes);
 	kura_buf_free(&d->fts);
@@ -197,13 +198,18 @@ kura_record_draft_make(const struct kura_rec_ctx *x, json_t *properties, json_t 
 	e = kura_fts_body(x->obj, d->cols, d->n, &d->fts);
 	if (e != KURA_OK)
 		return e;
+	/* One JSON value per property, shared by the history entry and the reply. */
+	d->props = json_object();
 	changes = json_object();
 	for (size_t i = 0; i < d->n; i++) {
 		const struct kura_prop *p = prop_of(x->cat, d->cols[i].prop_id);
+		json_t *v;
 
-		if (d->cols[i].v.kind != KURA_V_NULL)
-			json_object_set_new(changes, p->row.name,
-					    json_pack("[n, o]", kura_value_to_json(p, &d->cols[i].v)));
+		if (d->cols[i].v.kind == KURA_V_NULL)
+			continue;
+		v = kura_value_to_json(p, &d->cols[i].v);
+		json_object_set_new(changes, p->row.name, json_pack("[n, O]", v));
+		json_object_set_new(d->props, p->row.name, v);
 	}
 	if (json_object_size(changes) > 0) {
 		d->changes = json_dumps(changes, JSON_COMPACT);
@@ -239,11 +245,15 @@ json_t *
 kura_record_draft_json(const struct kura_rec_ctx *x, const struct kura_record_draft *d,
 		       int64_t id)
 {
-	/* What was stored, without reading it back. */
-	struct kura_record_row row = {.id = id, .created_at = x->now, .updated_at = x->now,
-				      .ncols = d->n, .cols = d->cols};
+	char sid[24], t[40];
+	json_t *out;
 
-	return kura_record_row_json(x->obj, x->cat, &row, NULL);
+	/* What was stored, without reading it back. */
+	snprintf(sid, sizeof(sid), "%lld", (long long)id);
+	kura_time_rfc3339(x->now, t, sizeof(t));
+	out = json_pack("{s:s, s:O, s:b, s:s, s:s}", "id", sid, "properties", d->props, "archived",
+			0, "createdAt", t, "updatedAt", t);
+	return out;
 }
 
 enum kura_err
