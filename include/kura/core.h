@@ -167,8 +167,8 @@ struct kura_record_draft {
 	size_t n;
 	struct kura_strpool sp;
 	struct kura_buf fts;
-	char *changes;             /* history entry, JSON text; NULL when nothing is set */
 	json_t *props;             /* the stored values as the API shows them */
+	char *changes;             /* props as JSON text: the creation's history entry */
 };
 enum kura_err kura_record_draft_make(const struct kura_rec_ctx *x, json_t *properties,
 				     json_t *details, struct kura_record_draft *d);

@@ -110,7 +110,8 @@ struct kura_history_row {
 	int actor_type;
 	int64_t actor_id;
 	const char *source;
-	const char *changes;       /* JSON {"property": [old, new], ...} */
+	bool initial;              /* the record's creation: changes holds the first values */
+	const char *changes;       /* JSON {"property": [old, new], ...}, or {"property": value} */
 };
 
 struct kura_assoc_row {
@@ -263,8 +264,9 @@ struct kura_crm_ops {
 	enum kura_err (*prop_value_set)(void *conn, int64_t object_id, int64_t prop_id, int64_t id,
 					const struct kura_val *v);
 
+	/* initial: the record's creation, changes = {"property": value, ...}. */
 	enum kura_err (*history_add)(void *conn, int64_t object_id, int64_t record_id, int64_t at,
-				     const struct kura_actor *a, const char *changes);
+				     const struct kura_actor *a, bool initial, const char *changes);
 	/* Newest first: entries with id < before (0 = newest), at most limit. */
 	enum kura_err (*history_list)(void *conn, int64_t object_id, int64_t record_id,
 				      int64_t before, unsigned limit, kura_history_row_cb cb, void *ctx);

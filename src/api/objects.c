@@ -254,17 +254,26 @@ idem_replay(struct kura_req *r, struct kura_api_crm *c, const char *key, const u
 }
 
 static enum kura_err
-idem_store(struct kura_req *r, struct kura_api_crm *c, const char *key, const uint8_t hash[32],
-	   int status, json_t *body)
+idem_store_text(struct kura_req *r, struct kura_api_crm *c, const char *key,
+		const uint8_t hash[32], int status, const char *text)
 {
 	void *conn;
 	const struct kura_crm_ops *ops = kura_store_crm(r->principal.db, &conn);
+
+	return ops->idem_put(conn, c->x.actor.type, c->x.actor.id, key, hash, status, text,
+			     c->x.now);
+}
+
+static enum kura_err
+idem_store(struct kura_req *r, struct kura_api_crm *c, const char *key, const uint8_t hash[32],
+	   int status, json_t *body)
+{
 	char *text = json_dumps(body, JSON_COMPACT);
 	enum kura_err e;
 
 	if (text == NULL)
 		return KURA_E_NOMEM;
-	e = ops->idem_put(conn, c->x.actor.type, c->x.actor.id, key, hash, status, text, c->x.now);
+	e = idem_store_text(r, c, key, hash, status, text);
 	free(text);
 	return e;
 }
@@ -446,8 +455,9 @@ add_history(void *ctx, const struct kura_history_row *h)
 			continue;
 		json_array_append_new(
 			x->results,
-			json_pack("{s:s, s:O, s:O, s:s, s:{s:s, s:s}, s:s}", "property", name,
-				  "oldValue", json_array_get(v, 0), "newValue", json_array_get(v, 1),
+			json_pack("{s:s, s:o, s:O, s:s, s:{s:s, s:s}, s:s}", "property", name,
+				  "oldValue", h->initial ? json_null() : json_incref(json_array_get(v, 0)),
+				  "newValue", h->initial ? v : json_array_get(v, 1),
 				  "changedAt", t, "changedBy", "type",
 				  h->actor_type == KURA_ACTOR_APIKEY  ? "api_key"
 				  : h->actor_type == KURA_ACTOR_USER ? "user"
@@ -557,31 +567,65 @@ batch_reply(struct kura_req *r, enum kura_err e, json_t *results, bool all_ok)
 	kura_reply_json(r, all_ok ? 200 : 207, json_pack("{s:o}", "results", results));
 }
 
-/* The per-input results of a batch create, in input order. */
-static json_t *
-batch_created_json(struct kura_api_crm *c, const struct kura_record_draft *drafts,
+/*
+ * The reply of a batch create, {"results": [...]} in input order, as text:
+ * each record's properties were serialised once already (their text is
+ * also the record's first history entry), so the reply is put together
+ * from those pieces instead of building and serialising every value again.
+ * Ids and times are digits and RFC 3339; everything else comes from jansson.
+ */
+static char *
+batch_created_text(struct kura_api_crm *c, const struct kura_record_draft *drafts,
 		   const enum kura_err *status, const int64_t *ids, json_t *const *errs, size_t n,
-		   bool *all_ok)
+		   bool *all_ok, size_t *len)
 {
-	json_t *results = json_array();
+	struct kura_buf b;
+	char t[40];
+	enum kura_err e;
 
 	*all_ok = true;
-	for (size_t i = 0; i < n; i++) {
+	*len = 0;
+	kura_buf_init(&b, (size_t)64 << 20);
+	kura_time_rfc3339(c->x.now, t, sizeof(t));
+	e = kura_buf_append(&b, "{\"results\":[", 12);
+	for (size_t i = 0; e == KURA_OK && i < n; i++) {
+		if (i > 0)
+			e = kura_buf_append(&b, ",", 1);
+		if (e != KURA_OK)
+			break;
 		if (status[i] == KURA_OK) {
-			json_array_append_new(results,
-					      json_pack("{s:i, s:o}", "status", 201, "record",
-							kura_record_draft_json(&c->x, &drafts[i], ids[i])));
-			continue;
+			e = kura_buf_printf(&b,
+					    "{\"status\":201,\"record\":{\"id\":\"%lld\",\"properties\":",
+					    (long long)ids[i]);
+			if (e == KURA_OK)
+				e = kura_buf_append(&b, drafts[i].changes, strlen(drafts[i].changes));
+			if (e == KURA_OK)
+				e = kura_buf_printf(&b,
+						    ",\"archived\":false,\"createdAt\":\"%s\","
+						    "\"updatedAt\":\"%s\"}}",
+						    t, t);
+		} else {
+			json_t *item = item_error(status[i],
+						  status[i] == KURA_E_EXISTS
+							  ? "a unique property's value is taken"
+							  : "check the listed properties",
+						  errs[i]);
+			char *text = json_dumps(item, JSON_COMPACT);
+
+			*all_ok = false;
+			e = text != NULL ? kura_buf_append(&b, text, strlen(text)) : KURA_E_NOMEM;
+			free(text);
+			json_decref(item);
 		}
-		*all_ok = false;
-		json_array_append_new(results,
-				      item_error(status[i],
-						 status[i] == KURA_E_EXISTS
-							 ? "a unique property's value is taken"
-							 : "check the listed properties",
-						 errs[i]));
 	}
-	return results;
+	if (e == KURA_OK)
+		e = kura_buf_append(&b, "]}", 2);
+	if (e != KURA_OK) {
+		kura_buf_free(&b);
+		return NULL;
+	}
+	*len = b.len;
+	return b.data;
 }
 
 void
@@ -593,8 +637,10 @@ kura_api_batch_create(struct kura_req *r)
 	enum kura_err status[BATCH_MAX];
 	int64_t ids[BATCH_MAX];
 	json_t *errs[BATCH_MAX];
-	json_t *details = json_array(), *inputs, *results = NULL, *in;
+	json_t *details = json_array(), *inputs, *in;
 	const char *key = NULL;
+	char *text = NULL;
+	size_t tlen = 0;
 	uint8_t hash[32];
 	int64_t first = 0, last = 0;
 	size_t created = 0, n = 0;
@@ -665,17 +711,22 @@ kura_api_batch_create(struct kura_req *r)
 	}
 	/* The reply is stored with the key; without one it is made after the commit. */
 	if (e == KURA_OK && key != NULL) {
-		json_t *body;
-
-		results = batch_created_json(&c, drafts, status, ids, errs, n, &all_ok);
-		body = json_pack("{s:O}", "results", results);
-		e = idem_store(r, &c, key, hash, all_ok ? 200 : 207, body);
-		json_decref(body);
+		text = batch_created_text(&c, drafts, status, ids, errs, n, &all_ok, &tlen);
+		e = text == NULL ? KURA_E_NOMEM
+				 : idem_store_text(r, &c, key, hash, all_ok ? 200 : 207, text);
 	}
 	e = kura_store_finish(r->principal.db, e);
-	if (e == KURA_OK && results == NULL)
-		results = batch_created_json(&c, drafts, status, ids, errs, n, &all_ok);
-	batch_reply(r, e, results, all_ok);
+	if (e == KURA_OK && text == NULL) {
+		text = batch_created_text(&c, drafts, status, ids, errs, n, &all_ok, &tlen);
+		if (text == NULL)
+			e = KURA_E_NOMEM;
+	}
+	if (e != KURA_OK)
+		kura_reply_error(r, e, NULL);
+	else
+		kura_reply_text(r, all_ok ? 200 : 207, "application/json; charset=utf-8", text,
+				tlen);
+	free(text);
 out:
 	for (i = 0; i < n; i++) {
 		kura_record_draft_free(&drafts[i]);

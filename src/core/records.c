@@ -168,7 +168,7 @@ add_history(const struct kura_rec_ctx *x, int64_t id, json_t *changes)
 	text = json_dumps(changes, JSON_COMPACT);
 	if (text == NULL)
 		return KURA_E_NOMEM;
-	e = ops->history_add(conn, x->obj->row.id, id, x->now, &x->actor, text);
+	e = ops->history_add(conn, x->obj->row.id, id, x->now, &x->actor, false, text);
 	free(text);
 	return e;
 }
@@ -188,7 +188,6 @@ enum kura_err
 kura_record_draft_make(const struct kura_rec_ctx *x, json_t *properties, json_t *details,
 		       struct kura_record_draft *d)
 {
-	json_t *changes = NULL;
 	enum kura_err e;
 
 	memset(d, 0, sizeof(*d));
@@ -198,25 +197,21 @@ kura_record_draft_make(const struct kura_rec_ctx *x, json_t *properties, json_t 
 	e = kura_fts_body(x->obj, d->cols, d->n, &d->fts);
 	if (e != KURA_OK)
 		return e;
-	/* One JSON value per property, shared by the history entry and the reply. */
+	/*
+	 * The stored values as the API shows them, serialised once: the same
+	 * text is the creation's history entry and goes into the reply.
+	 */
 	d->props = json_object();
-	changes = json_object();
 	for (size_t i = 0; i < d->n; i++) {
 		const struct kura_prop *p = prop_of(x->cat, d->cols[i].prop_id);
-		json_t *v;
 
-		if (d->cols[i].v.kind == KURA_V_NULL)
-			continue;
-		v = kura_value_to_json(p, &d->cols[i].v);
-		json_object_set_new(changes, p->row.name, json_pack("[n, O]", v));
-		json_object_set_new(d->props, p->row.name, v);
+		if (d->cols[i].v.kind != KURA_V_NULL)
+			json_object_set_new(d->props, p->row.name,
+					    kura_value_to_json(p, &d->cols[i].v));
 	}
-	if (json_object_size(changes) > 0) {
-		d->changes = json_dumps(changes, JSON_COMPACT);
-		if (d->changes == NULL)
-			e = KURA_E_NOMEM;
-	}
-	json_decref(changes);
+	d->changes = json_dumps(d->props, JSON_COMPACT);
+	if (d->changes == NULL)
+		e = KURA_E_NOMEM;
 	return e;
 }
 
@@ -234,8 +229,8 @@ kura_record_draft_store(const struct kura_rec_ctx *x, const struct kura_record_d
 			       d->fts.len > 0 ? d->fts.data : NULL, id, &dup);
 	if (e == KURA_E_EXISTS)
 		return dup_detail(x, dup, details);
-	if (e == KURA_OK && d->changes != NULL)
-		e = ops->history_add(conn, x->obj->row.id, *id, x->now, &x->actor, d->changes);
+	if (e == KURA_OK && d->n > 0)
+		e = ops->history_add(conn, x->obj->row.id, *id, x->now, &x->actor, true, d->changes);
 	if (e != KURA_OK)
 		*id = 0;
 	return e;

@@ -189,7 +189,7 @@ kura_sqlite_crm_object_create(void *conn, struct kura_object_row *o)
 		 "CREATE INDEX x_%lld_archived ON r_%lld (archived_at) "
 		 "WHERE archived_at IS NOT NULL;"
 		 "CREATE VIRTUAL TABLE f_%lld USING fts5 (body, "
-		 "tokenize = 'unicode61 remove_diacritics 2');",
+		 "tokenize = 'unicode61 remove_diacritics 2', columnsize = 0);",
 		 (long long)o->id, (long long)o->id, (long long)o->id, (long long)o->id);
 	e = kura_sqlite_crm_exec(c, ddl, "object_create");
 	if (e == KURA_OK)

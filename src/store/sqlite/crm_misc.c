@@ -19,7 +19,7 @@ text_or_empty(sqlite3_stmt *st, int col)
 
 enum kura_err
 kura_sqlite_crm_history_add(void *conn, int64_t object_id, int64_t record_id, int64_t at,
-			    const struct kura_actor *a, const char *changes)
+			    const struct kura_actor *a, bool initial, const char *changes)
 {
 	struct kura_sqlite_conn *c = conn;
 	sqlite3_stmt *st = NULL;
@@ -27,7 +27,7 @@ kura_sqlite_crm_history_add(void *conn, int64_t object_id, int64_t record_id, in
 
 	e = kura_sqlite_dyn(c,
 			    "INSERT INTO record_history (object_id, record_id, at, actor_type, "
-			    "actor_id, source, changes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			    "actor_id, source, initial, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 			    &st);
 	if (e == KURA_OK) {
 		sqlite3_bind_int64(st, 1, object_id);
@@ -36,7 +36,8 @@ kura_sqlite_crm_history_add(void *conn, int64_t object_id, int64_t record_id, in
 		sqlite3_bind_int(st, 4, a->type);
 		sqlite3_bind_int64(st, 5, a->id);
 		sqlite3_bind_text(st, 6, a->source, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 7, changes, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 7, initial);
+		sqlite3_bind_text(st, 8, changes, -1, SQLITE_STATIC);
 		e = kura_sqlite_write(c, st, "history_add", false);
 	}
 	kura_sqlite_done(st);
@@ -64,6 +65,7 @@ history_row(sqlite3_stmt *st, void *p)
 	h.actor_id = sqlite3_column_int64(st, 3);
 	h.source = text_or_empty(st, 4);
 	h.changes = text_or_empty(st, 5);
+	h.initial = sqlite3_column_int(st, 6) != 0;
 	x->stop = !((kura_history_row_cb)x->cb)(x->ctx, &h);
 }
 
@@ -77,7 +79,7 @@ kura_sqlite_crm_history_list(void *conn, int64_t object_id, int64_t record_id, i
 	enum kura_err e;
 
 	e = kura_sqlite_dyn(c,
-			    "SELECT id, at, actor_type, actor_id, source, changes FROM record_history "
+			    "SELECT id, at, actor_type, actor_id, source, changes, initial FROM record_history "
 			    "WHERE object_id = ? AND record_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
 			    &st);
 	if (e == KURA_OK) {

@@ -28,7 +28,7 @@ enum kura_err kura_sqlite_crm_search(void *conn, const struct kura_search *q, ku
 enum kura_err kura_sqlite_crm_fts_set(void *conn, int64_t object_id, int64_t id, const char *fts);
 enum kura_err kura_sqlite_crm_prop_values(void *conn, int64_t object_id, int64_t prop_id, kura_colval_cb cb, void *ctx);
 enum kura_err kura_sqlite_crm_prop_value_set(void *conn, int64_t object_id, int64_t prop_id, int64_t id, const struct kura_val *v);
-enum kura_err kura_sqlite_crm_history_add(void *conn, int64_t object_id, int64_t record_id, int64_t at, const struct kura_actor *a, const char *changes);
+enum kura_err kura_sqlite_crm_history_add(void *conn, int64_t object_id, int64_t record_id, int64_t at, const struct kura_actor *a, bool initial, const char *changes);
 enum kura_err kura_sqlite_crm_history_list(void *conn, int64_t object_id, int64_t record_id, int64_t before, unsigned limit, kura_history_row_cb cb, void *ctx);
 enum kura_err kura_sqlite_crm_assoc_put(void *conn, int64_t from_obj, int64_t from_id, int64_t to_obj, int64_t to_id, const char *label, int64_t now);
 enum kura_err kura_sqlite_crm_assoc_delete(void *conn, int64_t from_obj, int64_t from_id, int64_t to_obj, int64_t to_id);

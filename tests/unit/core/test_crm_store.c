@@ -278,7 +278,7 @@ purge_takes_everything_along(void **state)
 	snprintf(o.primary_prop, sizeof(o.primary_prop), "name");
 	assert_int_equal(f->ops->object_create(f->conn, &o), KURA_OK);
 	assert_int_equal(f->ops->object_create(f->conn, &o), KURA_E_EXISTS);
-	assert_int_equal(f->ops->history_add(f->conn, 1, a, 10, &who, "{\"firstname\":[null,\"Ann\"]}"),
+	assert_int_equal(f->ops->history_add(f->conn, 1, a, 10, &who, true, "{\"firstname\":\"Ann\"}"),
 			 KURA_OK);
 	assert_int_equal(f->ops->assoc_put(f->conn, 1, a, 1, b, "friend", 10), KURA_OK);
 	assert_int_equal(f->ops->assoc_list(f->conn, 1, b, 1, 0, 10, count_assoc, &n), KURA_OK);

@@ -7,7 +7,9 @@
 -- from catalogue ids only, so no text a user typed ever becomes part of an
 -- SQL statement. A property's column has no declared type; values are
 -- stored as core/ converts them (text, integer, real). f_<object id> is the
--- full-text index of an object's text properties (FTS5), keyed by record id.
+-- full-text index of an object's text properties (FTS5), keyed by record id;
+-- without column sizes (columnsize = 0), which only ranking would use and
+-- which would cost every write one more B-tree insert.
 --
 -- catalog_meta.version grows with every change of the catalogue, so that a
 -- cached copy of it can tell when it is stale.
@@ -51,7 +53,9 @@ CREATE TABLE properties (
 );
 
 -- Every change of every property: one row per write of a record, with
--- {"property": [old, new], ...} in changes.
+-- {"property": [old, new], ...} in changes; for the write that created
+-- the record (initial = 1), {"property": value, ...}: every old value
+-- was none.
 CREATE TABLE record_history (
 	id         INTEGER PRIMARY KEY,
 	object_id  INTEGER NOT NULL,
@@ -60,6 +64,7 @@ CREATE TABLE record_history (
 	actor_type INTEGER NOT NULL,
 	actor_id   INTEGER NOT NULL,
 	source     TEXT    NOT NULL,
+	initial    INTEGER NOT NULL DEFAULT 0,
 	changes    TEXT    NOT NULL
 );
 CREATE INDEX record_history_record ON record_history (object_id, record_id, id);
@@ -159,7 +164,7 @@ CREATE INDEX x_1_2 ON r_1 (p_2);
 CREATE UNIQUE INDEX x_1_3 ON r_1 (p_3) WHERE archived_at IS NULL;
 CREATE INDEX x_1_7 ON r_1 (p_7);
 CREATE INDEX x_1_archived ON r_1 (archived_at) WHERE archived_at IS NOT NULL;
-CREATE VIRTUAL TABLE f_1 USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE f_1 USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2', columnsize = 0);
 
 INSERT INTO objects (id, name, label_en, label_ja, primary_prop, standard, created_at, updated_at)
 	VALUES (2, 'companies', 'Companies', '会社', 'name', 1, CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
@@ -193,7 +198,7 @@ CREATE INDEX x_2_10 ON r_2 (p_10);
 CREATE INDEX x_2_11 ON r_2 (p_11);
 CREATE INDEX x_2_14 ON r_2 (p_14);
 CREATE INDEX x_2_archived ON r_2 (archived_at) WHERE archived_at IS NOT NULL;
-CREATE VIRTUAL TABLE f_2 USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE f_2 USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2', columnsize = 0);
 
 INSERT INTO objects (id, name, label_en, label_ja, primary_prop, standard, created_at, updated_at)
 	VALUES (3, 'deals', 'Deals', '取引', 'dealname', 1, CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
@@ -221,7 +226,7 @@ CREATE INDEX x_3_16 ON r_3 (p_16);
 CREATE INDEX x_3_17 ON r_3 (p_17);
 CREATE INDEX x_3_18 ON r_3 (p_18);
 CREATE INDEX x_3_archived ON r_3 (archived_at) WHERE archived_at IS NOT NULL;
-CREATE VIRTUAL TABLE f_3 USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE f_3 USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2', columnsize = 0);
 
 INSERT INTO objects (id, name, label_en, label_ja, primary_prop, standard, created_at, updated_at)
 	VALUES (4, 'tickets', 'Tickets', 'チケット', 'subject', 1, CAST(strftime('%s', 'now') AS INTEGER) * 1000000, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
@@ -248,5 +253,5 @@ CREATE INDEX x_4_19 ON r_4 (p_19);
 CREATE INDEX x_4_21 ON r_4 (p_21);
 CREATE INDEX x_4_22 ON r_4 (p_22);
 CREATE INDEX x_4_archived ON r_4 (archived_at) WHERE archived_at IS NOT NULL;
-CREATE VIRTUAL TABLE f_4 USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE f_4 USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2', columnsize = 0);
 
