@@ -20,6 +20,10 @@
 #define KURA_PW_CLASS_DIGIT (1u << 2)
 #define KURA_PW_CLASS_SYMBOL (1u << 3)
 
+#define KURA_IP_ALLOWLIST_MAX 50       /* ranges */
+#define KURA_IP_ALLOWLIST_TEXT_MAX (KURA_IP_ALLOWLIST_MAX * 44 + 1)
+#define KURA_SETTING_IP_ALLOWLIST "ipAllowlist"
+
 /* What a sign-in does when the user already has a live session. */
 enum kura_concurrent_sessions {
 	KURA_SESSIONS_ALLOW = 0,     /* several sessions at once (default) */
@@ -37,6 +41,8 @@ struct kura_security_settings {
 	unsigned session_absolute_minutes; /* 0 = the server's setting, else 15..1440 */
 	enum kura_concurrent_sessions concurrent_sessions;
 	unsigned password_history;       /* 0 = off, else 1..24 previous passwords refused; default 5 */
+	/* Addresses that may sign in and call the API: comma-separated CIDRs; "" = any. */
+	char ip_allowlist[KURA_IP_ALLOWLIST_TEXT_MAX];
 };
 
 void kura_settings_defaults(struct kura_security_settings *s);
@@ -56,6 +62,13 @@ json_t *kura_settings_json(const struct kura_security_settings *s);
  */
 enum kura_err kura_settings_apply(struct kura_security_settings *s, json_t *patch,
 				  json_t *details, char *changed, size_t n);
+
+/*
+ * Whether ip may reach the tenant of db: true when the tenant keeps no
+ * allow-list or ip is in one of its ranges. A store error counts as "no"
+ * (fail closed) with *e set.
+ */
+bool kura_settings_ip_allowed(struct kura_tenant_db *db, const char *ip, enum kura_err *e);
 
 /* Stores every setting of s (inside the caller's transaction). */
 enum kura_err kura_settings_save(struct kura_tenant_db *db, const struct kura_security_settings *s,

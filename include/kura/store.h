@@ -284,6 +284,8 @@ struct kura_store_ops {
 
 	/* The customer database (kura/store_crm.h). */
 	const struct kura_crm_ops *crm;
+
+	enum kura_err (*setting_get)(void *conn, const char *key, char *out, size_t cap);
 };
 
 extern const struct kura_store_ops kura_store_sqlite_ops;
@@ -370,6 +372,12 @@ enum kura_err kura_store_user_count_active_role(struct kura_tenant_db *db, const
 						int64_t *n);
 /* The tenant's stored settings (key, value text); absent keys are defaults. */
 enum kura_err kura_store_settings_list(struct kura_tenant_db *db, kura_setting_cb cb, void *ctx);
+/*
+ * One stored setting's value into out (cap bytes, truncated);
+ * KURA_E_NOT_FOUND when it was never set (out is then "").
+ */
+enum kura_err kura_store_setting_get(struct kura_tenant_db *db, const char *key, char *out,
+				     size_t cap);
 /* Inserts or replaces one setting. */
 enum kura_err kura_store_setting_put(struct kura_tenant_db *db, const char *key, const char *value,
 				     int64_t now);

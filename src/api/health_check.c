@@ -246,17 +246,18 @@ check_keys(struct report *rep, const struct keys_ctx *k)
 }
 
 static void
-check_unavailable(struct report *rep)
+check_unavailable(struct report *rep, const struct kura_security_settings *set)
 {
 	add_finding(rep, "mfa_not_required", SEV_HIGH, "Multi-factor sign-in is not required",
 		    "Always present today: multi-factor sign-in is not available in this "
 		    "version, so every account is protected by its password alone.",
 		    "Require long passwords and keep account lockout on until multi-factor "
 		    "sign-in is available.");
-	add_finding(rep, "no_ip_allowlist", SEV_LOW, "No IP allow-list",
-		    "IP allow-lists are not available in this version: users can sign in from "
-		    "any address. API keys can be limited to address ranges (cidrs).",
-		    "Give API keys address ranges (cidrs) where their callers are known.");
+	if (set->ip_allowlist[0] == '\0')
+		add_finding(rep, "no_ip_allowlist", SEV_LOW, "No IP allow-list",
+			    "Users can sign in and API keys can be used from any address.",
+			    "Where your users work from known networks, list them in the security "
+			    "settings (ipAllowlist); give API keys address ranges (cidrs) too.");
 }
 
 void
@@ -295,7 +296,7 @@ kura_api_security_health(struct kura_req *r)
 	for (size_t i = 0; i < users.n; i++)
 		supers += users.rows[i].super && users.rows[i].active;
 
-	check_unavailable(&rep);
+	check_unavailable(&rep, &set);
 	check_settings(&rep, &set);
 	check_super_admins(&rep, supers);
 	e = check_inactive(&rep, db, &users, now);

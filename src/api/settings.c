@@ -44,6 +44,13 @@ kura_api_settings_patch(struct kura_req *r)
 		kura_reply_error_details(r, KURA_E_VALIDATION, "no setting was changed", details);
 		return;
 	}
+	/* An allow-list that leaves out the address changing it would lock its admin out. */
+	if (s.ip_allowlist[0] != '\0' && !kura_cidr_list_match(s.ip_allowlist, r->ip)) {
+		kura_api_detail(details, KURA_SETTING_IP_ALLOWLIST, "would_lock_you_out",
+				"the list does not contain the address you are calling from");
+		kura_reply_error_details(r, KURA_E_VALIDATION, "no setting was changed", details);
+		return;
+	}
 	json_decref(details);
 	if (changed[0] != '\0') {
 		e = kura_store_begin(db);

@@ -280,6 +280,14 @@ kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 		e = KURA_E_TENANT_SUSPENDED;
 		goto out;
 	}
+	/*
+	 * Outside the tenant's allow-list: refused, told only to someone who
+	 * knows the password (like a suspended tenant), and audited.
+	 */
+	if (set.ip_allowlist[0] != '\0' && !kura_settings_ip_allowed(db, r->ip, &ve)) {
+		e = ve != KURA_OK ? ve : KURA_E_IP_NOT_ALLOWED;
+		goto out;
+	}
 	if (kura_password_needs_rehash(&srv->pw, u.password_hash)) {
 		char h[KURA_PASSWORD_HASH_MAX];
 

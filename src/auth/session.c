@@ -14,6 +14,7 @@
 
 #include "kura/audit.h"
 #include "kura/auth.h"
+#include "kura/settings.h"
 #include "kura/clock.h"
 #include "kura/crypto.h"
 #include "kura/log.h"
@@ -185,6 +186,14 @@ kura_auth_request(struct kura_req *r, const char **msg)
 		e = authenticate_session(r, msg);
 	if (e != KURA_OK)
 		return e;
+	/* The tenant's IP allow-list, for sessions and API keys alike. */
+	if (!kura_settings_ip_allowed(r->principal.db, r->ip, &e)) {
+		if (e != KURA_OK)
+			return e;
+		*msg = "this tenant does not accept requests from your address";
+		kura_req_audit_denied(r, KURA_E_IP_NOT_ALLOWED);
+		return KURA_E_IP_NOT_ALLOWED;
+	}
 	if (r->principal.user.must_change_password && (rt->flags & KURA_ROUTE_PWCHANGE_OK) == 0) {
 		*msg = "change your password first (POST /api/v1/auth/password)";
 		kura_req_audit_denied(r, KURA_E_PASSWORD_CHANGE_REQUIRED);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kura/auth.h"
 #include "kura/settings.h"
 
 struct key {
@@ -34,6 +35,7 @@ static const struct key keys[] = {
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 #define CLASSES_KEY "passwordRequiredClasses"
 #define CONCURRENT_KEY "concurrentSessions"
+#define ALLOWLIST_KEY KURA_SETTING_IP_ALLOWLIST
 
 static const char *const concurrent_names[] = {"allow", "end_older", "refuse"};
 
@@ -94,6 +96,31 @@ parse_classes(const char *text, unsigned *out)
 	return true;
 }
 
+/* Every comma-separated item of list is a valid range (an empty list is too). */
+static bool
+allowlist_valid(const char *list)
+{
+	char item[64];
+	const char *p = list;
+	size_t count = 0;
+
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+
+		if (len == 0 || len >= sizeof(item) || ++count > KURA_IP_ALLOWLIST_MAX)
+			return false;
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (!kura_cidr_valid(item))
+			return false;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return true;
+}
+
 static void
 load_row(void *ctx, const char *key, const char *value)
 {
@@ -101,6 +128,14 @@ load_row(void *ctx, const char *key, const char *value)
 	char *end = NULL;
 	long long v;
 
+	if (strcmp(key, ALLOWLIST_KEY) == 0) {
+		/*
+		 * A damaged list must not open the tenant to every address: it is
+		 * kept as it is, and matching a damaged range matches nothing.
+		 */
+		snprintf(s->ip_allowlist, sizeof(s->ip_allowlist), "%s", value);
+		return;
+	}
 	if (strcmp(key, CONCURRENT_KEY) == 0) {
 		int c = concurrent_parse(value);
 
@@ -153,6 +188,22 @@ kura_settings_json(const struct kura_security_settings *s)
 	json_object_set_new(o, CLASSES_KEY, classes);
 	json_object_set_new(o, CONCURRENT_KEY,
 			    json_string(concurrent_names[(unsigned)s->concurrent_sessions % 3]));
+	{
+		json_t *list = json_array();
+		const char *p = s->ip_allowlist;
+
+		while (*p != '\0') {
+			const char *end = strchr(p, ',');
+			size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+
+			if (len > 0)
+				json_array_append_new(list, json_stringn(p, len));
+			p += len;
+			if (*p == ',')
+				p++;
+		}
+		json_object_set_new(o, ALLOWLIST_KEY, list);
+	}
 	return o;
 }
 
@@ -198,6 +249,38 @@ kura_settings_apply(struct kura_security_settings *s, json_t *patch, json_t *det
 			if ((enum kura_concurrent_sessions)c != s->concurrent_sessions) {
 				s->concurrent_sessions = (enum kura_concurrent_sessions)c;
 				note_change(changed, n, CONCURRENT_KEY);
+			}
+			continue;
+		}
+		if (strcmp(name, ALLOWLIST_KEY) == 0) {
+			char list[KURA_IP_ALLOWLIST_TEXT_MAX];
+			size_t i, used = 0;
+			json_t *c;
+			bool ok = json_is_array(v) && json_array_size(v) <= KURA_IP_ALLOWLIST_MAX;
+
+			list[0] = '\0';
+			json_array_foreach(v, i, c) {
+				const char *t = json_string_value(c);
+
+				if (!ok)
+					break;
+				if (t == NULL || strlen(t) > 43 || strchr(t, ',') != NULL ||
+				    !kura_cidr_valid(t)) {
+					ok = false;
+					break;
+				}
+				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+							 used > 0 ? "," : "", t);
+			}
+			if (!ok) {
+				detail(details, ALLOWLIST_KEY, "invalid",
+				       "a list of at most 50 address ranges such as 192.0.2.0/24 or "
+				       "2001:db8::/32 ([] = any address)");
+				continue;
+			}
+			if (strcmp(list, s->ip_allowlist) != 0) {
+				snprintf(s->ip_allowlist, sizeof(s->ip_allowlist), "%s", list);
+				note_change(changed, n, ALLOWLIST_KEY);
 			}
 			continue;
 		}
@@ -277,5 +360,25 @@ kura_settings_save(struct kura_tenant_db *db, const struct kura_security_setting
 	if (e == KURA_OK)
 		e = kura_store_setting_put(db, CONCURRENT_KEY,
 					   concurrent_names[(unsigned)s->concurrent_sessions % 3], now);
+	if (e == KURA_OK)
+		e = kura_store_setting_put(db, ALLOWLIST_KEY, s->ip_allowlist, now);
 	return e;
+}
+
+bool
+kura_settings_ip_allowed(struct kura_tenant_db *db, const char *ip, enum kura_err *e)
+{
+	char list[KURA_IP_ALLOWLIST_TEXT_MAX];
+
+	*e = kura_store_setting_get(db, ALLOWLIST_KEY, list, sizeof(list));
+	if (*e == KURA_E_NOT_FOUND) {
+		*e = KURA_OK;
+		return true;
+	}
+	if (*e != KURA_OK)
+		return false;
+	if (list[0] == '\0')
+		return true;
+	/* A list that no longer parses admits nobody rather than everybody. */
+	return allowlist_valid(list) && kura_cidr_list_match(list, ip);
 }

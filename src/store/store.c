@@ -65,7 +65,8 @@ ops_complete(const struct kura_store_ops *o)
 	       o->in_transaction != NULL && o->notice_create != NULL && o->notice_list != NULL &&
 	       o->apikey_create != NULL && o->apikey_auth != NULL && o->apikey_list != NULL &&
 	       o->apikey_revoke != NULL && o->apikey_touch != NULL &&
-	       o->pwhistory_add != NULL && o->pwhistory_list != NULL;
+	       o->pwhistory_add != NULL && o->pwhistory_list != NULL && o->crm != NULL &&
+	       o->setting_get != NULL;
 }
 
 enum kura_err
@@ -789,4 +790,15 @@ kura_store_crm(struct kura_tenant_db *db, void **conn)
 		return NULL;
 	*conn = db->conn;
 	return db->store->ops->crm;
+}
+
+enum kura_err
+kura_store_setting_get(struct kura_tenant_db *db, const char *key, char *out, size_t cap)
+{
+	if (out == NULL || cap == 0)
+		return KURA_E_INTERNAL;
+	out[0] = '\0';
+	if (db == NULL || key == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->setting_get(db->conn, key, out, cap);
 }

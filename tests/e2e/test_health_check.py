@@ -77,8 +77,7 @@ def test_fresh_tenant(world):
     assert "multi-factor sign-in is not available in this version" in \
         by_id["mfa_not_required"]["detail"]
     assert by_id["no_ip_allowlist"]["severity"] == "low"
-    assert "IP allow-lists are not available in this version" in \
-        by_id["no_ip_allowlist"]["detail"]
+    assert "from any address" in by_id["no_ip_allowlist"]["detail"]
     assert "second" in by_id["single_super_admin"]["action"]
 
 

@@ -36,7 +36,8 @@ def test_defaults_and_change_is_audited(world):
     assert r.json() == {"passwordMinLength": 12, "passwordRequiredClasses": [],
                         "passwordExpiryDays": 0, "lockoutThreshold": 5, "lockoutMinutes": 30,
                         "sessionIdleMinutes": 0, "sessionAbsoluteMinutes": 0,
-                        "passwordHistory": 5, "concurrentSessions": "allow"}
+                        "passwordHistory": 5, "concurrentSessions": "allow",
+                        "ipAllowlist": []}
     r = patch(admin, {"passwordMinLength": 14, "passwordRequiredClasses": ["digit"]})
     assert r.status_code == 200, r.text
     assert r.json()["passwordMinLength"] == 14
@@ -63,6 +64,11 @@ def test_defaults_and_change_is_audited(world):
     ({"passwordRequiredClasses": "digit"}, {"passwordRequiredClasses"}),
     ({"concurrentSessions": "never"}, {"concurrentSessions"}),
     ({"concurrentSessions": 1}, {"concurrentSessions"}),
+    ({"ipAllowlist": ["10.0.0.0/33"]}, {"ipAllowlist"}),
+    ({"ipAllowlist": "127.0.0.1/32"}, {"ipAllowlist"}),
+    ({"ipAllowlist": ["127.0.0.1/32,10.0.0.0/8"]}, {"ipAllowlist"}),
+    ({"ipAllowlist": ["localhost"]}, {"ipAllowlist"}),
+    ({"ipAllowlist": [f"10.0.{i}.0/24" for i in range(51)]}, {"ipAllowlist"}),
     ({"sessionIdleMinutes": 4, "lockoutMinutes": 0, "passwordMinLength": 16},
      {"sessionIdleMinutes", "lockoutMinutes"}),
 ])

@@ -65,4 +65,6 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 	.pwhistory_list = kura_sqlite_pwhistory_list,
 
 	.crm = &kura_store_sqlite_crm_ops,
+
+	.setting_get = kura_sqlite_setting_get,
 };

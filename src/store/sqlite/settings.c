@@ -113,3 +113,28 @@ out:
 	kura_sqlite_done(st);
 	return e;
 }
+
+enum kura_err
+kura_sqlite_setting_get(void *conn, const char *key, char *out, size_t cap)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	out[0] = '\0';
+	e = kura_sqlite_dyn(c, "SELECT value FROM settings WHERE key = ?", &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		kura_sqlite_col_text(st, 0, out, cap);
+	else if (rc == SQLITE_DONE)
+		e = KURA_E_NOT_FOUND;
+	else
+		e = kura_sqlite_error(c, "setting_get", rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}

@@ -279,6 +279,7 @@ enum kura_err kura_sqlite_session_create(void *conn, const struct kura_session *
 enum kura_err kura_sqlite_user_update(void *conn, const struct kura_user *u, int64_t now);
 enum kura_err kura_sqlite_settings_list(void *conn, kura_setting_cb cb, void *ctx);
 enum kura_err kura_sqlite_setting_put(void *conn, const char *key, const char *value, int64_t now);
+enum kura_err kura_sqlite_setting_get(void *conn, const char *key, char *out, size_t cap);
 enum kura_err kura_sqlite_lockout_get(void *conn, int64_t user_id, int64_t *failed,
 				      int64_t *locked_until);
 enum kura_err kura_sqlite_lockout_put(void *conn, int64_t user_id, int64_t failed,
