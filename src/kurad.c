@@ -140,6 +140,14 @@ free_secret(char *s, size_t len)
 	free(s);
 }
 
+/* Reads a tenant's wrapped data key from the keystore (for the field keys' cache). */
+static enum kura_err
+fetch_wrapped_key(void *ctx, const char *tenant, uint32_t version, uint8_t *out, size_t cap,
+		  size_t *len)
+{
+	return kura_store_tenant_key_get(ctx, tenant, version, out, cap, len);
+}
+
 /*
  * Monitoring: the metrics token (only its hash is kept), the per-route
  * series, the failed-login IP block and the alerts (with the webhook's
@@ -155,8 +163,10 @@ start_monitoring(struct kura_server *srv, char *err, size_t n)
 
 	srv->started_at = kura_now_us();
 	e = kura_catalog_cache_new(&srv->catalogs);
+	if (e == KURA_OK)
+		e = kura_field_keys_new(srv->keys, fetch_wrapped_key, srv->store, &srv->field_keys);
 	if (e != KURA_OK) {
-		snprintf(err, n, "catalogue cache: %s", kura_err_name(e));
+		snprintf(err, n, "catalogue cache / field keys: %s", kura_err_name(e));
 		goto out;
 	}
 	e = kura_metrics_init(srv->nroutes);
@@ -392,6 +402,7 @@ out:
 	kura_audit_sealer_stop(sealer);
 	kura_static_free(srv.web);
 	kura_catalog_cache_free(srv.catalogs);
+	kura_field_keys_free(srv.field_keys);
 	kura_store_close(srv.store);
 	kura_keyring_free(srv.keys);
 	if (srv.tls_key_pem != NULL) {

@@ -138,12 +138,18 @@ enum kura_err kura_fts_query(const char *q, struct kura_buf *out);
 
 /* --- records --- */
 
+struct kura_field_keys;
+
 struct kura_rec_ctx {
 	struct kura_tenant_db *db;
 	const struct kura_catalog *cat;
 	const struct kura_object *obj;
 	struct kura_actor actor;
 	int64_t now;
+	/* sensitive properties (NULL keys: they can be neither read nor written) */
+	struct kura_field_keys *keys;
+	uint32_t key_version;      /* the tenant's current data key: new ciphertexts use it */
+	json_t *sensitive_reads;   /* when set, [{"id", "props"}] of every decrypted read */
 };
 
 /*
@@ -193,9 +199,13 @@ enum kura_err kura_record_update(const struct kura_rec_ctx *x, int64_t id, json_
  */
 enum kura_err kura_record_json(const struct kura_rec_ctx *x, int64_t id, bool archived,
 			       json_t *want, json_t **out);
-/* The JSON of a record row (for search and lists). */
-json_t *kura_record_row_json(const struct kura_object *o, const struct kura_catalog *cat,
-			     const struct kura_record_row *r, json_t *want);
+/*
+ * The JSON of a record row of x->obj (for search and lists): sensitive
+ * values opened (and noted in x->sensitive_reads). NULL with *e set when one
+ * does not open (KURA_E_CRYPTO: never a wrong value).
+ */
+json_t *kura_record_row_json(const struct kura_rec_ctx *x, const struct kura_record_row *r,
+			     json_t *want, enum kura_err *e);
 enum kura_err kura_record_archive(const struct kura_rec_ctx *x, int64_t id);
 /* KURA_E_EXISTS (with a detail) when a unique value was taken meanwhile. */
 enum kura_err kura_record_restore(const struct kura_rec_ctx *x, int64_t id, json_t *details);
@@ -211,6 +221,31 @@ enum kura_err kura_records_sweep(struct kura_tenant_db *db, const struct kura_ca
  * change of that property).
  */
 enum kura_err kura_records_reindex(const struct kura_rec_ctx *x, int64_t prop_id);
+
+/* --- sensitive properties (core/sensitive.c) --- */
+
+/*
+ * The blind index is keyed from the tenant's first data key version, so
+ * that it survives data-key rotations (which re-encrypt values only).
+ */
+#define KURA_BLIND_KEY_VERSION 1
+
+/* Ciphertext (in sp) and blind index of a stored-form value of p for record_id. */
+enum kura_err kura_sensitive_seal(const struct kura_rec_ctx *x, int64_t record_id,
+				  const struct kura_prop *p, const struct kura_val *in,
+				  struct kura_strpool *sp, struct kura_val *ct,
+				  struct kura_val *blind);
+/* The stored-form value of a ciphertext; KURA_E_CRYPTO when it does not open. */
+enum kura_err kura_sensitive_open(const struct kura_rec_ctx *x, int64_t record_id,
+				  const struct kura_prop *p, const struct kura_val *ct,
+				  struct kura_strpool *sp, struct kura_val *out);
+/* The blind index of a stored-form value (the one search looks up). */
+enum kura_err kura_sensitive_blind(const struct kura_rec_ctx *x, const struct kura_prop *p,
+				   const struct kura_val *v, int64_t *blind);
+/* {"$enc": base64} of a ciphertext (history entries), and back. */
+json_t *kura_sensitive_ct_json(const struct kura_val *ct);
+enum kura_err kura_sensitive_ct_from_json(json_t *j, struct kura_strpool *sp,
+					  struct kura_val *ct);
 
 /* --- housekeeping (a thread of kurad) --- */
 
@@ -254,6 +289,8 @@ struct kura_search_req {
 enum kura_err kura_search_parse(const struct kura_object *o, json_t *body, bool full,
 				struct kura_search_req *s, json_t *details);
 void kura_search_req_free(struct kura_search_req *s);
+/* Whether s filters a sensitive property through its blind index. */
+bool kura_search_has_blind(const struct kura_search_req *s);
 /*
  * Runs s; *out = {"total","totalIsExact","results",["paging"]}.
  */

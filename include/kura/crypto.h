@@ -112,4 +112,55 @@ enum kura_err kura_b64url_decode(const char *in, uint8_t *out, size_t outn, size
 enum kura_err kura_tls_selfsigned_create(const char *cert_path, const char *key_path,
 					 const char *hostname);
 
+/*
+ * Field-level encryption of sensitive values (crypto/field.c). A cache of
+ * the tenants' unwrapped data keys in locked memory; fetch reads a
+ * tenant's wrapped key of a version from the keystore (system store).
+ */
+#define KURA_FIELD_FORMAT_V1 0x01
+#define KURA_FIELD_OVERHEAD (1 + 4 + 12 + 16)
+#define KURA_BLIND_BYTES 2
+
+struct kura_field_keys;
+
+typedef enum kura_err (*kura_wrapped_key_fn)(void *ctx, const char *tenant, uint32_t version,
+					     uint8_t *out, size_t cap, size_t *len);
+
+enum kura_err kura_field_keys_new(const struct kura_keyring *k, kura_wrapped_key_fn fetch,
+				  void *ctx, struct kura_field_keys **out);
+/* Wipes every cached key. NULL is a no-op. */
+void kura_field_keys_free(struct kura_field_keys *fk);
+/* Wipes a tenant's cached keys (its keys are being destroyed). */
+void kura_field_keys_forget(struct kura_field_keys *fk, const char *tenant);
+
+/* What a ciphertext is bound to (its AAD) and which key encrypts it. */
+struct kura_field_ctx {
+	const char *tenant;
+	uint32_t key_version;      /* for encryption; decryption reads it from the ciphertext */
+	const char *object;        /* object type name */
+	int64_t record_id;
+	const char *name;          /* property name (or what the value is, with purpose) */
+	const char *object_prop;   /* "<object>.<property>": selects the property's subkey */
+	const char *purpose;       /* non-NULL: a subkey for this purpose instead (history, replies) */
+};
+
+/*
+ * AES-256-GCM of pt under the property's subkey, bound to c. *out
+ * (malloc'd) = version | key version | nonce | ciphertext | tag.
+ */
+enum kura_err kura_field_encrypt(struct kura_field_keys *fk, const struct kura_field_ctx *c,
+				 const void *pt, size_t n, uint8_t **out, size_t *outlen);
+/*
+ * The plaintext (malloc'd, NUL-terminated) of ct bound to c; KURA_E_CRYPTO
+ * when it was changed, or belongs to another record, field or tenant.
+ */
+enum kura_err kura_field_decrypt(struct kura_field_keys *fk, const struct kura_field_ctx *c,
+				 const uint8_t *ct, size_t n, uint8_t **out, size_t *outlen);
+/* The key version a ciphertext was made with (0 when it is not one). */
+uint32_t kura_field_key_version(const uint8_t *ct, size_t n);
+/* The blind index of a normalised value: KURA_BLIND_BYTES of HMAC-SHA256. */
+enum kura_err kura_field_blind(struct kura_field_keys *fk, const char *tenant,
+			       uint32_t key_version, const char *object_prop, const void *norm,
+			       size_t n, uint8_t out[KURA_BLIND_BYTES]);
+
 #endif

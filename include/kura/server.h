@@ -42,6 +42,7 @@ struct kura_server {
 	struct kura_alerts *alerts;       /* NULL = alerts are logged only */
 	int64_t started_at;
 	struct kura_catalog_cache *catalogs; /* the tenants' CRM catalogues (kura/core.h) */
+	struct kura_field_keys *field_keys;  /* unwrapped tenant data keys (kura/crypto.h) */
 };
 
 /* The API route table (api/routes.c). */

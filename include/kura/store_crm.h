@@ -40,19 +40,20 @@ struct kura_tenant_db;
 #define KURA_COL_CREATED (-2)
 #define KURA_COL_UPDATED (-3)
 
-enum kura_val_kind { KURA_V_NULL = 0, KURA_V_INT, KURA_V_REAL, KURA_V_TEXT };
+enum kura_val_kind { KURA_V_NULL = 0, KURA_V_INT, KURA_V_REAL, KURA_V_TEXT, KURA_V_BLOB };
 
 struct kura_val {
 	enum kura_val_kind kind;
 	int64_t i;
 	double d;
-	const char *s;   /* KURA_V_TEXT: n bytes, not necessarily NUL-terminated */
+	const char *s;   /* KURA_V_TEXT, KURA_V_BLOB: n bytes, not necessarily NUL-terminated */
 	size_t n;
 };
 
 struct kura_colval {
 	int64_t prop_id;
 	struct kura_val v;
+	bool blind;      /* the property's blind-index column, not its value */
 };
 
 struct kura_object_row {
@@ -153,6 +154,7 @@ enum kura_filter_op {
 
 struct kura_filter {
 	int64_t prop_id;
+	bool blind;                /* compare the property's blind-index column */
 	enum kura_filter_op op;
 	struct kura_val v;         /* EQ .. GTE, BETWEEN (low), CONTAINS_TOKEN, STARTS_WITH */
 	struct kura_val v2;        /* BETWEEN (high) */
@@ -220,8 +222,10 @@ struct kura_crm_ops {
 
 	/*
 	 * Inserts a record with these values (created_at = updated_at = now),
-	 * its full-text body (NULL: none) and sets *id. KURA_E_EXISTS when a
-	 * unique property is taken: *dup_prop names it.
+	 * its full-text body (NULL: none). *id > 0 on entry chooses the id (from
+	 * record_next_id, in the same transaction); 0 lets the store number it;
+	 * *id is the record's id on return. KURA_E_EXISTS when a unique property
+	 * is taken: *dup_prop names it.
 	 */
 	enum kura_err (*record_insert)(void *conn, int64_t object_id, int64_t now, int64_t actor_id,
 				       const struct kura_colval *cols, size_t n, const char *fts,
@@ -233,6 +237,8 @@ struct kura_crm_ops {
 	enum kura_err (*record_update)(void *conn, int64_t object_id, int64_t id, int64_t now,
 				       const struct kura_colval *cols, size_t n, const char *fts,
 				       int64_t *dup_prop);
+	/* The id the next insert into the type will get (never one used before). */
+	enum kura_err (*record_next_id)(void *conn, int64_t object_id, int64_t *id);
 	/* One record; with archived false an archived record is KURA_E_NOT_FOUND. */
 	enum kura_err (*record_get)(void *conn, int64_t object_id, int64_t id, bool archived,
 				    kura_record_row_cb cb, void *ctx);

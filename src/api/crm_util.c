@@ -10,6 +10,7 @@
 #include "api_int.h"
 #include "kura/audit.h"
 #include "kura/clock.h"
+#include "kura/log.h"
 
 bool
 kura_api_crm_begin(struct kura_req *r, struct kura_api_crm *c, const char *object_param)
@@ -26,6 +27,9 @@ kura_api_crm_begin(struct kura_req *r, struct kura_api_crm *c, const char *objec
 	c->x.db = p->db;
 	c->x.cat = c->cat;
 	c->x.now = kura_now_us();
+	c->x.keys = r->srv->field_keys;
+	c->x.key_version = p->tenant.key_version;
+	c->x.sensitive_reads = json_array();
 	if (p->api_key_id != 0) {
 		c->x.actor.type = KURA_ACTOR_APIKEY;
 		c->x.actor.id = p->api_key_id;
@@ -50,6 +54,25 @@ kura_api_crm_begin(struct kura_req *r, struct kura_api_crm *c, const char *objec
 void
 kura_api_crm_end(struct kura_req *r, struct kura_api_crm *c)
 {
+	size_t i;
+	json_t *read;
+
+	/*
+	 * Every sensitive value that left the server in this reply is recorded:
+	 * who, which record, which properties (never the values).
+	 */
+	if (r->status > 0 && r->status < 400 && c->obj != NULL) {
+		json_array_foreach(c->x.sensitive_reads, i, read) {
+			if (kura_api_crm_audit(r, "record.read_sensitive", c->obj->row.name,
+					       json_integer_value(json_object_get(read, "id")),
+					       json_string_value(json_object_get(read, "props"))) !=
+			    KURA_OK)
+				kura_log(KURA_LOG_ERROR, "audit_append_failed",
+					 "rid=%s action=record.read_sensitive", r->rid);
+		}
+	}
+	json_decref(c->x.sensitive_reads);
+	c->x.sensitive_reads = NULL;
 	kura_catalog_release(r->srv->catalogs, c->cat);
 	c->cat = NULL;
 	c->obj = NULL;

@@ -210,6 +210,73 @@ idem_hash(struct kura_req *r, uint8_t out[32])
 }
 
 /*
+ * A stored reply may hold sensitive values: it is kept encrypted under the
+ * tenant's key (purpose "idempotency", bound to the object type and the
+ * key), as base64 text.
+ */
+static void
+idem_field(struct kura_api_crm *c, struct kura_req *r, const char *key, struct kura_field_ctx *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->tenant = r->principal.tenant_id;
+	f->key_version = c->x.key_version;
+	f->object = c->obj->row.name;
+	f->name = key;
+	f->purpose = "idempotency";
+}
+
+static enum kura_err
+idem_store_text(struct kura_req *r, struct kura_api_crm *c, const char *key,
+		const uint8_t hash[32], int status, const char *text)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(r->principal.db, &conn);
+	struct kura_field_ctx f;
+	uint8_t *ct = NULL;
+	size_t ctlen = 0, cap;
+	char *b64 = NULL;
+	enum kura_err e;
+
+	idem_field(c, r, key, &f);
+	e = kura_field_encrypt(c->x.keys, &f, text, strlen(text), &ct, &ctlen);
+	if (e != KURA_OK)
+		return e;
+	cap = sodium_base64_ENCODED_LEN(ctlen, sodium_base64_VARIANT_ORIGINAL);
+	b64 = malloc(cap);
+	if (b64 == NULL) {
+		free(ct);
+		return KURA_E_NOMEM;
+	}
+	sodium_bin2base64(b64, cap, ct, ctlen, sodium_base64_VARIANT_ORIGINAL);
+	free(ct);
+	e = ops->idem_put(conn, c->x.actor.type, c->x.actor.id, key, hash, status, b64, c->x.now);
+	free(b64);
+	return e;
+}
+
+/* The stored reply in clear (malloc'd), or NULL when it does not open. */
+static char *
+idem_open(struct kura_req *r, struct kura_api_crm *c, const char *key, const char *b64)
+{
+	struct kura_field_ctx f;
+	size_t n = strlen(b64), len = 0, ptlen = 0;
+	uint8_t *bin = malloc(n + 1), *pt = NULL;
+
+	if (bin == NULL)
+		return NULL;
+	if (sodium_base642bin(bin, n, b64, n, NULL, &len, NULL, sodium_base64_VARIANT_ORIGINAL) !=
+	    0) {
+		free(bin);
+		return NULL;
+	}
+	idem_field(c, r, key, &f);
+	if (kura_field_decrypt(c->x.keys, &f, bin, len, &pt, &ptlen) != KURA_OK)
+		pt = NULL;
+	free(bin);
+	return (char *)pt;
+}
+
+/*
  * With a key already used: replays the stored reply (true) or refuses a
  * different body (true, answered). false: not used yet (or an error was answered
  * and *failed set).
@@ -246,22 +313,22 @@ idem_replay(struct kura_req *r, struct kura_api_crm *c, const char *key, const u
 				  "message", "this key was used with another request"));
 		return true;
 	}
-	body = json_loads(resp, 0, &je);
-	free(resp);
+	{
+		char *clear = idem_open(r, c, key, resp);
+
+		free(resp);
+		if (clear == NULL) {
+			*failed = true;
+			kura_reply_error(r, KURA_E_CRYPTO, NULL);
+			return false;
+		}
+		body = json_loads(clear, 0, &je);
+		sodium_memzero(clear, strlen(clear));
+		free(clear);
+	}
 	kura_reply_json(r, (unsigned)status, body);
 	kura_reply_add_header(r, "Idempotent-Replayed", "true");
 	return true;
-}
-
-static enum kura_err
-idem_store_text(struct kura_req *r, struct kura_api_crm *c, const char *key,
-		const uint8_t hash[32], int status, const char *text)
-{
-	void *conn;
-	const struct kura_crm_ops *ops = kura_store_crm(r->principal.db, &conn);
-
-	return ops->idem_put(conn, c->x.actor.type, c->x.actor.id, key, hash, status, text,
-			     c->x.now);
 }
 
 static enum kura_err
@@ -428,11 +495,36 @@ kura_api_records_purge(struct kura_req *r)
 
 struct hist_ctx {
 	const struct kura_object *obj;
+	const struct kura_rec_ctx *rx;
+	int64_t record_id;
 	const char *only;
 	json_t *results;
 	int64_t last_id;
 	unsigned rows;
+	bool opened;               /* a sensitive value was shown */
+	enum kura_err e;
 };
+
+/* A history value as shown: a sensitive one ({"$enc": ...}) opened. */
+static json_t *
+hist_value(struct hist_ctx *x, const struct kura_prop *p, json_t *v)
+{
+	struct kura_strpool sp = {0};
+	struct kura_val ct, clear;
+	json_t *out = NULL;
+
+	if (v == NULL || json_is_null(v) || !p->row.sensitive)
+		return json_incref(v != NULL ? v : json_null());
+	x->e = kura_sensitive_ct_from_json(v, &sp, &ct);
+	if (x->e == KURA_OK)
+		x->e = kura_sensitive_open(x->rx, x->record_id, p, &ct, &sp, &clear);
+	if (x->e == KURA_OK) {
+		out = kura_value_to_json(p, &clear);
+		x->opened = true;
+	}
+	kura_strpool_free(&sp);
+	return out;
+}
 
 static bool
 add_history(void *ctx, const struct kura_history_row *h)
@@ -448,16 +540,28 @@ add_history(void *ctx, const struct kura_history_row *h)
 	kura_time_rfc3339(h->at, t, sizeof(t));
 	snprintf(who, sizeof(who), "%lld", (long long)h->actor_id);
 	json_object_foreach(changes, name, v) {
+		const struct kura_prop *p = kura_object_prop(x->obj, name);
+		json_t *ov, *nv;
+
 		/* A property archived since is not shown, as in reads. */
-		if (kura_object_prop(x->obj, name) == NULL)
+		if (p == NULL)
 			continue;
 		if (x->only != NULL && strcmp(x->only, name) != 0)
 			continue;
+		ov = h->initial ? json_null() : hist_value(x, p, json_array_get(v, 0));
+		nv = hist_value(x, p, h->initial ? v : json_array_get(v, 1));
+		if (ov == NULL || nv == NULL) {
+			json_decref(ov);
+			json_decref(nv);
+			if (x->e == KURA_OK)
+				x->e = KURA_E_INTERNAL;
+			json_decref(changes);
+			return false;
+		}
 		json_array_append_new(
 			x->results,
-			json_pack("{s:s, s:o, s:O, s:s, s:{s:s, s:s}, s:s}", "property", name,
-				  "oldValue", h->initial ? json_null() : json_incref(json_array_get(v, 0)),
-				  "newValue", h->initial ? v : json_array_get(v, 1),
+			json_pack("{s:s, s:o, s:o, s:s, s:{s:s, s:s}, s:s}", "property", name,
+				  "oldValue", ov, "newValue", nv,
 				  "changedAt", t, "changedBy", "type",
 				  h->actor_type == KURA_ACTOR_APIKEY  ? "api_key"
 				  : h->actor_type == KURA_ACTOR_USER ? "user"
@@ -486,6 +590,8 @@ kura_api_records_history(struct kura_req *r)
 	    !kura_api_record_id(r, "id", &id) || !kura_api_crm_begin(r, &c, "object"))
 		return;
 	h.obj = c.obj;
+	h.rx = &c.x;
+	h.record_id = id;
 	h.only = kura_req_query(r, "property");
 	if (h.only != NULL && kura_object_prop(c.obj, h.only) == NULL) {
 		kura_reply_error_details(
@@ -495,8 +601,13 @@ kura_api_records_history(struct kura_req *r)
 		goto out;
 	}
 	/* The record must exist (archived ones keep their history readable). */
-	e = kura_record_json(&c.x, id, true, NULL, &rec);
-	json_decref(rec);
+	{
+		json_t *none = json_array();
+
+		e = kura_record_json(&c.x, id, true, none, &rec);
+		json_decref(none);
+		json_decref(rec);
+	}
 	if (e != KURA_OK) {
 		kura_reply_error(r, e, e == KURA_E_NOT_FOUND ? "no such record" : NULL);
 		goto out;
@@ -504,11 +615,17 @@ kura_api_records_history(struct kura_req *r)
 	h.results = json_array();
 	ops = kura_store_crm(r->principal.db, &conn);
 	e = ops->history_list(conn, c.obj->row.id, id, after, limit, add_history, &h);
+	if (e == KURA_OK)
+		e = h.e;
 	if (e != KURA_OK) {
 		json_decref(h.results);
 		kura_reply_error(r, e, NULL);
 		goto out;
 	}
+	if (h.opened)
+		json_array_append_new(c.x.sensitive_reads,
+				      json_pack("{s:I, s:s}", "id", (json_int_t)id, "props",
+						h.only != NULL ? h.only : "history"));
 	out = json_pack("{s:o}", "results", h.results);
 	if (h.rows == limit) {
 		kura_cursor_make('k', h.last_id, cur, sizeof(cur));

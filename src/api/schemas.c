@@ -472,6 +472,16 @@ read_prop_fields(json_t *body, struct kura_prop *p, bool create, json_t *details
 	if (p->row.unique && (t == KURA_PT_TEXT || t == KURA_PT_BOOL || t == KURA_PT_ENUM))
 		kura_api_detail(details, "unique", "not_applicable",
 				"text, bool and enumeration properties cannot be unique");
+	/*
+	 * A sensitive value is stored as ciphertext with a fresh nonce: a
+	 * unique or ordinary index over it would mean nothing. Exact search
+	 * goes through its blind index instead.
+	 */
+	if (p->row.sensitive && p->row.unique)
+		kura_api_detail(details, "unique", "not_applicable",
+				"a sensitive property cannot be unique");
+	if (p->row.sensitive)
+		p->row.indexed = false;
 	if (p->row.unique)
 		p->row.indexed = true;
 	if (json_array_size(details) > before)
@@ -589,9 +599,10 @@ kura_api_props_create(struct kura_req *r)
 	 * is found through the full-text index instead.
 	 */
 	if (json_object_get(r->json, "indexed") == NULL)
-		p.row.indexed = p.row.unique || p.type == KURA_PT_NUMBER || p.type == KURA_PT_DATE ||
-				p.type == KURA_PT_DATETIME || p.type == KURA_PT_ENUM ||
-				p.type == KURA_PT_EMAIL;
+		p.row.indexed = !p.row.sensitive &&
+				(p.row.unique || p.type == KURA_PT_NUMBER || p.type == KURA_PT_DATE ||
+				 p.type == KURA_PT_DATETIME || p.type == KURA_PT_ENUM ||
+				 p.type == KURA_PT_EMAIL);
 	p.row.object_id = c.obj->row.id;
 	p.row.created_at = c.x.now;
 	p.row.description = p.description;
@@ -717,6 +728,15 @@ convert_one(void *ctx, int64_t id, const struct kura_val *v)
 	return true;
 }
 
+static bool
+count_value(void *ctx, int64_t id, const struct kura_val *v)
+{
+	(void)id;
+	(void)v;
+	(*(int64_t *)ctx)++;
+	return false; /* one is enough */
+}
+
 void
 kura_api_props_update(struct kura_req *r)
 {
@@ -757,6 +777,9 @@ kura_api_props_update(struct kura_req *r)
 	if (type_change && cur->row.standard)
 		kura_api_detail(details, "type", "read_only",
 				"a standard property's type cannot change");
+	if (type_change && (cur->row.sensitive || p.row.sensitive))
+		kura_api_detail(details, "type", "read_only",
+				"a sensitive property's type cannot change");
 	if (json_array_size(details) > 0) {
 		kura_reply_error_details(r, KURA_E_VALIDATION, "check the listed fields", details);
 		details = NULL;
@@ -765,6 +788,9 @@ kura_api_props_update(struct kura_req *r)
 	/* New options or a new type must hold every stored value. */
 	check_values = type_change || (p.type == KURA_PT_ENUM &&
 				       strcmp(p.options_text, cur->row.options) != 0);
+	/* Enumeration options of a sensitive property are checked at write time only. */
+	if (cur->row.sensitive && p.row.sensitive)
+		check_values = false;
 	reindex = p.searchable != cur->searchable;
 	ops = kura_store_crm(r->principal.db, &conn);
 	cv.from = cur;
@@ -774,6 +800,26 @@ kura_api_props_update(struct kura_req *r)
 	cv.ops = ops;
 	cv.object_id = c.obj->row.id;
 	e = kura_store_begin(r->principal.db);
+	/*
+	 * Turning the flag on encrypts existing values, turning it off decrypts
+	 * them: neither is in place yet, so either is refused while the
+	 * property holds values.
+	 */
+	if (e == KURA_OK && p.row.sensitive != cur->row.sensitive) {
+		int64_t held = 0;
+
+		e = ops->prop_values(conn, c.obj->row.id, cur->row.id, count_value, &held);
+		if (e == KURA_OK && held > 0) {
+			kura_store_rollback(r->principal.db);
+			kura_api_detail(details, "sensitive", "values_present",
+					"records hold values of this property: the flag can change "
+					"only while it is empty");
+			kura_reply_error_details(r, KURA_E_CONFLICT,
+						 "the property holds values", details);
+			details = NULL;
+			goto out;
+		}
+	}
 	if (e == KURA_OK && check_values)
 		e = ops->prop_values(conn, c.obj->row.id, cur->row.id, convert_one, &cv);
 	if (e == KURA_OK && json_is_true(dry)) {

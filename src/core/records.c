@@ -68,7 +68,7 @@ copy_row(void *ctx, const struct kura_record_row *r)
 	}
 	for (size_t i = 0; i < r->ncols; i++) {
 		x->cols[i] = r->cols[i];
-		if (r->cols[i].v.kind == KURA_V_TEXT) {
+		if (r->cols[i].v.kind == KURA_V_TEXT || r->cols[i].v.kind == KURA_V_BLOB) {
 			x->cols[i].v.s = kura_strpool_dup(x->sp, r->cols[i].v.s, r->cols[i].v.n);
 			if (x->cols[i].v.s == NULL) {
 				x->e = KURA_E_NOMEM;
@@ -221,16 +221,71 @@ kura_record_draft_store(const struct kura_rec_ctx *x, const struct kura_record_d
 {
 	void *conn;
 	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	struct kura_colval *cols = d->cols;
+	struct kura_strpool sp = {0};
+	char *history = NULL;
+	size_t n = d->n;
+	bool sealed = false;
 	int64_t dup = 0;
 	enum kura_err e;
 
 	*id = 0;
-	e = ops->record_insert(conn, x->obj->row.id, x->now, x->actor.id, d->cols, d->n,
+	for (size_t i = 0; i < d->n && !sealed; i++) {
+		const struct kura_prop *p = prop_of(x->cat, d->cols[i].prop_id);
+
+		sealed = p != NULL && p->row.sensitive && d->cols[i].v.kind != KURA_V_NULL;
+	}
+	if (sealed) {
+		/*
+		 * A ciphertext is bound to its record's id, so the id is chosen
+		 * first (inside this transaction: no other writer can take it).
+		 */
+		json_t *h = json_deep_copy(d->props);
+
+		e = ops->record_next_id(conn, x->obj->row.id, id);
+		cols = calloc(2 * d->n + 1, sizeof(*cols));
+		if (e == KURA_OK && (cols == NULL || h == NULL))
+			e = KURA_E_NOMEM;
+		n = 0;
+		for (size_t i = 0; e == KURA_OK && i < d->n; i++) {
+			const struct kura_prop *p = prop_of(x->cat, d->cols[i].prop_id);
+			struct kura_colval ct = {.prop_id = d->cols[i].prop_id},
+					   bl = {.prop_id = d->cols[i].prop_id, .blind = true};
+
+			if (!p->row.sensitive) {
+				cols[n++] = d->cols[i];
+				continue;
+			}
+			e = kura_sensitive_seal(x, *id, p, &d->cols[i].v, &sp, &ct.v, &bl.v);
+			cols[n++] = ct;
+			cols[n++] = bl;
+			/* the history holds the ciphertext, never the value */
+			if (e == KURA_OK && ct.v.kind == KURA_V_BLOB)
+				json_object_set_new(h, p->row.name, kura_sensitive_ct_json(&ct.v));
+		}
+		if (e == KURA_OK) {
+			history = json_dumps(h, JSON_COMPACT);
+			if (history == NULL)
+				e = KURA_E_NOMEM;
+		}
+		json_decref(h);
+		if (e != KURA_OK)
+			goto out;
+	}
+	e = ops->record_insert(conn, x->obj->row.id, x->now, x->actor.id, cols, n,
 			       d->fts.len > 0 ? d->fts.data : NULL, id, &dup);
-	if (e == KURA_E_EXISTS)
-		return dup_detail(x, dup, details);
+	if (e == KURA_E_EXISTS) {
+		e = dup_detail(x, dup, details);
+		goto out;
+	}
 	if (e == KURA_OK && d->n > 0)
-		e = ops->history_add(conn, x->obj->row.id, *id, x->now, &x->actor, true, d->changes);
+		e = ops->history_add(conn, x->obj->row.id, *id, x->now, &x->actor, true,
+				     history != NULL ? history : d->changes);
+out:
+	if (cols != d->cols)
+		free(cols);
+	free(history);
+	kura_strpool_free(&sp);
 	if (e != KURA_OK)
 		*id = 0;
 	return e;
@@ -293,7 +348,7 @@ kura_record_update(const struct kura_rec_ctx *x, int64_t id, json_t *properties,
 	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
 	struct kura_strpool sp = {0};
 	struct rec cur = {.sp = &sp};
-	struct kura_colval *cols = NULL, *merged = NULL, *diff = NULL;
+	struct kura_colval *cols = NULL, *merged = NULL, *diff = NULL, *cur_ct = NULL;
 	struct kura_buf fts;
 	json_t *changes = json_object();
 	size_t n = 0, nm = 0, nd = 0, used = 0;
@@ -313,8 +368,23 @@ kura_record_update(const struct kura_rec_ctx *x, int64_t id, json_t *properties,
 		e = cur.e;
 	if (e != KURA_OK)
 		goto out;
+	/* Sensitive values are compared in clear; their stored ciphertexts go to the history. */
+	cur_ct = calloc(cur.n + 1, sizeof(*cur_ct));
+	if (cur_ct == NULL) {
+		e = KURA_E_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; e == KURA_OK && i < cur.n; i++) {
+		const struct kura_prop *p = prop_of(x->cat, cur.cols[i].prop_id);
+
+		cur_ct[i] = cur.cols[i];
+		if (p != NULL && p->row.sensitive && cur.cols[i].v.kind == KURA_V_BLOB)
+			e = kura_sensitive_open(x, id, p, &cur_ct[i].v, &sp, &cur.cols[i].v);
+	}
+	if (e != KURA_OK)
+		goto out;
 	merged = calloc(cur.n + n + 1, sizeof(*merged));
-	diff = calloc(n + 1, sizeof(*diff));
+	diff = calloc(2 * n + 1, sizeof(*diff));
 	if (merged == NULL || diff == NULL) {
 		e = KURA_E_NOMEM;
 		goto out;
@@ -329,10 +399,30 @@ kura_record_update(const struct kura_rec_ctx *x, int64_t id, json_t *properties,
 
 		if (kura_val_equal(ov, &cols[i].v) || find_col(diff, nd, cols[i].prop_id) != NULL)
 			continue;
-		json_object_set_new(changes, p->row.name,
-				    json_pack("[o, o]", kura_value_to_json(p, ov),
-					      kura_value_to_json(p, &cols[i].v)));
-		diff[nd++] = cols[i];
+		if (p->row.sensitive) {
+			struct kura_val *oct = find_col(cur_ct, cur.n, cols[i].prop_id);
+			struct kura_colval ct = {.prop_id = p->row.id}, bl = {.prop_id = p->row.id,
+									  .blind = true};
+
+			e = kura_sensitive_seal(x, id, p, &cols[i].v, &sp, &ct.v, &bl.v);
+			if (e != KURA_OK)
+				goto out;
+			json_object_set_new(changes, p->row.name,
+					    json_pack("[o, o]",
+						      oct != NULL && oct->kind == KURA_V_BLOB
+							      ? kura_sensitive_ct_json(oct)
+							      : json_null(),
+						      ct.v.kind == KURA_V_BLOB
+							      ? kura_sensitive_ct_json(&ct.v)
+							      : json_null()));
+			diff[nd++] = ct;
+			diff[nd++] = bl;
+		} else {
+			json_object_set_new(changes, p->row.name,
+					    json_pack("[o, o]", kura_value_to_json(p, ov),
+						      kura_value_to_json(p, &cols[i].v)));
+			diff[nd++] = cols[i];
+		}
 		if (p->searchable)
 			text_changed = true;
 		if (old != NULL)
@@ -364,48 +454,82 @@ out:
 	free(cols);
 	free(merged);
 	free(diff);
+	free(cur_ct);
 	free(cur.cols);
 	kura_strpool_free(&sp);
 	return e;
 }
 
-json_t *
-kura_record_row_json(const struct kura_object *o, const struct kura_catalog *cat,
-		     const struct kura_record_row *r, json_t *want)
+/* The JSON of one stored value, opening a sensitive one (and noting the read). */
+static json_t *
+value_json(const struct kura_rec_ctx *x, const struct kura_prop *p, int64_t record_id,
+	   const struct kura_val *v, struct kura_strpool *sp, bool *opened, enum kura_err *e)
 {
+	struct kura_val clear;
+
+	if (!p->row.sensitive || v->kind != KURA_V_BLOB)
+		return p->row.sensitive && v->kind != KURA_V_NULL
+			       ? (*e = KURA_E_CRYPTO, NULL) /* clear text where ciphertext belongs */
+			       : kura_value_to_json(p, v);
+	*e = kura_sensitive_open(x, record_id, p, v, sp, &clear);
+	if (*e != KURA_OK)
+		return NULL;
+	*opened = true;
+	return kura_value_to_json(p, &clear);
+}
+
+json_t *
+kura_record_row_json(const struct kura_rec_ctx *x, const struct kura_record_row *r, json_t *want,
+		     enum kura_err *e)
+{
+	const struct kura_object *o = x->obj;
 	json_t *props = json_object();
-	char id[24], t[40];
-	json_t *out;
+	struct kura_strpool sp = {0};
+	char id[24], t[40], read[KURA_AUDIT_PROPS_MAX + 1];
+	size_t used = 0;
+	json_t *out = NULL;
 
-	if (want != NULL) {
-		size_t i;
-		json_t *w;
+	*e = KURA_OK;
+	read[0] = '\0';
+	for (size_t k = 0; k < r->ncols && *e == KURA_OK; k++) {
+		const struct kura_prop *p = kura_catalog_prop_by_id(x->cat, r->cols[k].prop_id);
+		bool opened = false, wanted = want == NULL;
+		json_t *v;
 
-		json_array_foreach(want, i, w) {
-			const struct kura_prop *p = kura_object_prop(o, json_string_value(w));
-			json_t *v = json_null();
-
-			for (size_t k = 0; p != NULL && k < r->ncols; k++) {
-				if (r->cols[k].prop_id == p->row.id) {
-					json_decref(v);
-					v = kura_value_to_json(p, &r->cols[k].v);
-				}
-			}
-			if (p != NULL)
-				json_object_set_new(props, p->row.name, v);
-			else
-				json_decref(v);
+		/* Archived properties keep their values but are no longer shown. */
+		if (p == NULL || p->row.archived_at != 0 || p->row.object_id != o->row.id)
+			continue;
+		for (size_t w = 0; !wanted && w < json_array_size(want); w++)
+			wanted = strcmp(json_string_value(json_array_get(want, w)), p->row.name) == 0;
+		if (!wanted)
+			continue;
+		v = value_json(x, p, r->id, &r->cols[k].v, &sp, &opened, e);
+		if (v == NULL) {
+			if (*e == KURA_OK)
+				*e = KURA_E_NOMEM;
+			break;
 		}
-	} else {
-		for (size_t k = 0; k < r->ncols; k++) {
-			const struct kura_prop *p = kura_catalog_prop_by_id(cat, r->cols[k].prop_id);
-
-			/* Archived properties keep their values but are no longer shown. */
-			if (p == NULL || p->row.archived_at != 0)
-				continue;
-			json_object_set_new(props, p->row.name, kura_value_to_json(p, &r->cols[k].v));
-		}
+		json_object_set_new(props, p->row.name, v);
+		if (opened && used + strlen(p->row.name) + 2 < sizeof(read))
+			used += (size_t)snprintf(read + used, sizeof(read) - used, "%s%s",
+						 used > 0 ? "," : "", p->row.name);
 	}
+	kura_strpool_free(&sp);
+	if (*e != KURA_OK) {
+		json_decref(props);
+		return NULL;
+	}
+	/* Asked-for properties without a value are shown as null. */
+	for (size_t w = 0; want != NULL && w < json_array_size(want); w++) {
+		const char *name = json_string_value(json_array_get(want, w));
+
+		if (name != NULL && json_object_get(props, name) == NULL &&
+		    kura_object_prop(o, name) != NULL)
+			json_object_set_new(props, name, json_null());
+	}
+	if (read[0] != '\0' && x->sensitive_reads != NULL)
+		json_array_append_new(x->sensitive_reads,
+				      json_pack("{s:I, s:s}", "id", (json_int_t)r->id, "props", read));
 	snprintf(id, sizeof(id), "%lld", (long long)r->id);
 	out = json_pack("{s:s, s:o, s:b}", "id", id, "properties", props, "archived",
 			r->archived_at != 0);
@@ -424,6 +548,7 @@ struct json_ctx {
 	const struct kura_rec_ctx *x;
 	json_t *want;
 	json_t *out;
+	enum kura_err e;
 };
 
 static bool
@@ -431,7 +556,7 @@ row_to_json(void *ctx, const struct kura_record_row *r)
 {
 	struct json_ctx *j = ctx;
 
-	j->out = kura_record_row_json(j->x->obj, j->x->cat, r, j->want);
+	j->out = kura_record_row_json(j->x, r, j->want, &j->e);
 	return false;
 }
 
@@ -447,7 +572,7 @@ kura_record_json(const struct kura_rec_ctx *x, int64_t id, bool archived, json_t
 	*out = NULL;
 	e = ops->record_get(conn, x->obj->row.id, id, archived, row_to_json, &j);
 	if (e == KURA_OK && j.out == NULL)
-		e = KURA_E_NOMEM;
+		e = j.e != KURA_OK ? j.e : KURA_E_NOMEM;
 	if (e != KURA_OK) {
 		json_decref(j.out);
 		return e;

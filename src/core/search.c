@@ -185,10 +185,13 @@ parse_filter(struct kura_search_req *s, const struct kura_object *o, json_t *jf,
 	if (p->row.sensitive && f->op != KURA_OP_EQ && f->op != KURA_OP_IN &&
 	    f->op != KURA_OP_HAS && f->op != KURA_OP_NOT_HAS) {
 		detail(details, field, "not_searchable",
-		       "only EQ, IN and HAS_PROPERTY work on a sensitive property");
+		       "only EQ, IN, HAS_PROPERTY and NOT_HAS_PROPERTY work on a sensitive property "
+		       "(its values are encrypted)");
 		return false;
 	}
 	f->prop_id = p->row.id;
+	/* Looked up through the blind index, then checked on the decrypted value. */
+	f->blind = p->row.sensitive && (f->op == KURA_OP_EQ || f->op == KURA_OP_IN);
 	switch (f->op) {
 	case KURA_OP_HAS:
 	case KURA_OP_NOT_HAS:
@@ -457,6 +460,12 @@ kura_search_parse(const struct kura_object *o, json_t *body, bool full,
 	e = parse_want(o, json_object_get(body, "properties"), s, details);
 	if (e != KURA_OK)
 		return e;
+	if (kura_search_has_blind(s) && (s->q.ngroups > 1 || s->q.nsorts > 0)) {
+		detail(details, "filterGroups", "not_searchable",
+		       "an EQ or IN filter on a sensitive property works in a single filter group "
+		       "and without sorts");
+		return KURA_E_VALIDATION;
+	}
 	v = json_object_get(body, "limit");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
@@ -484,6 +493,18 @@ kura_search_parse(const struct kura_object *o, json_t *body, bool full,
 	return KURA_OK;
 }
 
+bool
+kura_search_has_blind(const struct kura_search_req *s)
+{
+	for (size_t g = 0; g < s->q.ngroups; g++) {
+		for (size_t i = 0; i < s->q.groups[g].n; i++) {
+			if (s->q.groups[g].filters[i].blind)
+				return true;
+		}
+	}
+	return false;
+}
+
 struct run_ctx {
 	const struct kura_rec_ctx *x;
 	json_t *results;
@@ -491,6 +512,7 @@ struct run_ctx {
 	unsigned limit;
 	unsigned seen;
 	int64_t last_id;
+	enum kura_err e;
 };
 
 static bool
@@ -498,11 +520,183 @@ add_result(void *ctx, const struct kura_record_row *r)
 {
 	struct run_ctx *c = ctx;
 
+	json_t *rec;
+
 	if (c->seen++ >= c->limit)
 		return false;
 	c->last_id = r->id;
-	json_array_append_new(c->results, kura_record_row_json(c->x->obj, c->x->cat, r, c->want));
+	rec = kura_record_row_json(c->x, r, c->want, &c->e);
+	if (rec == NULL) {
+		if (c->e == KURA_OK)
+			c->e = KURA_E_NOMEM;
+		return false;
+	}
+	json_array_append_new(c->results, rec);
 	return true;
+}
+
+/*
+ * Searches with filters on sensitive properties: the store finds
+ * candidates through the blind index (equal values share it with a few
+ * others on purpose); each candidate's value is decrypted and compared, so
+ * only exact matches are shown or counted. Candidates come in id order, in
+ * chunks; at most KURA_SEARCH_RESULTS_MAX are examined for the count.
+ */
+struct blind_ctx {
+	struct run_ctx run;
+	const struct kura_search *orig;
+	int64_t last_candidate;
+	unsigned candidates;
+	int64_t total;
+	bool count;
+	enum kura_err e;
+};
+
+static bool
+value_matches(const struct kura_filter *f, const struct kura_val *v)
+{
+	if (f->op == KURA_OP_EQ)
+		return kura_val_equal(&f->v, v);
+	for (size_t i = 0; i < f->nvals; i++) {
+		if (kura_val_equal(&f->vals[i], v))
+			return true;
+	}
+	return false;
+}
+
+static bool
+blind_row(void *ctx, const struct kura_record_row *r)
+{
+	struct blind_ctx *b = ctx;
+	const struct kura_filter_group *g = &b->orig->groups[0];
+	struct kura_strpool sp = {0};
+	bool pass = true;
+
+	b->last_candidate = r->id;
+	b->candidates++;
+	for (size_t i = 0; pass && i < g->n; i++) {
+		const struct kura_filter *f = &g->filters[i];
+		const struct kura_prop *p;
+		struct kura_val clear = {.kind = KURA_V_NULL};
+
+		if (!f->blind)
+			continue;
+		p = kura_catalog_prop_by_id(b->run.x->cat, f->prop_id);
+		pass = false;
+		for (size_t k = 0; p != NULL && k < r->ncols; k++) {
+			if (r->cols[k].prop_id != f->prop_id)
+				continue;
+			b->e = kura_sensitive_open(b->run.x, r->id, p, &r->cols[k].v, &sp, &clear);
+			if (b->e != KURA_OK) {
+				kura_strpool_free(&sp);
+				return false;
+			}
+			pass = value_matches(f, &clear);
+		}
+	}
+	kura_strpool_free(&sp);
+	if (!pass)
+		return true;
+	b->total++;
+	if (b->run.seen <= b->run.limit) {
+		if (b->run.seen == b->run.limit) {
+			b->run.seen++; /* one more than shown: there is a next page */
+		} else if (!add_result(&b->run, r)) {
+			b->e = b->run.e != KURA_OK ? b->run.e : KURA_E_NOMEM;
+			return false;
+		}
+	}
+	/* Without a count, stop once the page and the hint of a next one are in. */
+	return b->count || b->run.seen <= b->run.limit;
+}
+
+static enum kura_err
+run_blind(const struct kura_rec_ctx *x, struct kura_search_req *s, bool count, json_t **out)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	struct blind_ctx b = {.run = {.x = x, .results = json_array(), .want = s->want,
+				      .limit = s->q.limit},
+			      .orig = &s->q, .count = count};
+	struct kura_filter_group g;
+	struct kura_filter *fs = NULL;
+	struct kura_val *vals = NULL;
+	struct kura_search q = s->q;
+	size_t nvals = 0;
+	int64_t unused = 0;
+	bool exact = true, unused_exact;
+	enum kura_err e = KURA_OK;
+	char cur[64];
+
+	*out = NULL;
+	/* The same filters, with each sensitive value replaced by its blind index. */
+	fs = calloc(s->q.groups[0].n + 1, sizeof(*fs));
+	for (size_t i = 0; i < s->q.groups[0].n; i++)
+		nvals += s->q.groups[0].filters[i].nvals + 1;
+	vals = calloc(nvals + 1, sizeof(*vals));
+	if (fs == NULL || vals == NULL) {
+		e = KURA_E_NOMEM;
+		goto out;
+	}
+	nvals = 0;
+	for (size_t i = 0; e == KURA_OK && i < s->q.groups[0].n; i++) {
+		const struct kura_filter *f = &s->q.groups[0].filters[i];
+		const struct kura_prop *p = kura_catalog_prop_by_id(x->cat, f->prop_id);
+
+		fs[i] = *f;
+		if (!f->blind)
+			continue;
+		if (f->op == KURA_OP_EQ) {
+			fs[i].v.kind = KURA_V_INT;
+			e = kura_sensitive_blind(x, p, &f->v, &fs[i].v.i);
+		} else {
+			fs[i].vals = &vals[nvals];
+			for (size_t k = 0; e == KURA_OK && k < f->nvals; k++) {
+				vals[nvals].kind = KURA_V_INT;
+				e = kura_sensitive_blind(x, p, &f->vals[k], &vals[nvals].i);
+				nvals++;
+			}
+		}
+	}
+	if (e != KURA_OK)
+		goto out;
+	g.filters = fs;
+	g.n = s->q.groups[0].n;
+	q.groups = &g;
+	q.ngroups = 1;
+	q.count_cap = 0;
+	q.limit = 256;
+	for (;;) {
+		unsigned before = b.candidates;
+
+		e = ops->search(conn, &q, blind_row, &b, &unused, &unused_exact);
+		if (e == KURA_OK)
+			e = b.e;
+		if (e != KURA_OK)
+			goto out;
+		if (b.candidates - before < q.limit || (!count && b.run.seen > b.run.limit))
+			break;
+		if (b.candidates >= KURA_SEARCH_RESULTS_MAX) {
+			exact = false;
+			break;
+		}
+		q.after_id = b.last_candidate;
+	}
+	*out = json_pack("{s:o}", "results", b.run.results);
+	b.run.results = NULL;
+	if (count) {
+		json_object_set_new(*out, "total", json_integer(b.total));
+		json_object_set_new(*out, "totalIsExact", json_boolean(exact));
+	}
+	if (b.run.seen > b.run.limit) {
+		kura_cursor_make('k', b.run.last_id, cur, sizeof(cur));
+		json_object_set_new(*out, "paging", json_pack("{s:{s:s}}", "next", "after", cur));
+	}
+out:
+	json_decref(b.run.results);
+	free(fs);
+	free(vals);
+	return e;
 }
 
 enum kura_err
@@ -519,12 +713,16 @@ kura_search_run(const struct kura_rec_ctx *x, struct kura_search_req *s, bool co
 	char cur[64];
 
 	*out = NULL;
+	if (kura_search_has_blind(s))
+		return run_blind(x, s, count, out);
 	if (q.nsorts > 0 && q.offset + q.limit > KURA_SEARCH_RESULTS_MAX)
 		q.limit = q.offset >= KURA_SEARCH_RESULTS_MAX ? 0 : KURA_SEARCH_RESULTS_MAX - q.offset;
 	c.limit = q.limit;
 	q.count_cap = count ? KURA_SEARCH_RESULTS_MAX : 0;
 	q.limit = q.limit + 1; /* one more tells whether there is a next page */
 	e = ops->search(conn, &q, add_result, &c, &total, &exact);
+	if (e == KURA_OK)
+		e = c.e;
 	if (e != KURA_OK) {
 		json_decref(c.results);
 		return e;

@@ -230,6 +230,33 @@ sync_index(struct kura_sqlite_conn *c, int64_t object_id, int64_t prop_id, bool 
 	return rc == SQLITE_OK ? KURA_OK : kura_sqlite_error(c, "prop_index", rc);
 }
 
+/*
+ * A sensitive property's blind-index column, b_<id>, and its index; the
+ * column stays (empty) when the flag goes, its index does not.
+ */
+static enum kura_err
+sync_blind(struct kura_sqlite_conn *c, int64_t object_id, int64_t prop_id, bool sensitive)
+{
+	char ddl[256];
+	int rc;
+
+	if (!sensitive) {
+		snprintf(ddl, sizeof(ddl), "DROP INDEX IF EXISTS x_%lld_%lld_b", (long long)object_id,
+			 (long long)prop_id);
+		return kura_sqlite_crm_exec(c, ddl, "prop_blind");
+	}
+	snprintf(ddl, sizeof(ddl), "ALTER TABLE r_%lld ADD COLUMN b_%lld", (long long)object_id,
+		 (long long)prop_id);
+	rc = sqlite3_exec(c->db, ddl, NULL, NULL, NULL);
+	/* Added by an earlier turn of the flag: the column is there already. */
+	if (rc != SQLITE_OK && strstr(sqlite3_errmsg(c->db), "duplicate column") == NULL)
+		return kura_sqlite_error(c, "prop_blind", rc);
+	snprintf(ddl, sizeof(ddl), "CREATE INDEX IF NOT EXISTS x_%lld_%lld_b ON r_%lld (b_%lld)",
+		 (long long)object_id, (long long)prop_id, (long long)object_id,
+		 (long long)prop_id);
+	return kura_sqlite_crm_exec(c, ddl, "prop_blind");
+}
+
 static void
 bind_prop_fields(sqlite3_stmt *st, const struct kura_prop_row *p, int at)
 {
@@ -286,6 +313,8 @@ kura_sqlite_crm_prop_create(void *conn, struct kura_prop_row *p)
 	e = kura_sqlite_crm_exec(c, ddl, "prop_create");
 	if (e == KURA_OK)
 		e = sync_index(c, p->object_id, p->id, p->unique, p->indexed);
+	if (e == KURA_OK && p->sensitive)
+		e = sync_blind(c, p->object_id, p->id, true);
 	if (e == KURA_OK)
 		e = bump_version(c);
 out:
@@ -298,11 +327,13 @@ kura_sqlite_crm_prop_update(void *conn, const struct kura_prop_row *p)
 {
 	struct kura_sqlite_conn *c = conn;
 	sqlite3_stmt *st = NULL;
-	bool was_unique = false, was_indexed = false;
+	bool was_unique = false, was_indexed = false, was_sensitive = false;
 	enum kura_err e;
 	int rc;
 
-	e = kura_sqlite_dyn(c, "SELECT uniq, indexed FROM properties WHERE id = ? AND object_id = ?",
+	e = kura_sqlite_dyn(c,
+			    "SELECT uniq, indexed, sensitive FROM properties WHERE id = ? AND "
+			    "object_id = ?",
 			    &st);
 	if (e != KURA_OK)
 		goto out;
@@ -319,6 +350,7 @@ kura_sqlite_crm_prop_update(void *conn, const struct kura_prop_row *p)
 	}
 	was_unique = sqlite3_column_int(st, 0) != 0;
 	was_indexed = sqlite3_column_int(st, 1) != 0;
+	was_sensitive = sqlite3_column_int(st, 2) != 0;
 	kura_sqlite_done(st);
 	st = NULL;
 	e = kura_sqlite_dyn(c,
@@ -336,6 +368,8 @@ kura_sqlite_crm_prop_update(void *conn, const struct kura_prop_row *p)
 	e = kura_sqlite_write(c, st, "prop_update", true);
 	if (e == KURA_OK && (was_unique != p->unique || was_indexed != p->indexed))
 		e = sync_index(c, p->object_id, p->id, p->unique, p->indexed);
+	if (e == KURA_OK && was_sensitive != p->sensitive)
+		e = sync_blind(c, p->object_id, p->id, p->sensitive);
 	if (e == KURA_OK)
 		e = bump_version(c);
 out:

@@ -18,9 +18,11 @@
 #define SQL_MAX (64 * 1024)
 
 static void
-colname(int64_t prop_id, char *buf, size_t n)
+colname(int64_t prop_id, bool blind, char *buf, size_t n)
 {
-	if (prop_id == KURA_COL_ID)
+	if (blind)
+		snprintf(buf, n, "r.b_%lld", (long long)prop_id);
+	else if (prop_id == KURA_COL_ID)
 		snprintf(buf, n, "r.id");
 	else if (prop_id == KURA_COL_CREATED)
 		snprintf(buf, n, "r.created_at");
@@ -42,6 +44,9 @@ bind_val(sqlite3_stmt *st, int at, const struct kura_val *v)
 		break;
 	case KURA_V_TEXT:
 		sqlite3_bind_text(st, at, v->s, (int)v->n, SQLITE_STATIC);
+		break;
+	case KURA_V_BLOB:
+		sqlite3_bind_blob(st, at, v->s, (int)v->n, SQLITE_STATIC);
 		break;
 	default:
 		sqlite3_bind_null(st, at);
@@ -111,6 +116,12 @@ read_row(sqlite3_stmt *st, struct kura_colval *buf, int ncol, struct kura_record
 			} else if (t == SQLITE_FLOAT) {
 				cv->v.kind = KURA_V_REAL;
 				cv->v.d = sqlite3_column_double(st, i);
+			} else if (t == SQLITE_BLOB) {
+				cv->v.kind = KURA_V_BLOB;
+				cv->v.s = sqlite3_column_blob(st, i);
+				cv->v.n = (size_t)sqlite3_column_bytes(st, i);
+				if (cv->v.s == NULL)
+					cv->v.s = "";
 			} else {
 				cv->v.kind = KURA_V_TEXT;
 				cv->v.s = (const char *)sqlite3_column_text(st, i);
@@ -246,15 +257,14 @@ kura_sqlite_crm_record_insert(void *conn, int64_t object_id, int64_t now, int64_
 	sqlite3_stmt *st = NULL;
 	enum kura_err e;
 
-	*id = 0;
 	if (dup_prop != NULL)
 		*dup_prop = 0;
 	kura_buf_init(&sql, SQL_MAX);
-	e = put_id(&sql, "INSERT INTO r_", object_id, " (created_at, updated_at, created_by");
+	e = put_id(&sql, "INSERT INTO r_", object_id, " (created_at, updated_at, created_by, id");
 	for (size_t i = 0; e == KURA_OK && i < n; i++)
-		e = put_id(&sql, ", p_", cols[i].prop_id, "");
+		e = put_id(&sql, cols[i].blind ? ", b_" : ", p_", cols[i].prop_id, "");
 	if (e == KURA_OK)
-		e = kura_buf_append(&sql, ") VALUES (?, ?, ?", 17);
+		e = kura_buf_append(&sql, ") VALUES (?, ?, ?, ?", 20);
 	for (size_t i = 0; e == KURA_OK && i < n; i++)
 		e = kura_buf_append(&sql, ", ?", 3);
 	if (e == KURA_OK)
@@ -266,8 +276,12 @@ kura_sqlite_crm_record_insert(void *conn, int64_t object_id, int64_t now, int64_
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int64(st, 3, actor_id);
+	if (*id > 0)
+		sqlite3_bind_int64(st, 4, *id);
+	else
+		sqlite3_bind_null(st, 4); /* numbered by the table */
 	for (size_t i = 0; i < n; i++)
-		bind_val(st, (int)i + 4, &cols[i].v);
+		bind_val(st, (int)i + 5, &cols[i].v);
 	e = write_checked(c, st, "record_insert", dup_prop, false);
 	if (e != KURA_OK)
 		goto out;
@@ -296,7 +310,7 @@ kura_sqlite_crm_record_update(void *conn, int64_t object_id, int64_t id, int64_t
 	kura_buf_init(&sql, SQL_MAX);
 	e = put_id(&sql, "UPDATE r_", object_id, " SET updated_at = ?");
 	for (size_t i = 0; e == KURA_OK && i < n; i++)
-		e = put_id(&sql, ", p_", cols[i].prop_id, " = ?");
+		e = put_id(&sql, cols[i].blind ? ", b_" : ", p_", cols[i].prop_id, " = ?");
 	if (e == KURA_OK)
 		e = kura_buf_printf(&sql, " WHERE id = ? AND archived_at IS NULL");
 	if (e == KURA_OK)
@@ -316,6 +330,34 @@ kura_sqlite_crm_record_update(void *conn, int64_t object_id, int64_t id, int64_t
 out:
 	kura_sqlite_done(st);
 	kura_buf_free(&sql);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_record_next_id(void *conn, int64_t object_id, int64_t *id)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char sql[256];
+	enum kura_err e;
+	int rc;
+
+	*id = 0;
+	/* AUTOINCREMENT's rule: past the highest id ever used, even if purged since. */
+	snprintf(sql, sizeof(sql),
+		 "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'r_%lld'), 0), "
+		 "coalesce((SELECT max(id) FROM r_%lld), 0)) + 1",
+		 (long long)object_id, (long long)object_id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e != KURA_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	else
+		e = kura_sqlite_error(c, "record_next_id", rc);
+out:
+	kura_sqlite_done(st);
 	return e;
 }
 
@@ -549,7 +591,7 @@ filter_sql(struct kura_buf *sql, struct binds *b, const struct kura_filter *f)
 	char col[40];
 	enum kura_err e = KURA_OK;
 
-	colname(f->prop_id, col, sizeof(col));
+	colname(f->prop_id, f->blind, col, sizeof(col));
 	switch (f->op) {
 	case KURA_OP_EQ:
 	case KURA_OP_LT:
@@ -764,7 +806,7 @@ kura_sqlite_crm_search(void *conn, const struct kura_search *q, kura_record_row_
 	if (e == KURA_OK)
 		e = kura_buf_printf(&sql, " ORDER BY ");
 	for (size_t i = 0; e == KURA_OK && i < q->nsorts; i++) {
-		colname(q->sorts[i].prop_id, col, sizeof(col));
+		colname(q->sorts[i].prop_id, false, col, sizeof(col));
 		e = kura_buf_printf(&sql, "%s %s, ", col, q->sorts[i].desc ? "DESC" : "ASC");
 	}
 	/* With a text match, walking the index in rowid order lets LIMIT stop early. */
@@ -827,6 +869,12 @@ kura_sqlite_crm_prop_values(void *conn, int64_t object_id, int64_t prop_id, kura
 		} else if (t == SQLITE_FLOAT) {
 			v.kind = KURA_V_REAL;
 			v.d = sqlite3_column_double(st, 1);
+		} else if (t == SQLITE_BLOB) {
+			v.kind = KURA_V_BLOB;
+			v.s = sqlite3_column_blob(st, 1);
+			v.n = (size_t)sqlite3_column_bytes(st, 1);
+			if (v.s == NULL)
+				v.s = "";
 		} else {
 			v.kind = KURA_V_TEXT;
 			v.s = (const char *)sqlite3_column_text(st, 1);

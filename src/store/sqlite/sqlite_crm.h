@@ -46,5 +46,6 @@ enum kura_err kura_sqlite_crm_idem_get(void *conn, int actor_type, int64_t actor
 enum kura_err kura_sqlite_crm_idem_put(void *conn, int actor_type, int64_t actor_id, const char *key, const uint8_t body_hash[32], int status, const char *response, int64_t now);
 enum kura_err kura_sqlite_crm_idem_expire(void *conn, int64_t cutoff);
 enum kura_err kura_sqlite_crm_optimize(void *conn);
+enum kura_err kura_sqlite_crm_record_next_id(void *conn, int64_t object_id, int64_t *id);
 
 #endif

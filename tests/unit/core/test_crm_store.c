@@ -93,7 +93,9 @@ num(int64_t i)
 static int64_t
 add(struct fx *f, const char *first, const char *email, int64_t score_prop, int64_t score)
 {
-	struct kura_colval cols[3] = {{1, text(first)}, {3, text(email)}, {score_prop, num(score)}};
+	struct kura_colval cols[3] = {{.prop_id = 1, .v = text(first)},
+				       {.prop_id = 3, .v = text(email)},
+				       {.prop_id = score_prop, .v = num(score)}};
 	int64_t id = 0, dup = 0;
 
 	assert_int_equal(f->ops->record_insert(f->conn, 1, 1000 + score, 7, cols, score_prop ? 3 : 2,
@@ -150,8 +152,8 @@ static void
 unique_values_and_updates(void **state)
 {
 	struct fx *f = *state;
-	struct kura_colval dup[1] = {{3, text("a@example.com")}};
-	struct kura_colval upd[1] = {{1, text("Hanako")}};
+	struct kura_colval dup[1] = {{.prop_id = 3, .v = text("a@example.com")}};
+	struct kura_colval upd[1] = {{.prop_id = 1, .v = text("Hanako")}};
 	struct seen s = {0};
 	int64_t a, id = 0, dprop = 0;
 

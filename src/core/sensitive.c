@@ -1,0 +1,256 @@
+/*
+ * Sensitive properties: their values are stored only as AES-256-GCM
+ * ciphertext (crypto/field.c) bound to tenant, object type, record and
+ * property, next to a blind index for exact-match search. This file turns
+ * a stored-form value into ciphertext and back, and computes the blind
+ * index of a value's normalised form:
+ *     text     NFKC (full-width and half-width forms meet), spaces trimmed
+ *     e-mail   also lower-cased
+ *     phone    digits only
+ *     numbers  their decimal form
+ * The plaintext under the ciphertext is one kind byte ('t' text, 'i'
+ * integer, 'r' real) and the value (text bytes, or 8 bytes).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <uninorm.h>
+
+#include "kura/core.h"
+#include "kura/crypto.h"
+
+/* "<object>.<property>": selects the property's subkeys. */
+static void
+object_prop(const struct kura_rec_ctx *x, const struct kura_prop *p, char *out, size_t n)
+{
+	snprintf(out, n, "%s.%s", x->obj->row.name, p->row.name);
+}
+
+static void
+field_ctx(const struct kura_rec_ctx *x, const struct kura_prop *p, int64_t record_id,
+	  const char *op, struct kura_field_ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->tenant = kura_store_tenant_id(x->db);
+	c->key_version = x->key_version;
+	c->object = x->obj->row.name;
+	c->record_id = record_id;
+	c->name = p->row.name;
+	c->object_prop = op;
+}
+
+/* The normalised text of a stored-form value, for its blind index (malloc'd). */
+static char *
+normalise(const struct kura_prop *p, const struct kura_val *v, size_t *len)
+{
+	char num[40];
+	uint8_t *nf = NULL;
+	size_t nlen = 0, a, b;
+	char *out;
+
+	*len = 0;
+	if (v->kind == KURA_V_INT || v->kind == KURA_V_REAL) {
+		if (v->kind == KURA_V_INT)
+			snprintf(num, sizeof(num), "%lld", (long long)v->i);
+		else
+			snprintf(num, sizeof(num), "%.17g", v->d);
+		*len = strlen(num);
+		return strdup(num);
+	}
+	if (v->kind != KURA_V_TEXT)
+		return NULL;
+	nf = u8_normalize(UNINORM_NFKC, (const uint8_t *)v->s, v->n, NULL, &nlen);
+	if (nf == NULL)
+		return NULL;
+	out = malloc(nlen + 1);
+	if (out == NULL) {
+		free(nf);
+		return NULL;
+	}
+	/* trim ASCII spaces at both ends (NFKC made ideographic spaces plain) */
+	for (a = 0; a < nlen && nf[a] == ' '; a++)
+		;
+	for (b = nlen; b > a && nf[b - 1] == ' '; b--)
+		;
+	nlen = 0;
+	for (size_t i = a; i < b; i++) {
+		char c = (char)nf[i];
+
+		if (p->type == KURA_PT_PHONE) {
+			if (c >= '0' && c <= '9')
+				out[nlen++] = c;
+			continue;
+		}
+		if (p->type == KURA_PT_EMAIL && c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		out[nlen++] = c;
+	}
+	out[nlen] = '\0';
+	free(nf);
+	*len = nlen;
+	return out;
+}
+
+enum kura_err
+kura_sensitive_blind(const struct kura_rec_ctx *x, const struct kura_prop *p,
+		     const struct kura_val *v, int64_t *blind)
+{
+	uint8_t b[KURA_BLIND_BYTES];
+	char op[KURA_OBJECT_NAME_MAX + KURA_PROP_NAME_MAX + 2];
+	size_t n = 0;
+	char *norm;
+	enum kura_err e;
+
+	*blind = 0;
+	if (x->keys == NULL)
+		return KURA_E_CRYPTO;
+	norm = normalise(p, v, &n);
+	if (norm == NULL)
+		return KURA_E_NOMEM;
+	object_prop(x, p, op, sizeof(op));
+	/* The index key is derived from the tenant's first data key: see kura/core.h. */
+	e = kura_field_blind(x->keys, kura_store_tenant_id(x->db), KURA_BLIND_KEY_VERSION, op, norm,
+			     n, b);
+	sodium_memzero(norm, n);
+	free(norm);
+	if (e == KURA_OK)
+		*blind = ((int64_t)b[0] << 8) | b[1];
+	return e;
+}
+
+enum kura_err
+kura_sensitive_seal(const struct kura_rec_ctx *x, int64_t record_id, const struct kura_prop *p,
+		    const struct kura_val *in, struct kura_strpool *sp, struct kura_val *ct,
+		    struct kura_val *blind)
+{
+	struct kura_field_ctx c;
+	char op[KURA_OBJECT_NAME_MAX + KURA_PROP_NAME_MAX + 2];
+	uint8_t *pt = NULL, *out = NULL;
+	size_t ptlen, outlen = 0;
+	enum kura_err e;
+
+	memset(ct, 0, sizeof(*ct));
+	memset(blind, 0, sizeof(*blind));
+	if (in->kind == KURA_V_NULL) {
+		ct->kind = KURA_V_NULL;
+		blind->kind = KURA_V_NULL;
+		return KURA_OK;
+	}
+	if (x->keys == NULL)
+		return KURA_E_CRYPTO;
+	ptlen = in->kind == KURA_V_TEXT ? 1 + in->n : 1 + 8;
+	pt = malloc(ptlen);
+	if (pt == NULL)
+		return KURA_E_NOMEM;
+	if (in->kind == KURA_V_TEXT) {
+		pt[0] = 't';
+		memcpy(pt + 1, in->s, in->n);
+	} else if (in->kind == KURA_V_INT) {
+		pt[0] = 'i';
+		memcpy(pt + 1, &in->i, 8);
+	} else {
+		pt[0] = 'r';
+		memcpy(pt + 1, &in->d, 8);
+	}
+	object_prop(x, p, op, sizeof(op));
+	field_ctx(x, p, record_id, op, &c);
+	e = kura_field_encrypt(x->keys, &c, pt, ptlen, &out, &outlen);
+	sodium_memzero(pt, ptlen);
+	free(pt);
+	if (e != KURA_OK)
+		return e;
+	ct->kind = KURA_V_BLOB;
+	ct->s = kura_strpool_dup(sp, (const char *)out, outlen);
+	ct->n = outlen;
+	free(out);
+	if (ct->s == NULL)
+		return KURA_E_NOMEM;
+	blind->kind = KURA_V_INT;
+	return kura_sensitive_blind(x, p, in, &blind->i);
+}
+
+enum kura_err
+kura_sensitive_open(const struct kura_rec_ctx *x, int64_t record_id, const struct kura_prop *p,
+		    const struct kura_val *ct, struct kura_strpool *sp, struct kura_val *out)
+{
+	struct kura_field_ctx c;
+	char op[KURA_OBJECT_NAME_MAX + KURA_PROP_NAME_MAX + 2];
+	uint8_t *pt = NULL;
+	size_t n = 0;
+	enum kura_err e;
+
+	memset(out, 0, sizeof(*out));
+	if (ct->kind == KURA_V_NULL)
+		return KURA_OK;
+	/* A sensitive property holds ciphertext only: anything else is tampering. */
+	if (ct->kind != KURA_V_BLOB || x->keys == NULL)
+		return KURA_E_CRYPTO;
+	object_prop(x, p, op, sizeof(op));
+	field_ctx(x, p, record_id, op, &c);
+	e = kura_field_decrypt(x->keys, &c, (const uint8_t *)ct->s, ct->n, &pt, &n);
+	if (e != KURA_OK)
+		return e;
+	if (n >= 1 && pt[0] == 't') {
+		out->kind = KURA_V_TEXT;
+		out->s = kura_strpool_dup(sp, (const char *)pt + 1, n - 1);
+		out->n = n - 1;
+		if (out->s == NULL)
+			e = KURA_E_NOMEM;
+	} else if (n == 9 && pt[0] == 'i') {
+		out->kind = KURA_V_INT;
+		memcpy(&out->i, pt + 1, 8);
+	} else if (n == 9 && pt[0] == 'r') {
+		out->kind = KURA_V_REAL;
+		memcpy(&out->d, pt + 1, 8);
+	} else {
+		e = KURA_E_CRYPTO;
+	}
+	sodium_memzero(pt, n);
+	free(pt);
+	return e;
+}
+
+/* Base64 (standard) of a ciphertext, for the JSON of history entries. */
+json_t *
+kura_sensitive_ct_json(const struct kura_val *ct)
+{
+	size_t cap = sodium_base64_ENCODED_LEN(ct->n, sodium_base64_VARIANT_ORIGINAL);
+	char *b = malloc(cap);
+	json_t *j;
+
+	if (b == NULL)
+		return NULL;
+	sodium_bin2base64(b, cap, (const unsigned char *)ct->s, ct->n,
+			  sodium_base64_VARIANT_ORIGINAL);
+	j = json_pack("{s:s}", "$enc", b);
+	free(b);
+	return j;
+}
+
+enum kura_err
+kura_sensitive_ct_from_json(json_t *j, struct kura_strpool *sp, struct kura_val *ct)
+{
+	const char *b = json_string_value(json_object_get(j, "$enc"));
+	size_t len = 0, cap;
+	unsigned char *buf;
+
+	memset(ct, 0, sizeof(*ct));
+	if (b == NULL)
+		return KURA_E_CRYPTO;
+	cap = strlen(b);
+	buf = malloc(cap + 1);
+	if (buf == NULL)
+		return KURA_E_NOMEM;
+	if (sodium_base642bin(buf, cap, b, strlen(b), NULL, &len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0) {
+		free(buf);
+		return KURA_E_CRYPTO;
+	}
+	ct->kind = KURA_V_BLOB;
+	ct->s = kura_strpool_dup(sp, (const char *)buf, len);
+	ct->n = len;
+	free(buf);
+	return ct->s != NULL ? KURA_OK : KURA_E_NOMEM;
+}

@@ -1,0 +1,317 @@
+/*
+ * Field-level encryption of sensitive property values, and their blind
+ * index, under a tenant's data key (DEK).
+ *
+ * Keys: the DEK is unwrapped once per tenant and key version into locked
+ * memory (sodium_malloc, read-only), kept in a cache owned by the server,
+ * and wiped when the cache goes. Per purpose and property, a subkey is
+ * derived from the DEK with HKDF-SHA256 and a distinct label, so no key
+ * serves two purposes:
+ *     "kura field-enc v1 <object>.<property>"    AES-256-GCM
+ *     "kura field-bidx v1 <object>.<property>"   HMAC-SHA256 blind index
+ *     "kura field-blob v1 <purpose>"             other values (history, replies)
+ *
+ * Ciphertext: version (1) | key version (4, big-endian) | nonce (12) |
+ * ciphertext | tag (16). The nonce is random (96 bits); the AAD binds the
+ * tenant, the object type, the record id and the property, so a value
+ * moved to another record or field, or another tenant, fails to decrypt.
+ *
+ * Blind index: HMAC-SHA256 of the normalised value, truncated to
+ * KURA_BLIND_BYTES (16 bits): equal values meet on purpose with others of
+ * the same property (about records / 65536 per bucket), so the index tells
+ * little about which records share a value; candidates are decrypted and
+ * compared, so results stay exact.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <sodium.h>
+
+#include "crypto_int.h"
+#include "kura/crypto.h"
+
+#define NONCE_BYTES 12
+#define TAG_BYTES 16
+#define HEADER_BYTES (1 + 4 + NONCE_BYTES)
+#define LABEL_MAX 256
+#define CACHE_SLOTS 128
+
+struct kura_tenant_key {
+	char tenant[256];
+	uint32_t version;
+	uint8_t *dek;          /* sodium_malloc'd, read-only */
+	uint64_t used;
+};
+
+struct kura_field_keys {
+	const struct kura_keyring *keyring;
+	kura_wrapped_key_fn fetch;
+	void *fetch_ctx;
+	pthread_mutex_t mu;
+	struct kura_tenant_key slots[CACHE_SLOTS];
+	uint64_t clock;
+};
+
+enum kura_err
+kura_field_keys_new(const struct kura_keyring *k, kura_wrapped_key_fn fetch, void *ctx,
+		    struct kura_field_keys **out)
+{
+	struct kura_field_keys *fk = calloc(1, sizeof(*fk));
+
+	*out = NULL;
+	if (fk == NULL)
+		return KURA_E_NOMEM;
+	fk->keyring = k;
+	fk->fetch = fetch;
+	fk->fetch_ctx = ctx;
+	if (pthread_mutex_init(&fk->mu, NULL) != 0) {
+		free(fk);
+		return KURA_E_INTERNAL;
+	}
+	*out = fk;
+	return KURA_OK;
+}
+
+void
+kura_field_keys_free(struct kura_field_keys *fk)
+{
+	if (fk == NULL)
+		return;
+	for (size_t i = 0; i < CACHE_SLOTS; i++)
+		sodium_free(fk->slots[i].dek); /* wipes and unlocks */
+	pthread_mutex_destroy(&fk->mu);
+	free(fk);
+}
+
+void
+kura_field_keys_forget(struct kura_field_keys *fk, const char *tenant)
+{
+	if (fk == NULL)
+		return;
+	pthread_mutex_lock(&fk->mu);
+	for (size_t i = 0; i < CACHE_SLOTS; i++) {
+		if (fk->slots[i].dek != NULL && strcmp(fk->slots[i].tenant, tenant) == 0) {
+			sodium_free(fk->slots[i].dek);
+			memset(&fk->slots[i], 0, sizeof(fk->slots[i]));
+		}
+	}
+	pthread_mutex_unlock(&fk->mu);
+}
+
+/*
+ * Copies the tenant's DEK of version v into out (the caller wipes it),
+ * unwrapping it on first use.
+ */
+static enum kura_err
+dek_of(struct kura_field_keys *fk, const char *tenant, uint32_t v, uint8_t out[KURA_KEY_BYTES])
+{
+	struct kura_tenant_key *slot = NULL, *victim = &fk->slots[0];
+	uint8_t wrapped[KURA_WRAPPED_KEY_BYTES];
+	uint8_t *dek = NULL;
+	size_t len = 0;
+	enum kura_err e;
+
+	if (strlen(tenant) >= sizeof(fk->slots[0].tenant))
+		return KURA_E_CRYPTO;
+	pthread_mutex_lock(&fk->mu);
+	for (size_t i = 0; i < CACHE_SLOTS; i++) {
+		struct kura_tenant_key *s = &fk->slots[i];
+
+		if (s->dek != NULL && s->version == v && strcmp(s->tenant, tenant) == 0) {
+			slot = s;
+			break;
+		}
+		if (s->dek == NULL || (victim->dek != NULL && s->used < victim->used))
+			victim = s;
+	}
+	if (slot != NULL) {
+		slot->used = ++fk->clock;
+		memcpy(out, slot->dek, KURA_KEY_BYTES);
+		pthread_mutex_unlock(&fk->mu);
+		return KURA_OK;
+	}
+	pthread_mutex_unlock(&fk->mu);
+
+	e = fk->fetch(fk->fetch_ctx, tenant, v, wrapped, sizeof(wrapped), &len);
+	if (e != KURA_OK)
+		return e;
+	dek = sodium_malloc(KURA_KEY_BYTES);
+	if (dek == NULL)
+		return KURA_E_NOMEM;
+	e = kura_dek_unwrap(fk->keyring, tenant, v, wrapped, len, dek);
+	sodium_memzero(wrapped, sizeof(wrapped));
+	if (e != KURA_OK) {
+		sodium_free(dek);
+		return e;
+	}
+	memcpy(out, dek, KURA_KEY_BYTES);
+	sodium_mprotect_readonly(dek);
+	pthread_mutex_lock(&fk->mu);
+	/* Another thread may have filled a slot meanwhile: one more copy is harmless. */
+	sodium_free(victim->dek);
+	memset(victim, 0, sizeof(*victim));
+	snprintf(victim->tenant, sizeof(victim->tenant), "%s", tenant);
+	victim->version = v;
+	victim->dek = dek;
+	victim->used = ++fk->clock;
+	pthread_mutex_unlock(&fk->mu);
+	return KURA_OK;
+}
+
+/* The subkey for label (purpose) and name (object.property or a purpose). */
+static enum kura_err
+subkey(struct kura_field_keys *fk, const char *tenant, uint32_t v, const char *label,
+       const char *name, uint8_t out[KURA_KEY_BYTES])
+{
+	uint8_t dek[KURA_KEY_BYTES];
+	char info[LABEL_MAX];
+	int w = snprintf(info, sizeof(info), "%s %s", label, name);
+	enum kura_err e;
+
+	if (w < 0 || (size_t)w >= sizeof(info))
+		return KURA_E_CRYPTO;
+	e = dek_of(fk, tenant, v, dek);
+	if (e == KURA_OK)
+		e = kura_hkdf_sha256(NULL, 0, dek, sizeof(dek), (const uint8_t *)info, (size_t)w, out,
+				     KURA_KEY_BYTES);
+	sodium_memzero(dek, sizeof(dek));
+	return e;
+}
+
+/* AAD: tenant, object, record, property, NUL-separated (none of them holds a NUL). */
+static size_t
+build_aad(const struct kura_field_ctx *c, char *aad, size_t n)
+{
+	int w = snprintf(aad, n, "kura:field:v1%c%s%c%s%c%lld%c%s", 0, c->tenant, 0, c->object, 0,
+			 (long long)c->record_id, 0, c->name);
+
+	return w < 0 || (size_t)w >= n ? 0 : (size_t)w;
+}
+
+enum kura_err
+kura_field_encrypt(struct kura_field_keys *fk, const struct kura_field_ctx *c, const void *pt,
+		   size_t n, uint8_t **out, size_t *outlen)
+{
+	uint8_t key[KURA_KEY_BYTES];
+	gnutls_datum_t kd = {key, sizeof(key)};
+	gnutls_aead_cipher_hd_t h = NULL;
+	char aad[LABEL_MAX * 2];
+	size_t aadlen = build_aad(c, aad, sizeof(aad)), ctlen = n + TAG_BYTES;
+	uint8_t *buf = NULL;
+	enum kura_err e;
+
+	*out = NULL;
+	*outlen = 0;
+	if (aadlen == 0)
+		return KURA_E_CRYPTO;
+	e = subkey(fk, c->tenant, c->key_version, c->purpose != NULL ? "kura field-blob v1"
+								   : "kura field-enc v1",
+		   c->purpose != NULL ? c->purpose : c->object_prop, key);
+	if (e != KURA_OK)
+		goto out;
+	buf = malloc(HEADER_BYTES + n + TAG_BYTES);
+	if (buf == NULL) {
+		e = KURA_E_NOMEM;
+		goto out;
+	}
+	buf[0] = KURA_FIELD_FORMAT_V1;
+	buf[1] = (uint8_t)(c->key_version >> 24);
+	buf[2] = (uint8_t)(c->key_version >> 16);
+	buf[3] = (uint8_t)(c->key_version >> 8);
+	buf[4] = (uint8_t)c->key_version;
+	kura_random_bytes(buf + 5, NONCE_BYTES);
+	if (gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_256_GCM, &kd) < 0 ||
+	    gnutls_aead_cipher_encrypt(h, buf + 5, NONCE_BYTES, aad, aadlen, TAG_BYTES, pt, n,
+				       buf + HEADER_BYTES, &ctlen) < 0 ||
+	    ctlen != n + TAG_BYTES) {
+		e = KURA_E_CRYPTO;
+		goto out;
+	}
+	*out = buf;
+	*outlen = HEADER_BYTES + ctlen;
+	buf = NULL;
+out:
+	if (h != NULL)
+		gnutls_aead_cipher_deinit(h);
+	sodium_memzero(key, sizeof(key));
+	free(buf);
+	return e;
+}
+
+enum kura_err
+kura_field_decrypt(struct kura_field_keys *fk, const struct kura_field_ctx *c, const uint8_t *ct,
+		   size_t n, uint8_t **out, size_t *outlen)
+{
+	uint8_t key[KURA_KEY_BYTES];
+	gnutls_datum_t kd = {key, sizeof(key)};
+	gnutls_aead_cipher_hd_t h = NULL;
+	char aad[LABEL_MAX * 2];
+	size_t aadlen = build_aad(c, aad, sizeof(aad)), ptlen;
+	uint32_t v;
+	uint8_t *buf = NULL;
+	enum kura_err e;
+
+	*out = NULL;
+	*outlen = 0;
+	if (aadlen == 0 || ct == NULL || n < HEADER_BYTES + TAG_BYTES || ct[0] != KURA_FIELD_FORMAT_V1)
+		return KURA_E_CRYPTO;
+	v = ((uint32_t)ct[1] << 24) | ((uint32_t)ct[2] << 16) | ((uint32_t)ct[3] << 8) | ct[4];
+	e = subkey(fk, c->tenant, v, c->purpose != NULL ? "kura field-blob v1" : "kura field-enc v1",
+		   c->purpose != NULL ? c->purpose : c->object_prop, key);
+	if (e != KURA_OK)
+		goto out;
+	ptlen = n - HEADER_BYTES - TAG_BYTES;
+	buf = malloc(ptlen + 1);
+	if (buf == NULL) {
+		e = KURA_E_NOMEM;
+		goto out;
+	}
+	/* Any change to a byte (or to the AAD: another record, field or tenant) fails here. */
+	if (gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_256_GCM, &kd) < 0 ||
+	    gnutls_aead_cipher_decrypt(h, ct + 5, NONCE_BYTES, aad, aadlen, TAG_BYTES,
+				       ct + HEADER_BYTES, n - HEADER_BYTES, buf, &ptlen) < 0) {
+		e = KURA_E_CRYPTO;
+		goto out;
+	}
+	buf[ptlen] = 0;
+	*out = buf;
+	*outlen = ptlen;
+	buf = NULL;
+out:
+	if (h != NULL)
+		gnutls_aead_cipher_deinit(h);
+	sodium_memzero(key, sizeof(key));
+	free(buf);
+	return e;
+}
+
+uint32_t
+kura_field_key_version(const uint8_t *ct, size_t n)
+{
+	if (ct == NULL || n < HEADER_BYTES || ct[0] != KURA_FIELD_FORMAT_V1)
+		return 0;
+	return ((uint32_t)ct[1] << 24) | ((uint32_t)ct[2] << 16) | ((uint32_t)ct[3] << 8) | ct[4];
+}
+
+enum kura_err
+kura_field_blind(struct kura_field_keys *fk, const char *tenant, uint32_t key_version,
+		 const char *object_prop, const void *norm, size_t n,
+		 uint8_t out[KURA_BLIND_BYTES])
+{
+	uint8_t key[KURA_KEY_BYTES], mac[32];
+	enum kura_err e;
+
+	memset(out, 0, KURA_BLIND_BYTES);
+	e = subkey(fk, tenant, key_version, "kura field-bidx v1", object_prop, key);
+	if (e == KURA_OK) {
+		kura_hmac_sha256(key, sizeof(key), norm, n, mac);
+		memcpy(out, mac, KURA_BLIND_BYTES);
+	}
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(mac, sizeof(mac));
+	return e;
+}
