@@ -737,3 +737,98 @@ def audit_entries(client: Client, **params) -> list:
     body = r.json()
     assert isinstance(body.get("results"), list), body
     return body["results"]
+
+
+# --------------------------------------------------------------------------
+# The CRM API (test_crm_*.py)
+
+CRM_MISSING_ID = "987654321"
+
+
+def crm_callers(world: World, tenant: str = "acme") -> Dict[str, Client]:
+    """Signed-in clients of the tenant, by role: the world's super admin and
+    member, plus an admin and a read_only user made here."""
+    out = {
+        "super_admin": world.login(f"{tenant}_admin"),
+        "member": world.login(f"{tenant}_member"),
+    }
+    for role in ("admin", "read_only"):
+        acct = active_user(world, tenant, role, prefix=f"crm-{role.replace('_', '')}")
+        out[role] = world.server.login(acct.tenant, acct.email, acct.password)
+    return out
+
+
+def crm_api_key(client: Client, scopes: List[str], name: str = "crm") -> Tuple[str, str]:
+    """(key id, token) of a new API key of the client's user."""
+    r = client.post("/api/v1/api-keys", json={"name": name, "scopes": scopes})
+    assert r.status_code == 201, f"POST /api/v1/api-keys: {r.status_code} {r.text[:300]}"
+    out = r.json()
+    return out["apiKey"]["id"], out["token"]
+
+
+def bearer(server: Kurad, token: str, method: str, path: str, headers=None, **kw) -> requests.Response:
+    """A request made with an API key instead of a session."""
+    h = dict(headers or {})
+    h["Authorization"] = f"Bearer {token}"
+    return server.request(method, path, headers=h, **kw)
+
+
+def crm_create(client, obj: str, props: dict, **kw) -> dict:
+    """POST /api/v1/objects/{obj}; the record (asserting 201)."""
+    r = client.post(f"/api/v1/objects/{obj}", json={"properties": props}, **kw)
+    assert r.status_code == 201, f"create {obj} {props}: {r.status_code} {r.text[:500]}"
+    rec = r.json()
+    assert isinstance(rec.get("id"), str) and rec["id"].isdigit(), rec
+    return rec
+
+
+def crm_get(client, obj: str, rid: str, **params) -> dict:
+    r = client.get(f"/api/v1/objects/{obj}/{rid}", params=params)
+    assert r.status_code == 200, f"GET {obj}/{rid}: {r.status_code} {r.text[:500]}"
+    return r.json()
+
+
+def crm_search(client, obj: str, body: dict) -> dict:
+    r = client.post(f"/api/v1/objects/{obj}/search", json=body)
+    assert r.status_code == 200, f"search {obj} {json.dumps(body)[:300]}: {r.status_code} {r.text[:500]}"
+    out = r.json()
+    assert isinstance(out.get("results"), list), out
+    return out
+
+
+def detail_pairs(err: dict) -> set:
+    """{(field, code)} of an error object's details."""
+    details = err.get("details")
+    assert isinstance(details, list), f"error without a details list: {err}"
+    return {(d.get("field"), d.get("code")) for d in details}
+
+
+def assert_details(r, status: int, code: str, pairs) -> dict:
+    """The error has the status and code, and its details hold every
+    (field, code) pair given. Returns the error object."""
+    err = assert_error(r, status, code)
+    got = detail_pairs(err)
+    for d in err["details"]:
+        assert isinstance(d.get("message"), str) and d["message"], f"detail without message: {err}"
+    missing = set(pairs) - got
+    assert not missing, f"details lack {sorted(missing)}; got {sorted(got, key=str)}: {err}"
+    return err
+
+
+def assert_same_error(r, reference) -> None:
+    """r answers exactly like reference (status, code, message, details)."""
+    assert r.status_code == reference.status_code, \
+        f"status {r.status_code} vs {reference.status_code}: {r.text[:300]} / {reference.text[:300]}"
+    assert error_without_request_id(r) == error_without_request_id(reference), \
+        f"answers differ: {r.text[:300]} vs {reference.text[:300]}"
+
+
+def crm_foreign_id(foreign, local, obj: str, props: dict, tries: int = 300) -> str:
+    """The id of a record made by `foreign` (another tenant) that `local`'s
+    tenant does not have, not even archived (record ids are per tenant)."""
+    for _ in range(tries):
+        rid = crm_create(foreign, obj, props)["id"]
+        r = local.get(f"/api/v1/objects/{obj}/{rid}", params={"archived": "true"})
+        if r.status_code == 404:
+            return rid
+    raise AssertionError(f"no {obj} id of the other tenant is free in this one")
