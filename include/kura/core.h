@@ -54,7 +54,22 @@ struct kura_prop {
 	bool has_pattern;
 	regex_t pattern;
 	bool searchable;           /* its values enter the full-text index */
+	/* field-level permissions (sensitive properties): KURA_ROLE_* bits; 0 = every role */
+	char *permissions_text;
+	unsigned view_roles;
+	unsigned edit_roles;
 };
+
+/* Built-in roles as bits, for field-level permissions. Super admins always may. */
+enum {
+	KURA_ROLE_SUPER_ADMIN = 1 << 0, KURA_ROLE_ADMIN = 1 << 1, KURA_ROLE_MEMBER = 1 << 2,
+	KURA_ROLE_READ_ONLY = 1 << 3,
+};
+/* The bit of a role name; 0 for an unknown one. */
+unsigned kura_role_bit(const char *role);
+/* Whether role may see / change p's values. */
+bool kura_prop_can_view(const struct kura_prop *p, const char *role);
+bool kura_prop_can_edit(const struct kura_prop *p, const char *role);
 
 struct kura_object {
 	struct kura_object_row row;
@@ -150,6 +165,7 @@ struct kura_rec_ctx {
 	struct kura_field_keys *keys;
 	uint32_t key_version;      /* the tenant's current data key: new ciphertexts use it */
 	json_t *sensitive_reads;   /* when set, [{"id", "props"}] of every decrypted read */
+	const char *role;          /* the caller's role, for field-level permissions; NULL = all */
 };
 
 /*

@@ -83,6 +83,7 @@ struct kura_prop_row {
 	const char *description;   /* owned by the caller (writes) or the store (reads) */
 	const char *options;       /* JSON array text */
 	const char *validation;    /* JSON object text */
+	const char *permissions;   /* JSON {"view": [...], "edit": [...]} text; "{}" = no limits */
 	int64_t archived_at;       /* 0 = live */
 	int64_t created_at;
 	int64_t updated_at;

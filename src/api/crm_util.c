@@ -30,6 +30,7 @@ kura_api_crm_begin(struct kura_req *r, struct kura_api_crm *c, const char *objec
 	c->x.keys = r->srv->field_keys;
 	c->x.key_version = p->tenant.key_version;
 	c->x.sensitive_reads = json_array();
+	c->x.role = p->user.role;
 	if (p->api_key_id != 0) {
 		c->x.actor.type = KURA_ACTOR_APIKEY;
 		c->x.actor.id = p->api_key_id;

@@ -154,7 +154,11 @@ out:
 static void
 reply_write_error(struct kura_req *r, enum kura_err e, json_t *details)
 {
-	if (e == KURA_E_VALIDATION)
+	if (e == KURA_E_FORBIDDEN) {
+		kura_req_audit_denied(r, e);
+		kura_reply_error_details(r, e, "your role may not change some of these properties",
+					 details);
+	} else if (e == KURA_E_VALIDATION)
 		kura_reply_error_details(r, e, "check the listed properties", details);
 	else if (e == KURA_E_EXISTS)
 		kura_reply_error_details(r, e, "a unique property's value is taken", details);
@@ -543,8 +547,8 @@ add_history(void *ctx, const struct kura_history_row *h)
 		const struct kura_prop *p = kura_object_prop(x->obj, name);
 		json_t *ov, *nv;
 
-		/* A property archived since is not shown, as in reads. */
-		if (p == NULL)
+		/* A property archived since, or one the caller may not view, is not shown. */
+		if (p == NULL || !kura_prop_can_view(p, x->rx->role))
 			continue;
 		if (x->only != NULL && strcmp(x->only, name) != 0)
 			continue;
@@ -725,6 +729,9 @@ batch_created_text(struct kura_api_crm *c, const struct kura_record_draft *draft
 			json_t *item = item_error(status[i],
 						  status[i] == KURA_E_EXISTS
 							  ? "a unique property's value is taken"
+						  : status[i] == KURA_E_FORBIDDEN
+							  ? "your role may not change some of these "
+							    "properties"
 							  : "check the listed properties",
 						  errs[i]);
 			char *text = json_dumps(item, JSON_COMPACT);
@@ -957,13 +964,16 @@ kura_api_batch_update(struct kura_req *r)
 				json_array_append_new(results, json_pack("{s:i, s:o}", "status", 200,
 									  "record", rec));
 		} else if (ie == KURA_E_VALIDATION || ie == KURA_E_EXISTS ||
-			   ie == KURA_E_NOT_FOUND) {
+			   ie == KURA_E_NOT_FOUND || ie == KURA_E_FORBIDDEN) {
 			all_ok = false;
 			json_array_append_new(
 				results, item_error(ie,
 						    ie == KURA_E_NOT_FOUND ? "no such record"
 						    : ie == KURA_E_EXISTS
 							    ? "a unique property's value is taken"
+						    : ie == KURA_E_FORBIDDEN
+							    ? "your role may not change some of these "
+							      "properties"
 							    : "check the listed properties",
 						    d));
 		} else {

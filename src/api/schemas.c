@@ -42,15 +42,20 @@ prop_json(const struct kura_prop *p)
 	json_error_t je;
 	json_t *val = json_loads(p->row.validation, 0, &je);
 
-	return json_pack("{s:s, s:{s:s, s:s}, s:s, s:b, s:b, s:b, s:b, s:s, s:s, s:O, s:o, s:b, "
-			 "s:o, s:o}",
-			 "name", p->row.name, "labels", "en", p->row.label_en, "ja",
-			 p->row.label_ja, "type", p->row.type, "required", p->row.required,
-			 "unique", p->row.unique, "indexed", p->row.indexed, "sensitive",
-			 p->row.sensitive, "classification", p->row.classification, "description",
-			 p->row.description, "options", p->options, "validation",
-			 val != NULL ? val : json_object(), "standard", p->row.standard, "createdAt",
-			 time_json(p->row.created_at), "updatedAt", time_json(p->row.updated_at));
+	json_t *perm = json_loads(p->row.permissions != NULL ? p->row.permissions : "{}", 0, &je);
+	json_t *o = json_pack("{s:s, s:{s:s, s:s}, s:s, s:b, s:b, s:b, s:b, s:s, s:s, s:O, s:o, "
+			      "s:b, s:o, s:o}",
+			      "name", p->row.name, "labels", "en", p->row.label_en, "ja",
+			      p->row.label_ja, "type", p->row.type, "required", p->row.required,
+			      "unique", p->row.unique, "indexed", p->row.indexed, "sensitive",
+			      p->row.sensitive, "classification", p->row.classification,
+			      "description", p->row.description, "options", p->options,
+			      "validation", val != NULL ? val : json_object(), "standard",
+			      p->row.standard, "createdAt", time_json(p->row.created_at),
+			      "updatedAt", time_json(p->row.updated_at));
+
+	json_object_set_new(o, "permissions", perm != NULL ? perm : json_object());
+	return o;
 }
 
 static bool
@@ -484,6 +489,37 @@ read_prop_fields(json_t *body, struct kura_prop *p, bool create, json_t *details
 		p->row.indexed = false;
 	if (p->row.unique)
 		p->row.indexed = true;
+	v = json_object_get(body, "permissions");
+	if (v != NULL) {
+		bool ok = json_is_object(v);
+		const char *k;
+		json_t *list;
+
+		json_object_foreach(v, k, list) {
+			size_t i;
+			json_t *role;
+
+			if ((strcmp(k, "view") != 0 && strcmp(k, "edit") != 0) || !json_is_array(list))
+				ok = false;
+			json_array_foreach(list, i, role) {
+				if (kura_role_bit(json_string_value(role)) == 0)
+					ok = false;
+			}
+		}
+		if (!ok) {
+			kura_api_detail(details, "permissions", "invalid",
+					"permissions is {\"view\": [roles], \"edit\": [roles]} of "
+					"super_admin, admin, member, read_only");
+		} else {
+			free(p->permissions_text);
+			p->permissions_text = json_dumps(v, JSON_COMPACT);
+		}
+	}
+	/* Field-level permissions are for sensitive properties. */
+	if (!p->row.sensitive && p->permissions_text != NULL &&
+	    strcmp(p->permissions_text, "{}") != 0)
+		kura_api_detail(details, "permissions", "not_applicable",
+				"only sensitive properties have field-level permissions");
 	if (json_array_size(details) > before)
 		return false;
 	json_decref(p->options);
@@ -556,7 +592,8 @@ kura_api_props_create(struct kura_req *r)
 	static const char *const fields[] = {"name",	   "labels",	  "type",
 					     "required",   "unique",	  "indexed",
 					     "options",	   "validation",  "sensitive",
-					     "classification", "description", NULL};
+					     "classification", "description", "permissions",
+					     NULL};
 	struct kura_api_crm c;
 	struct kura_prop p;
 	json_t *details = json_array();
@@ -583,6 +620,7 @@ kura_api_props_create(struct kura_req *r)
 	p.description = strdup("");
 	p.options_text = strdup("[]");
 	p.validation_text = strdup("{}");
+	p.permissions_text = strdup("{}");
 	read_prop_fields(r->json, &p, true, details);
 	if (json_array_size(details) == 0 && c.obj->nprops >= KURA_PROPS_PER_OBJECT_MAX) {
 		kura_api_detail(details, "name", "limit", "at most 500 properties per object type");
@@ -608,6 +646,7 @@ kura_api_props_create(struct kura_req *r)
 	p.row.description = p.description;
 	p.row.options = p.options_text;
 	p.row.validation = p.validation_text;
+	p.row.permissions = p.permissions_text;
 	ops = kura_store_crm(r->principal.db, &conn);
 	e = kura_store_begin(r->principal.db);
 	if (e == KURA_OK)
@@ -643,7 +682,9 @@ prop_copy(const struct kura_prop *src, struct kura_prop *dst)
 	dst->description = strdup(src->row.description);
 	dst->options_text = strdup(src->row.options);
 	dst->validation_text = strdup(src->row.validation);
-	if (dst->description == NULL || dst->options_text == NULL || dst->validation_text == NULL)
+	dst->permissions_text = strdup(src->row.permissions != NULL ? src->row.permissions : "{}");
+	if (dst->description == NULL || dst->options_text == NULL || dst->validation_text == NULL ||
+	    dst->permissions_text == NULL)
 		return false;
 	return kura_prop_compile(dst, err, sizeof(err));
 }
@@ -743,7 +784,8 @@ kura_api_props_update(struct kura_req *r)
 	static const char *const fields[] = {"labels",	   "type",	  "required",
 					     "unique",	   "indexed",	  "options",
 					     "validation", "sensitive",	  "classification",
-					     "description", "dryRun",	  NULL};
+					     "description", "dryRun",	  "permissions",
+					     NULL};
 	struct kura_api_crm c;
 	const struct kura_prop *cur;
 	struct kura_prop p;
@@ -851,6 +893,7 @@ kura_api_props_update(struct kura_req *r)
 	p.row.description = p.description;
 	p.row.options = p.options_text;
 	p.row.validation = p.validation_text;
+	p.row.permissions = p.permissions_text;
 	if (e == KURA_OK)
 		e = ops->prop_update(conn, &p.row);
 	if (e == KURA_OK && reindex) {

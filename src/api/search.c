@@ -50,10 +50,14 @@ kura_api_records_search(struct kura_req *r)
 	}
 	json_decref(details);
 	e = kura_search_run(&c.x, &s, true, &out);
-	if (e != KURA_OK)
+	if (e == KURA_E_FORBIDDEN) {
+		kura_req_audit_denied(r, e);
+		kura_reply_error(r, e, "your role may not filter or sort on one of these properties");
+	} else if (e != KURA_OK) {
 		kura_reply_error(r, e, NULL);
-	else
+	} else {
 		kura_reply_json(r, 200, out);
+	}
 out:
 	kura_search_req_free(&s);
 	kura_api_crm_end(r, &c);
@@ -451,10 +455,14 @@ kura_api_list_members(struct kura_req *r)
 	s.q.after_id = after;
 	s.q.list_id = x.row.dynamic ? 0 : x.row.id;
 	e = kura_search_run(&c.x, &s, false, &out);
-	if (e != KURA_OK)
+	if (e == KURA_E_FORBIDDEN) {
+		kura_req_audit_denied(r, e);
+		kura_reply_error(r, e, "this list filters on a property your role may not view");
+	} else if (e != KURA_OK) {
 		kura_reply_error(r, e, NULL);
-	else
+	} else {
 		kura_reply_json(r, 200, out);
+	}
 out:
 	json_decref(details);
 	json_decref(body);

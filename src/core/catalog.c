@@ -62,11 +62,82 @@ static const struct {
 	{"space", KURA_CC_SPACE},       {"symbols", KURA_CC_SYMBOLS},
 };
 
+static const char *const role_names[] = {"super_admin", "admin", "member", "read_only"};
+
+unsigned
+kura_role_bit(const char *role)
+{
+	for (unsigned i = 0; role != NULL && i < sizeof(role_names) / sizeof(role_names[0]); i++) {
+		if (strcmp(role, role_names[i]) == 0)
+			return 1u << i;
+	}
+	return 0;
+}
+
+static bool
+role_may(unsigned roles, const char *role)
+{
+	unsigned bit;
+
+	if (roles == 0 || role == NULL)
+		return true;
+	bit = kura_role_bit(role);
+	/* Super admins always may; an unknown role never does. */
+	return bit == KURA_ROLE_SUPER_ADMIN || (bit != 0 && (roles & bit) != 0);
+}
+
+bool
+kura_prop_can_view(const struct kura_prop *p, const char *role)
+{
+	return role_may(p->view_roles, role);
+}
+
+bool
+kura_prop_can_edit(const struct kura_prop *p, const char *role)
+{
+	return role_may(p->edit_roles, role) && role_may(p->view_roles, role);
+}
+
+/* {"view": [roles], "edit": [roles]} into bits; false on anything else. */
+static bool
+parse_permissions(const char *text, unsigned *view, unsigned *edit)
+{
+	json_error_t je;
+	json_t *o = json_loads(text != NULL ? text : "{}", 0, &je), *v;
+	const char *key;
+	bool ok = json_is_object(o);
+
+	*view = 0;
+	*edit = 0;
+	json_object_foreach(o, key, v) {
+		unsigned *out = strcmp(key, "view") == 0 ? view : strcmp(key, "edit") == 0 ? edit : NULL;
+		size_t i;
+		json_t *r;
+
+		if (out == NULL || !json_is_array(v)) {
+			ok = false;
+			break;
+		}
+		json_array_foreach(v, i, r) {
+			unsigned bit = kura_role_bit(json_string_value(r));
+
+			if (bit == 0)
+				ok = false;
+			*out |= bit;
+		}
+		/* an empty list still means "super admins only" */
+		*out |= KURA_ROLE_SUPER_ADMIN;
+	}
+	json_decref(o);
+	return ok;
+}
+
 void
 kura_prop_clear(struct kura_prop *p)
 {
 	if (p == NULL)
 		return;
+	free(p->permissions_text);
 	free(p->description);
 	free(p->options_text);
 	free(p->validation_text);
@@ -163,9 +234,14 @@ kura_prop_compile(struct kura_prop *p, char *err, size_t n)
 		p->has_pattern = true;
 	}
 	json_decref(val);
+	if (!parse_permissions(p->permissions_text, &p->view_roles, &p->edit_roles)) {
+		snprintf(err, n, "permissions is {\"view\": [roles], \"edit\": [roles]} of built-in roles");
+		return false;
+	}
 	p->row.description = p->description != NULL ? p->description : "";
 	p->row.options = p->options_text != NULL ? p->options_text : "[]";
 	p->row.validation = p->validation_text != NULL ? p->validation_text : "{}";
+	p->row.permissions = p->permissions_text != NULL ? p->permissions_text : "{}";
 	return true;
 bad:
 	json_decref(val);
@@ -228,7 +304,9 @@ add_prop(void *ctx, const struct kura_prop_row *r)
 	p->description = strdup(r->description != NULL ? r->description : "");
 	p->options_text = strdup(r->options != NULL ? r->options : "[]");
 	p->validation_text = strdup(r->validation != NULL ? r->validation : "{}");
-	if (p->description == NULL || p->options_text == NULL || p->validation_text == NULL) {
+	p->permissions_text = strdup(r->permissions != NULL ? r->permissions : "{}");
+	if (p->description == NULL || p->options_text == NULL || p->validation_text == NULL ||
+	    p->permissions_text == NULL) {
 		l->e = KURA_E_NOMEM;
 		return false;
 	}

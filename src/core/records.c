@@ -118,6 +118,10 @@ read_props(const struct kura_rec_ctx *x, json_t *props, bool create, struct kura
 			       "no such property on this object");
 			continue;
 		}
+		if (!kura_prop_can_edit(p, x->role)) {
+			detail(details, key, "forbidden", "your role may not change this property");
+			continue;
+		}
 		cv = &(*cols)[*n];
 		if (!kura_value_from_json(p, v, true, sp, &cv->v, details))
 			continue;
@@ -137,6 +141,20 @@ read_props(const struct kura_rec_ctx *x, json_t *props, bool create, struct kura
 		}
 	}
 	return json_array_size(details) == before;
+}
+
+/* KURA_E_FORBIDDEN when a detail says a property may not be changed, else KURA_E_VALIDATION. */
+static enum kura_err
+refusal(json_t *details)
+{
+	size_t i;
+	json_t *d;
+
+	json_array_foreach(details, i, d) {
+		if (strcmp(json_string_value(json_object_get(d, "code")), "forbidden") == 0)
+			return KURA_E_FORBIDDEN;
+	}
+	return KURA_E_VALIDATION;
 }
 
 static const struct kura_prop *
@@ -193,7 +211,7 @@ kura_record_draft_make(const struct kura_rec_ctx *x, json_t *properties, json_t 
 	memset(d, 0, sizeof(*d));
 	kura_buf_init(&d->fts, 4 * 1024 * 1024);
 	if (!read_props(x, properties, true, &d->sp, &d->cols, &d->n, details))
-		return KURA_E_VALIDATION;
+		return refusal(details);
 	e = kura_fts_body(x->obj, d->cols, d->n, &d->fts);
 	if (e != KURA_OK)
 		return e;
@@ -360,7 +378,7 @@ kura_record_update(const struct kura_rec_ctx *x, int64_t id, json_t *properties,
 		changed[0] = '\0';
 	kura_buf_init(&fts, 4 * 1024 * 1024);
 	if (!read_props(x, properties, false, &sp, &cols, &n, details)) {
-		e = KURA_E_VALIDATION;
+		e = refusal(details);
 		goto out;
 	}
 	e = ops->record_get(conn, x->obj->row.id, id, false, copy_row, &cur);
@@ -496,8 +514,12 @@ kura_record_row_json(const struct kura_rec_ctx *x, const struct kura_record_row 
 		bool opened = false, wanted = want == NULL;
 		json_t *v;
 
-		/* Archived properties keep their values but are no longer shown. */
-		if (p == NULL || p->row.archived_at != 0 || p->row.object_id != o->row.id)
+		/*
+		 * Archived properties keep their values but are no longer shown;
+		 * one the caller's role may not view is left out (not masked).
+		 */
+		if (p == NULL || p->row.archived_at != 0 || p->row.object_id != o->row.id ||
+		    !kura_prop_can_view(p, x->role))
 			continue;
 		for (size_t w = 0; !wanted && w < json_array_size(want); w++)
 			wanted = strcmp(json_string_value(json_array_get(want, w)), p->row.name) == 0;
@@ -523,8 +545,10 @@ kura_record_row_json(const struct kura_rec_ctx *x, const struct kura_record_row 
 	for (size_t w = 0; want != NULL && w < json_array_size(want); w++) {
 		const char *name = json_string_value(json_array_get(want, w));
 
-		if (name != NULL && json_object_get(props, name) == NULL &&
-		    kura_object_prop(o, name) != NULL)
+		const struct kura_prop *p = kura_object_prop(o, name);
+
+		if (name != NULL && json_object_get(props, name) == NULL && p != NULL &&
+		    kura_prop_can_view(p, x->role))
 			json_object_set_new(props, name, json_null());
 	}
 	if (read[0] != '\0' && x->sensitive_reads != NULL)

@@ -713,6 +713,22 @@ kura_search_run(const struct kura_rec_ctx *x, struct kura_search_req *s, bool co
 	char cur[64];
 
 	*out = NULL;
+	/* Filtering or sorting on a property the caller may not view would reveal it. */
+	for (size_t g = 0; g < s->q.ngroups; g++) {
+		for (size_t i = 0; i < s->q.groups[g].n; i++) {
+			const struct kura_prop *p =
+				kura_catalog_prop_by_id(x->cat, s->q.groups[g].filters[i].prop_id);
+
+			if (p != NULL && !kura_prop_can_view(p, x->role))
+				return KURA_E_FORBIDDEN;
+		}
+	}
+	for (size_t i = 0; i < s->q.nsorts; i++) {
+		const struct kura_prop *p = kura_catalog_prop_by_id(x->cat, s->q.sorts[i].prop_id);
+
+		if (p != NULL && !kura_prop_can_view(p, x->role))
+			return KURA_E_FORBIDDEN;
+	}
 	if (kura_search_has_blind(s))
 		return run_blind(x, s, count, out);
 	if (q.nsorts > 0 && q.offset + q.limit > KURA_SEARCH_RESULTS_MAX)

@@ -221,3 +221,76 @@ def test_other_tenant_cannot_see_them(tenant):
     r = other.post(f"{OBJ}/search", json={"filterGroups": [{"filters": [
         {"propertyName": "email", "operator": "EQ", "value": "p0@example.com"}]}]})
     assert r.status_code == 200 and r.json()["total"] == 0
+
+
+def test_field_permissions_on_every_path(tenant):
+    """ssn: only admins (and super admins) see it, only super admins change
+    it. A member never sees it -- not in reads, batch reads, search results,
+    lists or history -- cannot filter or sort on it, and cannot write it
+    through create, update or batch; the member's other writes go through."""
+    world, boss, ids = tenant
+    r = boss.request("PATCH", "/api/v1/properties/contacts/ssn",
+                     json={"permissions": {"view": ["admin"], "edit": []}})
+    assert r.status_code == 200, r.text
+    assert r.json()["permissions"] == {"view": ["admin"], "edit": []}
+    member = world.login("acme_member")
+    admin = k.active_user(world, "acme", "admin", prefix="perm-admin")
+    admin = world.server.login(admin.tenant, admin.email, admin.password)
+
+    got = member.get(f"{OBJ}/{ids[0]}")
+    assert got.status_code == 200 and "ssn" not in got.json()["properties"], got.text
+    assert got.json()["properties"]["birthday"] == "1980-01-10"
+    assert "ssn" not in member.get(f"{OBJ}/{ids[0]}", params={"properties": "ssn,email"}).json()[
+        "properties"]
+    r = member.post(f"{OBJ}/batch/read", json={"ids": ids})
+    assert all("ssn" not in x["record"]["properties"] for x in r.json()["results"]), r.text
+    r = member.post(f"{OBJ}/search", json={"query": "p0"})
+    assert r.status_code == 200 and "ssn" not in r.json()["results"][0]["properties"]
+    h = member.get(f"{OBJ}/{ids[0]}/history").json()["results"]
+    assert h and all(x["property"] != "ssn" for x in h)
+    # filtering and sorting on it would reveal it
+    r = member.post(f"{OBJ}/search", json={"filterGroups": [{"filters": [
+        {"propertyName": "ssn", "operator": "EQ", "value": SECRETS[0]}]}]})
+    k.assert_error(r, 403, "forbidden")
+    r = member.post(f"{OBJ}/search", json={"filterGroups": [{"filters": [
+        {"propertyName": "ssn", "operator": "HAS_PROPERTY"}]}]})
+    k.assert_error(r, 403, "forbidden")
+    # writes, on every path
+    r = member.post(OBJ, json={"properties": {"email": "m@example.com", "ssn": "SECRET-M"}})
+    err = k.assert_error(r, 403, "forbidden")
+    assert {(d["field"], d["code"]) for d in err["details"]} == {("ssn", "forbidden")}
+    r = member.request("PATCH", f"{OBJ}/{ids[0]}", json={"properties": {"ssn": "SECRET-M"}})
+    k.assert_error(r, 403, "forbidden")
+    r = member.post(f"{OBJ}/batch/create", json={"inputs": [
+        {"properties": {"email": "ok@example.com"}},
+        {"properties": {"email": "no@example.com", "ssn": "SECRET-M"}}]})
+    assert r.status_code == 207, r.text
+    assert [x["status"] for x in r.json()["results"]] == [201, 403]
+    r = member.post(f"{OBJ}/batch/update", json={"inputs": [
+        {"id": ids[1], "properties": {"ssn": "SECRET-M"}}]})
+    assert [x["status"] for x in r.json()["results"]] == [403]
+    assert member.request("PATCH", f"{OBJ}/{ids[0]}",
+                          json={"properties": {"city": "Osaka"}}).status_code == 200
+    # an admin sees it but may not change it; the super admin may
+    assert admin.get(f"{OBJ}/{ids[0]}").json()["properties"]["ssn"] == SECRETS[0]
+    k.assert_error(admin.request("PATCH", f"{OBJ}/{ids[0]}",
+                                 json={"properties": {"ssn": "SECRET-A"}}), 403, "forbidden")
+    r = boss.request("PATCH", f"{OBJ}/{ids[0]}", json={"properties": {"ssn": "SECRET-B"}})
+    assert r.status_code == 200 and r.json()["properties"]["ssn"] == "SECRET-B"
+    # refused writes are audited
+    denied = boss.get("/api/v1/audit", params={"action": "access.denied"}).json()["results"]
+    assert any(e["errorCode"] == "forbidden" for e in denied)
+
+
+@pytest.mark.parametrize("perms", [{"view": ["owner"]}, {"see": ["admin"]}, {"view": "admin"}])
+def test_bad_permissions_are_refused(tenant, perms):
+    _, boss, _ = tenant
+    r = boss.request("PATCH", "/api/v1/properties/contacts/ssn", json={"permissions": perms})
+    k.assert_error(r, 422, "validation_failed")
+
+
+def test_permissions_need_a_sensitive_property(tenant):
+    _, boss, _ = tenant
+    r = boss.request("PATCH", "/api/v1/properties/contacts/city",
+                     json={"permissions": {"view": ["admin"]}})
+    k.assert_error(r, 422, "validation_failed")

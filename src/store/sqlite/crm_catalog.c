@@ -127,6 +127,7 @@ prop_row(sqlite3_stmt *st, void *p)
 	r.archived_at = sqlite3_column_int64(st, 15);
 	r.created_at = sqlite3_column_int64(st, 16);
 	r.updated_at = sqlite3_column_int64(st, 17);
+	r.permissions = col_str(st, 18);
 	x->stop = !x->pcb(x->ctx, &r);
 }
 
@@ -141,7 +142,7 @@ kura_sqlite_crm_prop_list(void *conn, kura_prop_row_cb cb, void *ctx)
 	e = kura_sqlite_dyn(c,
 			    "SELECT id, object_id, name, label_en, label_ja, type, required, uniq, "
 			    "indexed, sensitive, classification, description, options, validation, "
-			    "standard, coalesce(archived_at, 0), created_at, updated_at "
+			    "standard, coalesce(archived_at, 0), created_at, updated_at, permissions "
 			    "FROM properties ORDER BY id",
 			    &st);
 	if (e == KURA_OK)
@@ -273,6 +274,8 @@ bind_prop_fields(sqlite3_stmt *st, const struct kura_prop_row *p, int at)
 	sqlite3_bind_text(st, at + 9, p->options != NULL ? p->options : "[]", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, at + 10, p->validation != NULL ? p->validation : "{}", -1,
 			  SQLITE_STATIC);
+	sqlite3_bind_text(st, at + 11, p->permissions != NULL ? p->permissions : "{}", -1,
+			  SQLITE_STATIC);
 }
 
 enum kura_err
@@ -287,16 +290,16 @@ kura_sqlite_crm_prop_create(void *conn, struct kura_prop_row *p)
 	e = kura_sqlite_dyn(c,
 			    "INSERT INTO properties (object_id, name, label_en, label_ja, type, "
 			    "required, uniq, indexed, sensitive, classification, description, options, "
-			    "validation, standard, created_at, updated_at) "
-			    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+			    "validation, permissions, standard, created_at, updated_at) "
+			    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
 			    &st);
 	if (e != KURA_OK)
 		goto out;
 	sqlite3_bind_int64(st, 1, p->object_id);
 	sqlite3_bind_text(st, 2, p->name, -1, SQLITE_STATIC);
 	bind_prop_fields(st, p, 3);
-	sqlite3_bind_int64(st, 14, p->created_at);
 	sqlite3_bind_int64(st, 15, p->created_at);
+	sqlite3_bind_int64(st, 16, p->created_at);
 	rc = sqlite3_step(st);
 	if (kura_sqlite_is_dup(rc)) {
 		e = KURA_E_EXISTS;
@@ -356,15 +359,15 @@ kura_sqlite_crm_prop_update(void *conn, const struct kura_prop_row *p)
 	e = kura_sqlite_dyn(c,
 			    "UPDATE properties SET label_en = ?, label_ja = ?, type = ?, required = ?, "
 			    "uniq = ?, indexed = ?, sensitive = ?, classification = ?, description = ?, "
-			    "options = ?, validation = ?, archived_at = nullif(?, 0), updated_at = ? "
-			    "WHERE id = ?",
+			    "options = ?, validation = ?, permissions = ?, archived_at = nullif(?, 0), "
+			    "updated_at = ? WHERE id = ?",
 			    &st);
 	if (e != KURA_OK)
 		goto out;
 	bind_prop_fields(st, p, 1);
-	sqlite3_bind_int64(st, 12, p->archived_at);
-	sqlite3_bind_int64(st, 13, p->updated_at);
-	sqlite3_bind_int64(st, 14, p->id);
+	sqlite3_bind_int64(st, 13, p->archived_at);
+	sqlite3_bind_int64(st, 14, p->updated_at);
+	sqlite3_bind_int64(st, 15, p->id);
 	e = kura_sqlite_write(c, st, "prop_update", true);
 	if (e == KURA_OK && (was_unique != p->unique || was_indexed != p->indexed))
 		e = sync_index(c, p->object_id, p->id, p->unique, p->indexed);

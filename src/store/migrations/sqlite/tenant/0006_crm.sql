@@ -45,6 +45,7 @@ CREATE TABLE properties (
 	description    TEXT    NOT NULL DEFAULT '',
 	options        TEXT    NOT NULL DEFAULT '[]',   -- JSON array, enumerations
 	validation     TEXT    NOT NULL DEFAULT '{}',   -- JSON object
+	permissions    TEXT    NOT NULL DEFAULT '{}',   -- JSON {"view": [roles], "edit": [roles]}
 	standard       INTEGER NOT NULL DEFAULT 0,
 	archived_at    INTEGER,
 	created_at     INTEGER NOT NULL,
