@@ -162,13 +162,6 @@ start_monitoring(struct kura_server *srv, char *err, size_t n)
 	enum kura_err e;
 
 	srv->started_at = kura_now_us();
-	e = kura_catalog_cache_new(&srv->catalogs);
-	if (e == KURA_OK)
-		e = kura_field_keys_new(srv->keys, fetch_wrapped_key, srv->store, &srv->field_keys);
-	if (e != KURA_OK) {
-		snprintf(err, n, "catalogue cache / field keys: %s", kura_err_name(e));
-		goto out;
-	}
 	e = kura_metrics_init(srv->nroutes);
 	for (size_t i = 0; e == KURA_OK && i < srv->nroutes; i++) {
 		char m[16];
@@ -361,8 +354,15 @@ main(int argc, char **argv)
 				   srv.cfg.test_clock_offset_file) == 0)
 			pthread_detach(clock_thr);
 	}
-	if (kura_housekeeper_start(srv.store, srv.cfg.housekeeping_seconds, &housekeeper) !=
-	    KURA_OK) {
+	/* The tenants' catalogues and data keys, shared by the HTTP threads and housekeeping. */
+	if (kura_catalog_cache_new(&srv.catalogs) != KURA_OK ||
+	    kura_field_keys_new(srv.keys, fetch_wrapped_key, srv.store, &srv.field_keys) !=
+		    KURA_OK) {
+		kura_log(KURA_LOG_ERROR, "start_failed", "reason=caches");
+		goto out;
+	}
+	if (kura_housekeeper_start(srv.store, srv.field_keys, srv.cfg.housekeeping_seconds,
+				   &housekeeper) != KURA_OK) {
 		kura_log(KURA_LOG_ERROR, "start_failed", "reason=housekeeper");
 		goto out;
 	}

@@ -258,6 +258,12 @@ enum kura_err kura_sensitive_open(const struct kura_rec_ctx *x, int64_t record_i
 /* The blind index of a stored-form value (the one search looks up). */
 enum kura_err kura_sensitive_blind(const struct kura_rec_ctx *x, const struct kura_prop *p,
 				   const struct kura_val *v, int64_t *blind);
+/*
+ * Re-encrypts up to max sensitive values that are not under the current
+ * data-key version (base->key_version), inside the caller's transaction;
+ * *done counts them. base needs db, cat and keys (obj is chosen per value).
+ */
+enum kura_err kura_sensitive_rekey(const struct kura_rec_ctx *base, unsigned max, size_t *done);
 /* {"$enc": base64} of a ciphertext (history entries), and back. */
 json_t *kura_sensitive_ct_json(const struct kura_val *ct);
 enum kura_err kura_sensitive_ct_from_json(json_t *j, struct kura_strpool *sp,
@@ -266,11 +272,14 @@ enum kura_err kura_sensitive_ct_from_json(json_t *j, struct kura_strpool *sp,
 /* --- housekeeping (a thread of kurad) --- */
 
 struct kura_housekeeper;
-/* One round over every active tenant: purge expired archived records, drop old replies. */
-void kura_housekeeping_round(struct kura_store *store);
-/* Runs a round every interval_s seconds until stopped. */
-enum kura_err kura_housekeeper_start(struct kura_store *store, unsigned interval_s,
-				     struct kura_housekeeper **out);
+/*
+ * One round over every active tenant: purge expired archived records, drop
+ * old replies, re-encrypt sensitive values still under an older data key.
+ */
+void kura_housekeeping_round(struct kura_store *store, struct kura_field_keys *keys);
+/* Runs a round every interval_s seconds until stopped; keys (may be NULL) re-encrypt. */
+enum kura_err kura_housekeeper_start(struct kura_store *store, struct kura_field_keys *keys,
+				     unsigned interval_s, struct kura_housekeeper **out);
 void kura_housekeeper_stop(struct kura_housekeeper *h); /* NULL is a no-op */
 
 /* A record id from its text ("123"); false when malformed. */

@@ -286,6 +286,8 @@ struct kura_store_ops {
 	const struct kura_crm_ops *crm;
 
 	enum kura_err (*setting_get)(void *conn, const char *key, char *out, size_t cap);
+	enum kura_err (*tenant_key_rotate)(void *be, const char *id, uint32_t version,
+					   const uint8_t *wrapped, size_t len, int64_t now);
 };
 
 extern const struct kura_store_ops kura_store_sqlite_ops;
@@ -313,6 +315,14 @@ enum kura_err kura_store_tenant_set_status(struct kura_store *s, const char *id,
 					   enum kura_tenant_status st, int64_t now);
 enum kura_err kura_store_tenant_key_get(struct kura_store *s, const char *id, uint32_t version,
 					uint8_t *out, size_t cap, size_t *len);
+
+/*
+ * Adds the tenant's data key `version` (wrapped) and makes it current, in
+ * one transaction. KURA_E_CONFLICT unless version is the current one + 1;
+ * KURA_E_NOT_FOUND when there is no such tenant.
+ */
+enum kura_err kura_store_tenant_key_rotate(struct kura_store *s, const char *id, uint32_t version,
+					   const uint8_t *wrapped, size_t len, int64_t now);
 
 /* KURA_E_NOT_FOUND when no such tenant. The handle is bound to that tenant only. */
 enum kura_err kura_store_tenant_acquire(struct kura_store *s, const char *tenant_id,

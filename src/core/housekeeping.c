@@ -23,6 +23,7 @@
 
 struct kura_housekeeper {
 	struct kura_store *store;
+	struct kura_field_keys *keys;
 	unsigned interval_s;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -55,8 +56,45 @@ collect(void *ctx, const struct kura_tenant *t)
 }
 
 /* One round for one tenant: returns how many records were purged. */
+#define REKEY_PER_TRANSACTION 500
+
+/*
+ * Values still under an older data key, re-encrypted in short transactions
+ * so that requests keep being served in between.
+ */
 static enum kura_err
-tend(struct kura_store *store, const char *tenant, size_t *purged)
+rekey(struct kura_store *store, struct kura_field_keys *keys, struct kura_tenant_db *db,
+      const struct kura_catalog *cat, const char *tenant, size_t *total)
+{
+	struct kura_rec_ctx x;
+	struct kura_tenant t;
+	size_t n = 0;
+	enum kura_err e;
+
+	*total = 0;
+	if (keys == NULL)
+		return KURA_OK;
+	e = kura_store_tenant_get(store, tenant, &t);
+	if (e != KURA_OK)
+		return e;
+	memset(&x, 0, sizeof(x));
+	x.db = db;
+	x.cat = cat;
+	x.keys = keys;
+	x.key_version = t.key_version;
+	do {
+		e = kura_store_begin(db);
+		if (e == KURA_OK)
+			e = kura_sensitive_rekey(&x, REKEY_PER_TRANSACTION, &n);
+		e = kura_store_finish(db, e);
+		if (e == KURA_OK)
+			*total += n;
+	} while (e == KURA_OK && n == REKEY_PER_TRANSACTION);
+	return e;
+}
+
+static enum kura_err
+tend(struct kura_store *store, struct kura_field_keys *keys, const char *tenant, size_t *purged)
 {
 	struct kura_tenant_db *db = NULL;
 	const struct kura_catalog *cat = NULL;
@@ -94,6 +132,14 @@ tend(struct kura_store *store, const char *tenant, size_t *purged)
 		if (e == KURA_OK)
 			*purged += n;
 	} while (e == KURA_OK && n == PURGE_PER_ROUND);
+	if (e == KURA_OK) {
+		size_t rekeyed = 0;
+
+		e = rekey(store, keys, db, cat, tenant, &rekeyed);
+		if (rekeyed > 0)
+			kura_log(KURA_LOG_INFO, "values_reencrypted", "tenant=%s count=%zu", tenant,
+				 rekeyed);
+	}
 	if (e == KURA_OK)
 		e = ops->optimize(conn);
 out:
@@ -103,7 +149,7 @@ out:
 }
 
 void
-kura_housekeeping_round(struct kura_store *store)
+kura_housekeeping_round(struct kura_store *store, struct kura_field_keys *keys)
 {
 	struct ids ids = {0};
 
@@ -113,7 +159,7 @@ kura_housekeeping_round(struct kura_store *store)
 	}
 	for (size_t i = 0; i < ids.n; i++) {
 		size_t purged = 0;
-		enum kura_err e = tend(store, ids.v[i], &purged);
+		enum kura_err e = tend(store, keys, ids.v[i], &purged);
 
 		if (e != KURA_OK)
 			kura_log(KURA_LOG_ERROR, "housekeeping_failed", "tenant=%s err=%s", ids.v[i],
@@ -140,7 +186,7 @@ run(void *arg)
 		if (h->stop)
 			break;
 		pthread_mutex_unlock(&h->lock);
-		kura_housekeeping_round(h->store);
+		kura_housekeeping_round(h->store, h->keys);
 		pthread_mutex_lock(&h->lock);
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -148,7 +194,7 @@ run(void *arg)
 }
 
 enum kura_err
-kura_housekeeper_start(struct kura_store *store, unsigned interval_s,
+kura_housekeeper_start(struct kura_store *store, struct kura_field_keys *keys, unsigned interval_s,
 		       struct kura_housekeeper **out)
 {
 	struct kura_housekeeper *h = calloc(1, sizeof(*h));
@@ -157,6 +203,7 @@ kura_housekeeper_start(struct kura_store *store, unsigned interval_s,
 	if (h == NULL)
 		return KURA_E_NOMEM;
 	h->store = store;
+	h->keys = keys;
 	h->interval_s = interval_s > 0 ? interval_s : 1;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);

@@ -254,3 +254,82 @@ kura_sensitive_ct_from_json(json_t *j, struct kura_strpool *sp, struct kura_val 
 	free(buf);
 	return ct->s != NULL ? KURA_OK : KURA_E_NOMEM;
 }
+
+struct stale {
+	int64_t *ids;
+	struct kura_val *vals;
+	struct kura_strpool *sp;
+	size_t n, cap;
+	enum kura_err e;
+};
+
+static bool
+collect_stale(void *ctx, int64_t id, const struct kura_val *v)
+{
+	struct stale *s = ctx;
+
+	if (s->n == s->cap)
+		return false;
+	s->ids[s->n] = id;
+	s->vals[s->n] = *v;
+	s->vals[s->n].s = kura_strpool_dup(s->sp, v->s, v->n);
+	if (s->vals[s->n].s == NULL) {
+		s->e = KURA_E_NOMEM;
+		return false;
+	}
+	s->n++;
+	return true;
+}
+
+enum kura_err
+kura_sensitive_rekey(const struct kura_rec_ctx *base, unsigned max, size_t *done)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(base->db, &conn);
+	struct kura_strpool sp = {0};
+	struct stale s = {.sp = &sp};
+	enum kura_err e = KURA_OK;
+
+	*done = 0;
+	s.ids = calloc(max + 1, sizeof(*s.ids));
+	s.vals = calloc(max + 1, sizeof(*s.vals));
+	if (s.ids == NULL || s.vals == NULL) {
+		e = KURA_E_NOMEM;
+		goto out;
+	}
+	for (size_t pi = 0; e == KURA_OK && pi < base->cat->nprops && *done < max; pi++) {
+		const struct kura_prop *p = &base->cat->props[pi];
+		struct kura_rec_ctx x = *base;
+
+		if (!p->row.sensitive)
+			continue;
+		for (size_t o = 0; o < base->cat->nobjects; o++) {
+			if (base->cat->objects[o].row.id == p->row.object_id)
+				x.obj = &base->cat->objects[o];
+		}
+		s.n = 0;
+		s.cap = max - *done;
+		e = ops->prop_values_stale(conn, p->row.object_id, p->row.id, x.key_version,
+					   (unsigned)s.cap, collect_stale, &s);
+		if (e == KURA_OK)
+			e = s.e;
+		/* Each value is opened under its old version and sealed under the current one. */
+		for (size_t i = 0; e == KURA_OK && i < s.n; i++) {
+			struct kura_val clear, ct, blind;
+
+			e = kura_sensitive_open(&x, s.ids[i], p, &s.vals[i], &sp, &clear);
+			if (e == KURA_OK)
+				e = kura_sensitive_seal(&x, s.ids[i], p, &clear, &sp, &ct, &blind);
+			if (e == KURA_OK)
+				e = ops->prop_value_set(conn, p->row.object_id, p->row.id, s.ids[i], &ct);
+			if (e == KURA_OK)
+				(*done)++;
+		}
+		kura_strpool_free(&sp);
+	}
+out:
+	free(s.ids);
+	free(s.vals);
+	kura_strpool_free(&sp);
+	return e;
+}

@@ -66,7 +66,7 @@ ops_complete(const struct kura_store_ops *o)
 	       o->apikey_create != NULL && o->apikey_auth != NULL && o->apikey_list != NULL &&
 	       o->apikey_revoke != NULL && o->apikey_touch != NULL &&
 	       o->pwhistory_add != NULL && o->pwhistory_list != NULL && o->crm != NULL &&
-	       o->setting_get != NULL;
+	       o->setting_get != NULL && o->tenant_key_rotate != NULL;
 }
 
 enum kura_err
@@ -801,4 +801,13 @@ kura_store_setting_get(struct kura_tenant_db *db, const char *key, char *out, si
 	if (db == NULL || key == NULL)
 		return KURA_E_INTERNAL;
 	return db->store->ops->setting_get(db->conn, key, out, cap);
+}
+
+enum kura_err
+kura_store_tenant_key_rotate(struct kura_store *s, const char *id, uint32_t version,
+			     const uint8_t *wrapped, size_t len, int64_t now)
+{
+	if (s == NULL || id == NULL || wrapped == NULL || len == 0)
+		return KURA_E_INTERNAL;
+	return s->ops->tenant_key_rotate(s->be, id, version, wrapped, len, now);
 }

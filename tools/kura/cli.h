@@ -27,6 +27,7 @@ int cli_user(struct cli *c, int argc, char **argv);
 int cli_demo(struct cli *c, int argc, char **argv);
 int cli_audit(struct cli *c, int argc, char **argv);
 int cli_notice(struct cli *c, int argc, char **argv);
+int cli_keys(struct cli *c, int argc, char **argv);
 
 /* Shared steps, so demo does exactly what init/tenant/user do. */
 int cli_do_init(struct cli *c, bool quiet_if_done);

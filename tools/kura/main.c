@@ -31,6 +31,9 @@ usage(FILE *f)
 		"         --starts RFC3339 --ends RFC3339 [--tenant T]\n"
 		"                                       a notice for T's users (without --tenant: all)\n"
 		"  notice list                          list every notice (id, kind, tenant, times, title)\n"
+		"  keys rotate --tenant T               a new data-key version for T, current at once;\n"
+		"                                       kurad re-encrypts older values in the background\n"
+		"  keys status --tenant T               values per key version, per sensitive property\n"
 		"  demo [--port N]                      init + tenant \"demo\" + an admin, for trying Kura\n\n"
 		"The data directory is --data, else $KURA_DATA, else ./kura-data.\n"
 		"Roles: super_admin, admin, member, read_only.\n");
@@ -107,6 +110,8 @@ main(int argc, char **argv)
 		rc = cli_audit(&c, argc, argv);
 	else if (strcmp(argv[0], "notice") == 0)
 		rc = cli_notice(&c, argc, argv);
+	else if (strcmp(argv[0], "keys") == 0)
+		rc = cli_keys(&c, argc, argv);
 	else {
 		fprintf(stderr, "kura: unknown command \"%s\"\n", argv[0]);
 		usage(stderr);

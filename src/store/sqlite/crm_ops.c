@@ -40,4 +40,6 @@ const struct kura_crm_ops kura_store_sqlite_crm_ops = {
 	.idem_put = kura_sqlite_crm_idem_put,
 	.idem_expire = kura_sqlite_crm_idem_expire,
 	.optimize = kura_sqlite_crm_optimize,
+	.prop_key_versions = kura_sqlite_crm_prop_key_versions,
+	.prop_values_stale = kura_sqlite_crm_prop_values_stale,
 };

@@ -914,3 +914,74 @@ kura_sqlite_crm_prop_value_set(void *conn, int64_t object_id, int64_t prop_id, i
 	kura_sqlite_done(st);
 	return e;
 }
+
+enum kura_err
+kura_sqlite_crm_prop_key_versions(void *conn, int64_t object_id, int64_t prop_id,
+				  void (*cb)(void *ctx, uint32_t version, int64_t n), void *ctx)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char sql[200];
+	enum kura_err e;
+	int rc;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT substr(p_%lld, 2, 4), count(*) FROM r_%lld WHERE typeof(p_%lld) = 'blob' "
+		 "GROUP BY 1",
+		 (long long)prop_id, (long long)object_id, (long long)prop_id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e != KURA_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const uint8_t *v = sqlite3_column_blob(st, 0);
+		uint32_t ver = 0;
+
+		if (v != NULL && sqlite3_column_bytes(st, 0) == 4)
+			ver = ((uint32_t)v[0] << 24) | ((uint32_t)v[1] << 16) | ((uint32_t)v[2] << 8) |
+			      v[3];
+		cb(ctx, ver, sqlite3_column_int64(st, 1));
+	}
+	if (rc != SQLITE_DONE)
+		e = kura_sqlite_error(c, "prop_key_versions", rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_prop_values_stale(void *conn, int64_t object_id, int64_t prop_id,
+				  uint32_t version, unsigned limit, kura_colval_cb cb, void *ctx)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	uint8_t want[4] = {(uint8_t)(version >> 24), (uint8_t)(version >> 16),
+			   (uint8_t)(version >> 8), (uint8_t)version};
+	char sql[240];
+	enum kura_err e;
+	int rc;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT id, p_%lld FROM r_%lld WHERE typeof(p_%lld) = 'blob' AND "
+		 "substr(p_%lld, 2, 4) <> ? ORDER BY id LIMIT ?",
+		 (long long)prop_id, (long long)object_id, (long long)prop_id, (long long)prop_id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_blob(st, 1, want, 4, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct kura_val v = {.kind = KURA_V_BLOB};
+
+		v.s = sqlite3_column_blob(st, 1);
+		v.n = (size_t)sqlite3_column_bytes(st, 1);
+		if (!cb(ctx, sqlite3_column_int64(st, 0), &v)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		e = kura_sqlite_error(c, "prop_values_stale", rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}

@@ -67,4 +67,5 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 	.crm = &kura_store_sqlite_crm_ops,
 
 	.setting_get = kura_sqlite_setting_get,
+	.tenant_key_rotate = kura_sqlite_tenant_key_rotate,
 };

@@ -48,4 +48,11 @@ enum kura_err kura_sqlite_crm_idem_expire(void *conn, int64_t cutoff);
 enum kura_err kura_sqlite_crm_optimize(void *conn);
 enum kura_err kura_sqlite_crm_record_next_id(void *conn, int64_t object_id, int64_t *id);
 
+enum kura_err kura_sqlite_crm_prop_key_versions(void *conn, int64_t object_id, int64_t prop_id,
+						void (*cb)(void *ctx, uint32_t version, int64_t n),
+						void *ctx);
+enum kura_err kura_sqlite_crm_prop_values_stale(void *conn, int64_t object_id, int64_t prop_id,
+						uint32_t version, unsigned limit,
+						kura_colval_cb cb, void *ctx);
+
 #endif

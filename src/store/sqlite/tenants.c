@@ -438,3 +438,73 @@ kura_sqlite_tenant_release(void *p, void *conn)
 {
 	kura_sqlite_release(p, conn);
 }
+
+enum kura_err
+kura_sqlite_tenant_key_rotate(void *p, const char *id, uint32_t version, const uint8_t *wrapped,
+			      size_t len, int64_t now)
+{
+	struct kura_sqlite_be *be = p;
+	struct kura_sqlite_conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	bool in_tx = false;
+	enum kura_err e;
+	int rc;
+
+	e = kura_sqlite_system_acquire(be, &c);
+	if (e != KURA_OK)
+		goto out;
+	e = kura_sqlite_begin(c);
+	if (e != KURA_OK)
+		goto out;
+	in_tx = true;
+	/* Only the next version: two rotations at once cannot both win. */
+	e = kura_sqlite_dyn(c,
+			    "UPDATE tenants SET key_version = ?2, updated_at = ?3 "
+			    "WHERE id = ?1 AND key_version = ?2 - 1",
+			    &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, version);
+	sqlite3_bind_int64(st, 3, now);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		e = kura_sqlite_error(c, "tenant_key_rotate", rc);
+		goto out;
+	}
+	if (sqlite3_changes(c->db) == 0) {
+		struct kura_tenant t;
+
+		kura_sqlite_done(st);
+		st = NULL;
+		kura_sqlite_rollback(c);
+		in_tx = false;
+		e = kura_sqlite_tenant_get(be, id, &t) == KURA_OK ? KURA_E_CONFLICT : KURA_E_NOT_FOUND;
+		goto out;
+	}
+	kura_sqlite_done(st);
+	st = NULL;
+	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_KEY_INSERT, sql_key_insert, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, version);
+	sqlite3_bind_blob(st, 3, wrapped, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		e = kura_sqlite_is_dup(rc) ? KURA_E_CONFLICT : kura_sqlite_error(c, "tenant_key_insert", rc);
+		goto out;
+	}
+	kura_sqlite_done(st);
+	st = NULL;
+	e = kura_sqlite_commit(c);
+	if (e == KURA_OK)
+		in_tx = false;
+out:
+	kura_sqlite_done(st);
+	if (in_tx)
+		kura_sqlite_rollback(c);
+	kura_sqlite_release(be, c);
+	return e;
+}
