@@ -306,6 +306,19 @@ main(int argc, char **argv)
 		kura_log(KURA_LOG_ERROR, "start_failed", "reason=crypto_init");
 		goto out;
 	}
+	{
+		char pending[KURA_PATH_MAX + 8];
+
+		/* A master-key rotation cut short: which key opens the keystore is unknown. */
+		snprintf(pending, sizeof(pending), "%s.new", srv.cfg.master_key_file);
+		if (access(pending, F_OK) == 0) {
+			kura_log(KURA_LOG_ERROR, "start_failed",
+				 "reason=master_key msg=\"%s exists: a master-key rotation was cut "
+				 "short; run kura keys rotate-master to finish it\"",
+				 pending);
+			goto out;
+		}
+	}
 	if (kura_keyring_open(srv.cfg.master_key_file, &srv.keys, err, sizeof(err)) != KURA_OK) {
 		kura_log(KURA_LOG_ERROR, "start_failed", "reason=master_key msg=%s hint=\"run kura init\"",
 			 kura_log_quote(qerr, sizeof(qerr), err));

@@ -59,6 +59,14 @@ enum kura_err kura_dek_new_wrapped(const struct kura_keyring *k, const char *ten
 enum kura_err kura_dek_unwrap(const struct kura_keyring *k, const char *tenant_id,
 			      uint32_t version, const uint8_t *wrapped, size_t len,
 			      uint8_t dek_out[KURA_KEY_BYTES]);
+/*
+ * Unwraps a data key under `from` and wraps it again under `to` (same
+ * tenant, same version): what a master-key rotation does to each key.
+ * out is zeroed on error.
+ */
+enum kura_err kura_dek_rewrap(const struct kura_keyring *from, const struct kura_keyring *to,
+			      const char *tenant_id, uint32_t version, const uint8_t *wrapped,
+			      size_t len, uint8_t out[KURA_WRAPPED_KEY_BYTES]);
 
 /*
  * CSRF token for a session: base64url(HMAC-SHA256(K_csrf, session_secret)),

@@ -203,6 +203,17 @@ typedef void (*kura_session_cb)(void *ctx, const struct kura_session *s);
 typedef void (*kura_setting_cb)(void *ctx, const char *key, const char *value);
 typedef bool (*kura_pwhistory_cb)(void *ctx, const char *hash); /* false stops */
 
+/* One wrapped data key of the keystore. */
+struct kura_wrapped_key {
+	char tenant[KURA_TENANT_ID_MAX + 1];
+	uint32_t version;
+	uint8_t wrapped[128];
+	size_t len;
+};
+/* false stops. */
+typedef bool (*kura_tenant_key_cb)(void *ctx, const char *tenant, uint32_t version,
+				   const uint8_t *wrapped, size_t len);
+
 /* The back-end vtable. `be` is the back end's own state. */
 struct kura_store_ops {
 	const char *name;
@@ -288,6 +299,10 @@ struct kura_store_ops {
 	enum kura_err (*setting_get)(void *conn, const char *key, char *out, size_t cap);
 	enum kura_err (*tenant_key_rotate)(void *be, const char *id, uint32_t version,
 					   const uint8_t *wrapped, size_t len, int64_t now);
+	enum kura_err (*tenant_delete)(void *be, const char *id);
+	enum kura_err (*tenant_keys_all)(void *be, kura_tenant_key_cb cb, void *ctx);
+	enum kura_err (*tenant_keys_replace)(void *be, const struct kura_wrapped_key *keys,
+					     size_t n);
 };
 
 extern const struct kura_store_ops kura_store_sqlite_ops;
@@ -323,6 +338,19 @@ enum kura_err kura_store_tenant_key_get(struct kura_store *s, const char *id, ui
  */
 enum kura_err kura_store_tenant_key_rotate(struct kura_store *s, const char *id, uint32_t version,
 					   const uint8_t *wrapped, size_t len, int64_t now);
+
+/*
+ * Deletes a tenant: its wrapped data keys and its row first, in one
+ * transaction (crypto-shredding: nothing it encrypted can be read again),
+ * then its files, overwritten before they are unlinked. No process may hold
+ * the tenant open. KURA_E_NOT_FOUND when there is no such tenant.
+ */
+enum kura_err kura_store_tenant_delete(struct kura_store *s, const char *id);
+/* Every wrapped data key of the keystore, by tenant and version, until cb returns false. */
+enum kura_err kura_store_tenant_keys_all(struct kura_store *s, kura_tenant_key_cb cb, void *ctx);
+/* Replaces the wrapped form of these keys, all in one transaction (a master-key rotation). */
+enum kura_err kura_store_tenant_keys_replace(struct kura_store *s,
+					     const struct kura_wrapped_key *keys, size_t n);
 
 /* KURA_E_NOT_FOUND when no such tenant. The handle is bound to that tenant only. */
 enum kura_err kura_store_tenant_acquire(struct kura_store *s, const char *tenant_id,

@@ -239,12 +239,43 @@ static enum kura_err wrap_cipher(const struct kura_keyring *k, gnutls_aead_ciphe
 	return KURA_OK;
 }
 
+static enum kura_err wrap_dek(const struct kura_keyring *k, const char *tenant_id,
+			      uint32_t version, const uint8_t dek[KURA_KEY_BYTES],
+			      uint8_t out[KURA_WRAPPED_KEY_BYTES]);
+
 enum kura_err kura_dek_new_wrapped(const struct kura_keyring *k, const char *tenant_id,
 				   uint32_t version, uint8_t out[KURA_WRAPPED_KEY_BYTES])
 {
+	uint8_t dek[KURA_KEY_BYTES];
+	enum kura_err rc;
+
+	randombytes_buf(dek, sizeof dek);
+	rc = wrap_dek(k, tenant_id, version, dek, out);
+	sodium_memzero(dek, sizeof dek);
+	return rc;
+}
+
+enum kura_err kura_dek_rewrap(const struct kura_keyring *from, const struct kura_keyring *to,
+			      const char *tenant_id, uint32_t version, const uint8_t *wrapped,
+			      size_t len, uint8_t out[KURA_WRAPPED_KEY_BYTES])
+{
+	uint8_t dek[KURA_KEY_BYTES];
+	enum kura_err rc;
+
+	memset(out, 0, KURA_WRAPPED_KEY_BYTES);
+	rc = kura_dek_unwrap(from, tenant_id, version, wrapped, len, dek);
+	if (rc == KURA_OK)
+		rc = wrap_dek(to, tenant_id, version, dek, out);
+	sodium_memzero(dek, sizeof dek);
+	return rc;
+}
+
+static enum kura_err wrap_dek(const struct kura_keyring *k, const char *tenant_id,
+			      uint32_t version, const uint8_t dek[KURA_KEY_BYTES],
+			      uint8_t out[KURA_WRAPPED_KEY_BYTES])
+{
 	enum kura_err rc = KURA_E_CRYPTO;
 	gnutls_aead_cipher_hd_t h = NULL;
-	uint8_t dek[KURA_KEY_BYTES];
 	char aad[AAD_MAX];
 	size_t aadlen = 0;
 	size_t ctlen = KURA_KEY_BYTES + WRAP_TAG_BYTES;
@@ -258,13 +289,12 @@ enum kura_err kura_dek_new_wrapped(const struct kura_keyring *k, const char *ten
 		goto out;
 	if (wrap_cipher(k, &h) != KURA_OK)
 		goto out;
-	randombytes_buf(dek, sizeof dek);
 	out[0] = WRAP_FORMAT_V1;
 	/* A random 96-bit nonce per wrap: the same key wraps at most a few DEKs
 	 * per tenant, far below the 2^32 messages where collisions matter. */
 	randombytes_buf(out + 1, WRAP_NONCE_BYTES);
 	if (gnutls_aead_cipher_encrypt(h, out + 1, WRAP_NONCE_BYTES, aad, aadlen, WRAP_TAG_BYTES,
-				       dek, sizeof dek, out + 1 + WRAP_NONCE_BYTES, &ctlen) < 0)
+				       dek, KURA_KEY_BYTES, out + 1 + WRAP_NONCE_BYTES, &ctlen) < 0)
 		goto out;
 	if (ctlen != KURA_KEY_BYTES + WRAP_TAG_BYTES)
 		goto out;
@@ -274,7 +304,6 @@ out:
 		memset(out, 0, KURA_WRAPPED_KEY_BYTES);
 	if (h != NULL)
 		gnutls_aead_cipher_deinit(h);
-	sodium_memzero(dek, sizeof dek);
 	return rc;
 }
 

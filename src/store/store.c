@@ -66,7 +66,9 @@ ops_complete(const struct kura_store_ops *o)
 	       o->apikey_create != NULL && o->apikey_auth != NULL && o->apikey_list != NULL &&
 	       o->apikey_revoke != NULL && o->apikey_touch != NULL &&
 	       o->pwhistory_add != NULL && o->pwhistory_list != NULL && o->crm != NULL &&
-	       o->setting_get != NULL && o->tenant_key_rotate != NULL;
+	       o->setting_get != NULL && o->tenant_key_rotate != NULL &&
+	       o->tenant_delete != NULL && o->tenant_keys_all != NULL &&
+	       o->tenant_keys_replace != NULL;
 }
 
 enum kura_err
@@ -810,4 +812,29 @@ kura_store_tenant_key_rotate(struct kura_store *s, const char *id, uint32_t vers
 	if (s == NULL || id == NULL || wrapped == NULL || len == 0)
 		return KURA_E_INTERNAL;
 	return s->ops->tenant_key_rotate(s->be, id, version, wrapped, len, now);
+}
+
+enum kura_err
+kura_store_tenant_delete(struct kura_store *s, const char *id)
+{
+	if (s == NULL || id == NULL)
+		return KURA_E_INTERNAL;
+	return s->ops->tenant_delete(s->be, id);
+}
+
+enum kura_err
+kura_store_tenant_keys_all(struct kura_store *s, kura_tenant_key_cb cb, void *ctx)
+{
+	if (s == NULL || cb == NULL)
+		return KURA_E_INTERNAL;
+	return s->ops->tenant_keys_all(s->be, cb, ctx);
+}
+
+enum kura_err
+kura_store_tenant_keys_replace(struct kura_store *s, const struct kura_wrapped_key *keys,
+			       size_t n)
+{
+	if (s == NULL || (keys == NULL && n > 0))
+		return KURA_E_INTERNAL;
+	return s->ops->tenant_keys_replace(s->be, keys, n);
 }

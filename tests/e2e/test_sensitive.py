@@ -348,3 +348,101 @@ def test_key_rotation_reencrypts_while_serving(binaries):
         assert entries and entries[0]["target"]["id"] == "2"
     finally:
         k.destroy_world(w)
+
+
+def test_tenant_deletion_shreds_its_keys(binaries):
+    """A tenant deleted with kura tenant delete: its data keys go first, then
+    its files, then the master key is replaced. A copy of its database and
+    of the keystore taken before the deletion, started again with the
+    current master key, can no longer decrypt anything; the other tenant
+    still reads its data."""
+    import shutil
+    w = k.make_world()
+    backup = k.new_tempdir("kura-e2e-backup-")
+    restored = None
+    try:
+        ids = {}
+        for key, tenant in (("acme_admin", "acme"), ("globex_admin", "globex")):
+            c = w.login(key)
+            r = c.post("/api/v1/properties/contacts", json={
+                "name": "ssn", "labels": {"en": "SSN"}, "type": "string", "sensitive": True})
+            assert r.status_code == 201, r.text
+            r = c.post(OBJ, json={"properties": {"email": f"x@{tenant}.example",
+                                                  "ssn": f"SECRET-{tenant}"}})
+            assert r.status_code == 201, r.text
+            ids[tenant] = r.json()["id"]
+        w.server.stop()
+        # the "backup": keystore and acme's database as they were (never the master key)
+        shutil.copy2(w.data_dir / "system.db", backup / "system.db")
+        shutil.copytree(w.data_dir / "tenants" / "acme", backup / "acme")
+        old_mk = (w.data_dir / "master.key").read_bytes()
+
+        r = w.cli.run("tenant", "delete", "acme", "--yes")
+        assert "deleted" in r.stdout and "master key replaced" in r.stdout, r.stdout
+        assert not (w.data_dir / "tenants" / "acme").exists()
+        assert not (w.data_dir / "master.key.new").exists()
+        new_mk = (w.data_dir / "master.key").read_bytes()
+        assert len(new_mk) == 32 and new_mk != old_mk
+
+        # the other tenant reads its data under the new master key
+        w.server.start()
+        g = w.login("globex_admin")
+        r = g.get(f"{OBJ}/{ids['globex']}")
+        assert r.status_code == 200 and r.json()["properties"]["ssn"] == "SECRET-globex", r.text
+        a = w.account("acme_admin")
+        k.assert_error(w.server.login_raw(a.tenant, a.email, a.password), 401,
+                       "invalid_credentials")
+        w.server.stop()
+
+        # the old copies, brought back with the only master key that exists now
+        restored = k.new_tempdir("kura-e2e-restored-")
+        data = restored / "data"
+        (data / "tenants").mkdir(parents=True)
+        shutil.copy2(backup / "system.db", data / "system.db")
+        shutil.copytree(backup / "acme", data / "tenants" / "acme")
+        shutil.copytree(w.data_dir / "tls", data / "tls")
+        shutil.copy2(w.data_dir / "master.key", data / "master.key")
+        for p in [data, data / "tenants", data / "tenants" / "acme", data / "tls"]:
+            p.chmod(0o700)
+        s = k.Kurad(data, log_dir=restored)
+        s.start()
+        try:
+            c = s.login(a.tenant, a.email, a.password)
+            r = c.get(f"{OBJ}/{ids['acme']}")
+            k.assert_error(r, 500, "internal_error")
+            assert "SECRET" not in r.text
+            # plain properties were never encrypted: only the sensitive ones are shredded
+            r = c.get(f"{OBJ}/{ids['acme']}", params={"properties": "email"})
+            assert r.status_code == 200, r.text
+        finally:
+            s.stop()
+    finally:
+        k.destroy_world(w)
+        k.remove_tempdir(backup)
+        if restored is not None:
+            k.remove_tempdir(restored)
+
+
+def test_master_key_rotation_keeps_every_tenant_readable(fresh_world):
+    w = fresh_world
+    c = w.login("acme_admin")
+    r = c.post("/api/v1/properties/contacts", json={
+        "name": "ssn", "labels": {"en": "SSN"}, "type": "string", "sensitive": True})
+    assert r.status_code == 201, r.text
+    rid = c.post(OBJ, json={"properties": {"ssn": "SECRET-MK"}}).json()["id"]
+    w.server.stop()
+    before = (w.data_dir / "master.key").read_bytes()
+    r = w.cli.run("keys", "rotate-master")
+    assert "master key replaced" in r.stdout, r.stdout
+    assert (w.data_dir / "master.key").read_bytes() != before
+    assert oct((w.data_dir / "master.key").stat().st_mode & 0o777) == "0o600"
+    # an interrupted rotation stops kurad from starting until it is finished
+    (w.data_dir / "master.key.new").write_bytes(b"\x01" * 32)
+    (w.data_dir / "master.key.new").chmod(0o600)
+    with pytest.raises(k.StartError):
+        w.server.start()
+    r = w.cli.run("keys", "rotate-master")
+    assert not (w.data_dir / "master.key.new").exists()
+    w.server.start()
+    c = w.login("acme_admin")
+    assert c.get(f"{OBJ}/{rid}").json()["properties"]["ssn"] == "SECRET-MK"

@@ -28,6 +28,8 @@ int cli_demo(struct cli *c, int argc, char **argv);
 int cli_audit(struct cli *c, int argc, char **argv);
 int cli_notice(struct cli *c, int argc, char **argv);
 int cli_keys(struct cli *c, int argc, char **argv);
+/* Replaces the master key, re-wrapping every data key (keys.c). */
+int cli_rotate_master(struct cli *c, const char *why);
 
 /* Shared steps, so demo does exactly what init/tenant/user do. */
 int cli_do_init(struct cli *c, bool quiet_if_done);

@@ -4,9 +4,13 @@
  * older values in short transactions while it serves); status shows, per
  * sensitive property, how many values each key version holds.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -120,6 +124,11 @@ cli_keys(struct cli *c, int argc, char **argv)
 	const char *tenant = NULL;
 	int opt;
 
+	if (argc == 2 && strcmp(argv[1], "rotate-master") == 0) {
+		if (cli_open(c) != 0)
+			return 1;
+		return cli_rotate_master(c, "on request");
+	}
 	if (argc < 2 || (strcmp(argv[1], "rotate") != 0 && strcmp(argv[1], "status") != 0))
 		goto usage;
 	optind = 0;
@@ -134,6 +143,173 @@ cli_keys(struct cli *c, int argc, char **argv)
 		return 1;
 	return strcmp(argv[1], "rotate") == 0 ? rotate(c, tenant) : status(c, tenant);
 usage:
-	fprintf(stderr, "usage: kura keys rotate --tenant T | kura keys status --tenant T\n");
+	fprintf(stderr, "usage: kura keys rotate --tenant T | kura keys status --tenant T | "
+			"kura keys rotate-master\n");
 	return 2;
+}
+
+struct rewrap {
+	const struct kura_keyring *from, *to;
+	struct kura_wrapped_key *keys;
+	size_t n, cap;
+	enum kura_err e;
+	bool probe;        /* only check that `from` opens the first key */
+};
+
+static bool
+rewrap_one(void *ctx, const char *tenant, uint32_t version, const uint8_t *wrapped, size_t len)
+{
+	struct rewrap *r = ctx;
+	struct kura_wrapped_key *k;
+	uint8_t dek[KURA_KEY_BYTES];
+
+	if (r->probe) {
+		r->e = kura_dek_unwrap(r->from, tenant, version, wrapped, len, dek);
+		sodium_memzero(dek, sizeof(dek));
+		return false;
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct kura_wrapped_key *nk = realloc(r->keys, cap * sizeof(*nk));
+
+		if (nk == NULL) {
+			r->e = KURA_E_NOMEM;
+			return false;
+		}
+		r->keys = nk;
+		r->cap = cap;
+	}
+	k = &r->keys[r->n];
+	memset(k, 0, sizeof(*k));
+	snprintf(k->tenant, sizeof(k->tenant), "%s", tenant);
+	k->version = version;
+	k->len = KURA_WRAPPED_KEY_BYTES;
+	r->e = kura_dek_rewrap(r->from, r->to, tenant, version, wrapped, len, k->wrapped);
+	if (r->e != KURA_OK)
+		return false;
+	r->n++;
+	return true;
+}
+
+static void
+free_keys(struct rewrap *r)
+{
+	if (r->keys != NULL)
+		sodium_memzero(r->keys, r->cap * sizeof(*r->keys));
+	free(r->keys);
+	r->keys = NULL;
+}
+
+/*
+ * Makes the new key file the master key, destroying the old one: the old
+ * file is held open across the (atomic) rename, then its bytes are
+ * overwritten, so there is never a moment without a usable master.key.
+ */
+static int
+install_new_key(const char *mk, const char *mk_new)
+{
+	uint8_t zeros[KURA_KEY_BYTES] = {0};
+	char dir[KURA_PATH_MAX];
+	char *slash;
+	int fd, old = open(mk, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (rename(mk_new, mk) != 0) {
+		fprintf(stderr, "kura: cannot move %s to %s: %s\n", mk_new, mk, strerror(errno));
+		if (old >= 0)
+			close(old);
+		return 1;
+	}
+	if (old >= 0) {
+		if (write(old, zeros, sizeof(zeros)) == (ssize_t)sizeof(zeros))
+			(void)fsync(old);
+		close(old);
+	}
+	snprintf(dir, sizeof(dir), "%s", mk);
+	slash = strrchr(dir, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		fd = open(dir[0] != '\0' ? dir : "/", O_RDONLY | O_DIRECTORY);
+		if (fd >= 0) {
+			(void)fsync(fd);
+			close(fd);
+		}
+	}
+	return 0;
+}
+
+/*
+ * A new master key: every wrapped data key is unwrapped with the old one
+ * and wrapped with the new one in a single keystore transaction; then the
+ * old key file is overwritten and replaced. Data is not touched. A run cut
+ * short leaves master.key.new behind: the next run finds out which key the
+ * keystore is under and finishes (kurad refuses to start until then).
+ */
+int
+cli_rotate_master(struct cli *c, const char *why)
+{
+	const char *mk = c->cfg.master_key_file;
+	char mk_new[KURA_PATH_MAX + 8], err[512];
+	struct kura_keyring *to = NULL;
+	struct rewrap r = {0};
+	enum kura_err e;
+	int rc = 1;
+
+	snprintf(mk_new, sizeof(mk_new), "%s.new", mk);
+	if (access(mk_new, F_OK) == 0) {
+		if (kura_keyring_open(mk_new, &to, err, sizeof(err)) == KURA_OK) {
+			r.from = to;
+			r.probe = true;
+			e = kura_store_tenant_keys_all(c->store, rewrap_one, &r);
+			if (e == KURA_OK && r.e == KURA_OK) {
+				/* the keystore is under the new key already: finish */
+				kura_keyring_free(to);
+				to = NULL;
+				if (install_new_key(mk, mk_new) != 0)
+					goto out;
+				printf("finished an interrupted master-key rotation\n");
+				rc = 0;
+				goto out;
+			}
+			kura_keyring_free(to);
+			to = NULL;
+		}
+		/* the keystore is still under the old key: start again */
+		unlink(mk_new);
+		memset(&r, 0, sizeof(r));
+	}
+	e = kura_master_key_create(mk_new);
+	if (e == KURA_OK)
+		e = kura_keyring_open(mk_new, &to, err, sizeof(err)) == KURA_OK ? KURA_OK
+										 : KURA_E_CRYPTO;
+	if (e != KURA_OK) {
+		fprintf(stderr, "kura: cannot make a new master key %s: %s\n", mk_new,
+			kura_err_name(e));
+		goto out;
+	}
+	r.from = c->keys;
+	r.to = to;
+	e = kura_store_tenant_keys_all(c->store, rewrap_one, &r);
+	if (e == KURA_OK)
+		e = r.e;
+	if (e == KURA_OK)
+		e = kura_store_tenant_keys_replace(c->store, r.keys, r.n);
+	if (e != KURA_OK) {
+		fprintf(stderr, "kura: cannot re-wrap the data keys: %s (nothing changed)\n",
+			kura_err_name(e));
+		unlink(mk_new);
+		goto out;
+	}
+	if (install_new_key(mk, mk_new) != 0)
+		goto out;
+	/* From here this process must use the new key too. */
+	kura_keyring_free(c->keys);
+	c->keys = to;
+	to = NULL;
+	printf("master key replaced (%s); %zu data keys re-wrapped; restart kurad to use it\n", why,
+	       r.n);
+	rc = 0;
+out:
+	free_keys(&r);
+	kura_keyring_free(to);
+	return rc;
 }

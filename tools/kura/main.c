@@ -23,6 +23,8 @@ usage(FILE *f)
 		"  tenant create ID [--name NAME]       create a tenant with its own database and data key\n"
 		"  tenant list                          list tenants (id, status, name)\n"
 		"  tenant suspend ID | resume ID        stop or allow sign-in and API use of a tenant\n"
+		"  tenant delete ID --yes               destroy a tenant's keys and files, then replace\n"
+		"                                       the master key (stop kurad first)\n"
 		"  user create --tenant T --email E --role ROLE [--name N]\n"
 		"                                       create a user; prints a one-time password\n"
 		"  audit verify --tenant T              check T's audit chain and seals; exit 0 intact, 1 not\n"
@@ -34,6 +36,8 @@ usage(FILE *f)
 		"  keys rotate --tenant T               a new data-key version for T, current at once;\n"
 		"                                       kurad re-encrypts older values in the background\n"
 		"  keys status --tenant T               values per key version, per sensitive property\n"
+		"  keys rotate-master                   a new master key; every data key re-wrapped\n"
+		"                                       (restart kurad afterwards)\n"
 		"  demo [--port N]                      init + tenant \"demo\" + an admin, for trying Kura\n\n"
 		"The data directory is --data, else $KURA_DATA, else ./kura-data.\n"
 		"Roles: super_admin, admin, member, read_only.\n");

@@ -82,6 +82,36 @@ set_status(struct cli *c, const char *id, enum kura_tenant_status st)
 				  "tenant", id);
 }
 
+/*
+ * Deletes a tenant for good: its data keys first (crypto-shredding), then
+ * its files (overwritten), then a new master key, so that copies of the
+ * keystore taken before (in system backups) hold its keys wrapped under a
+ * master key that no longer exists. kurad must not run meanwhile.
+ */
+static int
+delete_tenant(struct cli *c, const char *id)
+{
+	enum kura_err e;
+
+	if (!kura_tenant_id_valid(id)) {
+		fprintf(stderr, "kura: tenant id \"%s\" is not valid\n", id);
+		return 2;
+	}
+	if (cli_open(c) != 0)
+		return 1;
+	e = kura_store_tenant_delete(c->store, id);
+	if (e == KURA_E_NOT_FOUND) {
+		fprintf(stderr, "kura: no tenant \"%s\"\n", id);
+		return 1;
+	}
+	if (e != KURA_OK) {
+		fprintf(stderr, "kura: cannot delete tenant \"%s\": %s\n", id, kura_err_name(e));
+		return 1;
+	}
+	printf("tenant %s deleted: its data keys are destroyed and its files overwritten\n", id);
+	return cli_rotate_master(c, "after a tenant deletion");
+}
+
 int
 cli_tenant(struct cli *c, int argc, char **argv)
 {
@@ -101,6 +131,13 @@ cli_tenant(struct cli *c, int argc, char **argv)
 		return set_status(c, argv[2], KURA_TENANT_SUSPENDED);
 	if (argc == 3 && strcmp(argv[1], "resume") == 0)
 		return set_status(c, argv[2], KURA_TENANT_ACTIVE);
+	if (argc == 4 && strcmp(argv[1], "delete") == 0 && strcmp(argv[3], "--yes") == 0)
+		return delete_tenant(c, argv[2]);
+	if (argc >= 2 && strcmp(argv[1], "delete") == 0) {
+		fprintf(stderr, "usage: kura tenant delete ID --yes   (stop kurad first; this "
+				"cannot be undone)\n");
+		return 2;
+	}
 	if (argc >= 3 && strcmp(argv[1], "create") == 0) {
 		/* optind = 0 makes GNU getopt start afresh on the sub-command's words. */
 		optind = 0;

@@ -68,4 +68,7 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 
 	.setting_get = kura_sqlite_setting_get,
 	.tenant_key_rotate = kura_sqlite_tenant_key_rotate,
+	.tenant_delete = kura_sqlite_tenant_delete,
+	.tenant_keys_all = kura_sqlite_tenant_keys_all,
+	.tenant_keys_replace = kura_sqlite_tenant_keys_replace,
 };

@@ -6,9 +6,11 @@
  */
 #include "sqlite_int.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kura/log.h"
@@ -499,6 +501,165 @@ kura_sqlite_tenant_key_rotate(void *p, const char *id, uint32_t version, const u
 	kura_sqlite_done(st);
 	st = NULL;
 	e = kura_sqlite_commit(c);
+	if (e == KURA_OK)
+		in_tx = false;
+out:
+	kura_sqlite_done(st);
+	if (in_tx)
+		kura_sqlite_rollback(c);
+	kura_sqlite_release(be, c);
+	return e;
+}
+
+/* Overwrites a file with zeros (best effort, before it is unlinked). */
+static void
+wipe_file(const char *path)
+{
+	static const char zeros[64 * 1024];
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	off_t done = 0;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0) {
+		while (done < st.st_size) {
+			size_t n = (size_t)(st.st_size - done) < sizeof(zeros)
+					   ? (size_t)(st.st_size - done)
+					   : sizeof(zeros);
+			ssize_t w = write(fd, zeros, n);
+
+			if (w <= 0)
+				break;
+			done += w;
+		}
+		(void)fsync(fd);
+	}
+	close(fd);
+}
+
+enum kura_err
+kura_sqlite_tenant_delete(void *p, const char *id)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	struct kura_sqlite_be *be = p;
+	struct kura_sqlite_conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	char *dir = NULL, *file = NULL;
+	enum kura_err e;
+	int rc;
+
+	if (!kura_sqlite_tenant_id_ok(id))
+		return KURA_E_NOT_FOUND;
+	dir = kura_sqlite_tenant_path(be, id, false);
+	file = kura_sqlite_tenant_path(be, id, true);
+	if (dir == NULL || file == NULL) {
+		e = KURA_E_NOMEM;
+		goto out;
+	}
+	e = kura_sqlite_system_acquire(be, &c);
+	if (e != KURA_OK)
+		goto out;
+	/*
+	 * The keys first (crypto-shredding): once this commits, nothing of the
+	 * tenant's encrypted data can be read again from these files. The
+	 * tenant row, its seals and notices go with it (ON DELETE CASCADE).
+	 */
+	e = kura_sqlite_dyn(c, "DELETE FROM tenants WHERE id = ?", &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		e = kura_sqlite_error(c, "tenant_delete", rc);
+		goto out;
+	}
+	if (sqlite3_changes(c->db) == 0) {
+		e = KURA_E_NOT_FOUND;
+		goto out;
+	}
+	kura_sqlite_done(st);
+	st = NULL;
+	/* Then the files, overwritten before they are unlinked. */
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		char *path = NULL;
+
+		if (asprintf(&path, "%s%s", file, suffix[i]) < 0)
+			continue;
+		wipe_file(path);
+		free(path);
+	}
+	remove_tenant_files(dir, file);
+	kura_log(KURA_LOG_INFO, "store_tenant_deleted", "tenant=%s", id);
+out:
+	kura_sqlite_done(st);
+	kura_sqlite_release(be, c);
+	free(dir);
+	free(file);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_tenant_keys_all(void *p, kura_tenant_key_cb cb, void *ctx)
+{
+	struct kura_sqlite_be *be = p;
+	struct kura_sqlite_conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	e = kura_sqlite_system_acquire(be, &c);
+	if (e != KURA_OK)
+		goto out;
+	e = kura_sqlite_dyn(c, "SELECT tenant_id, version, wrapped FROM tenant_keys "
+			       "ORDER BY tenant_id, version",
+			    &st);
+	if (e != KURA_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+
+		if (!cb(ctx, t != NULL ? t : "", (uint32_t)sqlite3_column_int64(st, 1),
+			sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2)))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		e = kura_sqlite_error(c, "tenant_keys_all", rc);
+out:
+	kura_sqlite_done(st);
+	kura_sqlite_release(be, c);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_tenant_keys_replace(void *p, const struct kura_wrapped_key *keys, size_t n)
+{
+	struct kura_sqlite_be *be = p;
+	struct kura_sqlite_conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	bool in_tx = false;
+	enum kura_err e;
+
+	e = kura_sqlite_system_acquire(be, &c);
+	if (e == KURA_OK)
+		e = kura_sqlite_begin(c);
+	if (e != KURA_OK)
+		goto out;
+	in_tx = true;
+	e = kura_sqlite_dyn(c, "UPDATE tenant_keys SET wrapped = ? WHERE tenant_id = ? AND version = ?",
+			    &st);
+	/* All of them or none: a keystore half under one master key is lost data. */
+	for (size_t i = 0; e == KURA_OK && i < n; i++) {
+		sqlite3_bind_blob(st, 1, keys[i].wrapped, (int)keys[i].len, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, keys[i].tenant, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, keys[i].version);
+		e = kura_sqlite_write(c, st, "tenant_keys_replace", true);
+		sqlite3_reset(st);
+	}
+	kura_sqlite_done(st);
+	st = NULL;
+	if (e == KURA_OK)
+		e = kura_sqlite_commit(c);
 	if (e == KURA_OK)
 		in_tx = false;
 out:
