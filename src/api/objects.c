@@ -339,7 +339,7 @@ static enum kura_err
 idem_store(struct kura_req *r, struct kura_api_crm *c, const char *key, const uint8_t hash[32],
 	   int status, json_t *body)
 {
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	enum kura_err e;
 
 	if (text == NULL)
@@ -734,7 +734,7 @@ batch_created_text(struct kura_api_crm *c, const struct kura_record_draft *draft
 							    "properties"
 							  : "check the listed properties",
 						  errs[i]);
-			char *text = json_dumps(item, JSON_COMPACT);
+			char *text = json_dumps(item, JSON_COMPACT | JSON_REAL_PRECISION(15));
 
 			*all_ok = false;
 			e = text != NULL ? kura_buf_append(&b, text, strlen(text)) : KURA_E_NOMEM;

@@ -301,7 +301,7 @@ read_options(json_t *v, json_t *details)
 		json_array_append_new(norm, json_pack("{s:s, s:{s:s, s:s}}", "value", val, "labels",
 						      "en", en, "ja", ja));
 	}
-	text = json_dumps(norm, JSON_COMPACT);
+	text = json_dumps(norm, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	json_decref(norm);
 	return text;
 }
@@ -372,7 +372,7 @@ read_validation(json_t *v, enum kura_ptype t, json_t *details)
 		kura_api_detail(details, "validation", "invalid", "min exceeds max");
 	if (json_array_size(details) > before)
 		return NULL;
-	return json_dumps(v, JSON_COMPACT);
+	return json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15));
 }
 
 /*
@@ -512,7 +512,7 @@ read_prop_fields(json_t *body, struct kura_prop *p, bool create, json_t *details
 					"super_admin, admin, member, read_only");
 		} else {
 			free(p->permissions_text);
-			p->permissions_text = json_dumps(v, JSON_COMPACT);
+			p->permissions_text = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15));
 		}
 	}
 	/* Field-level permissions are for sensitive properties. */
@@ -710,7 +710,7 @@ convert_json(const struct kura_prop *from, const struct kura_prop *to, const str
 		       to->type != KURA_PT_DATETIME;
 
 	if (textual && !json_is_string(j)) {
-		char *s = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+		char *s = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
 
 		json_decref(j);
 		j = json_string(s != NULL ? s : "");

@@ -213,7 +213,7 @@ read_filter(const struct kura_object *o, json_t *groups, char **text, json_t *de
 	kura_search_req_free(&s);
 	json_decref(body);
 	if (e == KURA_OK) {
-		*text = json_dumps(groups, JSON_COMPACT);
+		*text = json_dumps(groups, JSON_COMPACT | JSON_REAL_PRECISION(15));
 		if (*text == NULL)
 			e = KURA_E_NOMEM;
 	}

@@ -183,7 +183,7 @@ add_history(const struct kura_rec_ctx *x, int64_t id, json_t *changes)
 
 	if (json_object_size(changes) == 0)
 		return KURA_OK;
-	text = json_dumps(changes, JSON_COMPACT);
+	text = json_dumps(changes, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	if (text == NULL)
 		return KURA_E_NOMEM;
 	e = ops->history_add(conn, x->obj->row.id, id, x->now, &x->actor, false, text);
@@ -227,7 +227,7 @@ kura_record_draft_make(const struct kura_rec_ctx *x, json_t *properties, json_t 
 			json_object_set_new(d->props, p->row.name,
 					    kura_value_to_json(p, &d->cols[i].v));
 	}
-	d->changes = json_dumps(d->props, JSON_COMPACT);
+	d->changes = json_dumps(d->props, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	if (d->changes == NULL)
 		e = KURA_E_NOMEM;
 	return e;
@@ -282,7 +282,7 @@ kura_record_draft_store(const struct kura_rec_ctx *x, const struct kura_record_d
 				json_object_set_new(h, p->row.name, kura_sensitive_ct_json(&ct.v));
 		}
 		if (e == KURA_OK) {
-			history = json_dumps(h, JSON_COMPACT);
+			history = json_dumps(h, JSON_COMPACT | JSON_REAL_PRECISION(15));
 			if (history == NULL)
 				e = KURA_E_NOMEM;
 		}

@@ -355,7 +355,7 @@ kura_value_to_json(const struct kura_prop *p, const struct kura_val *v)
 		return json_integer(v->i);
 	case KURA_V_REAL:
 		if (p != NULL && p->type != KURA_PT_NUMBER) {
-			snprintf(buf, sizeof(buf), "%.17g", v->d);
+			snprintf(buf, sizeof(buf), "%.15g", v->d);
 			return json_string(buf);
 		}
 		return json_real(v->d);

@@ -140,7 +140,7 @@ reply_json_owned(struct kura_req *r, unsigned status, json_t *body)
 		set_response(r, status, NULL, 0, NULL);
 		return;
 	}
-	text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+	text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 	json_decref(body);
 	if (text == NULL) {
 		kura_log(KURA_LOG_ERROR, "reply_encode_failed", "rid=%s status=%u", r->rid,
