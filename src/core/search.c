@@ -705,7 +705,7 @@ kura_search_run(const struct kura_rec_ctx *x, struct kura_search_req *s, bool co
 {
 	void *conn;
 	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
-	struct run_ctx c = {.x = x, .results = json_array(), .want = s->want, .limit = s->q.limit};
+	struct run_ctx c = {.x = x, .want = s->want, .limit = s->q.limit};
 	struct kura_search q = s->q;
 	int64_t total = 0;
 	bool exact = true;
@@ -731,6 +731,7 @@ kura_search_run(const struct kura_rec_ctx *x, struct kura_search_req *s, bool co
 	}
 	if (kura_search_has_blind(s))
 		return run_blind(x, s, count, out);
+	c.results = json_array();
 	if (q.nsorts > 0 && q.offset + q.limit > KURA_SEARCH_RESULTS_MAX)
 		q.limit = q.offset >= KURA_SEARCH_RESULTS_MAX ? 0 : KURA_SEARCH_RESULTS_MAX - q.offset;
 	c.limit = q.limit;
