@@ -269,6 +269,17 @@ json_t *kura_sensitive_ct_json(const struct kura_val *ct);
 enum kura_err kura_sensitive_ct_from_json(json_t *j, struct kura_strpool *sp,
 					  struct kura_val *ct);
 
+/* --- attachments --- */
+
+/*
+ * The allow-listed type of a file from its content (PDF, PNG, JPEG, GIF,
+ * WebP, UTF-8 text; Office Open XML when declared so and zip-shaped), or
+ * NULL. declared (may be NULL or application/octet-stream) only chooses
+ * between types the content cannot tell apart; callers check that it
+ * agrees with the result.
+ */
+const char *kura_sniff(const uint8_t *data, size_t n, const char *declared);
+
 /* --- housekeeping (a thread of kurad) --- */
 
 struct kura_housekeeper;

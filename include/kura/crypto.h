@@ -171,4 +171,13 @@ enum kura_err kura_field_blind(struct kura_field_keys *fk, const char *tenant,
 			       uint32_t key_version, const char *object_prop, const void *norm,
 			       size_t n, uint8_t out[KURA_BLIND_BYTES]);
 
+/*
+ * AES-256-GCM under a raw key (attachments' per-file keys): out (malloc'd)
+ * = random nonce (12) | ciphertext | tag (16), bound to aad.
+ */
+enum kura_err kura_aead_seal(const uint8_t key[KURA_KEY_BYTES], const void *aad, size_t aadlen,
+			     const void *pt, size_t n, uint8_t **out, size_t *outlen);
+enum kura_err kura_aead_open(const uint8_t key[KURA_KEY_BYTES], const void *aad, size_t aadlen,
+			     const uint8_t *ct, size_t n, uint8_t **out, size_t *outlen);
+
 #endif

@@ -146,6 +146,20 @@ struct kura_list_row {
 	int64_t size;              /* static lists: members; -1 when not counted */
 };
 
+struct kura_attachment_row {
+	int64_t id;
+	int64_t object_id;
+	int64_t record_id;
+	const uint8_t *filename;   /* ciphertext */
+	size_t filename_len;
+	char content_type[128];
+	int64_t size;              /* bytes, in clear */
+	const uint8_t *wrapped_key;
+	size_t wrapped_key_len;
+	int64_t created_by;
+	int64_t created_at;
+};
+
 /* Search: OR of groups, AND of filters inside a group. */
 enum kura_filter_op {
 	KURA_OP_EQ = 0, KURA_OP_NEQ, KURA_OP_LT, KURA_OP_LTE, KURA_OP_GT, KURA_OP_GTE,
@@ -198,6 +212,7 @@ typedef bool (*kura_assoc_row_cb)(void *ctx, const struct kura_assoc_row *a);
 typedef bool (*kura_activity_row_cb)(void *ctx, const struct kura_activity_row *a);
 typedef bool (*kura_list_row_cb)(void *ctx, const struct kura_list_row *l);
 typedef bool (*kura_colval_cb)(void *ctx, int64_t record_id, const struct kura_val *v);
+typedef bool (*kura_attachment_cb)(void *ctx, const struct kura_attachment_row *a);
 
 /*
  * The back end's CRM functions. `conn` is the tenant connection of a
@@ -251,7 +266,11 @@ struct kura_crm_ops {
 	enum kura_err (*record_archive)(void *conn, int64_t object_id, int64_t id, int64_t now);
 	enum kura_err (*record_restore)(void *conn, int64_t object_id, int64_t id, int64_t now,
 					const char *fts, int64_t *dup_prop);
-	/* Deletes a record and everything about it (history, associations, activities, memberships). */
+	/*
+	 * Deletes a record and everything about it (history, associations,
+	 * activities, memberships, attachment rows; the caller removes the
+	 * attachments' files).
+	 */
 	enum kura_err (*record_purge)(void *conn, int64_t object_id, int64_t id);
 	/* Ids of records archived before cutoff, oldest first, at most limit. */
 	enum kura_err (*record_archived_before)(void *conn, int64_t object_id, int64_t cutoff,
@@ -323,6 +342,23 @@ struct kura_crm_ops {
 	enum kura_err (*prop_values_stale)(void *conn, int64_t object_id, int64_t prop_id,
 					   uint32_t version, unsigned limit, kura_colval_cb cb,
 					   void *ctx);
+	/*
+	 * Attachments: the row (a->id is chosen by attachment_next_id, in the
+	 * same transaction, because the ciphertext is bound to it), and its
+	 * file, files/<id>.bin beside the tenant's database (written whole,
+	 * 0600, replaced atomically; read whole, malloc'd).
+	 */
+	enum kura_err (*attachment_next_id)(void *conn, int64_t *id);
+	enum kura_err (*attachment_add)(void *conn, const struct kura_attachment_row *a);
+	enum kura_err (*attachment_list)(void *conn, int64_t object_id, int64_t record_id,
+					 kura_attachment_cb cb, void *ctx);
+	enum kura_err (*attachment_get)(void *conn, int64_t object_id, int64_t record_id,
+					int64_t id, kura_attachment_cb cb, void *ctx);
+	enum kura_err (*attachment_delete)(void *conn, int64_t object_id, int64_t record_id,
+					   int64_t id);
+	enum kura_err (*file_put)(void *conn, int64_t id, const uint8_t *data, size_t len);
+	enum kura_err (*file_get)(void *conn, int64_t id, uint8_t **data, size_t *len);
+	enum kura_err (*file_delete)(void *conn, int64_t id);
 	/* Refreshes the query planner's statistics (sampled: bounded work per index). */
 	enum kura_err (*optimize)(void *conn);
 };

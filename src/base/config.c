@@ -81,6 +81,8 @@ static const struct key keys[] = {
 	 "file holding the bearer token of GET /metrics (16+ characters); empty = /metrics off (404)"},
 	{"login_fail_ip_limit", NULL, T_UINT, OFF(login_fail_ip_limit), SZ(login_fail_ip_limit), 0,
 	 100000, "failed sign-ins from one address within a minute before it is blocked; 0 = never"},
+	{"attachment_max_bytes", NULL, T_SIZE, OFF(attachment_max_bytes), SZ(attachment_max_bytes),
+	 1, 100u << 20, "largest file that may be attached to a record (at most 100 MiB)"},
 	{"housekeeping_seconds", NULL, T_UINT, OFF(housekeeping_seconds), SZ(housekeeping_seconds),
 	 1, 86400,
 	 "seconds between housekeeping rounds (purging records archived over 90 days ago, "
@@ -125,6 +127,7 @@ kura_config_defaults(struct kura_config *c)
 	c->login_fail_ip_limit = 20;
 	c->login_block_minutes = 15;
 	c->housekeeping_seconds = 3600;
+	c->attachment_max_bytes = 25u << 20;
 	c->alert_5xx_per_minute = 50;
 #ifdef KURA_DEFAULT_WEB_ROOT
 	snprintf(c->web_root, sizeof(c->web_root), "%s", KURA_DEFAULT_WEB_ROOT);

@@ -644,13 +644,47 @@ kura_record_restore(const struct kura_rec_ctx *x, int64_t id, json_t *details)
 	return e;
 }
 
+struct att_ids {
+	int64_t ids[256];
+	size_t n;
+	bool more;
+};
+
+static bool
+note_attachment(void *ctx, const struct kura_attachment_row *a)
+{
+	struct att_ids *x = ctx;
+
+	if (x->n == sizeof(x->ids) / sizeof(x->ids[0])) {
+		x->more = true;
+		return false;
+	}
+	x->ids[x->n++] = a->id;
+	return true;
+}
+
 enum kura_err
 kura_record_purge(const struct kura_rec_ctx *x, int64_t id)
 {
 	void *conn;
 	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	struct att_ids a = {0};
+	enum kura_err e;
 
-	return ops->record_purge(conn, x->obj->row.id, id);
+	/* The attachments' files go with the record (their rows go in record_purge). */
+	do {
+		a.n = 0;
+		a.more = false;
+		e = ops->attachment_list(conn, x->obj->row.id, id, note_attachment, &a);
+		for (size_t i = 0; e == KURA_OK && i < a.n; i++) {
+			e = ops->file_delete(conn, a.ids[i]);
+			if (e == KURA_OK)
+				e = ops->attachment_delete(conn, x->obj->row.id, id, a.ids[i]);
+		}
+	} while (e == KURA_OK && a.more);
+	if (e == KURA_OK)
+		e = ops->record_purge(conn, x->obj->row.id, id);
+	return e;
 }
 
 enum kura_err
@@ -671,8 +705,11 @@ kura_records_sweep(struct kura_tenant_db *db, const struct kura_catalog *cat, in
 		e = ops->record_archived_before(conn, cat->objects[o].row.id,
 						now - KURA_RESTORE_WINDOW_US, (unsigned)(max - *n),
 						ids, &got);
-		for (size_t i = 0; e == KURA_OK && i < got; i++)
-			e = ops->record_purge(conn, cat->objects[o].row.id, ids[i]);
+		for (size_t i = 0; e == KURA_OK && i < got; i++) {
+			struct kura_rec_ctx x = {.db = db, .cat = cat, .obj = &cat->objects[o]};
+
+			e = kura_record_purge(&x, ids[i]);
+		}
 		if (e == KURA_OK)
 			*n += got;
 	}

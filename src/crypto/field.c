@@ -315,3 +315,66 @@ kura_field_blind(struct kura_field_keys *fk, const char *tenant, uint32_t key_ve
 	sodium_memzero(mac, sizeof(mac));
 	return e;
 }
+
+enum kura_err
+kura_aead_seal(const uint8_t key[KURA_KEY_BYTES], const void *aad, size_t aadlen, const void *pt,
+	       size_t n, uint8_t **out, size_t *outlen)
+{
+	gnutls_datum_t kd = {(unsigned char *)key, KURA_KEY_BYTES};
+	gnutls_aead_cipher_hd_t h = NULL;
+	size_t ctlen = n + TAG_BYTES;
+	uint8_t *buf = malloc(NONCE_BYTES + n + TAG_BYTES);
+	enum kura_err e = KURA_E_CRYPTO;
+
+	*out = NULL;
+	*outlen = 0;
+	if (buf == NULL)
+		return KURA_E_NOMEM;
+	kura_random_bytes(buf, NONCE_BYTES);
+	if (gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_256_GCM, &kd) < 0 ||
+	    gnutls_aead_cipher_encrypt(h, buf, NONCE_BYTES, aad, aadlen, TAG_BYTES, pt, n,
+				       buf + NONCE_BYTES, &ctlen) < 0)
+		goto out;
+	*out = buf;
+	*outlen = NONCE_BYTES + ctlen;
+	buf = NULL;
+	e = KURA_OK;
+out:
+	if (h != NULL)
+		gnutls_aead_cipher_deinit(h);
+	free(buf);
+	return e;
+}
+
+enum kura_err
+kura_aead_open(const uint8_t key[KURA_KEY_BYTES], const void *aad, size_t aadlen,
+	       const uint8_t *ct, size_t n, uint8_t **out, size_t *outlen)
+{
+	gnutls_datum_t kd = {(unsigned char *)key, KURA_KEY_BYTES};
+	gnutls_aead_cipher_hd_t h = NULL;
+	size_t ptlen;
+	uint8_t *buf;
+	enum kura_err e = KURA_E_CRYPTO;
+
+	*out = NULL;
+	*outlen = 0;
+	if (ct == NULL || n < NONCE_BYTES + TAG_BYTES)
+		return KURA_E_CRYPTO;
+	ptlen = n - NONCE_BYTES - TAG_BYTES;
+	buf = malloc(ptlen + 1);
+	if (buf == NULL)
+		return KURA_E_NOMEM;
+	if (gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_256_GCM, &kd) < 0 ||
+	    gnutls_aead_cipher_decrypt(h, ct, NONCE_BYTES, aad, aadlen, TAG_BYTES, ct + NONCE_BYTES,
+				       n - NONCE_BYTES, buf, &ptlen) < 0)
+		goto out;
+	*out = buf;
+	*outlen = ptlen;
+	buf = NULL;
+	e = KURA_OK;
+out:
+	if (h != NULL)
+		gnutls_aead_cipher_deinit(h);
+	free(buf);
+	return e;
+}

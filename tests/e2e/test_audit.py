@@ -715,7 +715,25 @@ def test_every_state_change_writes_exactly_one_entry(world, observer):
         return (lambda: admin.post(f"/api/v1/lists/{lid}/members/remove", json={"ids": [cid]}),
                 200, "list.members_remove", lambda: admin.user_id, "list", lid)
 
+    def attachment_create_scenario():
+        cid = contact()
+        return (lambda: admin.post(f"/api/v1/objects/contacts/{cid}/attachments",
+                                   params={"filename": "walk.txt"}, data=b"walked",
+                                   headers={"Content-Type": "text/plain"}),
+                201, "attachment.create", lambda: admin.user_id, "contacts", cid)
+
+    def attachment_delete_scenario():
+        cid = contact()
+        r = admin.post(f"/api/v1/objects/contacts/{cid}/attachments", params={"filename": "w.txt"},
+                       data=b"walked", headers={"Content-Type": "text/plain"})
+        assert r.status_code == 201, r.text
+        aid = r.json()["id"]
+        return (lambda: admin.request("DELETE", f"/api/v1/objects/contacts/{cid}/attachments/{aid}"),
+                204, "attachment.delete", lambda: admin.user_id, "contacts", cid)
+
     scenarios = {
+        ("POST", "/api/v1/objects/{object}/{id}/attachments"): attachment_create_scenario,
+        ("DELETE", "/api/v1/objects/{object}/{id}/attachments/{aid}"): attachment_delete_scenario,
         ("POST", "/api/v1/objects/{object}"): record_create_scenario,
         ("PATCH", "/api/v1/objects/{object}/{id}"): record_update_scenario,
         ("DELETE", "/api/v1/objects/{object}/{id}"): record_archive_scenario,

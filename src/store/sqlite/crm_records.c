@@ -497,6 +497,9 @@ kura_sqlite_crm_record_purge(void *conn, int64_t object_id, int64_t id)
 		e = exec2(c, "DELETE FROM activities WHERE object_id = ?1 AND record_id = ?2",
 			  object_id, id, false);
 	if (e == KURA_OK)
+		e = exec2(c, "DELETE FROM attachments WHERE object_id = ?1 AND record_id = ?2",
+			  object_id, id, false);
+	if (e == KURA_OK)
 		e = exec2(c,
 			  "DELETE FROM list_members WHERE record_id = ?2 AND list_id IN "
 			  "(SELECT id FROM lists WHERE object_id = ?1)",

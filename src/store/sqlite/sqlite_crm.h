@@ -55,4 +55,16 @@ enum kura_err kura_sqlite_crm_prop_values_stale(void *conn, int64_t object_id, i
 						uint32_t version, unsigned limit,
 						kura_colval_cb cb, void *ctx);
 
+enum kura_err kura_sqlite_crm_attachment_next_id(void *conn, int64_t *id);
+enum kura_err kura_sqlite_crm_attachment_add(void *conn, const struct kura_attachment_row *a);
+enum kura_err kura_sqlite_crm_attachment_list(void *conn, int64_t object_id, int64_t record_id,
+					      kura_attachment_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_attachment_get(void *conn, int64_t object_id, int64_t record_id,
+					     int64_t id, kura_attachment_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_attachment_delete(void *conn, int64_t object_id, int64_t record_id,
+						int64_t id);
+enum kura_err kura_sqlite_crm_file_put(void *conn, int64_t id, const uint8_t *data, size_t len);
+enum kura_err kura_sqlite_crm_file_get(void *conn, int64_t id, uint8_t **data, size_t *len);
+enum kura_err kura_sqlite_crm_file_delete(void *conn, int64_t id);
+
 #endif

@@ -6,6 +6,7 @@
  */
 #include "sqlite_int.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -538,6 +539,32 @@ wipe_file(const char *path)
 	close(fd);
 }
 
+/* The tenant's attachments (ciphertext under keys destroyed first). */
+static void
+remove_files_dir(const char *dir)
+{
+	char *files = NULL;
+	DIR *d;
+	struct dirent *de;
+
+	if (asprintf(&files, "%s/files", dir) < 0)
+		return;
+	d = opendir(files);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		char *path = NULL;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (asprintf(&path, "%s/%s", files, de->d_name) >= 0)
+			unlink(path);
+		free(path);
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(files);
+	free(files);
+}
+
 enum kura_err
 kura_sqlite_tenant_delete(void *p, const char *id)
 {
@@ -589,6 +616,7 @@ kura_sqlite_tenant_delete(void *p, const char *id)
 		wipe_file(path);
 		free(path);
 	}
+	remove_files_dir(dir);
 	remove_tenant_files(dir, file);
 	kura_log(KURA_LOG_INFO, "store_tenant_deleted", "tenant=%s", id);
 out:

@@ -114,6 +114,23 @@ CREATE TABLE list_members (
 ) WITHOUT ROWID;
 CREATE INDEX list_members_record ON list_members (record_id);
 
+-- Files attached to records. The content lives encrypted in
+-- files/<id>.bin beside this database, under a key of its own (random per
+-- file) that is kept here only wrapped by the tenant's data key; the file
+-- name is kept encrypted too.
+CREATE TABLE attachments (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	object_id    INTEGER NOT NULL,
+	record_id    INTEGER NOT NULL,
+	filename     BLOB    NOT NULL,
+	content_type TEXT    NOT NULL,
+	size         INTEGER NOT NULL,
+	wrapped_key  BLOB    NOT NULL,
+	created_by   INTEGER NOT NULL,
+	created_at   INTEGER NOT NULL
+);
+CREATE INDEX attachments_record ON attachments (object_id, record_id, id);
+
 -- Replies to creates sent with an Idempotency-Key, per caller, for a day.
 CREATE TABLE idempotency (
 	actor_type INTEGER NOT NULL,
