@@ -103,3 +103,86 @@ ratio() { python3 -c '
 import statistics,sys
 a=[float(x) for x in sys.argv[1].split()]; b=[float(x) for x in sys.argv[2].split()]
 print("%.2f" % statistics.median(x / y for x, y in zip(a, b)))' "$1" "$2"; }
+
+# ---------------------------------------------------------------- shared set-up (records.sh)
+
+# A data directory $DATA with tenant "bench" and a super admin: sets DATA,
+# CERT, KEY, EMAIL, OTP.
+setup_data() {
+	DATA=$TMP/data
+	run_clean "$KURA" --data "$DATA" init >/dev/null || die "kura init failed"
+	run_clean "$KURA" --data "$DATA" tenant create --name "Bench" bench >/dev/null ||
+		die "kura tenant create failed"
+	EMAIL=bench@bench.example
+	OTP=$(run_clean "$KURA" --data "$DATA" user create --tenant bench --email "$EMAIL" \
+		--role super_admin --name "Bench" | sed -n 's/^.*one-time password:[[:space:]]*//p') ||
+		die "kura user create failed"
+	[ -n "$OTP" ] || die "kura user create printed no one-time password"
+	CERT=$DATA/tls/server.crt
+	KEY=$DATA/tls/server.key
+}
+
+# kurad on a free port with default settings: sets KPORT, KBASE, KPID.
+start_kurad() {
+	KPORT=$(free_port)
+	env "${clean_env[@]}" "$KURAD" --data "$DATA" --listen 127.0.0.1 --port "$KPORT" \
+		>"$TMP/kurad.log" 2>&1 </dev/null &
+	KPID=$!
+	PIDS+=("$KPID")
+	KBASE=https://127.0.0.1:$KPORT
+	wait_healthy "$KBASE/healthz" "$KPID" "$TMP/kurad.log" kurad
+}
+
+# bench/hello_mhd with kurad's certificate: sets HPORT, HBASE.
+start_hello() {
+	HPORT=$(free_port)
+	"$HELLO" "$CERT" "$KEY" "$HPORT" >"$TMP/hello.log" 2>&1 </dev/null &
+	PIDS+=($!)
+	HBASE=https://127.0.0.1:$HPORT
+	wait_healthy "$HBASE/" "${PIDS[-1]}" "$TMP/hello.log" hello_mhd
+}
+
+# Signs in with the one-time password, sets a new one, signs in again:
+# sets COOKIE and CSRF of a session that may do everything its role may.
+signin_fresh() {
+	local newpw code
+	login "$EMAIL" "$OTP"
+	newpw="bench-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
+	code=$(python3 -c 'import json,sys; print(json.dumps({"currentPassword":sys.argv[1],"newPassword":sys.argv[2]}))' "$OTP" "$newpw" |
+		curl -s --cacert "$CERT" -o "$TMP/pw.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+			-H "Cookie: $COOKIE" -H "X-CSRF-Token: $CSRF" --data-binary @- "$KBASE/api/v1/auth/password")
+	[ "$code" = 204 ] || { cat "$TMP/pw.json" >&2; die "password change answered $code"; }
+	login "$EMAIL" "$newpw"
+}
+
+# An API key of the signed-in user: api_key FILE SCOPE... writes the token
+# (kura_<tenant>_<secret>) to FILE (mode 0600).
+api_key() {
+	local file=$1 body code
+	shift
+	body=$(python3 -c 'import json,sys; print(json.dumps({"name":"bench","scopes":sys.argv[1:]}))' "$@")
+	code=$(curl -s --cacert "$CERT" -o "$TMP/apikey.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+		-H "Cookie: $COOKIE" -H "X-CSRF-Token: $CSRF" --data-binary "$body" "$KBASE/api/v1/api-keys")
+	[ "$code" = 201 ] || { cat "$TMP/apikey.json" >&2; die "POST /api/v1/api-keys answered $code"; }
+	(umask 077 && json_field token <"$TMP/apikey.json" >"$file")
+	rm -f "$TMP/apikey.json"
+}
+
+# One wrk run: wrk_measure NAME URL [wrk args...] -> WRK_RPS, WRK_P99 (ms),
+# WRK_BAD (non-2xx answers + socket errors); the output stays in
+# $TMP/wrk-NAME.txt. Threads, connections and duration from WRK_THREADS,
+# WRK_CONNS, WRK_DURATION (defaults 2, 32, 10s).
+wrk_measure() {
+	local name=$1 url=$2 out
+	shift 2
+	out=$TMP/wrk-$name.txt
+	wrk -t"${WRK_THREADS:-2}" -c"${WRK_CONNS:-32}" -d"${WRK_DURATION:-10s}" --timeout 10s --latency "$@" "$url" \
+		>"$out" 2>&1 || { cat "$out" >&2; die "wrk failed for $name"; }
+	WRK_RPS=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
+	WRK_P99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
+	[ -n "$WRK_RPS" ] && [ -n "$WRK_P99" ] || { cat "$out" >&2; die "cannot read wrk's output for $name"; }
+	WRK_BAD=$(awk '/Non-2xx or 3xx responses:/ {n += $NF} /Socket errors:/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$out")
+}
+
+# "1234567.8" -> "1,234,568"
+thousands() { python3 -c 'import sys; print(f"{float(sys.argv[1]):,.0f}")' "$1"; }
