@@ -277,7 +277,8 @@ struct kura_crm_ops {
 						unsigned limit, int64_t *ids, size_t *n);
 	/*
 	 * Records matching q in order (see struct kura_search), at most q->limit;
-	 * *total counts matches up to q->count_cap (*exact false when capped).
+	 * *total counts matches up to q->count_cap and within a fixed budget of
+	 * work (*exact false when either stopped it: a lower bound).
 	 */
 	enum kura_err (*search)(void *conn, const struct kura_search *q, kura_record_row_cb cb,
 				void *ctx, int64_t *total, bool *exact);
@@ -359,7 +360,7 @@ struct kura_crm_ops {
 	enum kura_err (*file_put)(void *conn, int64_t id, const uint8_t *data, size_t len);
 	enum kura_err (*file_get)(void *conn, int64_t id, uint8_t **data, size_t *len);
 	enum kura_err (*file_delete)(void *conn, int64_t id);
-	/* Refreshes the query planner's statistics (sampled: bounded work per index). */
+	/* Refreshes the query planner's statistics. */
 	enum kura_err (*optimize)(void *conn);
 };
 

@@ -757,6 +757,21 @@ prepare_bound(struct kura_sqlite_conn *c, const char *sql, const struct binds *b
 	return KURA_OK;
 }
 
+/* The count's budget: COUNT_BUDGET_TICKS times COUNT_TICK_OPS virtual-machine steps. */
+#define COUNT_TICK_OPS 1000
+#define COUNT_BUDGET_TICKS 1500
+
+static int
+count_budget(void *arg)
+{
+	unsigned *left = arg;
+
+	if (*left == 0)
+		return 1; /* interrupt */
+	(*left)--;
+	return 0;
+}
+
 enum kura_err
 kura_sqlite_crm_search(void *conn, const struct kura_search *q, kura_record_row_cb cb,
 		       void *ctx, int64_t *total, bool *exact)
@@ -776,23 +791,35 @@ kura_sqlite_crm_search(void *conn, const struct kura_search *q, kura_record_row_
 		goto out;
 	}
 	if (q->count_cap > 0) {
+		unsigned budget = COUNT_BUDGET_TICKS;
 		int rc;
 
-		e = kura_buf_printf(&sql, "SELECT count(*) FROM (SELECT 1");
+		e = kura_buf_printf(&sql, "SELECT 1");
 		if (e == KURA_OK)
 			e = from_where(&sql, b, q, false);
 		if (e == KURA_OK)
-			e = kura_buf_printf(&sql, " LIMIT %u)", q->count_cap + 1);
+			e = kura_buf_printf(&sql, " LIMIT %u", q->count_cap + 1);
 		if (e == KURA_OK)
 			e = prepare_bound(c, sql.data, b, &st);
 		if (e != KURA_OK)
 			goto out;
-		rc = sqlite3_step(st);
-		if (rc != SQLITE_ROW) {
+		/*
+		 * The count is bounded twice: by count_cap matches, and by a
+		 * budget of SQLite work (not of time, so that it is the same on
+		 * every run): past it, the matches counted so far are a lower
+		 * bound and the total is not exact. A filter that matches many
+		 * rows only after checking many more cannot make a search slow.
+		 */
+		sqlite3_progress_handler(c->db, COUNT_TICK_OPS, count_budget, &budget);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			(*total)++;
+		sqlite3_progress_handler(c->db, 0, NULL, NULL);
+		if (rc == SQLITE_INTERRUPT) {
+			*exact = false;
+		} else if (rc != SQLITE_DONE) {
 			e = kura_sqlite_error(c, "search_count", rc);
 			goto out;
 		}
-		*total = sqlite3_column_int64(st, 0);
 		if (*total > q->count_cap) {
 			*total = q->count_cap;
 			*exact = false;
