@@ -525,6 +525,30 @@ busy_wait(void *arg, int count)
 	return 1;
 }
 
+/*
+ * After each commit (instead of SQLite's auto-checkpoint, which it
+ * replaces): past WAL_PASSIVE_PAGES a passive checkpoint, as SQLite would
+ * do. Under back-to-back writes a passive checkpoint never catches up with
+ * the newest frames, so the WAL is never started again from its beginning
+ * and grows without bound (tens of GB over a million-record import); past
+ * WAL_RESTART_PAGES the checkpoint waits for the other writers (through
+ * the busy handler) so that the next write starts the WAL afresh, and
+ * journal_size_limit then cuts the file back.
+ */
+#define WAL_PASSIVE_PAGES 1000
+#define WAL_RESTART_PAGES 16384
+
+static int
+wal_checkpoint(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	(void)arg;
+	if (pages >= WAL_RESTART_PAGES)
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	else if (pages >= WAL_PASSIVE_PAGES)
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
 enum kura_err
 kura_sqlite_conn_open(const char *path, enum kura_sqlite_kind kind, const char *tenant_id,
 		      struct kura_sqlite_conn **out, char *err, size_t n)
@@ -549,7 +573,8 @@ kura_sqlite_conn_open(const char *path, enum kura_sqlite_kind kind, const char *
 				      "PRAGMA secure_delete = ON;"
 				      "PRAGMA trusted_schema = OFF;"
 				      "PRAGMA cache_size = -32768;"
-				      "PRAGMA mmap_size = 1073741824;";
+				      "PRAGMA mmap_size = 1073741824;"
+				      "PRAGMA journal_size_limit = 67108864;";
 	struct kura_sqlite_conn *c = NULL;
 	enum kura_err e = KURA_OK;
 	bool wal = false;
@@ -580,6 +605,7 @@ kura_sqlite_conn_open(const char *path, enum kura_sqlite_kind kind, const char *
 		e = kura_sqlite_error(c, "busy_timeout", rc);
 		goto fail;
 	}
+	sqlite3_wal_hook(c->db, wal_checkpoint, NULL);
 	rc = sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", wal_cb, &wal, NULL);
 	if (rc != SQLITE_OK) {
 		e = kura_sqlite_error(c, "journal_mode", rc);
