@@ -147,9 +147,27 @@ kura_api_assoc_put(struct kura_req *r)
 	char sid[24], tid[24];
 	enum kura_err e;
 
-	/* The body is optional: an empty one is no label. */
-	if (r->json != NULL && !kura_api_object_only(r, fields, details))
-		return;
+	/* The body is optional: none (or an empty one) is no label; one that is there is JSON. */
+	if (r->body.len > 0) {
+		const char *ct = kura_req_header(r, "Content-Type");
+		char msg[256];
+
+		if (ct == NULL || strncmp(ct, "application/json", 16) != 0) {
+			json_decref(details);
+			kura_reply_error(r, KURA_E_UNSUPPORTED_MEDIA_TYPE,
+					 "Content-Type must be application/json");
+			return;
+		}
+		e = kura_json_parse(r->body.data, r->body.len, r->srv->cfg.json_max_depth, &r->json,
+				    msg, sizeof(msg));
+		if (e != KURA_OK) {
+			json_decref(details);
+			kura_reply_error(r, e, msg);
+			return;
+		}
+		if (!kura_api_object_only(r, fields, details))
+			return;
+	}
 	lv = r->json != NULL ? json_object_get(r->json, "label") : NULL;
 	if (lv != NULL && !json_is_null(lv)) {
 		label = json_string_value(lv);

@@ -98,8 +98,9 @@ const struct kura_route kura_api_routes[] = {
 	 KURA_AUTH_SESSION, "records.read", 0, 0},
 	{KURA_GET, "/api/v1/objects/{object}/{id}/associations/{to}", kura_api_assoc_list,
 	 KURA_AUTH_SESSION, "records.read", 0, 0},
+	/* The body is optional (a label): parsed by the handler when there is one. */
 	{KURA_PUT, "/api/v1/objects/{object}/{id}/associations/{to}/{toId}", kura_api_assoc_put,
-	 KURA_AUTH_SESSION, "records.write", JSON, 16384},
+	 KURA_AUTH_SESSION, "records.write", 0, 16384},
 	{KURA_DELETE, "/api/v1/objects/{object}/{id}/associations/{to}/{toId}",
 	 kura_api_assoc_delete, KURA_AUTH_SESSION, "records.write", 0, 0},
 	{KURA_GET, "/api/v1/objects/{object}/{id}/activities", kura_api_activities_list,
