@@ -101,6 +101,11 @@ enum kura_err kura_api_crm_audit(struct kura_req *r, const char *action, const c
 enum kura_err kura_api_crm_audit_named(struct kura_req *r, const char *action,
 				       const char *target_type, const char *target_id,
 				       const char *props);
+/*
+ * {"results": results} (taking ownership), with a keyset cursor after
+ * `last` when there may be more.
+ */
+json_t *kura_api_page(json_t *results, bool more, int64_t last);
 /* Comma-separated keys of a JSON object, truncated to n. */
 void kura_api_prop_names(json_t *props, char *out, size_t n);
 /*

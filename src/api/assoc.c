@@ -86,8 +86,6 @@ kura_api_assoc_list(struct kura_req *r)
 	const struct kura_crm_ops *ops;
 	unsigned limit;
 	int64_t id, after;
-	json_t *out;
-	char cur[64];
 	enum kura_err e;
 
 	if (!page_params(r, &limit, &after) || !kura_api_record_id(r, "id", &id) ||
@@ -108,12 +106,7 @@ kura_api_assoc_list(struct kura_req *r)
 		kura_reply_error(r, e, NULL);
 		goto out;
 	}
-	out = json_pack("{s:o}", "results", x.results);
-	if (x.n == limit) {
-		kura_cursor_make('k', x.last, cur, sizeof(cur));
-		json_object_set_new(out, "paging", json_pack("{s:{s:s}}", "next", "after", cur));
-	}
-	kura_reply_json(r, 200, out);
+	kura_reply_json(r, 200, kura_api_page(x.results, x.n == limit, x.last));
 out:
 	kura_api_crm_end(r, &c);
 }
@@ -279,8 +272,6 @@ kura_api_activities_list(struct kura_req *r)
 	const struct kura_crm_ops *ops;
 	unsigned limit;
 	int64_t id, after;
-	json_t *out;
-	char cur[64];
 	enum kura_err e;
 
 	if (!page_params(r, &limit, &after) || !kura_api_record_id(r, "id", &id) ||
@@ -296,12 +287,7 @@ kura_api_activities_list(struct kura_req *r)
 		kura_reply_error(r, e, NULL);
 		goto out;
 	}
-	out = json_pack("{s:o}", "results", x.results);
-	if (x.n == limit) {
-		kura_cursor_make('k', x.last, cur, sizeof(cur));
-		json_object_set_new(out, "paging", json_pack("{s:{s:s}}", "next", "after", cur));
-	}
-	kura_reply_json(r, 200, out);
+	kura_reply_json(r, 200, kura_api_page(x.results, x.n == limit, x.last));
 out:
 	kura_api_crm_end(r, &c);
 }

@@ -175,3 +175,16 @@ kura_api_want(struct kura_req *r, const struct kura_object *o, bool *ok)
 	}
 	return want;
 }
+
+json_t *
+kura_api_page(json_t *results, bool more, int64_t last)
+{
+	json_t *out = json_pack("{s:o}", "results", results);
+	char cur[64];
+
+	if (out != NULL && more) {
+		kura_cursor_make('k', last, cur, sizeof(cur));
+		json_object_set_new(out, "paging", json_pack("{s:{s:s}}", "next", "after", cur));
+	}
+	return out;
+}

@@ -584,11 +584,10 @@ kura_api_records_history(struct kura_req *r)
 	struct hist_ctx h = {0};
 	void *conn;
 	const struct kura_crm_ops *ops;
-	json_t *rec = NULL, *out;
+	json_t *rec = NULL;
 	unsigned limit;
 	int64_t id, after;
 	enum kura_err e;
-	char cur[64];
 
 	if (!query_ok(r, allowed) || !limit_param(r, &limit) || !after_param(r, &after) ||
 	    !kura_api_record_id(r, "id", &id) || !kura_api_crm_begin(r, &c, "object"))
@@ -630,12 +629,7 @@ kura_api_records_history(struct kura_req *r)
 		json_array_append_new(c.x.sensitive_reads,
 				      json_pack("{s:I, s:s}", "id", (json_int_t)id, "props",
 						h.only != NULL ? h.only : "history"));
-	out = json_pack("{s:o}", "results", h.results);
-	if (h.rows == limit) {
-		kura_cursor_make('k', h.last_id, cur, sizeof(cur));
-		json_object_set_new(out, "paging", json_pack("{s:{s:s}}", "next", "after", cur));
-	}
-	kura_reply_json(r, 200, out);
+	kura_reply_json(r, 200, kura_api_page(h.results, h.rows == limit, h.last_id));
 out:
 	kura_api_crm_end(r, &c);
 }

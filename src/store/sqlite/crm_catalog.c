@@ -18,6 +18,21 @@ kura_sqlite_crm_exec(struct kura_sqlite_conn *c, const char *sql, const char *op
 	return rc == SQLITE_OK ? KURA_OK : kura_sqlite_error(c, op, rc);
 }
 
+enum kura_err
+kura_sqlite_crm_write_ids(struct kura_sqlite_conn *c, const char *sql, const char *op,
+			 bool need_row, size_t n, const int64_t *ids)
+{
+	sqlite3_stmt *st = NULL;
+	enum kura_err e = kura_sqlite_dyn(c, sql, &st);
+
+	for (size_t i = 0; e == KURA_OK && i < n; i++)
+		sqlite3_bind_int64(st, (int)i + 1, ids[i]);
+	if (e == KURA_OK)
+		e = kura_sqlite_write(c, st, op, need_row);
+	kura_sqlite_done(st);
+	return e;
+}
+
 static enum kura_err
 bump_version(struct kura_sqlite_conn *c)
 {

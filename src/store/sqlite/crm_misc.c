@@ -134,23 +134,14 @@ kura_sqlite_crm_assoc_delete(void *conn, int64_t from_obj, int64_t from_id, int6
 			     int64_t to_id)
 {
 	struct kura_sqlite_conn *c = conn;
-	sqlite3_stmt *st = NULL;
-	enum kura_err e;
+	const int64_t ids[4] = {from_obj, from_id, to_obj, to_id};
 
-	e = kura_sqlite_dyn(c,
-			    "DELETE FROM associations WHERE (from_object = ?1 AND from_id = ?2 AND "
-			    "to_object = ?3 AND to_id = ?4) OR (from_object = ?3 AND from_id = ?4 AND "
-			    "to_object = ?1 AND to_id = ?2)",
-			    &st);
-	if (e == KURA_OK) {
-		sqlite3_bind_int64(st, 1, from_obj);
-		sqlite3_bind_int64(st, 2, from_id);
-		sqlite3_bind_int64(st, 3, to_obj);
-		sqlite3_bind_int64(st, 4, to_id);
-		e = kura_sqlite_write(c, st, "assoc_delete", true);
-	}
-	kura_sqlite_done(st);
-	return e;
+	return kura_sqlite_crm_write_ids(c,
+					 "DELETE FROM associations WHERE (from_object = ?1 AND "
+					 "from_id = ?2 AND to_object = ?3 AND to_id = ?4) OR "
+					 "(from_object = ?3 AND from_id = ?4 AND to_object = ?1 AND "
+					 "to_id = ?2)",
+					 "assoc_delete", true, 4, ids);
 }
 
 static void
@@ -383,17 +374,8 @@ kura_sqlite_crm_list_update(void *conn, const struct kura_list_row *l)
 enum kura_err
 kura_sqlite_crm_list_delete(void *conn, int64_t id)
 {
-	struct kura_sqlite_conn *c = conn;
-	sqlite3_stmt *st = NULL;
-	enum kura_err e;
-
-	e = kura_sqlite_dyn(c, "DELETE FROM lists WHERE id = ?", &st);
-	if (e == KURA_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		e = kura_sqlite_write(c, st, "list_delete", true);
-	}
-	kura_sqlite_done(st);
-	return e;
+	return kura_sqlite_crm_write_ids(conn, "DELETE FROM lists WHERE id = ?1", "list_delete", true,
+					 1, &id);
 }
 
 enum kura_err
@@ -519,17 +501,8 @@ kura_sqlite_crm_idem_put(void *conn, int actor_type, int64_t actor_id, const cha
 enum kura_err
 kura_sqlite_crm_idem_expire(void *conn, int64_t cutoff)
 {
-	struct kura_sqlite_conn *c = conn;
-	sqlite3_stmt *st = NULL;
-	enum kura_err e;
-
-	e = kura_sqlite_dyn(c, "DELETE FROM idempotency WHERE created_at < ?", &st);
-	if (e == KURA_OK) {
-		sqlite3_bind_int64(st, 1, cutoff);
-		e = kura_sqlite_write(c, st, "idem_expire", false);
-	}
-	kura_sqlite_done(st);
-	return e;
+	return kura_sqlite_crm_write_ids(conn, "DELETE FROM idempotency WHERE created_at < ?1",
+					 "idem_expire", false, 1, &cutoff);
 }
 
 enum kura_err

@@ -456,16 +456,9 @@ kura_sqlite_crm_record_restore(void *conn, int64_t object_id, int64_t id, int64_
 static enum kura_err
 exec2(struct kura_sqlite_conn *c, const char *sql, int64_t a, int64_t b, bool need_row)
 {
-	sqlite3_stmt *st = NULL;
-	enum kura_err e = kura_sqlite_dyn(c, sql, &st);
+	const int64_t ids[2] = {a, b};
 
-	if (e == KURA_OK) {
-		sqlite3_bind_int64(st, 1, a);
-		sqlite3_bind_int64(st, 2, b);
-		e = kura_sqlite_write(c, st, "record_purge", need_row);
-	}
-	kura_sqlite_done(st);
-	return e;
+	return kura_sqlite_crm_write_ids(c, sql, "record_purge", need_row, 2, ids);
 }
 
 enum kura_err

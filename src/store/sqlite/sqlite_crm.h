@@ -8,6 +8,9 @@
 #include "sqlite_int.h"
 #include "kura/store_crm.h"
 
+/* A write whose parameters are n integers (?1 .. ?n); need_row as kura_sqlite_write. */
+enum kura_err kura_sqlite_crm_write_ids(struct kura_sqlite_conn *c, const char *sql, const char *op,
+					bool need_row, size_t n, const int64_t *ids);
 /* Runs DDL or another statement without results. */
 enum kura_err kura_sqlite_crm_exec(struct kura_sqlite_conn *c, const char *sql, const char *op);
 
