@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Field-level encryption: what sensitive properties cost, on one server.
+# Two object types with the same properties (name, email, ssn, passport,
+# salary); in one of them ssn, passport and salary are sensitive (stored
+# encrypted, with a blind index). Both get the same BENCH_RECORDS records.
+#
+#   bench/crypto.sh                        build (release, build-bench/), run, print
+#   BENCH_RECORDS=1000000 bench/crypto.sh  the blind-index search at 1M (default 100,000)
+#   BENCH_DURATION=15s                     each wrk run (default 10s)
+#   BENCH_NO_BUILD=1 BENCH_BUILD_DIR=...   use what is built
+#
+# Figures:
+#   batch create   records/s, sensitive vs plain (target: at most 1.3x slower)
+#   get by id      req/s, sensitive vs plain (same target)
+#   blind search   EQ on the sensitive ssn, limit 20: p99 at one connection per
+#                  wrk thread (target < 20 ms) vs the same EQ on the plain,
+#                  indexed copy
+#   rotation       kura keys rotate, then kurad's housekeeping re-encrypts
+#                  every value: values/s, and GET by id on the same tenant
+#                  meanwhile (req/s and non-2xx)
+# It never fails on a number; non-zero exit only when something did not run.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BENCH_BUILD_DIR:-$ROOT/build-bench}
+RECORDS=${BENCH_RECORDS:-100000}
+export WRK_THREADS=2 WRK_CONNS=${BENCH_CONNECTIONS:-32} WRK_DURATION=${BENCH_DURATION:-10s}
+
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+say() { echo "bench: $*" >&2; }
+require_tools wrk curl python3 meson ninja
+build_release
+KURAD=$BUILD/kurad
+KURA=$BUILD/tools/kura/kura
+LOADER=$BUILD/bench/load_batches
+require_built "$KURAD" "$KURA" "$LOADER"
+
+setup_data
+# housekeeping every 2 s, so that the rotation's re-encryption starts at once
+export KURA_HOUSEKEEPING_SECONDS=2
+start_kurad
+signin_fresh
+TOKEN_FILE=$TMP/token
+api_key "$TOKEN_FILE" records.read records.write properties.manage
+export BENCH_TOKEN
+BENCH_TOKEN=$(cat "$TOKEN_FILE")
+
+post() { # path, json -> body on stdout; dies unless 2xx
+	local code
+	code=$(curl -s --cacert "$CERT" -o "$TMP/post.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+		-H "Authorization: Bearer $BENCH_TOKEN" --data-binary "$2" "$KBASE$1")
+	case $code in 2??) cat "$TMP/post.json" ;; *) cat "$TMP/post.json" >&2; die "POST $1 answered $code" ;; esac
+}
+
+for obj in plainp secretp; do
+	sens=false
+	[ $obj = secretp ] && sens=true
+	post /api/v1/schemas "{\"name\":\"$obj\",\"labels\":{\"en\":\"$obj\"}}" >/dev/null
+	post "/api/v1/properties/$obj" '{"name":"email","labels":{"en":"E-mail"},"type":"email","indexed":false}' >/dev/null
+	# the plain copy's ssn is indexed: the blind index is compared with an ordinary one
+	post "/api/v1/properties/$obj" "{\"name\":\"ssn\",\"labels\":{\"en\":\"SSN\"},\"type\":\"string\",\"sensitive\":$sens$([ $sens = false ] && echo ',"indexed":true')}" >/dev/null
+	post "/api/v1/properties/$obj" "{\"name\":\"passport\",\"labels\":{\"en\":\"Passport\"},\"type\":\"string\",\"sensitive\":$sens}" >/dev/null
+	post "/api/v1/properties/$obj" "{\"name\":\"salary\",\"labels\":{\"en\":\"Salary\"},\"type\":\"number\",\"sensitive\":$sens,\"indexed\":false}" >/dev/null
+done
+
+# the same records for both, 100 to a batch body
+python3 - "$RECORDS" "$TMP" <<'EOF'
+import json, random, sys
+n, tmp = int(sys.argv[1]), sys.argv[2]
+random.seed(7)
+with open(f"{tmp}/bodies.ndjson", "w") as f, open(f"{tmp}/ssns.txt", "w") as s:
+    for b in range(0, n, 100):
+        inputs = []
+        for i in range(b, min(n, b + 100)):
+            ssn = f"{random.randint(100, 999)}-{random.randint(10, 99)}-{i:07d}"
+            inputs.append({"properties": {
+                "name": f"Person {i}", "email": f"p{i}@example.com", "ssn": ssn,
+                "passport": f"TK{random.randint(1000000, 9999999)}",
+                "salary": random.randint(3000000, 15000000)}})
+            if i % max(1, n // 2000) == 0:
+                s.write(ssn + "\n")
+        f.write(json.dumps({"inputs": inputs}) + "\n")
+with open(f"{tmp}/ssns.txt") as s, open(f"{tmp}/search.ndjson", "w") as q:
+    for ssn in s.read().split():
+        q.write(json.dumps({"filterGroups": [{"filters": [
+            {"propertyName": "ssn", "operator": "EQ", "value": ssn}]}], "limit": 20}) + "\n")
+EOF
+
+declare -A RATE
+for obj in plainp secretp; do
+	say "loading $RECORDS records into $obj"
+	out=$("$LOADER" "$KBASE/api/v1/objects/$obj/batch/create" "$TOKEN_FILE" "$TMP/bodies.ndjson" \
+		"$TMP/ids-$obj.txt" 2) || die "the load into $obj failed"
+	RATE[$obj]=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["ids"] / d["seconds"])' "$out")
+done
+
+export BENCH_IDS_FILE
+declare -A GET P99
+for obj in plainp secretp; do
+	BENCH_IDS_FILE=$TMP/ids-$obj.txt BENCH_OBJECT=$obj wrk_measure "get-$obj" "$KBASE" -s "$ROOT/bench/records_get.lua"
+	GET[$obj]=$WRK_RPS
+	[ "$WRK_BAD" = 0 ] || die "GET on $obj had $WRK_BAD non-2xx answers"
+done
+for obj in plainp secretp; do
+	WRK_CONNS=$WRK_THREADS BENCH_BODIES_FILE=$TMP/search.ndjson BENCH_PATH=/api/v1/objects/$obj/search \
+		wrk_measure "search-$obj" "$KBASE" -s "$ROOT/bench/records_search.lua"
+	P99[$obj]=$WRK_P99
+	[ "$WRK_BAD" = 0 ] || die "search on $obj had $WRK_BAD non-2xx answers"
+done
+
+# rotation while the API serves: GET by id on the rotating type during the re-encryption
+stale() { run_clean "$KURA" --data "$DATA" keys status --tenant bench | awk -F': ' '/older versions/ {print $2}'; }
+run_clean "$KURA" --data "$DATA" keys rotate --tenant bench >/dev/null || die "kura keys rotate failed"
+t0=$(date +%s.%N)
+BENCH_IDS_FILE=$TMP/ids-secretp.txt BENCH_OBJECT=secretp WRK_DURATION=600s \
+	wrk -t2 -c8 -d600s --timeout 10s -s "$ROOT/bench/records_get.lua" "$KBASE" >"$TMP/wrk-rotation.txt" 2>&1 &
+WPID=$!
+PIDS+=("$WPID")
+VALUES=$((RECORDS * 3))
+while :; do
+	left=$(stale)
+	[ "$left" = 0 ] && break
+	python3 -c 'import sys,time; sys.exit(0 if time.time() - float(sys.argv[1]) < 3600 else 1)' "$t0" ||
+		die "re-encryption did not finish within an hour ($left values left)"
+	sleep 0.5
+done
+t1=$(date +%s.%N)
+kill -INT "$WPID" 2>/dev/null || true
+wait "$WPID" 2>/dev/null || true
+ROT_RPS=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$TMP/wrk-rotation.txt")
+ROT_BAD=$(awk '/Non-2xx or 3xx responses:/ {n += $NF} END {print n + 0}' "$TMP/wrk-rotation.txt")
+ROT_RATE=$(python3 -c 'import sys; print(int(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2])))' "$VALUES" "$t0" "$t1")
+
+x() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
+flag() { python3 -c 'import sys; print("met" if float(sys.argv[1]) <= float(sys.argv[2]) else "missed")' "$1" "$2"; }
+BC=$(x "${RATE[plainp]}" "${RATE[secretp]}")
+GC=$(x "${GET[plainp]}" "${GET[secretp]}")
+echo
+echo "crypto benchmark: $(thousands "$RECORDS") records x 3 sensitive properties (ssn, passport, salary), $(nproc) CPUs"
+echo "batch create: sensitive $(thousands "${RATE[secretp]}") records/s, plain $(thousands "${RATE[plainp]}") records/s: ${BC}x slower (target <= 1.3: $(flag "$BC" 1.3))"
+echo "get by id: sensitive $(thousands "${GET[secretp]}") req/s, plain $(thousands "${GET[plainp]}") req/s: ${GC}x slower (target <= 1.3: $(flag "$GC" 1.3))"
+echo "EQ search, $WRK_THREADS connections: sensitive (blind index) p99 ${P99[secretp]} ms, plain (B-tree index) p99 ${P99[plainp]} ms (target < 20 ms: $(python3 -c 'import sys; print("met" if float(sys.argv[1]) < 20 else "missed")' "${P99[secretp]}"))"
+echo "rotation: $(thousands "$VALUES") values re-encrypted at $(thousands "$ROT_RATE") values/s while GET by id on the same type ran at $(thousands "${ROT_RPS:-0}") req/s (${ROT_BAD} non-2xx)"
