@@ -108,7 +108,7 @@ class KuraCLI:
         self.run("init")
 
     def tenant_create(self, tenant_id: str, name: str) -> None:
-        # Options before the id: the form every getopt accepts. The spec's
+        # Options before the id: the form every getopt accepts. The documented
         # form "create ID --name N" has its own test (test_auth.py).
         self.run("tenant", "create", "--name", name, tenant_id)
 

@@ -92,13 +92,27 @@ def test_association_is_symmetric(acme):
     k.assert_error(member.request("DELETE", assoc_path("contacts", c, "companies", co)), 404, "not_found")
 
 
+def test_association_without_label(acme):
+    """An empty JSON object is no label."""
+    member = acme["member"]
+    c, co = contact(member), company(member)
+    r = member.request("PUT", assoc_path("contacts", c, "companies", co), json={})
+    assert r.status_code == 200, r.text
+    assert r.json()["label"] in ("", None), r.text
+    assert set(assoc_list(member, "companies", co, "contacts")) == {c}
+    assert set(assoc_list(member, "contacts", c, "companies")) == {co}
+
+
 def test_association_without_body(acme):
-    """The body is optional: a PUT with none at all (no Content-Type either)."""
+    """No body at all (no Content-Type either) is no label too."""
     member = acme["member"]
     c, co = contact(member), company(member)
     r = member.request("PUT", assoc_path("contacts", c, "companies", co))
     assert r.status_code == 200, r.text
     assert set(assoc_list(member, "companies", co, "contacts")) == {c}
+    r = member.request("PUT", assoc_path("contacts", c, "companies", co), data="x",
+                       headers={"Content-Type": "text/plain"})
+    k.assert_error(r, 415, "unsupported_media_type")
 
 
 def test_association_within_one_object_is_symmetric(acme):

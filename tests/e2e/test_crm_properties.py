@@ -203,6 +203,8 @@ def test_create_property_of_each_type(acme, typ):
     name = uname(typ)
     p = new_property(acme["admin"], "companies", name, typ, description="d")
     assert PROPERTY_FIELDS <= set(p), p
+    # indexed by default: number, date, datetime, email (docs/API.md)
+    assert p["indexed"] is (typ in ("number", "date", "datetime", "email")), p
     assert p["name"] == name and p["type"] == typ
     assert p["standard"] is False and p["required"] is False and p["unique"] is False
     assert p["classification"] == "internal", "the default classification"
@@ -577,3 +579,16 @@ def test_other_tenants_property_is_missing(acme, globex):
     r = create_record(sup, "companies", {name: "x"})
     k.assert_details(r, 422, "validation_failed", {(name, "unknown_property")})
     assert globex.get(f"{PROPS}/companies/{name}").json()["description"] == ""
+
+
+def test_indexed_default_and_explicit(acme):
+    """Unique and enumeration properties are indexed
+    by default; "indexed" given in the request wins."""
+    admin = acme["admin"]
+    assert new_property(admin, "companies", uname("ux"), "string", unique=True)["indexed"] is True
+    assert new_property(admin, "companies", uname("en"), "enumeration",
+                        options=[{"value": "a", "labels": labels("A")}])["indexed"] is True
+    p = new_property(admin, "companies", uname("ix"), "string", indexed=True)
+    assert p["indexed"] is True
+    assert admin.get(f"{PROPS}/companies/{p['name']}").json()["indexed"] is True
+    assert new_property(admin, "companies", uname("nx"), "number", indexed=False)["indexed"] is False
