@@ -380,6 +380,15 @@ parse_want(const struct kura_object *o, json_t *props, struct kura_search_req *s
 	return KURA_OK;
 }
 
+static enum kura_err
+blind_error(json_t *details)
+{
+	detail(details, "filterGroups", "not_searchable",
+	       "an EQ or IN filter on a sensitive property works in a single filter group "
+	       "and without sorts");
+	return KURA_E_VALIDATION;
+}
+
 enum kura_err
 kura_search_parse(const struct kura_object *o, json_t *body, bool full,
 		  struct kura_search_req *s, json_t *details)
@@ -393,8 +402,17 @@ kura_search_parse(const struct kura_object *o, json_t *body, bool full,
 	s->q.object_id = o->row.id;
 	s->q.limit = 10;
 	e = parse_groups(o, json_object_get(body, "filterGroups"), s, details);
-	if (e != KURA_OK || !full)
+	if (e != KURA_OK)
 		return e;
+	/*
+	 * run_blind reads the first group only. Checked here, not with the
+	 * sorts below, so that the filters of dynamic lists (full is false)
+	 * obey it too.
+	 */
+	if (kura_search_has_blind(s) && s->q.ngroups > 1)
+		return blind_error(details);
+	if (!full)
+		return KURA_OK;
 	v = json_object_get(body, "query");
 	if (v != NULL && !json_is_null(v)) {
 		const char *q = json_string_value(v);
@@ -460,12 +478,8 @@ kura_search_parse(const struct kura_object *o, json_t *body, bool full,
 	e = parse_want(o, json_object_get(body, "properties"), s, details);
 	if (e != KURA_OK)
 		return e;
-	if (kura_search_has_blind(s) && (s->q.ngroups > 1 || s->q.nsorts > 0)) {
-		detail(details, "filterGroups", "not_searchable",
-		       "an EQ or IN filter on a sensitive property works in a single filter group "
-		       "and without sorts");
-		return KURA_E_VALIDATION;
-	}
+	if (kura_search_has_blind(s) && s->q.nsorts > 0)
+		return blind_error(details);
 	v = json_object_get(body, "limit");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
