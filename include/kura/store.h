@@ -59,6 +59,14 @@ struct kura_user {
 	int64_t password_changed_at;
 	int64_t created_at;
 	int64_t updated_at;
+	bool mfa_enabled;            /* a confirmed authenticator (TOTP) */
+};
+
+/* How a session stands with the second factor (sessions.mfa). */
+enum kura_session_mfa {
+	KURA_SESSION_MFA_NONE = 0,   /* opened without one; the tenant did not require it */
+	KURA_SESSION_MFA_DONE = 1,   /* opened with password and code */
+	KURA_SESSION_MFA_ENROL = 2,  /* MFA required, the user has none: may only enrol */
 };
 
 struct kura_session {
@@ -70,6 +78,7 @@ struct kura_session {
 	int64_t idle_timeout_s;      /* this session's idle timeout; 0 = the server's default */
 	char ip[KURA_IP_MAX + 1];
 	char user_agent[KURA_UA_MAX + 1];
+	enum kura_session_mfa mfa;
 };
 
 /*
@@ -295,6 +304,8 @@ struct kura_store_ops {
 
 	/* The customer database (kura/store_crm.h). */
 	const struct kura_crm_ops *crm;
+	/* Multi-factor authentication (kura/store_mfa.h). */
+	const struct kura_mfa_ops *mfa;
 
 	enum kura_err (*setting_get)(void *conn, const char *key, char *out, size_t cap);
 	enum kura_err (*tenant_key_rotate)(void *be, const char *id, uint32_t version,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kura/clock.h"
+#include "kura/store_mfa.h"
 
 struct kura_store {
 	const struct kura_store_ops *ops;
@@ -66,6 +67,7 @@ ops_complete(const struct kura_store_ops *o)
 	       o->apikey_create != NULL && o->apikey_auth != NULL && o->apikey_list != NULL &&
 	       o->apikey_revoke != NULL && o->apikey_touch != NULL &&
 	       o->pwhistory_add != NULL && o->pwhistory_list != NULL && o->crm != NULL &&
+	       o->mfa != NULL &&
 	       o->setting_get != NULL && o->tenant_key_rotate != NULL &&
 	       o->tenant_delete != NULL && o->tenant_keys_all != NULL &&
 	       o->tenant_keys_replace != NULL;
@@ -792,6 +794,16 @@ kura_store_crm(struct kura_tenant_db *db, void **conn)
 		return NULL;
 	*conn = db->conn;
 	return db->store->ops->crm;
+}
+
+const struct kura_mfa_ops *
+kura_store_mfa(struct kura_tenant_db *db, void **conn)
+{
+	*conn = NULL;
+	if (db == NULL)
+		return NULL;
+	*conn = db->conn;
+	return db->store->ops->mfa;
 }
 
 enum kura_err

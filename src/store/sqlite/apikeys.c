@@ -27,7 +27,7 @@ static const char sql_insert[] =
 static const char sql_auth[] =
 	"SELECT " APIKEY_COLS ", u.id, u.email, u.display_name, u.role, u.status, "
 	"u.password_hash, u.must_change_password, u.password_changed_at, u.created_at, "
-	"u.updated_at FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.secret_hash = ?1";
+	"u.updated_at, u.mfa_enabled FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.secret_hash = ?1";
 /* ?1 = 0: every key of the tenant. */
 static const char sql_list[] = "SELECT " APIKEY_COLS " FROM api_keys k "
 			       "WHERE ?1 = 0 OR k.user_id = ?1 ORDER BY k.created_at DESC, k.id";

@@ -2,6 +2,7 @@
  * The SQLite back end's vtable: what kura_store_open() is given to use
  * SQLite (one system.db plus one database per tenant under data_dir).
  */
+#include "kura/store_mfa.h"
 #include "sqlite_int.h"
 
 const struct kura_store_ops kura_store_sqlite_ops = {
@@ -65,6 +66,7 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 	.pwhistory_list = kura_sqlite_pwhistory_list,
 
 	.crm = &kura_store_sqlite_crm_ops,
+	.mfa = &kura_store_sqlite_mfa_ops,
 
 	.setting_get = kura_sqlite_setting_get,
 	.tenant_key_rotate = kura_sqlite_tenant_key_rotate,

@@ -10,17 +10,17 @@
 #include "kura/monitor.h"
 
 #define SESSION_COLS                                                                       \
-	"id_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, idle_timeout_s"
+	"id_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, idle_timeout_s, mfa"
 
 static const char sql_insert[] = "INSERT INTO sessions (" SESSION_COLS ") "
-				 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+				 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 static const char sql_get[] = "SELECT " SESSION_COLS " FROM sessions WHERE id_hash = ?1";
-/* Session columns first (row_to_session reads 0..7), then the user's from 8. */
+/* Session columns first (row_to_session reads 0..8), then the user's from 9. */
 static const char sql_auth[] =
 	"SELECT s.id_hash, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, "
-	"s.user_agent, s.idle_timeout_s, u.id, u.email, u.display_name, u.role, u.status, "
+	"s.user_agent, s.idle_timeout_s, s.mfa, u.id, u.email, u.display_name, u.role, u.status, "
 	"u.password_hash, u.must_change_password, u.password_changed_at, u.created_at, "
-	"u.updated_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?1";
+	"u.updated_at, u.mfa_enabled FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?1";
 /* max(): of two requests racing on one session, the older time must not win. */
 static const char sql_touch[] =
 	"UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id_hash = ?1";
@@ -46,6 +46,7 @@ row_to_session(sqlite3_stmt *st, struct kura_session *s)
 	kura_sqlite_col_text(st, 5, s->ip, sizeof(s->ip));
 	kura_sqlite_col_text(st, 6, s->user_agent, sizeof(s->user_agent));
 	s->idle_timeout_s = sqlite3_column_int64(st, 7);
+	s->mfa = (enum kura_session_mfa)sqlite3_column_int(st, 8);
 }
 
 enum kura_err
@@ -68,6 +69,7 @@ kura_sqlite_session_create(void *conn, const struct kura_session *s)
 	sqlite3_bind_text(st, 7, s->user_agent, (int)strnlen(s->user_agent, sizeof(s->user_agent)),
 			  SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, s->idle_timeout_s);
+	sqlite3_bind_int(st, 9, (int)s->mfa);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
 		goto out;
@@ -127,7 +129,7 @@ kura_sqlite_session_auth(void *conn, const uint8_t id_hash[32], struct kura_sess
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		row_to_session(st, s);
-		kura_sqlite_row_to_user(st, 8, u);
+		kura_sqlite_row_to_user(st, 9, u);
 	} else if (rc == SQLITE_DONE) {
 		e = KURA_E_NOT_FOUND;
 	} else {

@@ -15,11 +15,13 @@
 /* Collisions in 2^53 are rare; several in a row mean a broken RNG. */
 #define ID_TRIES 8
 
-#define USER_COLS                                                                          \
+#define USER_INSERT_COLS                                                                   \
 	"id, email, display_name, role, status, password_hash, must_change_password, "      \
 	"password_changed_at, created_at, updated_at"
+/* What kura_sqlite_row_to_user reads (KURA_SQLITE_USER_NCOLS columns). */
+#define USER_COLS USER_INSERT_COLS ", mfa_enabled"
 
-static const char sql_insert[] = "INSERT INTO users (" USER_COLS ") "
+static const char sql_insert[] = "INSERT INTO users (" USER_INSERT_COLS ") "
 				 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 static const char sql_get[] = "SELECT " USER_COLS " FROM users WHERE id = ?1";
 static const char sql_get_by_email[] = "SELECT " USER_COLS " FROM users WHERE email = ?1";
@@ -60,6 +62,7 @@ kura_sqlite_row_to_user(sqlite3_stmt *st, int off, struct kura_user *u)
 	u->password_changed_at = sqlite3_column_int64(st, off + 7);
 	u->created_at = sqlite3_column_int64(st, off + 8);
 	u->updated_at = sqlite3_column_int64(st, off + 9);
+	u->mfa_enabled = sqlite3_column_int(st, off + 10) != 0;
 }
 
 static int64_t
