@@ -7,6 +7,7 @@ PKGS=(
   build-essential pkg-config meson ninja-build
   libmicrohttpd-dev libgnutls28-dev gnutls-bin libjansson-dev libsqlite3-dev sqlite3
   libsodium-dev libcmocka-dev libcsv-dev libcurl4-openssl-dev libunistring-dev
+  liboath-dev libqrencode-dev
   python3 python3-pytest python3-requests
   openssl wrk curl ca-certificates
   john-data

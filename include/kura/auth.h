@@ -85,6 +85,13 @@ bool kura_role_has_permission(const char *role, const char *permission);
 /* true when role names a built-in role. */
 bool kura_role_valid(const char *role);
 
+/*
+ * Splits "<tenant_id>.<secret>" (a session cookie, an MFA sign-in token)
+ * into the tenant id and the 32-byte secret; false when malformed.
+ */
+bool kura_tenant_token_parse(const char *v, char tenant[KURA_TENANT_ID_MAX + 1],
+			     uint8_t secret[32]);
+
 /* Validates a tenant id: 2..32 chars of [a-z0-9-], starting with a letter. */
 bool kura_tenant_id_valid(const char *id);
 
@@ -130,6 +137,11 @@ struct kura_login_result {
 	char cookie[KURA_TENANT_ID_MAX + 1 + KURA_TOKEN_CHARS + 1]; /* cookie value */
 	char csrf_token[KURA_TOKEN_CHARS];
 	int64_t expires_at;
+	/* Password accepted, code owed: no session yet, this token for the second step. */
+	bool mfa_pending;
+	char mfa_token[KURA_TENANT_ID_MAX + 1 + KURA_TOKEN_CHARS + 1];
+	int64_t mfa_expires_at;
+	bool mfa_enrolment_required;   /* the session may only enrol */
 };
 
 /*
@@ -144,6 +156,18 @@ struct kura_login_result {
  */
 enum kura_err kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 			      const char *password, size_t pwlen, struct kura_login_result *out);
+
+/*
+ * The second step of a sign-in with MFA: token from the first step and
+ * either a TOTP code or a recovery code. Opens the session like
+ * kura_auth_login. Wrong codes count toward the account's lockout and the
+ * address's failed sign-ins; KURA_MFA_CHALLENGE_TRIES of them end the
+ * challenge. KURA_E_MFA_CHALLENGE_INVALID for an unknown, expired or used
+ * token (sign in again), KURA_E_MFA_CODE_INVALID for a wrong or replayed
+ * code (a replay is audited as such).
+ */
+enum kura_err kura_auth_login_mfa(struct kura_req *r, const char *token, const char *code,
+				  const char *recovery_code, struct kura_login_result *out);
 
 /* Ends the caller's session. */
 enum kura_err kura_auth_logout(struct kura_req *r);

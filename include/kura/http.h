@@ -49,6 +49,10 @@ enum kura_auth_mode {
 #define KURA_ROUTE_PWCHANGE_OK   (1u << 1) /* reachable while a password change is pending */
 #define KURA_ROUTE_SIGNIN        (1u << 2) /* the sign-in: a refusal before the handler counts
 					      as a login in the metrics */
+#define KURA_ROUTE_MFA_ENROL_OK  (1u << 3) /* reachable while the tenant requires MFA and the
+					      caller has yet to enrol */
+#define KURA_ROUTE_SESSION_ONLY  (1u << 4) /* a person's own sign-in matters (MFA): API keys
+					      are refused */
 
 #define KURA_ROUTE_MAX_PARAMS 4
 
@@ -73,6 +77,7 @@ struct kura_principal {
 	struct kura_user user;
 	uint8_t session_hash[32];
 	int64_t session_created_at;
+	int session_mfa;              /* enum kura_session_mfa of the session (kura/store.h) */
 	char csrf_token[KURA_TOKEN_CHARS];
 	struct kura_tenant_db *db;    /* released when the request completes */
 	int64_t api_key_id;           /* the API key used (user = its creator); 0 = a session */
@@ -154,6 +159,14 @@ typedef enum kura_err (*kura_stream_fn)(void *ctx, char *buf, size_t cap, size_t
 void kura_reply_stream(struct kura_req *r, unsigned status, const char *content_type,
 		       const char *filename, kura_stream_fn fn, void *ctx,
 		       void (*free_fn)(void *ctx));
+
+/*
+ * Takes back the reply made so far, before anything of it was sent (a
+ * handler that finds, after answering, that the answer may not leave: its
+ * audit entry failed). The handler then answers again, usually with an
+ * error. No-op once the reply is queued or streaming.
+ */
+void kura_reply_discard(struct kura_req *r);
 
 /* Adds a header to a reply already made (after kura_reply_json / _text). */
 void kura_reply_add_header(struct kura_req *r, const char *name, const char *value);

@@ -43,6 +43,8 @@ struct kura_security_settings {
 	unsigned password_history;       /* 0 = off, else 1..24 previous passwords refused; default 5 */
 	/* Addresses that may sign in and call the API: comma-separated CIDRs; "" = any. */
 	char ip_allowlist[KURA_IP_ALLOWLIST_TEXT_MAX];
+	/* Every user signs in with a second factor; those without one may only enrol. */
+	bool mfa_required;
 };
 
 void kura_settings_defaults(struct kura_security_settings *s);

@@ -19,6 +19,19 @@ void kura_api_login(struct kura_req *r);
 void kura_api_logout(struct kura_req *r);
 void kura_api_me(struct kura_req *r);
 void kura_api_change_password(struct kura_req *r);
+void kura_api_login_mfa(struct kura_req *r);
+void kura_api_mfa_get(struct kura_req *r);
+void kura_api_mfa_enrol(struct kura_req *r);
+void kura_api_mfa_confirm(struct kura_req *r);
+void kura_api_mfa_disable(struct kura_req *r);
+void kura_api_mfa_recovery(struct kura_req *r);
+void kura_api_users_mfa_reset(struct kura_req *r);
+/*
+ * Answers a sign-in step (password, or MFA code) from its outcome: the
+ * error, the MFA token when a code is owed, or the session cookie and the
+ * caller's details. Wipes res.
+ */
+void kura_api_login_finish(struct kura_req *r, enum kura_err e, struct kura_login_result *res);
 void kura_api_users_list(struct kura_req *r);
 void kura_api_users_get(struct kura_req *r);
 void kura_api_users_create(struct kura_req *r);

@@ -23,6 +23,63 @@ tenant_json(struct kura_server *srv, const char *tenant_id)
 	return json_pack("{s:s, s:s}", "id", t.id, "name", t.name);
 }
 
+void
+kura_api_login_finish(struct kura_req *r, enum kura_err e, struct kura_login_result *res)
+{
+	char cookie[256], expires[40];
+
+	switch (e) {
+	case KURA_OK:
+		break;
+	case KURA_E_INVALID_CREDENTIALS:
+		kura_reply_error(r, e,
+				 "the tenant, e-mail or password is wrong (after repeated failures an "
+				 "account is locked for a while)");
+		return;
+	case KURA_E_MFA_CODE_INVALID:
+	case KURA_E_MFA_CODE_REPLAYED:
+		/* A replay is told apart only in the audit log. */
+		kura_reply_error(r, KURA_E_MFA_CODE_INVALID,
+				 "the code is wrong or was used already; wait for the next code");
+		return;
+	case KURA_E_MFA_CHALLENGE_INVALID:
+		kura_reply_error(r, e, "this sign-in has expired or ended; sign in again");
+		return;
+	case KURA_E_CONFLICT:
+		kura_reply_error(r, e,
+				 "you are signed in elsewhere and this tenant allows one session per "
+				 "user: sign out there first, or ask an administrator to end it");
+		return;
+	case KURA_E_TENANT_SUSPENDED:
+		kura_reply_error(r, e, "this tenant is suspended; contact your administrator");
+		return;
+	default:
+		kura_reply_error(r, e, NULL);
+		return;
+	}
+	if (res->mfa_pending) {
+		/* No session yet: the code goes to POST /api/v1/auth/login/mfa with this token. */
+		kura_time_rfc3339(res->mfa_expires_at, expires, sizeof(expires));
+		kura_reply_json(r, 200, json_pack("{s:b, s:s, s:s}", "mfaRequired", 1, "mfaToken",
+						  res->mfa_token, "mfaExpiresAt", expires));
+		sodium_memzero(res, sizeof(*res));
+		return;
+	}
+	snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; Max-Age=%u; Secure; HttpOnly; SameSite=Strict",
+		 KURA_SESSION_COOKIE, res->cookie, r->srv->cfg.session_absolute_timeout_s);
+	kura_reply_set_cookie(r, cookie);
+	kura_time_rfc3339(res->expires_at, expires, sizeof(expires));
+	kura_reply_json(r, 200,
+			json_pack("{s:o, s:o, s:s, s:b, s:b, s:b, s:s}", "user",
+				  kura_api_user_json(&res->user), "tenant",
+				  tenant_json(r->srv, res->tenant_id), "csrfToken", res->csrf_token,
+				  "passwordChangeRequired", res->user.must_change_password, "mfaRequired",
+				  0, "mfaEnrolmentRequired", res->mfa_enrolment_required, "expiresAt",
+				  expires));
+	sodium_memzero(cookie, sizeof(cookie));
+	sodium_memzero(res, sizeof(*res));
+}
+
 static void
 do_login(struct kura_req *r)
 {
@@ -30,42 +87,11 @@ do_login(struct kura_req *r)
 	json_t *body = r->json;
 	const char *pw = json_string_value(json_object_get(body, "password"));
 	size_t pwlen = json_string_length(json_object_get(body, "password"));
-	char cookie[256], expires[40];
 	enum kura_err e;
 
 	e = kura_auth_login(r, json_string_value(json_object_get(body, "tenant")),
 			    json_string_value(json_object_get(body, "email")), pw, pwlen, &res);
-	if (e == KURA_E_INVALID_CREDENTIALS) {
-		kura_reply_error(r, e,
-				 "the tenant, e-mail or password is wrong (after repeated failures an "
-				 "account is locked for a while)");
-		return;
-	}
-	if (e == KURA_E_CONFLICT) {
-		kura_reply_error(r, e,
-				 "you are signed in elsewhere and this tenant allows one session per "
-				 "user: sign out there first, or ask an administrator to end it");
-		return;
-	}
-	if (e == KURA_E_TENANT_SUSPENDED) {
-		kura_reply_error(r, e, "this tenant is suspended; contact your administrator");
-		return;
-	}
-	if (e != KURA_OK) {
-		kura_reply_error(r, e, NULL);
-		return;
-	}
-	snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; Max-Age=%u; Secure; HttpOnly; SameSite=Strict",
-		 KURA_SESSION_COOKIE, res.cookie, r->srv->cfg.session_absolute_timeout_s);
-	kura_reply_set_cookie(r, cookie);
-	kura_time_rfc3339(res.expires_at, expires, sizeof(expires));
-	kura_reply_json(r, 200,
-			json_pack("{s:o, s:o, s:s, s:b, s:s}", "user", kura_api_user_json(&res.user),
-				  "tenant", tenant_json(r->srv, res.tenant_id), "csrfToken",
-				  res.csrf_token, "passwordChangeRequired",
-				  res.user.must_change_password, "expiresAt", expires));
-	sodium_memzero(cookie, sizeof(cookie));
-	sodium_memzero(&res, sizeof(res));
+	kura_api_login_finish(r, e, &res);
 }
 
 void
@@ -109,10 +135,11 @@ kura_api_me(struct kura_req *r)
 	const struct kura_principal *p = &r->principal;
 
 	kura_reply_json(r, 200,
-			json_pack("{s:o, s:{s:s, s:s}, s:s, s:b}", "user", kura_api_user_json(&p->user),
-				  "tenant", "id", p->tenant.id, "name", p->tenant.name, "csrfToken",
-				  p->csrf_token,
-				  "passwordChangeRequired", p->user.must_change_password));
+			json_pack("{s:o, s:{s:s, s:s}, s:s, s:b, s:b}", "user",
+				  kura_api_user_json(&p->user), "tenant", "id", p->tenant.id, "name",
+				  p->tenant.name, "csrfToken", p->csrf_token, "passwordChangeRequired",
+				  p->user.must_change_password, "mfaEnrolmentRequired",
+				  p->session_mfa == KURA_SESSION_MFA_ENROL));
 }
 
 static void

@@ -31,6 +31,8 @@ static const int sev_weight[] = {25, 10, 5};
 struct user_row {
 	int64_t id;
 	bool super;
+	bool admin;      /* admin or super admin */
+	bool mfa;        /* signs in with a second factor */
 	bool active;
 	int64_t since;   /* the newest of password_changed_at and created_at */
 };
@@ -84,6 +86,8 @@ collect_user(void *ctx, const struct kura_user *u)
 	row = &c->rows[c->n++];
 	row->id = u->id;
 	row->super = strcmp(u->role, "super_admin") == 0;
+	row->admin = row->super || strcmp(u->role, "admin") == 0;
+	row->mfa = u->mfa_enabled;
 	row->active = u->status == KURA_USER_ACTIVE;
 	row->since = u->password_changed_at > u->created_at ? u->password_changed_at
 							    : u->created_at;
@@ -246,13 +250,30 @@ check_keys(struct report *rep, const struct keys_ctx *k)
 }
 
 static void
-check_unavailable(struct report *rep, const struct kura_security_settings *set)
+check_access(struct report *rep, const struct kura_security_settings *set,
+	     const struct users_ctx *users)
 {
-	add_finding(rep, "mfa_not_required", SEV_HIGH, "Multi-factor sign-in is not required",
-		    "Always present today: multi-factor sign-in is not available in this "
-		    "version, so every account is protected by its password alone.",
-		    "Require long passwords and keep account lockout on until multi-factor "
-		    "sign-in is available.");
+	unsigned admins = 0, admins_mfa = 0, active = 0, with_mfa = 0;
+	char detail[320];
+
+	for (size_t i = 0; i < users->n; i++) {
+		if (!users->rows[i].active)
+			continue;
+		active++;
+		with_mfa += users->rows[i].mfa;
+		admins += users->rows[i].admin;
+		admins_mfa += users->rows[i].admin && users->rows[i].mfa;
+	}
+	if (!set->mfa_required) {
+		snprintf(detail, sizeof(detail),
+			 "Users may sign in with a password alone. %u of %u active administrators "
+			 "and %u of %u active users have turned on two-step sign-in.", admins_mfa,
+			 admins, with_mfa, active);
+		add_finding(rep, "mfa_not_required", SEV_HIGH, "Multi-factor sign-in is not required",
+			    detail,
+			    "Ask every user to set up two-step sign-in (an authenticator app), then "
+			    "turn on mfaRequired in the security settings.");
+	}
 	if (set->ip_allowlist[0] == '\0')
 		add_finding(rep, "no_ip_allowlist", SEV_LOW, "No IP allow-list",
 			    "Users can sign in and API keys can be used from any address.",
@@ -296,7 +317,7 @@ kura_api_security_health(struct kura_req *r)
 	for (size_t i = 0; i < users.n; i++)
 		supers += users.rows[i].super && users.rows[i].active;
 
-	check_unavailable(&rep, &set);
+	check_access(&rep, &set, &users);
 	check_settings(&rep, &set);
 	check_super_admins(&rep, supers);
 	e = check_inactive(&rep, db, &users, now);

@@ -9,6 +9,8 @@
 #define JSON KURA_ROUTE_JSON_BODY
 #define PWOK KURA_ROUTE_PWCHANGE_OK
 #define SIGNIN KURA_ROUTE_SIGNIN
+#define ENROL KURA_ROUTE_MFA_ENROL_OK
+#define PERSON KURA_ROUTE_SESSION_ONLY
 
 const struct kura_route kura_api_routes[] = {
 	{KURA_GET, "/healthz", kura_api_healthz, KURA_AUTH_NONE, NULL, 0, 0},
@@ -17,10 +19,24 @@ const struct kura_route kura_api_routes[] = {
 	/* The operator's scraper, with the bearer token of metrics_token_file. */
 	{KURA_GET, "/metrics", kura_api_metrics, KURA_AUTH_METRICS, "metrics.read", 0, 0},
 	{KURA_POST, "/api/v1/auth/login", kura_api_login, KURA_AUTH_NONE, NULL, JSON | SIGNIN, 16384},
-	{KURA_POST, "/api/v1/auth/logout", kura_api_logout, KURA_AUTH_SESSION, "self", PWOK, 0},
+	{KURA_POST, "/api/v1/auth/login/mfa", kura_api_login_mfa, KURA_AUTH_NONE, NULL,
+	 JSON | SIGNIN, 4096},
+	{KURA_POST, "/api/v1/auth/logout", kura_api_logout, KURA_AUTH_SESSION, "self",
+	 PWOK | ENROL, 0},
 	{KURA_POST, "/api/v1/auth/password", kura_api_change_password, KURA_AUTH_SESSION, "self",
-	 JSON | PWOK, 16384},
-	{KURA_GET, "/api/v1/me", kura_api_me, KURA_AUTH_SESSION, "self", PWOK, 0},
+	 JSON | PWOK | ENROL, 16384},
+	{KURA_GET, "/api/v1/me", kura_api_me, KURA_AUTH_SESSION, "self", PWOK | ENROL, 0},
+	/* The caller's own second factor: a person's sign-in, so never an API key. */
+	{KURA_GET, "/api/v1/me/mfa", kura_api_mfa_get, KURA_AUTH_SESSION, "self",
+	 ENROL | PERSON, 0},
+	{KURA_POST, "/api/v1/me/mfa/totp", kura_api_mfa_enrol, KURA_AUTH_SESSION, "self",
+	 JSON | ENROL | PERSON, 16384},
+	{KURA_POST, "/api/v1/me/mfa/totp/confirm", kura_api_mfa_confirm, KURA_AUTH_SESSION, "self",
+	 JSON | ENROL | PERSON, 4096},
+	{KURA_POST, "/api/v1/me/mfa/disable", kura_api_mfa_disable, KURA_AUTH_SESSION, "self",
+	 JSON | PERSON, 16384},
+	{KURA_POST, "/api/v1/me/mfa/recovery-codes", kura_api_mfa_recovery, KURA_AUTH_SESSION,
+	 "self", JSON | PERSON, 16384},
 	{KURA_GET, "/api/v1/users", kura_api_users_list, KURA_AUTH_SESSION, "users.read", 0, 0},
 	{KURA_POST, "/api/v1/users", kura_api_users_create, KURA_AUTH_SESSION, "users.manage", JSON,
 	 16384},
@@ -35,19 +51,23 @@ const struct kura_route kura_api_routes[] = {
 	 "users.manage", 0, 0},
 	{KURA_POST, "/api/v1/users/{id}/unlock", kura_api_users_unlock, KURA_AUTH_SESSION,
 	 "users.manage", 0, 0},
+	{KURA_DELETE, "/api/v1/users/{id}/mfa", kura_api_users_mfa_reset, KURA_AUTH_SESSION,
+	 "users.manage", PERSON, 0},
 	{KURA_GET, "/api/v1/settings/security", kura_api_settings_get, KURA_AUTH_SESSION,
 	 "settings.security", 0, 0},
 	{KURA_PATCH, "/api/v1/settings/security", kura_api_settings_patch, KURA_AUTH_SESSION,
 	 "settings.security", JSON, 16384},
 	{KURA_GET, "/api/v1/security/health", kura_api_security_health, KURA_AUTH_SESSION,
 	 "settings.security", 0, 0},
-	{KURA_GET, "/api/v1/sessions", kura_api_sessions_list, KURA_AUTH_SESSION, "self", PWOK, 0},
+	{KURA_GET, "/api/v1/sessions", kura_api_sessions_list, KURA_AUTH_SESSION, "self",
+	 PWOK | ENROL, 0},
 	{KURA_DELETE, "/api/v1/sessions/{id}", kura_api_sessions_delete, KURA_AUTH_SESSION, "self",
-	 PWOK, 0},
+	 PWOK | ENROL, 0},
 	{KURA_GET, "/api/v1/audit", kura_api_audit_list, KURA_AUTH_SESSION, "audit.read", 0, 0},
 	{KURA_GET, "/api/v1/audit/export", kura_api_audit_export, KURA_AUTH_SESSION, "audit.read", 0,
 	 0},
-	{KURA_GET, "/api/v1/notices", kura_api_notices_list, KURA_AUTH_SESSION, "self", PWOK, 0},
+	{KURA_GET, "/api/v1/notices", kura_api_notices_list, KURA_AUTH_SESSION, "self",
+	 PWOK | ENROL, 0},
 	{KURA_POST, "/api/v1/api-keys", kura_api_apikeys_create, KURA_AUTH_SESSION, "apikeys.manage",
 	 JSON, 16384},
 	{KURA_GET, "/api/v1/api-keys", kura_api_apikeys_list, KURA_AUTH_SESSION, "apikeys.manage", 0,

@@ -44,9 +44,10 @@ kura_api_user_json(const struct kura_user *u)
 
 	snprintf(id, sizeof(id), "%lld", (long long)u->id);
 	kura_time_rfc3339(u->created_at, created, sizeof(created));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", id, "email", u->email,
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "id", id, "email", u->email,
 			 "displayName", u->display_name, "role", u->role, "status",
-			 u->status == KURA_USER_ACTIVE ? "active" : "disabled", "createdAt", created);
+			 u->status == KURA_USER_ACTIVE ? "active" : "disabled", "mfaEnabled",
+			 u->mfa_enabled, "createdAt", created);
 }
 
 void

@@ -23,6 +23,8 @@
 #include "kura/server.h"
 #include "kura/settings.h"
 #include "kura/store.h"
+#include "kura/store_mfa.h"
+#include "kura/mfa.h"
 
 
 /* Copies src into dst (size n), cut to fit: fields are bounded, inputs may not be. */
@@ -64,9 +66,48 @@ refuse_if_live(struct kura_server *srv, struct kura_tenant_db *db, int64_t user_
 	return e;
 }
 
+/*
+ * The second factor of a sign-in, spent in the transaction that opens the
+ * session: the TOTP step marked used (only if still newer than the last, so
+ * two requests with one code cannot both pass) or the recovery code marked
+ * used, and the challenge deleted.
+ */
+struct second_factor {
+	const char *kind;            /* "totp" or "recovery" */
+	int64_t user_id;
+	int64_t step;                /* totp */
+	uint8_t recovery_hash[32];   /* recovery */
+	uint8_t challenge[32];
+};
+
+static enum kura_err
+spend_second_factor(struct kura_tenant_db *db, const struct second_factor *sf)
+{
+	void *conn;
+	const struct kura_mfa_ops *ops = kura_store_mfa(db, &conn);
+	enum kura_err e;
+
+	if (strcmp(sf->kind, "totp") == 0) {
+		e = ops->totp_use_step(conn, sf->user_id, sf->step);
+		if (e == KURA_E_CONFLICT)
+			e = KURA_E_MFA_CODE_REPLAYED;
+	} else {
+		e = ops->recovery_use(conn, sf->user_id, sf->recovery_hash, kura_now_us());
+		if (e == KURA_E_NOT_FOUND)
+			e = KURA_E_MFA_CODE_INVALID;
+	}
+	if (e == KURA_OK)
+		e = ops->challenge_delete(conn, sf->challenge);
+	/* The run of failed attempts ends with a complete sign-in. */
+	if (e == KURA_OK)
+		e = kura_store_lockout_put(db, sf->user_id, 0, 0);
+	return e;
+}
+
 static enum kura_err
 open_session(struct kura_req *r, struct kura_tenant_db *db, const struct kura_user *u,
-	     const struct kura_security_settings *set, struct kura_login_result *out)
+	     const struct kura_security_settings *set, enum kura_session_mfa mfa,
+	     const struct second_factor *sf, struct kura_login_result *out)
 {
 	struct kura_server *srv = r->srv;
 	struct kura_session s;
@@ -88,10 +129,17 @@ open_session(struct kura_req *r, struct kura_tenant_db *db, const struct kura_us
 	s.idle_timeout_s = (int64_t)set->session_idle_minutes * 60;
 	copy_str(s.ip, sizeof(s.ip), r->ip);
 	copy_str(s.user_agent, sizeof(s.user_agent), r->user_agent);
+	s.mfa = mfa;
 	/* The session exists only if its "auth.login" record does. */
 	e = kura_store_begin(db);
 	if (e != KURA_OK)
 		goto out;
+	if (sf != NULL)
+		e = spend_second_factor(db, sf);
+	if (e != KURA_OK) {
+		kura_store_rollback(db);
+		goto out;
+	}
 	/* Inside the transaction, so two sign-ins at once cannot both pass "refuse". */
 	if (set->concurrent_sessions == KURA_SESSIONS_REFUSE)
 		e = refuse_if_live(srv, db, u->id, now);
@@ -102,8 +150,16 @@ open_session(struct kura_req *r, struct kura_tenant_db *db, const struct kura_us
 	if (e == KURA_OK) {
 		char sid[17];
 
+		struct kura_audit_entry a;
+
 		kura_session_short_id(s.id_hash, sid);
-		e = kura_req_audit(r, db, "auth.login", "session", sid, KURA_OK);
+		kura_req_audit_init(r, &a, "auth.login", "session", sid);
+		/* How the second factor stood: "mfa:totp", "mfa:recovery", "mfa:enrol". */
+		if (sf != NULL || mfa == KURA_SESSION_MFA_ENROL)
+			snprintf(a.target_props, sizeof(a.target_props), "mfa:%s",
+				 sf != NULL ? sf->kind : "enrol");
+		kura_audit_set_outcome(&a, KURA_OK);
+		e = kura_audit_append(db, &a);
 	}
 	if (e == KURA_OK)
 		e = kura_store_commit(db);
@@ -238,6 +294,47 @@ monitor_login(struct kura_req *r, struct kura_tenant_db *db, enum kura_err e)
 			 db != NULL ? kura_store_tenant_id(db) : NULL, ipname, until, detail);
 }
 
+/*
+ * Password right, code owed: a challenge for KURA_MFA_CHALLENGE_US, found
+ * by SHA-256 of the token's secret, recorded as "auth.mfa_challenge".
+ */
+static enum kura_err
+begin_challenge(struct kura_req *r, struct kura_tenant_db *db, const struct kura_user *u,
+		const char *tenant_id, struct kura_login_result *out)
+{
+	void *conn;
+	const struct kura_mfa_ops *ops = kura_store_mfa(db, &conn);
+	struct kura_mfa_challenge c;
+	uint8_t secret[32];
+	char tok[KURA_TOKEN_CHARS], uid[24];
+	int64_t now = kura_now_us();
+	enum kura_err e;
+
+	memset(&c, 0, sizeof(c));
+	kura_random_token(tok, secret, sizeof(secret));
+	kura_sha256(secret, sizeof(secret), c.id_hash);
+	c.user_id = u->id;
+	c.created_at = now;
+	c.expires_at = now + KURA_MFA_CHALLENGE_US;
+	snprintf(uid, sizeof(uid), "%lld", (long long)u->id);
+	e = kura_store_begin(db);
+	if (e == KURA_OK)
+		e = ops->challenge_purge(conn, now);
+	if (e == KURA_OK)
+		e = ops->challenge_put(conn, &c);
+	if (e == KURA_OK)
+		e = kura_req_audit(r, db, "auth.mfa_challenge", "user", uid, KURA_OK);
+	e = kura_store_finish(db, e);
+	if (e == KURA_OK) {
+		snprintf(out->mfa_token, sizeof(out->mfa_token), "%s.%s", tenant_id, tok);
+		out->mfa_pending = true;
+		out->mfa_expires_at = c.expires_at;
+	}
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(tok, sizeof(tok));
+	return e;
+}
+
 enum kura_err
 kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 		const char *password, size_t pwlen, struct kura_login_result *out)
@@ -247,7 +344,7 @@ kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 	struct kura_tenant t;
 	struct kura_user u;
 	struct kura_security_settings set;
-	bool have_user = false, locked = false;
+	bool have_user = false, locked = false, mfa_pending = false;
 	int64_t failed = 0, locked_until = 0, now = kura_now_us();
 	enum kura_err e = KURA_E_INVALID_CREDENTIALS;
 	enum kura_err ve;
@@ -308,8 +405,8 @@ kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 			goto out;
 		}
 	}
-	/* A success ends the run of failures. */
-	if (failed > 0 && kura_store_lockout_put(db, u.id, 0, 0) != KURA_OK) {
+	/* A success ends the run of failures (with MFA: once the code is right too). */
+	if (failed > 0 && !u.mfa_enabled && kura_store_lockout_put(db, u.id, 0, 0) != KURA_OK) {
 		e = KURA_E_UNAVAILABLE;
 		goto out;
 	}
@@ -318,7 +415,16 @@ kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 	r->principal.tenant = t;
 	r->principal.user = u;
 	sodium_memzero(r->principal.user.password_hash, sizeof(r->principal.user.password_hash));
-	e = open_session(r, db, &u, &set, out);
+	if (u.mfa_enabled) {
+		e = begin_challenge(r, db, &u, tenant_id, out);
+		mfa_pending = e == KURA_OK;
+	} else {
+		/* Required but not set up: a session that may only enrol. */
+		e = open_session(r, db, &u, &set,
+				 set.mfa_required ? KURA_SESSION_MFA_ENROL : KURA_SESSION_MFA_NONE,
+				 NULL, out);
+		out->mfa_enrolment_required = set.mfa_required;
+	}
 	if (e != KURA_OK)
 		goto out;
 	out->user = u;
@@ -330,7 +436,9 @@ out:
 	if (e != KURA_OK && db != NULL)
 		audit_refusal(r, db, have_user ? &u : NULL, email,
 			      locked && e == KURA_E_INVALID_CREDENTIALS ? KURA_E_ACCOUNT_LOCKED : e);
-	monitor_login(r, db, e);
+	/* A password accepted with a code still owed counts at the second step. */
+	if (!mfa_pending)
+		monitor_login(r, db, e);
 	sodium_memzero(u.password_hash, sizeof(u.password_hash));
 	kura_store_tenant_release(db);
 	if (e != KURA_OK) {
@@ -339,6 +447,163 @@ out:
 		memset(out, 0, sizeof(*out));
 		kura_log(KURA_LOG_INFO, "login_failed", "rid=%s tenant=%s ip=%s reason=%s", r->rid,
 			 kura_log_quote(tq, sizeof(tq), tenant_id), r->ip, kura_err_code(e));
+	}
+	return e;
+}
+
+/*
+ * Checks the code of a second step against the user's authenticator or
+ * recovery codes, filling sf to be spent with the session. Nothing is
+ * written here.
+ */
+static enum kura_err
+check_second_factor(struct kura_req *r, struct kura_tenant_db *db, const char *tenant_id,
+		    const struct kura_user *u, const char *code, const char *recovery,
+		    struct second_factor *sf)
+{
+	void *conn;
+	const struct kura_mfa_ops *ops = kura_store_mfa(db, &conn);
+	struct kura_mfa_totp t;
+	uint8_t *secret = NULL;
+	size_t slen = 0;
+	enum kura_err e;
+
+	sf->user_id = u->id;
+	if (recovery != NULL) {
+		sf->kind = "recovery";
+		return kura_recovery_code_hash(recovery, sf->recovery_hash) ? KURA_OK
+									     : KURA_E_MFA_CODE_INVALID;
+	}
+	sf->kind = "totp";
+	e = ops->totp_get(conn, u->id, &t);
+	if (e == KURA_OK && t.confirmed_at == 0)
+		e = KURA_E_MFA_CHALLENGE_INVALID;
+	if (e == KURA_OK)
+		e = kura_mfa_secret_open(r, tenant_id, u->id, t.secret, t.secret_len, &secret, &slen);
+	if (e == KURA_OK) {
+		switch (kura_totp_check(secret, slen, kura_now_us() / 1000000, t.last_step, code,
+					&sf->step)) {
+		case KURA_TOTP_OK:
+			break;
+		case KURA_TOTP_REPLAYED:
+			e = KURA_E_MFA_CODE_REPLAYED;
+			break;
+		default:
+			e = KURA_E_MFA_CODE_INVALID;
+		}
+	}
+	if (secret != NULL) {
+		sodium_memzero(secret, slen);
+		free(secret);
+	}
+	sodium_memzero(&t, sizeof(t));
+	return e;
+}
+
+/* A wrong code: one more failure for the challenge, which ends at the limit. */
+static void
+challenge_failed(struct kura_tenant_db *db, const struct kura_mfa_challenge *c)
+{
+	void *conn;
+	const struct kura_mfa_ops *ops = kura_store_mfa(db, &conn);
+
+	if (c->failures + 1 >= KURA_MFA_CHALLENGE_TRIES)
+		ops->challenge_delete(conn, c->id_hash);
+	else
+		ops->challenge_fail(conn, c->id_hash);
+}
+
+enum kura_err
+kura_auth_login_mfa(struct kura_req *r, const char *token, const char *code,
+		    const char *recovery_code, struct kura_login_result *out)
+{
+	struct kura_server *srv = r->srv;
+	struct kura_tenant_db *db = NULL;
+	struct kura_tenant t;
+	struct kura_user u;
+	struct kura_security_settings set;
+	struct kura_mfa_challenge c;
+	struct second_factor sf;
+	char tenant_id[KURA_TENANT_ID_MAX + 1] = "";
+	uint8_t secret[32], id_hash[32];
+	bool have_user = false, have_challenge = false;
+	int64_t failed = 0, locked_until = 0, now = kura_now_us();
+	void *conn = NULL;
+	const struct kura_mfa_ops *ops = NULL;
+	enum kura_err e = KURA_E_MFA_CHALLENGE_INVALID;
+
+	kura_settings_defaults(&set);
+	memset(out, 0, sizeof(*out));
+	memset(&u, 0, sizeof(u));
+	memset(&t, 0, sizeof(t));
+	memset(&c, 0, sizeof(c));
+	memset(&sf, 0, sizeof(sf));
+	if (!kura_tenant_token_parse(token, tenant_id, secret) ||
+	    kura_store_tenant_get(srv->store, tenant_id, &t) != KURA_OK ||
+	    kura_store_tenant_acquire(srv->store, tenant_id, &db) != KURA_OK)
+		goto out;
+	ops = kura_store_mfa(db, &conn);
+	kura_sha256(secret, sizeof(secret), id_hash);
+	if (ops->challenge_get(conn, id_hash, &c) != KURA_OK)
+		goto out;
+	have_challenge = true;
+	if (c.expires_at <= now || c.failures >= KURA_MFA_CHALLENGE_TRIES ||
+	    kura_store_user_get(db, c.user_id, &u) != KURA_OK || u.status != KURA_USER_ACTIVE ||
+	    !u.mfa_enabled)
+		goto out;
+	have_user = true;
+	if (kura_settings_load(db, &set) != KURA_OK ||
+	    kura_store_lockout_get(db, u.id, &failed, &locked_until) != KURA_OK) {
+		e = KURA_E_UNAVAILABLE;
+		goto out;
+	}
+	/* Locked meanwhile (by wrong codes or passwords): this sign-in is over. */
+	if (locked_until > now) {
+		e = KURA_E_MFA_CHALLENGE_INVALID;
+		goto out;
+	}
+	if (t.status != KURA_TENANT_ACTIVE) {
+		e = KURA_E_TENANT_SUSPENDED;
+		goto out;
+	}
+	if (set.ip_allowlist[0] != '\0' && !kura_settings_ip_allowed(db, r->ip, &e)) {
+		e = e != KURA_OK ? e : KURA_E_IP_NOT_ALLOWED;
+		goto out;
+	}
+	copy_str(r->principal.tenant_id, sizeof(r->principal.tenant_id), tenant_id);
+	r->principal.tenant = t;
+	r->principal.user = u;
+	sodium_memzero(r->principal.user.password_hash, sizeof(r->principal.user.password_hash));
+	memcpy(sf.challenge, c.id_hash, sizeof(sf.challenge));
+	e = check_second_factor(r, db, tenant_id, &u, code, recovery_code, &sf);
+	if (e == KURA_OK)
+		e = open_session(r, db, &u, &set, KURA_SESSION_MFA_DONE, &sf, out);
+	if (e != KURA_OK)
+		goto out;
+	out->user = u;
+	sodium_memzero(out->user.password_hash, sizeof(out->user.password_hash));
+	copy_str(out->tenant_id, sizeof(out->tenant_id), tenant_id);
+out:
+	if ((e == KURA_E_MFA_CODE_INVALID || e == KURA_E_MFA_CODE_REPLAYED) && have_user) {
+		challenge_failed(db, &c);
+		count_failure(r, db, &u, &set, failed, now);
+	} else if (e == KURA_E_MFA_CHALLENGE_INVALID && have_challenge) {
+		ops->challenge_delete(conn, c.id_hash);
+	}
+	if (e != KURA_OK && db != NULL && have_user)
+		audit_refusal(r, db, &u, u.email, e);
+	/* Wrong codes count against the address like wrong passwords. */
+	monitor_login(r, db, e == KURA_E_MFA_CODE_INVALID || e == KURA_E_MFA_CODE_REPLAYED
+				     ? KURA_E_INVALID_CREDENTIALS
+				     : e);
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(&sf, sizeof(sf));
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+	kura_store_tenant_release(db);
+	if (e != KURA_OK) {
+		memset(out, 0, sizeof(*out));
+		kura_log(KURA_LOG_INFO, "login_failed", "rid=%s tenant=%s ip=%s reason=%s step=mfa",
+			 r->rid, tenant_id, r->ip, kura_err_code(e));
 	}
 	return e;
 }

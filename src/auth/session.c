@@ -74,9 +74,8 @@ is_unsafe(unsigned method)
 	return (method & (KURA_POST | KURA_PUT | KURA_PATCH | KURA_DELETE)) != 0;
 }
 
-/* Splits the cookie into tenant id and the 32-byte secret. */
-static bool
-parse_cookie(const char *v, char tenant[KURA_TENANT_ID_MAX + 1], uint8_t secret[32])
+bool
+kura_tenant_token_parse(const char *v, char tenant[KURA_TENANT_ID_MAX + 1], uint8_t secret[32])
 {
 	const char *dot;
 	size_t tlen, got = 0;
@@ -114,7 +113,7 @@ authenticate_session(struct kura_req *r, const char **msg)
 	enum kura_err e = KURA_E_UNAUTHENTICATED;
 
 	*msg = "sign in first";
-	if (!parse_cookie(kura_req_cookie(r, KURA_SESSION_COOKIE), p->tenant_id, secret))
+	if (!kura_tenant_token_parse(kura_req_cookie(r, KURA_SESSION_COOKIE), p->tenant_id, secret))
 		goto out;
 	/* One system read (tenant and its status) and one tenant read (session and user). */
 	if (kura_store_tenant_acquire_get(srv->store, p->tenant_id, t, &p->db) != KURA_OK)
@@ -157,6 +156,7 @@ authenticate_session(struct kura_req *r, const char **msg)
 	if (now - s.last_seen_at >= touch_every)
 		kura_store_session_touch(p->db, p->session_hash, now);
 	p->session_created_at = s.created_at;
+	p->session_mfa = (int)s.mfa;
 	p->authenticated = true;
 	e = KURA_OK;
 out:
@@ -194,10 +194,22 @@ kura_auth_request(struct kura_req *r, const char **msg)
 		kura_req_audit_denied(r, KURA_E_IP_NOT_ALLOWED);
 		return KURA_E_IP_NOT_ALLOWED;
 	}
+	if (r->principal.api_key_id != 0 && (rt->flags & KURA_ROUTE_SESSION_ONLY) != 0) {
+		*msg = "sign in as yourself for this; API keys cannot do it";
+		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
+		return KURA_E_FORBIDDEN;
+	}
 	if (r->principal.user.must_change_password && (rt->flags & KURA_ROUTE_PWCHANGE_OK) == 0) {
 		*msg = "change your password first (POST /api/v1/auth/password)";
 		kura_req_audit_denied(r, KURA_E_PASSWORD_CHANGE_REQUIRED);
 		return KURA_E_PASSWORD_CHANGE_REQUIRED;
+	}
+	if (r->principal.session_mfa == KURA_SESSION_MFA_ENROL &&
+	    (rt->flags & KURA_ROUTE_MFA_ENROL_OK) == 0) {
+		*msg = "this tenant requires multi-factor authentication: enrol first "
+		       "(POST /api/v1/me/mfa/totp)";
+		kura_req_audit_denied(r, KURA_E_MFA_ENROLMENT_REQUIRED);
+		return KURA_E_MFA_ENROLMENT_REQUIRED;
 	}
 	if (!kura_role_has_permission(r->principal.user.role, rt->permission)) {
 		*msg = "your role does not allow this";

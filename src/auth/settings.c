@@ -36,6 +36,7 @@ static const struct key keys[] = {
 #define CLASSES_KEY "passwordRequiredClasses"
 #define CONCURRENT_KEY "concurrentSessions"
 #define ALLOWLIST_KEY KURA_SETTING_IP_ALLOWLIST
+#define MFA_KEY "mfaRequired"
 
 static const char *const concurrent_names[] = {"allow", "end_older", "refuse"};
 
@@ -136,6 +137,11 @@ load_row(void *ctx, const char *key, const char *value)
 		snprintf(s->ip_allowlist, sizeof(s->ip_allowlist), "%s", value);
 		return;
 	}
+	if (strcmp(key, MFA_KEY) == 0) {
+		/* Anything but an explicit "0" keeps MFA required: a damaged row weakens nothing. */
+		s->mfa_required = strcmp(value, "0") != 0;
+		return;
+	}
 	if (strcmp(key, CONCURRENT_KEY) == 0) {
 		int c = concurrent_parse(value);
 
@@ -188,6 +194,7 @@ kura_settings_json(const struct kura_security_settings *s)
 	json_object_set_new(o, CLASSES_KEY, classes);
 	json_object_set_new(o, CONCURRENT_KEY,
 			    json_string(concurrent_names[(unsigned)s->concurrent_sessions % 3]));
+	json_object_set_new(o, MFA_KEY, json_boolean(s->mfa_required));
 	{
 		json_t *list = json_array();
 		const char *p = s->ip_allowlist;
@@ -249,6 +256,17 @@ kura_settings_apply(struct kura_security_settings *s, json_t *patch, json_t *det
 			if ((enum kura_concurrent_sessions)c != s->concurrent_sessions) {
 				s->concurrent_sessions = (enum kura_concurrent_sessions)c;
 				note_change(changed, n, CONCURRENT_KEY);
+			}
+			continue;
+		}
+		if (strcmp(name, MFA_KEY) == 0) {
+			if (!json_is_boolean(v)) {
+				detail(details, MFA_KEY, "invalid", "true or false");
+				continue;
+			}
+			if (json_is_true(v) != s->mfa_required) {
+				s->mfa_required = json_is_true(v);
+				note_change(changed, n, MFA_KEY);
 			}
 			continue;
 		}
@@ -362,6 +380,8 @@ kura_settings_save(struct kura_tenant_db *db, const struct kura_security_setting
 					   concurrent_names[(unsigned)s->concurrent_sessions % 3], now);
 	if (e == KURA_OK)
 		e = kura_store_setting_put(db, ALLOWLIST_KEY, s->ip_allowlist, now);
+	if (e == KURA_OK)
+		e = kura_store_setting_put(db, MFA_KEY, s->mfa_required ? "1" : "0", now);
 	return e;
 }
 

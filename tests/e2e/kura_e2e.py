@@ -8,8 +8,13 @@ Nothing here is a stand-in: every test talks to a real kurad process with
 real TLS and real SQLite files in a temporary data directory.
 """
 
+import base64
+import datetime as _dt
+import hashlib
+import hmac
 import json
 import os
+import struct
 import re
 import secrets
 import select
@@ -832,3 +837,84 @@ def crm_foreign_id(foreign, local, obj: str, props: dict, tries: int = 300) -> s
         if r.status_code == 404:
             return rid
     raise AssertionError(f"no {obj} id of the other tenant is free in this one")
+
+
+# --------------------------------------------------------------------------
+# Time and second factors
+
+
+class Clock:
+    """Moves kurad's clock through its test_clock_offset_file (the server
+    option KURA_TEST_CLOCK_OFFSET_FILE): `offset` seconds ahead of the real
+    clock, for the server and for the codes tests compute."""
+
+    def __init__(self, server: "Kurad", path: Path):
+        self.server = server
+        self.path = path
+        self.offset = 0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def set(self, seconds: int):
+        self.path.write_text(f"{seconds}\n")
+        self.offset = seconds
+        # kurad re-reads the file every 100 ms; its log lines carry its
+        # clock, so wait (bounded) until a line shows the new time.
+        want = time.time() + seconds - 1
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            self.server.get("/healthz")
+            stamps = re.findall(r"ts=(\S+)", self.server.log()[-4000:])
+            if stamps:
+                try:
+                    if _dt.datetime.fromisoformat(stamps[-1].replace("Z", "+00:00")).timestamp() >= want:
+                        return
+                except ValueError:
+                    pass
+            time.sleep(0.1)
+        time.sleep(0.3)
+
+    def advance(self, seconds: int):
+        self.set(self.offset + seconds)
+
+
+def totp(secret_b32: str, at: Optional[float] = None, step: Optional[int] = None) -> str:
+    """RFC 6238 (HMAC-SHA1, 6 digits, 30 s) written out independently of
+    the server's liboath, for the step of `at` (default now) or `step`."""
+    pad = "=" * (-len(secret_b32) % 8)
+    key = base64.b32decode(secret_b32 + pad)
+    if step is None:
+        step = int((time.time() if at is None else at) // 30)
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    off = mac[-1] & 0x0F
+    n = struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF
+    return f"{n % 1000000:06d}"
+
+
+def login_mfa_raw(server: "Kurad", token: str, code: Optional[str] = None,
+                  recovery: Optional[str] = None) -> requests.Response:
+    body = {"mfaToken": token}
+    if code is not None:
+        body["code"] = code
+    if recovery is not None:
+        body["recoveryCode"] = recovery
+    return server.post("/api/v1/auth/login/mfa", json=body)
+
+
+def enrol_mfa(c: "Client", password: str, at: Optional[float] = None) -> Tuple[str, List[str]]:
+    """Turns MFA on for c's user: (base32 secret, recovery codes)."""
+    r = c.post("/api/v1/me/mfa/totp", json={"password": password})
+    assert r.status_code == 201, r.text
+    secret = r.json()["secret"]
+    r = c.post("/api/v1/me/mfa/totp/confirm", json={"code": totp(secret, at)})
+    assert r.status_code == 200, r.text
+    return secret, r.json()["recoveryCodes"]
+
+
+def login_with_recovery(server: "Kurad", acct: "Account", code: str) -> "Client":
+    r = server.login_raw(acct.tenant, acct.email, acct.password)
+    assert r.status_code == 200 and r.json().get("mfaRequired") is True, r.text
+    r = login_mfa_raw(server, r.json()["mfaToken"], recovery=code)
+    assert r.status_code == 200, r.text
+    return Client.from_login(server, r)

@@ -215,25 +215,7 @@ def session_short_id(client) -> str:
     return cur[0]["id"]
 
 
-class Clock:
-    """Moves kurad's clock through its test_clock_offset_file (as in test_auth.py)."""
-
-    def __init__(self, server: k.Kurad, path: Path):
-        self.server = server
-        self.path = path
-
-    def set(self, seconds: int):
-        self.path.write_text(f"{seconds}\n")
-        want = time.time() + seconds - 30
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
-            self.server.get("/healthz")
-            stamps = re.findall(r"ts=(\S+)", self.server.log()[-4000:])
-            if stamps and RFC3339.match(stamps[-1]) and \
-                    parse_time_us(stamps[-1]) / 1e6 >= want:
-                return
-            time.sleep(0.1)
-        time.sleep(0.3)
+Clock = k.Clock
 
 
 @pytest.fixture(scope="module")
@@ -731,7 +713,62 @@ def test_every_state_change_writes_exactly_one_entry(world, observer):
         return (lambda: admin.request("DELETE", f"/api/v1/objects/contacts/{cid}/attachments/{aid}"),
                 204, "attachment.delete", lambda: admin.user_id, "contacts", cid)
 
+    # ---- multi-factor authentication
+    def mfa_user():
+        acct = world.activate(world.new_user("acme", role="member", prefix="walk-mfa"))
+        return acct, world.server.login(acct.tenant, acct.email, acct.password)
+
+    def mfa_login_scenario():
+        acct, c = mfa_user()
+        _, codes = k.enrol_mfa(c, acct.password)
+        r = world.server.login_raw(acct.tenant, acct.email, acct.password)
+        assert r.json().get("mfaRequired") is True, r.text
+        got = {}
+
+        def act():
+            got["r"] = k.login_mfa_raw(world.server, r.json()["mfaToken"], recovery=codes[0])
+            return got["r"]
+        return (act, 200, "auth.login", lambda: c.user_id, "session",
+                lambda: session_short_id(k.Client.from_login(world.server, got["r"])))
+
+    def mfa_enrol_scenario():
+        acct, c = mfa_user()
+        return (lambda: c.post("/api/v1/me/mfa/totp", json={"password": acct.password}), 201,
+                "mfa.enrol", lambda: c.user_id, "user", c.user_id)
+
+    def mfa_confirm_scenario():
+        acct, c = mfa_user()
+        r = c.post("/api/v1/me/mfa/totp", json={"password": acct.password})
+        assert r.status_code == 201, r.text
+        secret = r.json()["secret"]
+        return (lambda: c.post("/api/v1/me/mfa/totp/confirm", json={"code": k.totp(secret)}),
+                200, "mfa.confirm", lambda: c.user_id, "user", c.user_id)
+
+    def mfa_disable_scenario():
+        acct, c = mfa_user()
+        k.enrol_mfa(c, acct.password)
+        return (lambda: c.post("/api/v1/me/mfa/disable", json={"password": acct.password}), 204,
+                "mfa.disable", lambda: c.user_id, "user", c.user_id)
+
+    def mfa_recovery_scenario():
+        acct, c = mfa_user()
+        k.enrol_mfa(c, acct.password)
+        return (lambda: c.post("/api/v1/me/mfa/recovery-codes", json={"password": acct.password}),
+                200, "mfa.recovery_renew", lambda: c.user_id, "user", c.user_id)
+
+    def mfa_reset_scenario():
+        acct, c = mfa_user()
+        k.enrol_mfa(c, acct.password)
+        return (lambda: admin.request("DELETE", f"/api/v1/users/{c.user_id}/mfa"), 204,
+                "mfa.reset", lambda: admin.user_id, "user", c.user_id)
+
     scenarios = {
+        ("POST", "/api/v1/auth/login/mfa"): mfa_login_scenario,
+        ("POST", "/api/v1/me/mfa/totp"): mfa_enrol_scenario,
+        ("POST", "/api/v1/me/mfa/totp/confirm"): mfa_confirm_scenario,
+        ("POST", "/api/v1/me/mfa/disable"): mfa_disable_scenario,
+        ("POST", "/api/v1/me/mfa/recovery-codes"): mfa_recovery_scenario,
+        ("DELETE", "/api/v1/users/{id}/mfa"): mfa_reset_scenario,
         ("POST", "/api/v1/objects/{object}/{id}/attachments"): attachment_create_scenario,
         ("DELETE", "/api/v1/objects/{object}/{id}/attachments/{aid}"): attachment_delete_scenario,
         ("POST", "/api/v1/objects/{object}"): record_create_scenario,

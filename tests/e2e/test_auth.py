@@ -419,30 +419,7 @@ def test_session_idle_timeout(fresh_world):
     assert fresh_world.login("acme_admin").me().status_code == 200
 
 
-class Clock:
-    """Moves kurad's clock through its test_clock_offset_file."""
-
-    def __init__(self, server: k.Kurad, path):
-        self.server = server
-        self.path = path
-
-    def set(self, seconds: int):
-        self.path.write_text(f"{seconds}\n")
-        # kurad re-reads the file every 100 ms; its log lines carry its
-        # clock, so wait (bounded) until a line shows the new time.
-        want = time.time() + seconds - 30
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
-            self.server.get("/healthz")
-            stamps = re.findall(r"ts=(\S+)", self.server.log()[-4000:])
-            if stamps:
-                try:
-                    if parse_rfc3339(stamps[-1]).timestamp() >= want:
-                        return
-                except AssertionError:
-                    pass
-            time.sleep(0.1)
-        time.sleep(0.3)
+Clock = k.Clock
 
 
 def test_session_idle_and_absolute_timeouts_with_clock(binaries):

@@ -74,8 +74,8 @@ def test_fresh_tenant(world):
     assert body["score"] == 100 - 25 - 5 - 5
     by_id = {f["id"]: f for f in body["findings"]}
     assert by_id["mfa_not_required"]["severity"] == "high"
-    assert "multi-factor sign-in is not available in this version" in \
-        by_id["mfa_not_required"]["detail"]
+    assert "0 of 1 active administrators and 0 of 2 active users" in \
+        by_id["mfa_not_required"]["detail"], by_id["mfa_not_required"]
     assert by_id["no_ip_allowlist"]["severity"] == "low"
     assert "from any address" in by_id["no_ip_allowlist"]["detail"]
     assert "second" in by_id["single_super_admin"]["action"]
@@ -197,3 +197,16 @@ def test_ninety_day_rules_with_clock(clocked):
         "too_many_super_admins", "inactive_users", "api_keys_without_expiry",
         "api_keys_unused_90_days"}
     assert got["score"] == 0
+
+
+def test_mfa_counts_and_required(fresh_world):
+    """The MFA finding counts who has it and goes once the tenant requires it."""
+    w = fresh_world
+    admin = w.login("acme_admin")
+    k.enrol_mfa(admin, w.account("acme_admin").password)
+    detail = {f["id"]: f for f in health(admin)["findings"]}["mfa_not_required"]["detail"]
+    assert "1 of 1 active administrators and 1 of 2 active users" in detail, detail
+    before = health(admin)["score"]
+    patch(admin, {"mfaRequired": True})
+    assert ids(admin) == FRESH - {"mfa_not_required"}
+    assert health(admin)["score"] == before + 25

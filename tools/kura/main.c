@@ -27,6 +27,7 @@ usage(FILE *f)
 		"                                       the master key (stop kurad first)\n"
 		"  user create --tenant T --email E --role ROLE [--name N]\n"
 		"                                       create a user; prints a one-time password\n"
+		"  user mfa-reset --tenant T --email E  remove a user's two-step sign-in (lost device)\n"
 		"  audit verify --tenant T              check T's audit chain and seals; exit 0 intact, 1 not\n"
 		"  audit seal --tenant T                seal T's current audit chain head\n"
 		"  notice create --kind incident|maintenance --title T --body B\n"

@@ -13,6 +13,7 @@
 #include "kura/auth.h"
 #include "kura/clock.h"
 #include "kura/password.h"
+#include "kura/store_mfa.h"
 
 int
 cli_do_user_create(struct cli *c, const char *tenant, const char *email, const char *name,
@@ -105,6 +106,72 @@ out:
 	return rc;
 }
 
+/*
+ * kura user mfa-reset: the operator removes a user's authenticator and
+ * recovery codes, for the case no administrator of the tenant can (its only
+ * super admin lost the device and the codes). The user's sessions end; the
+ * password stays, so the next sign-in needs it, and enrolment follows if the
+ * tenant requires MFA.
+ */
+static int
+user_mfa_reset(struct cli *c, const char *tenant, const char *email)
+{
+	struct kura_tenant_db *db = NULL;
+	struct kura_user u;
+	void *conn;
+	const struct kura_mfa_ops *ops;
+	char uid[24];
+	int rc = 1;
+	enum kura_err e;
+
+	if (!kura_tenant_id_valid(tenant) || !kura_email_valid(email)) {
+		fprintf(stderr, "kura: check --tenant (an existing tenant id) and --email\n");
+		return 2;
+	}
+	if (cli_open(c) != 0)
+		return 1;
+	e = kura_store_tenant_acquire(c->store, tenant, &db);
+	if (e == KURA_E_NOT_FOUND) {
+		fprintf(stderr, "kura: no tenant \"%s\"\n", tenant);
+		goto out;
+	}
+	if (e == KURA_OK)
+		e = kura_store_user_get_by_email(db, email, &u);
+	if (e == KURA_E_NOT_FOUND) {
+		fprintf(stderr, "kura: no user %s in tenant %s\n", email, tenant);
+		goto out;
+	}
+	if (e != KURA_OK)
+		goto fail;
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+	if (!u.mfa_enabled) {
+		fprintf(stderr, "kura: %s has no two-step sign-in to reset\n", email);
+		goto out;
+	}
+	ops = kura_store_mfa(db, &conn);
+	snprintf(uid, sizeof(uid), "%lld", (long long)u.id);
+	e = kura_store_begin(db);
+	if (e == KURA_OK)
+		e = ops->totp_delete(conn, u.id);
+	if (e == KURA_OK)
+		e = kura_store_session_delete_user(db, u.id, NULL);
+	if (e == KURA_OK && cli_audit_operator(c, tenant, db, "mfa.reset", "user", uid) != 0)
+		e = KURA_E_STORE;
+	e = kura_store_finish(db, e);
+	if (e != KURA_OK)
+		goto fail;
+	if (cli_audit_seal_after(c, tenant) != 0)
+		goto out;
+	printf("two-step sign-in of %s in tenant %s removed; their sessions ended\n", email, tenant);
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "kura: cannot reset: %s\n", kura_err_name(e));
+out:
+	kura_store_tenant_release(db);
+	return rc;
+}
+
 int
 cli_user(struct cli *c, int argc, char **argv)
 {
@@ -118,8 +185,11 @@ cli_user(struct cli *c, int argc, char **argv)
 	const char *tenant = NULL, *email = NULL, *role = NULL, *name = NULL;
 	int opt;
 
-	if (argc < 2 || strcmp(argv[1], "create") != 0)
+	bool reset;
+
+	if (argc < 2 || (strcmp(argv[1], "create") != 0 && strcmp(argv[1], "mfa-reset") != 0))
 		goto usage;
+	reset = strcmp(argv[1], "mfa-reset") == 0;
 	/* optind = 0 makes GNU getopt start afresh on the sub-command's words. */
 	optind = 0;
 	while ((opt = getopt_long(argc - 1, argv + 1, "t:e:r:n:", opts, NULL)) != -1) {
@@ -131,10 +201,14 @@ cli_user(struct cli *c, int argc, char **argv)
 		default: goto usage;
 		}
 	}
-	if (optind != argc - 1 || tenant == NULL || email == NULL || role == NULL)
+	if (reset && optind == argc - 1 && tenant != NULL && email != NULL && role == NULL &&
+	    name == NULL)
+		return user_mfa_reset(c, tenant, email);
+	if (reset || optind != argc - 1 || tenant == NULL || email == NULL || role == NULL)
 		goto usage;
 	return cli_do_user_create(c, tenant, email, name, role, false);
 usage:
-	fprintf(stderr, "usage: kura user create --tenant T --email E --role ROLE [--name NAME]\n");
+	fprintf(stderr, "usage: kura user create --tenant T --email E --role ROLE [--name NAME]\n"
+			"       kura user mfa-reset --tenant T --email E\n");
 	return 2;
 }

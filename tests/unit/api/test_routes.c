@@ -65,6 +65,15 @@ test_every_route_is_documented(void **state)
 			assert_non_null(perm);
 			assert_string_equal(json_string_value(perm), rt->permission);
 		}
+		/* The flags a client must know about are documented as they are served. */
+		if (json_is_true(json_object_get(op, "x-kura-session-only")) !=
+		    ((rt->flags & KURA_ROUTE_SESSION_ONLY) != 0))
+			fail_msg("%s %s: x-kura-session-only differs from the route table",
+				 method_name(rt->method), rt->pattern);
+		if (json_is_true(json_object_get(op, "x-kura-mfa-enrol-ok")) !=
+		    ((rt->flags & KURA_ROUTE_MFA_ENROL_OK) != 0))
+			fail_msg("%s %s: x-kura-mfa-enrol-ok differs from the route table",
+				 method_name(rt->method), rt->pattern);
 	}
 	json_decref(doc);
 }
@@ -98,7 +107,8 @@ test_every_documented_operation_exists(void **state)
 static void
 test_api_routes_need_a_permission(void **state)
 {
-	static const char *const public_api[] = {"/api/v1/auth/login", "/api/v1/openapi.json"};
+	static const char *const public_api[] = {"/api/v1/auth/login", "/api/v1/auth/login/mfa",
+						  "/api/v1/openapi.json"};
 
 	(void)state;
 	for (size_t i = 0; i < kura_api_routes_count; i++) {
