@@ -2,12 +2,12 @@
 // No inline script (the Content-Security-Policy forbids it), no third-party code.
 'use strict';
 
-const state = { me: null, csrf: null };
+const state = { me: null, csrf: null, mfaToken: null };
 
 const $ = (id) => document.getElementById(id);
 
 function show(view) {
-  for (const v of ['login-view', 'password-view', 'home-view']) $(v).hidden = v !== view;
+  for (const v of ['login-view', 'mfa-view', 'enrol-view', 'password-view', 'home-view']) $(v).hidden = v !== view;
 }
 
 function notice(text) {
@@ -59,7 +59,7 @@ function render() {
   const me = state.me;
   $('who').hidden = !me;
   $('logout').hidden = !me;
-  if (!me) { show('login-view'); return; }
+  if (!me) { show(state.mfaToken ? 'mfa-view' : 'login-view'); return; }
   $('who').textContent = `${me.user.displayName} · ${me.tenant.name}`;
   if (me.passwordChangeRequired) {
     $('password-reason').textContent = 'Your password must be changed before you continue.';
@@ -67,6 +67,12 @@ function render() {
     show('password-view');
     return;
   }
+  if (me.mfaEnrolmentRequired) {
+    startEnrol('Your organisation requires two-step sign-in. Set it up to continue.', false);
+    return;
+  }
+  $('home-mfa').textContent = me.user.mfaEnabled ? 'On' : 'Off';
+  $('setup-mfa').hidden = me.user.mfaEnabled;
   $('home-title').textContent = `Welcome, ${me.user.displayName}`;
   $('home-tenant').textContent = `${me.tenant.name} (${me.tenant.id})`;
   $('home-role').textContent = me.user.role;
@@ -100,6 +106,13 @@ async function onLogin(ev) {
     });
     $('login-password').value = '';
     if (r.status !== 200) { notice(errorText(r)); return; }
+    if (r.data.mfaRequired) {
+      state.mfaToken = r.data.mfaToken;
+      useRecovery(false);
+      render();
+      $('mfa-code').focus();
+      return;
+    }
     state.csrf = r.data.csrfToken;
     await refresh();
   } finally {
@@ -141,10 +154,108 @@ async function onChangePassword(ev) {
   }
 }
 
+function useRecovery(on) {
+  $('mfa-code-label').hidden = on;
+  $('mfa-code').required = !on;
+  $('mfa-recovery-label').hidden = !on;
+  $('mfa-recovery').required = on;
+  $('mfa-use-recovery').hidden = on;
+  $('mfa-code').value = '';
+  $('mfa-recovery').value = '';
+}
+
+async function onMfa(ev) {
+  ev.preventDefault();
+  notice('');
+  const btn = $('mfa-submit');
+  btn.disabled = true;
+  try {
+    const body = { mfaToken: state.mfaToken };
+    if ($('mfa-recovery-label').hidden) body.code = $('mfa-code').value.trim();
+    else body.recoveryCode = $('mfa-recovery').value.trim();
+    const r = await api('POST', '/api/v1/auth/login/mfa', body);
+    $('mfa-code').value = '';
+    $('mfa-recovery').value = '';
+    if (r.status !== 200) {
+      notice(errorText(r));
+      // an ended sign-in starts again with the password
+      if (r.data && r.data.error && r.data.error.code === 'mfa_challenge_invalid') {
+        state.mfaToken = null;
+        render();
+      }
+      return;
+    }
+    state.mfaToken = null;
+    state.csrf = r.data.csrfToken;
+    await refresh();
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+function startEnrol(reason, cancellable) {
+  $('enrol-reason').textContent = reason;
+  $('enrol-cancel').hidden = !cancellable;
+  $('enrol-start-form').hidden = false;
+  $('enrol-confirm-form').hidden = true;
+  $('enrol-done').hidden = true;
+  show('enrol-view');
+}
+
+function showQr(svgText) {
+  // Parsed as an image document and inserted as nodes: never as HTML.
+  const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
+  const svg = doc.documentElement;
+  const box = $('enrol-qr');
+  box.replaceChildren();
+  if (svg && svg.nodeName === 'svg') box.append(document.importNode(svg, true));
+}
+
+async function onEnrolStart(ev) {
+  ev.preventDefault();
+  notice('');
+  const r = await api('POST', '/api/v1/me/mfa/totp', { password: $('enrol-password').value });
+  $('enrol-password').value = '';
+  if (r.status !== 201) {
+    const d = r.data && r.data.error && r.data.error.details;
+    notice(d && d.length ? d[0].message : errorText(r));
+    return;
+  }
+  showQr(r.data.qrSvg);
+  $('enrol-secret').textContent = r.data.secret;
+  $('enrol-start-form').hidden = true;
+  $('enrol-confirm-form').hidden = false;
+  $('enrol-code').focus();
+}
+
+async function onEnrolConfirm(ev) {
+  ev.preventDefault();
+  notice('');
+  const r = await api('POST', '/api/v1/me/mfa/totp/confirm', { code: $('enrol-code').value.trim() });
+  $('enrol-code').value = '';
+  if (r.status !== 200) {
+    const d = r.data && r.data.error && r.data.error.details;
+    notice(d && d.length ? d[0].message : errorText(r));
+    return;
+  }
+  $('enrol-secret').textContent = '';
+  $('enrol-qr').replaceChildren();
+  const list = $('recovery-codes');
+  list.replaceChildren();
+  for (const c of r.data.recoveryCodes) {
+    const li = document.createElement('li');
+    li.textContent = c;
+    list.append(li);
+  }
+  $('enrol-confirm-form').hidden = true;
+  $('enrol-done').hidden = false;
+}
+
 async function onLogout() {
   await api('POST', '/api/v1/auth/logout');
   state.me = null;
   state.csrf = null;
+  state.mfaToken = null;
   render();
 }
 
@@ -158,5 +269,12 @@ document.addEventListener('DOMContentLoaded', () => {
     show('password-view');
   });
   $('pw-cancel').addEventListener('click', () => show('home-view'));
+  $('mfa-form').addEventListener('submit', onMfa);
+  $('mfa-use-recovery').addEventListener('click', () => useRecovery(true));
+  $('setup-mfa').addEventListener('click', () => startEnrol('Protect your account with an authenticator app.', true));
+  $('enrol-cancel').addEventListener('click', () => show('home-view'));
+  $('enrol-start-form').addEventListener('submit', onEnrolStart);
+  $('enrol-confirm-form').addEventListener('submit', onEnrolConfirm);
+  $('enrol-finish').addEventListener('click', () => refresh());
   refresh();
 });

@@ -54,3 +54,37 @@ def test_sign_in_through_the_ui(data_dir, servers, tmp_dir):
     # The new password works over the API too, and the one-time one no longer does.
     assert server.login_raw("acme", "ui@acme.example", new_pw).status_code == 200
     assert server.login_raw("acme", "ui@acme.example", otp).status_code == 401
+
+
+def test_two_step_sign_in_through_the_ui(data_dir, servers, tmp_dir):
+    """Turning on two-step sign-in from the home page (QR code, first code,
+    recovery codes shown once), then signing in with a wrong code and with
+    a recovery code, in Chromium."""
+    data, cli = data_dir
+    cli.tenant_create("acme", "Acme Corp")
+    otp = cli.user_create("acme", "mfa-ui@acme.example", "member", name="Mfa User")
+    server = servers(data)
+    pw = k.strong_password()
+    c = server.login("acme", "mfa-ui@acme.example", otp)
+    assert c.change_password(otp, pw).status_code == 204
+    out_dir = tmp_dir / "shots"
+    out_dir.mkdir()
+    base = server.base.replace("127.0.0.1", "localhost")
+    p = subprocess.run(["node", str(BROWSER_DIR / "mfa.mjs"), base, "acme", "mfa-ui@acme.example",
+                        pw, str(out_dir)], capture_output=True, text=True, timeout=120,
+                       cwd=BROWSER_DIR)
+    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    assert lines, f"no result from the browser run (exit {p.returncode}):\n{p.stdout}\n{p.stderr}"
+    seen = json.loads(lines[-1])
+    assert p.returncode == 0 and seen["ok"], seen
+    assert seen["mfaBefore"] == "Off" and seen["mfaAfter"] == "On", seen
+    assert "password is wrong" in seen["wrongPasswordNotice"], seen
+    assert seen["qrModules"] == 1 and seen["secretLength"] == 32, seen
+    assert seen["recoveryCodes"] == 10 and seen["secretCleared"] and seen["setupHidden"], seen
+    assert seen["secondStep"] is True
+    assert "wrong" in seen["wrongCodeNotice"], seen
+    assert seen["signedInWithRecovery"] == "mfa-ui@acme.example"
+    other = [e for e in seen["consoleErrors"] if not e.startswith("Failed to load resource")]
+    assert other == [], other
+    r = server.login_raw("acme", "mfa-ui@acme.example", pw)
+    assert r.status_code == 200 and r.json()["mfaRequired"] is True, r.text
