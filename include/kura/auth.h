@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kura/cidr.h"
 #include "kura/err.h"
 #include "kura/http.h"
 #include "kura/text.h"
@@ -65,17 +66,7 @@ void kura_apikey_mint(const char *tenant_id, char token[KURA_APIKEY_TOKEN_MAX],
  */
 enum kura_err kura_auth_apikey(struct kura_req *r, const char **msg);
 
-/*
- * true when cidr is "address/length" (IPv4 or IPv6, length in range, no
- * bits set past it; "::ffff:a.b.c.d/n" with n >= 96 is the IPv4 range).
- */
-bool kura_cidr_valid(const char *cidr);
-/*
- * true when ip (text, as in struct kura_req) lies in one of the
- * comma-separated ranges of list. IPv4-mapped IPv6 addresses count as IPv4;
- * malformed entries and addresses match nothing.
- */
-bool kura_cidr_list_match(const char *list, const char *ip);
+/* kura_cidr_valid, kura_cidr_list_match: see kura/cidr.h (base/). */
 
 /* Releases what kura_auth_request acquired. Safe to call twice. */
 void kura_auth_release(struct kura_req *r);

@@ -1,7 +1,8 @@
 /*
- * Unit tests for the CIDR matcher of the API keys' address restrictions:
+ * Unit tests for the CIDR matcher (API keys, allow-lists, trusted proxies):
  * IPv4, IPv6, the extreme prefix lengths, IPv4-mapped IPv6 addresses on
- * either side, lists, and malformed input (which never matches).
+ * either side, lists, malformed input (which never matches), and the
+ * canonical text of an address.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "kura/auth.h"
+#include "kura/cidr.h"
 
 static void test_v4(void **state)
 {
@@ -104,12 +105,31 @@ static void test_garbage(void **state)
 	assert_false(kura_cidr_list_match(NULL, "1.2.3.4"));
 }
 
+static void test_canonical(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_true(kura_ip_canonical("2001:DB8::0:1", 13, out, sizeof(out)));
+	assert_string_equal(out, "2001:db8::1");
+	assert_true(kura_ip_canonical("::ffff:1.2.3.4", 14, out, sizeof(out)));
+	assert_string_equal(out, "1.2.3.4");
+	/* n bytes only: the rest of the string is not read. */
+	assert_true(kura_ip_canonical("1.2.3.4,5.6.7.8", 7, out, sizeof(out)));
+	assert_string_equal(out, "1.2.3.4");
+	assert_false(kura_ip_canonical("1.2.3.4 ", 8, out, sizeof(out)));
+	assert_string_equal(out, "");
+	assert_false(kura_ip_canonical("", 0, out, sizeof(out)));
+	assert_false(kura_ip_canonical("1.2.3.4", 7, out, 8));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_v4),     cmocka_unit_test(test_v4_edges),
 		cmocka_unit_test(test_v6),     cmocka_unit_test(test_mapped),
 		cmocka_unit_test(test_lists),  cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_canonical),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /*
  * Address ranges in CIDR notation ("10.0.0.0/8", "2001:db8::/32"), for the
- * API keys' address restrictions. IPv4 addresses written as IPv4-mapped IPv6
+ * API keys' address restrictions, tenants' IP allow-lists and the server's
+ * trusted proxies (here in base/ so that the settings can check them). IPv4 addresses written as IPv4-mapped IPv6
  * ("::ffff:10.1.2.3", which a dual-stack listener reports) are compared as
  * the IPv4 address they are, so a key limited to 10.0.0.0/8 works whichever
  * socket the client arrived on. Otherwise families never match each other.
@@ -10,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kura/auth.h"
+#include "kura/cidr.h"
 
 /* Longest text of an address: full IPv6 with an embedded IPv4 part, plus NUL. */
 #define ADDR_TEXT_MAX 46
@@ -154,4 +155,22 @@ kura_cidr_list_match(const char *list, const char *ip)
 		p = *end == ',' ? end + 1 : end;
 	}
 	return false;
+}
+
+bool
+kura_ip_canonical(const char *s, size_t n, char *out, size_t outn)
+{
+	struct addr a;
+	bool ok = false;
+
+	if (out == NULL || outn == 0)
+		return false;
+	out[0] = '\0';
+	if (s == NULL || outn < ADDR_TEXT_MAX || !parse_addr(s, n, &a))
+		goto out;
+	ok = inet_ntop(a.family, a.b, out, (socklen_t)outn) != NULL;
+	if (!ok)
+		out[0] = '\0';
+out:
+	return ok;
 }
