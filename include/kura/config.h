@@ -21,6 +21,8 @@
 #include "kura/err.h"
 
 #define KURA_PATH_MAX 1024
+/* Most ranges trusted_proxies may list. */
+#define KURA_TRUSTED_PROXIES_MAX 32
 
 struct kura_config {
 	char data_dir[KURA_PATH_MAX];
@@ -38,7 +40,12 @@ struct kura_config {
 	size_t max_header_bytes;
 	unsigned json_max_depth;
 	unsigned connection_limit;
-	unsigned per_ip_connection_limit;
+	unsigned per_ip_connection_limit; /* counts sockets: a proxy's connections share one */
+	/*
+	 * Comma-separated CIDR ranges (at most KURA_TRUSTED_PROXIES_MAX, spaces
+	 * removed) whose X-Forwarded-For is believed; "" = nobody's (http/proxy.c).
+	 */
+	char trusted_proxies[2048];
 	unsigned connection_timeout_s;
 	unsigned session_idle_timeout_s;
 	unsigned session_absolute_timeout_s;

@@ -125,6 +125,29 @@ bool kura_req_query_only(const struct kura_req *r, const char *const *allowed, c
 /* A cookie by name, NULL when absent. */
 const char *kura_req_cookie(const struct kura_req *r, const char *name);
 
+/* Where kura_http_forwarded_client found the client's address. */
+enum kura_client_source {
+	KURA_CLIENT_PEER,          /* the socket peer: untrusted, or no X-Forwarded-For */
+	KURA_CLIENT_FORWARDED,     /* from X-Forwarded-For of a trusted proxy */
+	KURA_CLIENT_BAD_FORWARD,   /* a trusted proxy's header did not parse: the peer */
+};
+
+/*
+ * The client's address of a request from socket address peer carrying
+ * X-Forwarded-For xff (several headers joined with ","; NULL = none).
+ * trusted is the comma-separated CIDR list of trusted_proxies. When peer is
+ * in it, the entries are walked from the right, skipping addresses that are
+ * themselves trusted, and the first other one is the client (when all are
+ * trusted, the leftmost). Entries are plain IPv4/IPv6 addresses, spaces
+ * around them ignored; reaching an entry that is not one (empty, with a
+ * port, in brackets), or walking past 64 entries, stops the walk and the
+ * peer is kept.
+ * Writes the address (canonical text; IPv4-mapped IPv6 as IPv4) or peer
+ * into ip, size n (KURA_IP_MAX + 1 is enough).
+ */
+enum kura_client_source kura_http_forwarded_client(const char *trusted, const char *peer,
+						   const char *xff, char *ip, size_t n);
+
 /*
  * Answers with a JSON body (takes ownership of body). A NULL body (a failed
  * json_pack) answers 500 internal_error; use kura_reply_empty for no body.

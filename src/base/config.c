@@ -16,9 +16,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "kura/cidr.h"
 #include "kura/log.h"
 
-enum key_type { T_STR, T_UINT, T_SIZE, T_ADDR, T_LEVEL };
+enum key_type { T_STR, T_UINT, T_SIZE, T_ADDR, T_LEVEL, T_CIDRS };
 
 struct key {
 	const char *name;
@@ -65,7 +66,12 @@ static const struct key keys[] = {
 	{"connection_limit", NULL, T_UINT, OFF(connection_limit), SZ(connection_limit), 1, 1000000,
 	 "open connections in all"},
 	{"per_ip_connection_limit", NULL, T_UINT, OFF(per_ip_connection_limit),
-	 SZ(per_ip_connection_limit), 1, 100000, "open connections from one IP address"},
+	 SZ(per_ip_connection_limit), 1, 100000,
+	 "open connections from one IP address (the socket's: behind a proxy, the proxy's)"},
+	{"trusted_proxies", NULL, T_CIDRS, OFF(trusted_proxies), SZ(trusted_proxies), 0,
+	 KURA_TRUSTED_PROXIES_MAX,
+	 "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For names the client "
+	 "(at most 32); empty = trust nobody"},
 	{"connection_timeout_s", NULL, T_UINT, OFF(connection_timeout_s), SZ(connection_timeout_s),
 	 1, 3600, "seconds an idle connection is kept"},
 	{"session_idle_timeout_s", NULL, T_UINT, OFF(session_idle_timeout_s),
@@ -177,6 +183,64 @@ parse_uint(const char *v, unsigned long long *out)
 	return KURA_OK;
 }
 
+/*
+ * A list of CIDR ranges, "a/n, b/m": every entry valid, at most k->max of
+ * them, stored without the spaces. Empty = no range.
+ */
+static enum kura_err
+set_cidrs(char *field, const struct key *k, const char *value, char *err, size_t n)
+{
+	char out[sizeof(((struct kura_config *)0)->trusted_proxies)];
+	char item[64];
+	const char *p = value, *end, *a, *b;
+	size_t len = 0, count = 0;
+
+	out[0] = '\0';
+	if (k->size > sizeof(out) || strlen(value) >= k->size) {
+		snprintf(err, n, "%s: value longer than %zu bytes", k->name, k->size - 1);
+		return KURA_E_CONFIG;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	while (*p != '\0') {
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		a = p;
+		b = end;
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if ((size_t)(b - a) >= sizeof(item)) {
+			snprintf(err, n, "%s: \"%.*s...\" is not a CIDR range", k->name, 20, a);
+			return KURA_E_CONFIG;
+		}
+		memcpy(item, a, (size_t)(b - a));
+		item[b - a] = '\0';
+		if (!kura_cidr_valid(item)) {
+			snprintf(err, n,
+				 "%s: \"%s\" is not a CIDR range (address/length, e.g. 10.0.0.0/8 or "
+				 "2001:db8::/32, no bits set past the length)",
+				 k->name, item);
+			return KURA_E_CONFIG;
+		}
+		if (++count > k->max) {
+			snprintf(err, n, "%s: more than %llu ranges", k->name, k->max);
+			return KURA_E_CONFIG;
+		}
+		len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", len > 0 ? "," : "",
+					item);
+		p = *end == ',' ? end + 1 : end;
+		if (*end == ',' && *p == '\0') {
+			snprintf(err, n, "%s: empty entry after the last comma", k->name);
+			return KURA_E_CONFIG;
+		}
+	}
+	snprintf(field, k->size, "%s", out);
+	return KURA_OK;
+}
+
 static enum kura_err
 set_key(struct kura_config *c, const struct key *k, const char *value, char *err, size_t n)
 {
@@ -224,6 +288,8 @@ set_key(struct kura_config *c, const struct key *k, const char *value, char *err
 		}
 		*(int *)(void *)field = lvl;
 		return KURA_OK;
+	case T_CIDRS:
+		return set_cidrs(field, k, value, err, n);
 	}
 	return KURA_E_CONFIG;
 }
@@ -484,6 +550,7 @@ kura_config_write_example(const struct kura_config *c, FILE *f)
 		switch (k->type) {
 		case T_STR:
 		case T_ADDR:
+		case T_CIDRS:
 			fprintf(f, "%s = %s\n\n", k->name, field);
 			break;
 		case T_UINT:

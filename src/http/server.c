@@ -3,10 +3,11 @@
  * threads, TLS through GnuTLS) and the request pipeline every request goes
  * through, cheapest and least trusting checks first:
  *
- *   URL length (414) → header bytes (431) → route match → blocked client
- *   address (429) → 404/405, or a static file → declared body size (413) →
- *   JSON content type (415) → authentication → body (413 past the limit) →
- *   JSON parse (400) → handler
+ *   URL length (414) → header bytes (431) → client address (the peer, or
+ *   X-Forwarded-For from trusted_proxies: proxy.c) → route match → blocked
+ *   client address (429) → 404/405, or a static file → declared body size
+ *   (413) → JSON content type (415) → authentication → body (413 past the
+ *   limit) → JSON parse (400) → handler
  *
  * Everything up to and including authentication runs when the headers are
  * in, before a byte of the body is read, so an unauthenticated or oversized
@@ -83,6 +84,7 @@ struct req_priv {
 	bool auth_called;
 	bool reacquire;            /* tenant handle given back while the body arrives */
 	size_t discarded;
+	char peer[KURA_IP_MAX + 1]; /* the socket's address; r.ip is the client's */
 	int metric_route;          /* index in the route table, or KURA_METRICS_ROUTE_* */
 	int64_t t_mono_us;
 	kura_handler_fn defer_fn;
@@ -169,7 +171,9 @@ req_new(struct kura_server *srv, struct MHD_Connection *conn)
 		p->r.rid[2 * i + 1] = hex[raw[i] & 15];
 	}
 	p->r.rid[16] = '\0';
-	client_ip(conn, p->r.ip, sizeof(p->r.ip));
+	client_ip(conn, p->peer, sizeof(p->peer));
+	/* Until the headers are read (resolve_client) the client is the peer. */
+	snprintf(p->r.ip, sizeof(p->r.ip), "%s", p->peer);
 	snprintf(p->method_str, sizeof(p->method_str), "-");
 	p->metric_route = KURA_METRICS_ROUTE_UNMATCHED;
 	kura_buf_init(&p->r.body, 0);
@@ -199,6 +203,63 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		}
 	}
 	return p;
+}
+
+struct xff_join {
+	struct kura_buf buf;
+	bool failed;
+};
+
+/* Joins every X-Forwarded-For header, in order, with ","; blank ones skipped. */
+static enum MHD_Result
+join_xff(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct xff_join *j = cls;
+
+	(void)kind;
+	if (key == NULL || value == NULL || strcasecmp(key, "X-Forwarded-For") != 0 ||
+	    strspn(value, " \t") == strlen(value))
+		return MHD_YES;
+	if ((j->buf.len > 0 && kura_buf_append(&j->buf, ",", 1) != KURA_OK) ||
+	    kura_buf_append(&j->buf, value, strlen(value)) != KURA_OK) {
+		j->failed = true;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Settles r->ip: the peer, or behind a trusted proxy the address its
+ * X-Forwarded-For names (proxy.c). Runs once the headers are in and their
+ * size is checked, before anything that looks at the address (the IP
+ * block, authentication, allow-lists, audit). A header that cannot be used
+ * leaves the peer, logged once for the request without its content.
+ */
+static void
+resolve_client(struct req_priv *p)
+{
+	struct kura_req *r = &p->r;
+	const char *trusted = r->srv->cfg.trusted_proxies;
+	struct xff_join j = {.failed = false};
+	enum kura_client_source src;
+
+	if (trusted[0] == '\0' || !kura_cidr_list_match(trusted, p->peer))
+		return;
+	kura_buf_init(&j.buf, r->srv->cfg.max_header_bytes + 1);
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, join_xff, &j);
+	if (j.failed) {
+		src = KURA_CLIENT_BAD_FORWARD;
+		snprintf(r->ip, sizeof(r->ip), "%s", p->peer);
+	} else {
+		src = kura_http_forwarded_client(trusted, p->peer, j.buf.len > 0 ? j.buf.data : NULL,
+						 r->ip, sizeof(r->ip));
+	}
+	if (src == KURA_CLIENT_BAD_FORWARD)
+		kura_log(KURA_LOG_INFO, "xff_refused",
+			 "rid=%s peer=%s msg=\"X-Forwarded-For from a trusted proxy could not be read as "
+			 "a list of IP addresses; using the peer address\"",
+			 r->rid, p->peer);
+	kura_buf_free(&j.buf);
 }
 
 static enum MHD_Result
@@ -383,6 +444,7 @@ begin(struct req_priv *p, const char *url, const char *method)
 		kura_reply_error(r, KURA_E_HEADERS_TOO_LARGE, NULL);
 		return;
 	}
+	resolve_client(p);
 	if (p->nul_in_path) {
 		kura_reply_error(r, KURA_E_BAD_REQUEST, "the path contains an encoded NUL byte");
 		return;
@@ -630,6 +692,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct kura_req *r;
 	char qpath[512], qmethod[40], qtenant[80];
 	int64_t dur_us;
+	bool same_peer;
 
 	if (p == NULL)
 		return;
@@ -641,10 +704,15 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		if (r->status >= 500)
 			kura_alerts_count_5xx(r->srv->alerts, kura_now_us());
 	}
-	/* Path quoted; never the query string, bodies or header values. */
+	/*
+	 * Path quoted; never the query string, bodies or header values. ip is
+	 * the client; peer, when it differs, the proxy it came through.
+	 */
+	same_peer = strcmp(r->ip, p->peer) == 0;
 	kura_log(KURA_LOG_INFO, "request",
-		 "rid=%s ip=%s method=%s path=%s status=%u dur_us=%lld tenant=%s user=%lld", r->rid,
-		 r->ip, kura_log_quote(qmethod, sizeof(qmethod), p->method_str),
+		 "rid=%s ip=%s%s%s method=%s path=%s status=%u dur_us=%lld tenant=%s user=%lld",
+		 r->rid, r->ip, same_peer ? "" : " peer=", same_peer ? "" : p->peer,
+		 kura_log_quote(qmethod, sizeof(qmethod), p->method_str),
 		 kura_log_quote(qpath, sizeof(qpath), p->path != NULL ? p->path : "-"),
 		 r->queued ? r->status : 0, (long long)dur_us,
 		 kura_log_quote(qtenant, sizeof(qtenant),

@@ -110,6 +110,48 @@ test_file_bad_values(void **state)
 }
 
 static void
+test_trusted_proxies(void **state)
+{
+	static const char *const bad[] = {
+		"10.0.0.0", "10.0.0.1/8", "10.0.0.0/33", "2001:db8::/129", "proxy.example/32",
+		"10.0.0.0/8,", "10.0.0.0/8,,192.168.0.0/16", ",10.0.0.0/8", "10.0.0.0/8 192.168.0.0/16",
+		"::ffff:10.0.0.0/8",
+	};
+	struct kura_config c;
+	char err[256] = "", many[2048] = "";
+	size_t len = 0;
+
+	(void)state;
+	kura_config_defaults(&c);
+	assert_string_equal(c.trusted_proxies, "");
+	assert_int_equal(kura_config_set(&c, "trusted_proxies",
+					 " 10.0.0.0/8 ,\t2001:DB8::/32,127.0.0.1/32 ", err,
+					 sizeof(err)),
+			 KURA_OK);
+	/* Stored without spaces, as the matcher reads it. */
+	assert_string_equal(c.trusted_proxies, "10.0.0.0/8,2001:DB8::/32,127.0.0.1/32");
+	assert_int_equal(kura_config_set(&c, "trusted_proxies", "  ", err, sizeof(err)), KURA_OK);
+	assert_string_equal(c.trusted_proxies, "");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(c.trusted_proxies, sizeof(c.trusted_proxies), "keep");
+		err[0] = '\0';
+		assert_int_equal(kura_config_set(&c, "trusted_proxies", bad[i], err, sizeof(err)),
+				 KURA_E_CONFIG);
+		assert_non_null(strstr(err, "trusted_proxies"));
+		assert_string_equal(c.trusted_proxies, "keep");
+	}
+	/* 32 ranges are fine, 33 are not. */
+	for (int i = 0; i < 32; i++)
+		len += (size_t)snprintf(many + len, sizeof(many) - len, "%s10.%d.0.0/16",
+					i > 0 ? "," : "", i);
+	assert_int_equal(kura_config_set(&c, "trusted_proxies", many, err, sizeof(err)), KURA_OK);
+	snprintf(many + len, sizeof(many) - len, ",192.168.0.0/16");
+	assert_int_equal(kura_config_set(&c, "trusted_proxies", many, err, sizeof(err)),
+			 KURA_E_CONFIG);
+	assert_non_null(strstr(err, "more than 32"));
+}
+
+static void
 test_file_missing(void **state)
 {
 	struct kura_config c;
@@ -293,6 +335,7 @@ main(void)
 		cmocka_unit_test(test_file_ok),
 		cmocka_unit_test(test_file_unknown_key_names_line),
 		cmocka_unit_test(test_file_bad_values),
+		cmocka_unit_test(test_trusted_proxies),
 		cmocka_unit_test(test_file_missing),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_finish_cross_checks),
