@@ -52,6 +52,34 @@
 enum kura_err kura_audit_append(struct kura_tenant_db *db, struct kura_audit_entry *e);
 
 /*
+ * Group commit (audit/group.c): appends of one tenant that arrive together
+ * share one write transaction. Made once by kurad and shared by the HTTP
+ * threads; free after the last request. NULL is a no-op for _free.
+ */
+struct kura_audit_group;
+enum kura_err kura_audit_group_new(struct kura_audit_group **out);
+void kura_audit_group_free(struct kura_audit_group *g);
+
+/*
+ * Like kura_audit_append outside a transaction, but the entry may be
+ * committed together with other callers' entries for the same tenant, in
+ * one transaction on the handle of whichever caller leads it. Returns once
+ * the transaction that carried e has committed (KURA_OK, e filled as by
+ * kura_audit_append) or failed: then every entry in it failed, each caller
+ * gets the error, and none of them is in the chain. A malformed entry
+ * (KURA_E_VALIDATION) fails alone. With g NULL, or a transaction open on
+ * db, this is kura_audit_append.
+ */
+enum kura_err kura_audit_append_grouped(struct kura_audit_group *g, struct kura_tenant_db *db,
+					struct kura_audit_entry *e);
+
+/* Transactions committed by the group so far, and the entries they carried. */
+void kura_audit_group_stats(struct kura_audit_group *g, uint64_t *batches, uint64_t *entries);
+
+/* Entries of tenant waiting for a leader to take them (for tests). */
+size_t kura_audit_group_queued(struct kura_audit_group *g, const char *tenant);
+
+/*
  * The canonical form hashed into the chain: compact JSON, keys sorted, of
  * seq, ts_us, actor_type and outcome (numbers), actor_id, the strings, and
  * prev_hash (lower-case hex). NULL when out of memory or when a string is

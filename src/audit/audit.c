@@ -7,6 +7,8 @@
  */
 #include "kura/audit.h"
 
+#include "audit_int.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -265,32 +267,69 @@ out:
 /* ------------------------------------------------------------ append, query */
 
 enum kura_err
+kura_audit_prepare(struct kura_audit_entry *e, bool *set_ts)
+{
+	*set_ts = false;
+	e->seq = 0;
+	memset(e->prev_hash, 0, sizeof(e->prev_hash));
+	memset(e->hash, 0, sizeof(e->hash));
+	sanitize_entry(e);
+	if (e->action[0] == '\0' || (int)e->actor_type < (int)KURA_ACTOR_ANONYMOUS ||
+	    (int)e->actor_type > (int)KURA_ACTOR_SYSTEM ||
+	    (int)e->outcome < (int)KURA_AUDIT_SUCCESS || (int)e->outcome > (int)KURA_AUDIT_FAILED)
+		return KURA_E_VALIDATION;
+	if (e->ts_us == 0) {
+		e->ts_us = kura_now_us();
+		*set_ts = true;
+	}
+	return KURA_OK;
+}
+
+enum kura_err
+kura_audit_chain_in_tx(struct kura_tenant_db *db, struct kura_audit_entry *e)
+{
+	int64_t head = 0;
+	enum kura_err err;
+
+	err = kura_store_audit_head(db, &head, e->prev_hash);
+	if (err != KURA_OK)
+		return err;
+	e->seq = head + 1;
+	err = chain_hash(e, e->prev_hash, e->hash);
+	if (err != KURA_OK)
+		return err;
+	return kura_store_audit_insert(db, e);
+}
+
+void
+kura_audit_failed(struct kura_audit_entry *e, bool set_ts)
+{
+	kura_metrics_audit_append_failed();
+	e->seq = 0;
+	memset(e->prev_hash, 0, sizeof(e->prev_hash));
+	memset(e->hash, 0, sizeof(e->hash));
+	if (set_ts)
+		e->ts_us = 0;
+}
+
+enum kura_err
 kura_audit_append(struct kura_tenant_db *db, struct kura_audit_entry *e)
 {
 	enum kura_err err;
 	bool own_tx = false, set_ts = false;
-	int64_t head = 0;
 
 	if (e == NULL)
 		return KURA_E_INTERNAL;
-	e->seq = 0;
-	memset(e->prev_hash, 0, sizeof(e->prev_hash));
-	memset(e->hash, 0, sizeof(e->hash));
 	if (db == NULL) {
+		e->seq = 0;
+		memset(e->prev_hash, 0, sizeof(e->prev_hash));
+		memset(e->hash, 0, sizeof(e->hash));
 		err = KURA_E_INTERNAL;
 		goto out;
 	}
-	sanitize_entry(e);
-	if (e->action[0] == '\0' || (int)e->actor_type < (int)KURA_ACTOR_ANONYMOUS ||
-	    (int)e->actor_type > (int)KURA_ACTOR_SYSTEM ||
-	    (int)e->outcome < (int)KURA_AUDIT_SUCCESS || (int)e->outcome > (int)KURA_AUDIT_FAILED) {
-		err = KURA_E_VALIDATION;
+	err = kura_audit_prepare(e, &set_ts);
+	if (err != KURA_OK)
 		goto out;
-	}
-	if (e->ts_us == 0) {
-		e->ts_us = kura_now_us();
-		set_ts = true;
-	}
 	/*
 	 * Inside the caller's transaction the entry commits or rolls back with
 	 * the change it records. Either way the head is read under the write
@@ -303,14 +342,7 @@ kura_audit_append(struct kura_tenant_db *db, struct kura_audit_entry *e)
 			goto out;
 		own_tx = true;
 	}
-	err = kura_store_audit_head(db, &head, e->prev_hash);
-	if (err != KURA_OK)
-		goto out;
-	e->seq = head + 1;
-	err = chain_hash(e, e->prev_hash, e->hash);
-	if (err != KURA_OK)
-		goto out;
-	err = kura_store_audit_insert(db, e);
+	err = kura_audit_chain_in_tx(db, e);
 	if (err != KURA_OK)
 		goto out;
 	if (own_tx) {
@@ -323,14 +355,8 @@ out:
 	if (own_tx)
 		kura_store_rollback(db);
 	/* Callers log the failure with their request id (event=audit_append_failed). */
-	if (err != KURA_OK) {
-		kura_metrics_audit_append_failed();
-		e->seq = 0;
-		memset(e->prev_hash, 0, sizeof(e->prev_hash));
-		memset(e->hash, 0, sizeof(e->hash));
-		if (set_ts)
-			e->ts_us = 0;
-	}
+	if (err != KURA_OK)
+		kura_audit_failed(e, set_ts);
 	return err;
 }
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -1096,6 +1097,236 @@ test_concurrent_appends(void **state)
 	expect_intact(f, THREADS * PER_THREAD, 1);
 }
 
+/*
+ * Group commit (audit/group.c). A raw connection holds the tenant's write
+ * lock while GROUP_WAITERS threads append through the group, so that all of
+ * them are queued before the lock is free: then they go in one transaction.
+ */
+#define GROUP_WAITERS 8
+
+struct grouped {
+	struct kura_store *s;
+	struct kura_audit_group *g;
+	int index;
+	bool malformed;
+	enum kura_err err;
+	struct kura_audit_entry e;
+};
+
+static void *
+grouped_main(void *arg)
+{
+	struct grouped *w = arg;
+	struct kura_tenant_db *db = NULL;
+
+	w->err = kura_store_tenant_acquire(w->s, "acme", &db);
+	if (w->err != KURA_OK)
+		return NULL;
+	entry_init(&w->e, w->index + 1);
+	if (w->malformed)
+		w->e.action[0] = '\0';
+	w->err = kura_audit_append_grouped(w->g, db, &w->e);
+	kura_store_tenant_release(db);
+	return NULL;
+}
+
+/* A raw connection to acme's database with the write lock taken (and sql run in it). */
+static sqlite3 *
+hold_write_lock(struct fx *f, const char *sql)
+{
+	char path[600];
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db", f->dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, &msg) != SQLITE_OK ||
+	    (sql != NULL && sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK))
+		fail_msg("%s", msg);
+	return db;
+}
+
+static void
+release_write_lock(sqlite3 *db)
+{
+	assert_int_equal(sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Starts the waiters and returns once n entries are queued behind the held lock. */
+static void
+start_waiters(struct fx *f, struct kura_audit_group *g, struct grouped *w, pthread_t *th,
+	      int n, size_t queued)
+{
+	char err[256] = "";
+	int i, tries;
+
+	/* A connection for every waiter, so that none of them waits for the pool instead. */
+	close_store(f);
+	assert_int_equal(kura_store_open(&kura_store_sqlite_ops, f->dir, GROUP_WAITERS + 2, &f->s,
+					 err, sizeof(err)),
+			 KURA_OK);
+
+	for (i = 0; i < n; i++) {
+		w[i].s = f->s;
+		w[i].g = g;
+		w[i].index = i;
+		w[i].err = KURA_E_INTERNAL;
+		assert_int_equal(pthread_create(&th[i], NULL, grouped_main, &w[i]), 0);
+	}
+	/* Well within the 5 s the leader waits for the lock. */
+	for (tries = 0; tries < 300 && kura_audit_group_queued(g, "acme") < queued; tries++)
+		usleep(10000);
+	assert_int_equal(kura_audit_group_queued(g, "acme"), queued);
+}
+
+static void
+test_group_commit_one_transaction(void **state)
+{
+	struct fx *f = *state;
+	struct kura_audit_group *g = NULL;
+	struct grouped w[GROUP_WAITERS];
+	pthread_t th[GROUP_WAITERS];
+	uint64_t batches = 0, entries = 0;
+	bool seen[GROUP_WAITERS + 1] = {false};
+	sqlite3 *lock;
+	int i;
+
+	assert_int_equal(kura_audit_group_new(&g), KURA_OK);
+	memset(w, 0, sizeof(w));
+	/* A malformed entry fails alone, before it joins anyone's transaction. */
+	w[3].malformed = true;
+	lock = hold_write_lock(f, NULL);
+	start_waiters(f, g, w, th, GROUP_WAITERS, GROUP_WAITERS - 1);
+	release_write_lock(lock);
+	for (i = 0; i < GROUP_WAITERS; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	for (i = 0; i < GROUP_WAITERS; i++) {
+		if (i == 3) {
+			assert_int_equal(w[i].err, KURA_E_VALIDATION);
+			assert_int_equal(w[i].e.seq, 0);
+			continue;
+		}
+		/* Each waiter gets its own entry's place in the chain. */
+		assert_int_equal(w[i].err, KURA_OK);
+		assert_true(w[i].e.seq >= 1 && w[i].e.seq < GROUP_WAITERS);
+		assert_false(seen[w[i].e.seq]);
+		seen[w[i].e.seq] = true;
+	}
+	kura_audit_group_stats(g, &batches, &entries);
+	assert_int_equal(batches, 1);
+	assert_int_equal(entries, GROUP_WAITERS - 1);
+	seal(f);
+	expect_intact(f, GROUP_WAITERS - 1, 1);
+	kura_audit_group_free(g);
+}
+
+static void
+test_group_commit_failure_fails_every_waiter(void **state)
+{
+	struct fx *f = *state;
+	struct kura_audit_group *g = NULL;
+	struct grouped w[GROUP_WAITERS];
+	pthread_t th[GROUP_WAITERS];
+	struct kura_tenant_db *db;
+	struct kura_audit_entry e;
+	sqlite3 *lock;
+	int i;
+
+	assert_int_equal(kura_audit_group_new(&g), KURA_OK);
+	memset(w, 0, sizeof(w));
+	/* The batch's inserts are refused once the lock is let go. */
+	lock = hold_write_lock(f, "CREATE TRIGGER audit_refuse BEFORE INSERT ON audit_log "
+				  "BEGIN SELECT RAISE(ABORT, 'refused'); END;");
+	start_waiters(f, g, w, th, GROUP_WAITERS, GROUP_WAITERS);
+	release_write_lock(lock);
+	for (i = 0; i < GROUP_WAITERS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_not_equal(w[i].err, KURA_OK);
+		assert_int_equal(w[i].e.seq, 0);
+	}
+	lock = hold_write_lock(f, "DROP TRIGGER audit_refuse;");
+	release_write_lock(lock);
+	/* Nothing of the failed batch is in the chain: the next entry is the first. */
+	db = acquire(f, "acme");
+	entry_init(&e, 99);
+	assert_int_equal(kura_audit_append_grouped(g, db, &e), KURA_OK);
+	assert_int_equal(e.seq, 1);
+	kura_store_tenant_release(db);
+	seal(f);
+	expect_intact(f, 1, 1);
+	kura_audit_group_free(g);
+}
+
+struct grouped_loop {
+	struct kura_store *s;
+	struct kura_audit_group *g;
+	int index;
+	int errors;
+};
+
+static void *
+grouped_loop_main(void *arg)
+{
+	struct grouped_loop *w = arg;
+	struct kura_tenant_db *db = NULL;
+	struct kura_audit_entry e;
+
+	for (int i = 0; i < PER_THREAD; i++) {
+		if (db == NULL && kura_store_tenant_acquire(w->s, "acme", &db) != KURA_OK) {
+			w->errors++;
+			continue;
+		}
+		entry_init(&e, w->index * PER_THREAD + i + 1);
+		if (kura_audit_append_grouped(w->g, db, &e) != KURA_OK || e.seq < 1)
+			w->errors++;
+		if (i % 5 == 4) {
+			kura_store_tenant_release(db);
+			db = NULL;
+		}
+	}
+	kura_store_tenant_release(db);
+	return NULL;
+}
+
+/* Grouped appends from many threads, and plain ones among them, keep one chain. */
+static void
+test_group_commit_concurrent(void **state)
+{
+	struct fx *f = *state;
+	struct kura_audit_group *g = NULL;
+	struct grouped_loop w[THREADS];
+	struct appender plain;
+	pthread_t th[THREADS], pth;
+	uint64_t batches = 0, entries = 0;
+	int i;
+
+	assert_int_equal(kura_audit_group_new(&g), KURA_OK);
+	memset(&plain, 0, sizeof(plain));
+	plain.s = f->s;
+	plain.index = THREADS;
+	for (i = 0; i < THREADS; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].s = f->s;
+		w[i].g = g;
+		w[i].index = i;
+		assert_int_equal(pthread_create(&th[i], NULL, grouped_loop_main, &w[i]), 0);
+	}
+	assert_int_equal(pthread_create(&pth, NULL, appender_main, &plain), 0);
+	for (i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].errors, 0);
+	}
+	assert_int_equal(pthread_join(pth, NULL), 0);
+	assert_int_equal(plain.errors, 0);
+	kura_audit_group_stats(g, &batches, &entries);
+	assert_int_equal(entries, THREADS * PER_THREAD);
+	assert_true(batches >= 1 && batches <= entries);
+	seal(f);
+	expect_intact(f, (THREADS + 1) * PER_THREAD, 1);
+	kura_audit_group_free(g);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1118,6 +1349,9 @@ main(void)
 		T(test_field_bounds),
 		T(test_long_chain),
 		T(test_concurrent_appends),
+		T(test_group_commit_one_transaction),
+		T(test_group_commit_failure_fails_every_waiter),
+		T(test_group_commit_concurrent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

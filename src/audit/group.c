@@ -1,0 +1,229 @@
+/*
+ * Group commit of audit entries. A reply that shows sensitive values may
+ * leave only once its record.read_sensitive entry is committed, and an
+ * append that is not part of a change is a write transaction of its own:
+ * under load, reads of one tenant then queue one by one on its write lock.
+ * Here the appends of one tenant that arrive together share a transaction:
+ * the first caller to find no commit under way becomes the leader, takes
+ * the write lock, then takes every entry queued by then (its own and those
+ * that arrived while it waited for the lock), chains them in arrival order
+ * and commits once; the others wait on the tenant's condition variable and
+ * get the outcome of the transaction that carried their entry. Nothing is
+ * queued past its caller's return: an entry is committed, or its caller is
+ * told it failed.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit_int.h"
+#include "kura/audit.h"
+
+struct waiter {
+	struct kura_audit_entry *e;
+	bool set_ts;
+	bool done;
+	enum kura_err err;
+	struct waiter *next;
+};
+
+/* One tenant's queue. */
+struct tenant_q {
+	char tenant[KURA_TENANT_ID_MAX + 1];
+	pthread_cond_t cond;
+	struct waiter *head;
+	struct waiter **tail;
+	bool busy;                /* a leader is committing */
+	struct tenant_q *next;
+};
+
+struct kura_audit_group {
+	pthread_mutex_t mu;       /* guards everything below and every queue */
+	struct tenant_q *tenants;
+	uint64_t batches;
+	uint64_t entries;
+};
+
+enum kura_err
+kura_audit_group_new(struct kura_audit_group **out)
+{
+	struct kura_audit_group *g;
+
+	*out = NULL;
+	g = calloc(1, sizeof(*g));
+	if (g == NULL)
+		return KURA_E_NOMEM;
+	if (pthread_mutex_init(&g->mu, NULL) != 0) {
+		free(g);
+		return KURA_E_INTERNAL;
+	}
+	*out = g;
+	return KURA_OK;
+}
+
+void
+kura_audit_group_free(struct kura_audit_group *g)
+{
+	struct tenant_q *q, *next;
+
+	if (g == NULL)
+		return;
+	for (q = g->tenants; q != NULL; q = next) {
+		next = q->next;
+		pthread_cond_destroy(&q->cond);
+		free(q);
+	}
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+}
+
+/* The tenant's queue, made on first use; NULL when out of memory. g->mu is held. */
+static struct tenant_q *
+queue_of(struct kura_audit_group *g, const char *tenant)
+{
+	struct tenant_q *q;
+
+	for (q = g->tenants; q != NULL; q = q->next) {
+		if (strcmp(q->tenant, tenant) == 0)
+			return q;
+	}
+	q = calloc(1, sizeof(*q));
+	if (q == NULL)
+		return NULL;
+	if (pthread_cond_init(&q->cond, NULL) != 0) {
+		free(q);
+		return NULL;
+	}
+	memcpy(q->tenant, tenant, strlen(tenant) + 1);
+	q->tail = &q->head;
+	q->next = g->tenants;
+	g->tenants = q;
+	return q;
+}
+
+/*
+ * The leader's work, without g->mu: the write lock first, then the queue
+ * as it is at that moment, chained and committed in one transaction.
+ * Returns the batch taken (the leader's own waiter is in it).
+ */
+static struct waiter *
+commit_batch(struct kura_audit_group *g, struct tenant_q *q, struct kura_tenant_db *db,
+	     size_t *n)
+{
+	struct waiter *batch, *w;
+	enum kura_err err;
+
+	*n = 0;
+	err = kura_store_begin(db);
+	pthread_mutex_lock(&g->mu);
+	batch = q->head;
+	q->head = NULL;
+	q->tail = &q->head;
+	pthread_mutex_unlock(&g->mu);
+	for (w = batch; w != NULL; w = w->next)
+		(*n)++;
+	for (w = batch; err == KURA_OK && w != NULL; w = w->next)
+		err = kura_audit_chain_in_tx(db, w->e);
+	if (err == KURA_OK)
+		err = kura_store_commit(db);
+	if (err != KURA_OK && kura_store_in_transaction(db))
+		kura_store_rollback(db);
+	/* One transaction: every entry in it shares its outcome. */
+	for (w = batch; w != NULL; w = w->next) {
+		w->err = err;
+		if (err != KURA_OK)
+			kura_audit_failed(w->e, w->set_ts);
+	}
+	return batch;
+}
+
+enum kura_err
+kura_audit_append_grouped(struct kura_audit_group *g, struct kura_tenant_db *db,
+			  struct kura_audit_entry *e)
+{
+	struct waiter me = {0};
+	struct tenant_q *q;
+	const char *tenant;
+	enum kura_err err;
+
+	/* Inside a change's transaction the entry belongs to that transaction. */
+	if (g == NULL || db == NULL || e == NULL || kura_store_in_transaction(db))
+		return kura_audit_append(db, e);
+	tenant = kura_store_tenant_id(db);
+	if (tenant == NULL || strlen(tenant) > KURA_TENANT_ID_MAX)
+		return kura_audit_append(db, e);
+	/* A malformed entry fails alone, before it can share anyone's transaction. */
+	err = kura_audit_prepare(e, &me.set_ts);
+	if (err != KURA_OK) {
+		kura_audit_failed(e, me.set_ts);
+		return err;
+	}
+	me.e = e;
+	pthread_mutex_lock(&g->mu);
+	q = queue_of(g, tenant);
+	if (q == NULL) {
+		pthread_mutex_unlock(&g->mu);
+		kura_audit_failed(e, me.set_ts);
+		return KURA_E_NOMEM;
+	}
+	*q->tail = &me;
+	q->tail = &me.next;
+	while (!me.done) {
+		struct waiter *batch, *w, *next;
+		size_t n;
+
+		if (q->busy) {
+			pthread_cond_wait(&q->cond, &g->mu);
+			continue;
+		}
+		q->busy = true;
+		pthread_mutex_unlock(&g->mu);
+		batch = commit_batch(g, q, db, &n);
+		pthread_mutex_lock(&g->mu);
+		for (w = batch; w != NULL; w = next) {
+			/* w belongs to its caller, who may return as soon as done is set. */
+			next = w->next;
+			w->done = true;
+		}
+		g->batches++;
+		g->entries += n;
+		q->busy = false;
+		/* The waiters of this batch return; the first of any others leads next. */
+		pthread_cond_broadcast(&q->cond);
+	}
+	pthread_mutex_unlock(&g->mu);
+	return me.err;
+}
+
+void
+kura_audit_group_stats(struct kura_audit_group *g, uint64_t *batches, uint64_t *entries)
+{
+	*batches = 0;
+	*entries = 0;
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&g->mu);
+	*batches = g->batches;
+	*entries = g->entries;
+	pthread_mutex_unlock(&g->mu);
+}
+
+size_t
+kura_audit_group_queued(struct kura_audit_group *g, const char *tenant)
+{
+	struct tenant_q *q;
+	struct waiter *w;
+	size_t n = 0;
+
+	if (g == NULL || tenant == NULL)
+		return 0;
+	pthread_mutex_lock(&g->mu);
+	for (q = g->tenants; q != NULL; q = q->next) {
+		if (strcmp(q->tenant, tenant) != 0)
+			continue;
+		for (w = q->head; w != NULL; w = w->next)
+			n++;
+	}
+	pthread_mutex_unlock(&g->mu);
+	return n;
+}
