@@ -75,6 +75,20 @@ void kura_auth_release(struct kura_req *r);
 bool kura_role_has_permission(const char *role, const char *permission);
 /* true when role names a built-in role. */
 bool kura_role_valid(const char *role);
+/* The permissions of a built-in role (NULL-terminated; "*" = all), or NULL. */
+const char *const *kura_role_builtin_perms(const char *name);
+/* true when perm is one of the permissions roles and API keys can hold. */
+bool kura_permission_known(const char *perm);
+/* All of those, *n of them. */
+const char *const *kura_permissions_all(size_t *n);
+/* true when the comma-separated list holds perm. */
+bool kura_perm_list_has(const char *list, const char *perm);
+/*
+ * Whether u's role grants permission: a built-in role by the fixed table,
+ * one of the tenant's own roles by the permissions read with the user
+ * (u->custom_role, u->role_perms). An unknown role grants nothing.
+ */
+bool kura_user_has_permission(const struct kura_user *u, const char *permission);
 
 /*
  * Splits "<tenant_id>.<secret>" (a session cookie, an MFA sign-in token)

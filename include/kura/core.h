@@ -58,6 +58,12 @@ struct kura_prop {
 	char *permissions_text;
 	unsigned view_roles;
 	unsigned edit_roles;
+	/*
+	 * Grants beyond the built-in roles: ",<custom role>,team:<id>," (commas
+	 * around every entry, for matching); NULL when none.
+	 */
+	char *view_extra;
+	char *edit_extra;
 };
 
 /* Built-in roles as bits, for field-level permissions. Super admins always may. */
@@ -67,9 +73,18 @@ enum {
 };
 /* The bit of a role name; 0 for an unknown one. */
 unsigned kura_role_bit(const char *role);
-/* Whether role may see / change p's values. */
-bool kura_prop_can_view(const struct kura_prop *p, const char *role);
-bool kura_prop_can_edit(const struct kura_prop *p, const char *role);
+/*
+ * Whether a caller of role, member of teams (",<id>,<id>," or NULL), may
+ * see / change p's values.
+ */
+bool kura_prop_can_view(const struct kura_prop *p, const char *role, const char *teams);
+bool kura_prop_can_edit(const struct kura_prop *p, const char *role, const char *teams);
+/*
+ * Checks one grantee of a "permissions" list: a built-in role, a custom
+ * role name ([a-z][a-z0-9_]{1,31}) or "team:<id>". *team_id is set for a
+ * team (0 otherwise); *builtin for a built-in role.
+ */
+bool kura_grantee_parse(const char *s, bool *builtin, int64_t *team_id);
 
 struct kura_object {
 	struct kura_object_row row;
@@ -83,6 +98,7 @@ struct kura_catalog {
 	size_t nobjects;
 	struct kura_prop *props;   /* every property, archived ones too */
 	size_t nprops;
+	bool team_grants;          /* some property grants access to a team */
 	int refs;                  /* guarded by the cache's lock */
 };
 
@@ -166,6 +182,7 @@ struct kura_rec_ctx {
 	uint32_t key_version;      /* the tenant's current data key: new ciphertexts use it */
 	json_t *sensitive_reads;   /* when set, [{"id", "props"}] of every decrypted read */
 	const char *role;          /* the caller's role, for field-level permissions; NULL = all */
+	const char *teams;         /* the caller's teams (",<id>,"), when cat->team_grants */
 };
 
 /*

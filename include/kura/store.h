@@ -31,6 +31,8 @@
 #define KURA_ROLE_MAX 32
 #define KURA_IP_MAX 46
 #define KURA_UA_MAX 256
+/* A custom role's permissions, comma-separated. */
+#define KURA_ROLE_PERMS_MAX 1024
 
 /* Schema version this binary knows (highest migration number). */
 extern const int kura_store_schema_version_system;
@@ -60,6 +62,13 @@ struct kura_user {
 	int64_t created_at;
 	int64_t updated_at;
 	bool mfa_enabled;            /* a confirmed authenticator (TOTP) */
+	/*
+	 * Filled only by the reads that authenticate a request (session, API
+	 * key): when role names one of the tenant's own roles, custom_role is
+	 * true and role_perms lists its permissions, as read in the same query.
+	 */
+	bool custom_role;
+	char role_perms[KURA_ROLE_PERMS_MAX];
 };
 
 /* How a session stands with the second factor (sessions.mfa). */
@@ -306,6 +315,8 @@ struct kura_store_ops {
 	const struct kura_crm_ops *crm;
 	/* Multi-factor authentication (kura/store_mfa.h). */
 	const struct kura_mfa_ops *mfa;
+	/* The tenant's own roles and its teams (kura/store_org.h). */
+	const struct kura_org_ops *org;
 
 	enum kura_err (*setting_get)(void *conn, const char *key, char *out, size_t cap);
 	enum kura_err (*tenant_key_rotate)(void *be, const char *id, uint32_t version,

@@ -26,6 +26,26 @@ void kura_api_mfa_confirm(struct kura_req *r);
 void kura_api_mfa_disable(struct kura_req *r);
 void kura_api_mfa_recovery(struct kura_req *r);
 void kura_api_users_mfa_reset(struct kura_req *r);
+void kura_api_roles_list(struct kura_req *r);
+void kura_api_roles_get(struct kura_req *r);
+void kura_api_roles_create(struct kura_req *r);
+void kura_api_roles_update(struct kura_req *r);
+void kura_api_roles_delete(struct kura_req *r);
+void kura_api_teams_list(struct kura_req *r);
+void kura_api_teams_get(struct kura_req *r);
+void kura_api_teams_create(struct kura_req *r);
+void kura_api_teams_update(struct kura_req *r);
+void kura_api_teams_delete(struct kura_req *r);
+void kura_api_team_members_put(struct kura_req *r);
+void kura_api_team_members_delete(struct kura_req *r);
+/*
+ * Whether the caller may give a user role: a built-in one (the super-admin
+ * rules are the caller's), or one of the tenant's own roles whose every
+ * permission the caller holds. false with a "role" detail appended for an
+ * unknown role, or with *forbidden set when the caller lacks a permission.
+ */
+bool kura_api_role_assignable(struct kura_req *r, const char *role, json_t *details,
+			      bool *forbidden);
 /*
  * Answers a sign-in step (password, or MFA code) from its outcome: the
  * error, the MFA token when a code is owed, or the session cookie and the
@@ -96,6 +116,7 @@ struct kura_api_crm {
 	const struct kura_catalog *cat;
 	const struct kura_object *obj;
 	struct kura_rec_ctx x;
+	char *teams;               /* the caller's teams, when field permissions name teams */
 };
 
 /*

@@ -92,7 +92,7 @@ known_permission(const char *perm)
 		    strcmp(rt->permission, perm) == 0)
 			return true;
 	}
-	return kura_role_has_permission("admin", perm);
+	return kura_permission_known(perm);
 }
 
 /* Validates "scopes" into a comma-separated list in out. */
@@ -126,7 +126,7 @@ read_scopes(struct kura_req *r, json_t *details, char *out, size_t n)
 					"each scope must be a permission (\"*\" is not one)");
 			return;
 		}
-		if (!kura_role_has_permission(r->principal.user.role, perm)) {
+		if (!kura_user_has_permission(&r->principal.user, perm)) {
 			kura_api_detail(details, "scopes", "not_granted",
 					"your role does not grant one of these scopes");
 			return;

@@ -5,12 +5,46 @@
  * never their values).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api_int.h"
+#include "kura/buf.h"
+#include "kura/store_org.h"
 #include "kura/audit.h"
 #include "kura/clock.h"
 #include "kura/log.h"
+
+static void
+add_team(void *ctx, int64_t id)
+{
+	struct kura_buf *b = ctx;
+
+	kura_buf_printf(b, "%lld,", (long long)id);
+}
+
+/* The caller's teams as ",<id>,<id>," into c->teams (",": none). */
+static bool
+load_teams(struct kura_req *r, struct kura_api_crm *c)
+{
+	void *conn;
+	const struct kura_org_ops *ops = kura_store_org(r->principal.db, &conn);
+	struct kura_buf b;
+	enum kura_err e;
+
+	kura_buf_init(&b, 64 * 1024);
+	kura_buf_printf(&b, ",");
+	e = ops->user_teams(conn, r->principal.user.id, add_team, &b);
+	if (e == KURA_OK)
+		e = kura_buf_append(&b, "", 1);
+	if (e != KURA_OK) {
+		kura_buf_free(&b);
+		return false;
+	}
+	c->teams = b.data;
+	c->x.teams = c->teams;
+	return true;
+}
 
 bool
 kura_api_crm_begin(struct kura_req *r, struct kura_api_crm *c, const char *object_param)
@@ -31,6 +65,12 @@ kura_api_crm_begin(struct kura_req *r, struct kura_api_crm *c, const char *objec
 	c->x.key_version = p->tenant.key_version;
 	c->x.sensitive_reads = json_array();
 	c->x.role = p->user.role;
+	/* Teams only matter when some field permission names one. */
+	if (c->cat->team_grants && !load_teams(r, c)) {
+		kura_api_crm_end(r, c);
+		kura_reply_error(r, KURA_E_UNAVAILABLE, NULL);
+		return false;
+	}
 	if (p->api_key_id != 0) {
 		c->x.actor.type = KURA_ACTOR_APIKEY;
 		c->x.actor.id = p->api_key_id;
@@ -74,6 +114,9 @@ kura_api_crm_end(struct kura_req *r, struct kura_api_crm *c)
 	}
 	json_decref(c->x.sensitive_reads);
 	c->x.sensitive_reads = NULL;
+	free(c->teams);
+	c->teams = NULL;
+	c->x.teams = NULL;
 	kura_catalog_release(r->srv->catalogs, c->cat);
 	c->cat = NULL;
 	c->obj = NULL;

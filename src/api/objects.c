@@ -548,7 +548,7 @@ add_history(void *ctx, const struct kura_history_row *h)
 		json_t *ov, *nv;
 
 		/* A property archived since, or one the caller may not view, is not shown. */
-		if (p == NULL || !kura_prop_can_view(p, x->rx->role))
+		if (p == NULL || !kura_prop_can_view(p, x->rx->role, x->rx->teams))
 			continue;
 		if (x->only != NULL && strcmp(x->only, name) != 0)
 			continue;

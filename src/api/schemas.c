@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "kura/store_org.h"
 #include "kura/clock.h"
 #include "kura/text.h"
 
@@ -376,6 +377,57 @@ read_validation(json_t *v, enum kura_ptype t, json_t *details)
 }
 
 /*
+ * Every custom role and team a property's permissions name exists in the
+ * caller's tenant; a "permissions" detail (code unknown_grantee) otherwise.
+ */
+static void
+check_grantees(struct kura_req *r, const char *text, json_t *details)
+{
+	void *conn;
+	const struct kura_org_ops *ops = kura_store_org(r->principal.db, &conn);
+	json_t *o = json_loads(text != NULL ? text : "{}", 0, NULL), *list;
+	const char *k;
+
+	json_object_foreach(o, k, list) {
+		size_t i;
+		json_t *g;
+
+		json_array_foreach(list, i, g) {
+			const char *name = json_string_value(g);
+			bool builtin;
+			int64_t team;
+			enum kura_err e = KURA_E_NOT_FOUND;
+
+			if (!kura_grantee_parse(name, &builtin, &team) || builtin)
+				continue;
+			if (team != 0) {
+				struct kura_team_row *t = calloc(1, sizeof(*t));
+
+				if (t != NULL)
+					e = ops->team_get(conn, team, t);
+				free(t);
+			} else {
+				struct kura_role_row *rr = calloc(1, sizeof(*rr));
+
+				if (rr != NULL)
+					e = ops->role_get(conn, name, rr);
+				free(rr);
+			}
+			if (e != KURA_OK) {
+				char msg[160];
+
+				snprintf(msg, sizeof(msg), "no role or team \"%.48s\" in this tenant",
+					 name);
+				kura_api_detail(details, "permissions", "unknown_grantee", msg);
+				json_decref(o);
+				return;
+			}
+		}
+	}
+	json_decref(o);
+}
+
+/*
  * Reads the settable fields of a property from body into p (which holds
  * the current state for PATCH). Compiles it to check that everything
  * holds together.
@@ -502,14 +554,19 @@ read_prop_fields(json_t *body, struct kura_prop *p, bool create, json_t *details
 			if ((strcmp(k, "view") != 0 && strcmp(k, "edit") != 0) || !json_is_array(list))
 				ok = false;
 			json_array_foreach(list, i, role) {
-				if (kura_role_bit(json_string_value(role)) == 0)
+				bool builtin;
+				int64_t team;
+
+				if (!kura_grantee_parse(json_string_value(role), &builtin, &team) ||
+				    i >= 100)
 					ok = false;
 			}
 		}
 		if (!ok) {
 			kura_api_detail(details, "permissions", "invalid",
-					"permissions is {\"view\": [roles], \"edit\": [roles]} of "
-					"super_admin, admin, member, read_only");
+					"permissions is {\"view\": [grantees], \"edit\": [grantees]}, "
+					"at most 100 each: built-in roles (super_admin, admin, member, "
+					"read_only), the tenant's own roles and teams as team:<id>");
 		} else {
 			free(p->permissions_text);
 			p->permissions_text = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15));
@@ -622,6 +679,8 @@ kura_api_props_create(struct kura_req *r)
 	p.validation_text = strdup("{}");
 	p.permissions_text = strdup("{}");
 	read_prop_fields(r->json, &p, true, details);
+	if (json_array_size(details) == 0)
+		check_grantees(r, p.permissions_text, details);
 	if (json_array_size(details) == 0 && c.obj->nprops >= KURA_PROPS_PER_OBJECT_MAX) {
 		kura_api_detail(details, "name", "limit", "at most 500 properties per object type");
 		kura_reply_error_details(r, KURA_E_BAD_REQUEST, "too many properties", details);
@@ -815,6 +874,8 @@ kura_api_props_update(struct kura_req *r)
 		goto out;
 	}
 	read_prop_fields(r->json, &p, false, details);
+	if (json_array_size(details) == 0 && json_object_get(r->json, "permissions") != NULL)
+		check_grantees(r, p.permissions_text, details);
 	type_change = p.type != cur->type;
 	if (type_change && cur->row.standard)
 		kura_api_detail(details, "type", "read_only",

@@ -78,12 +78,24 @@ is_super(const char *role)
 	return strcmp(role, "super_admin") == 0;
 }
 
-/* Only a super admin touches a super admin. */
+/*
+ * Only a super admin touches a super admin, and nobody a user whose own
+ * role holds permissions the caller lacks.
+ */
 static bool
 may_manage(struct kura_req *r, const struct kura_user *target, const char *new_role)
 {
+	bool forbidden = false;
+
 	if (is_super(r->principal.user.role))
 		return true;
+	if (!kura_role_valid(target->role) &&
+	    !kura_api_role_assignable(r, target->role, NULL, &forbidden) && forbidden) {
+		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
+		kura_reply_error(r, KURA_E_FORBIDDEN,
+				 "this user's role holds permissions you do not: you cannot manage them");
+		return false;
+	}
 	if (is_super(target->role) || (new_role != NULL && is_super(new_role))) {
 		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
 		kura_reply_error(r, KURA_E_FORBIDDEN, "only a super admin can manage super admins");
@@ -153,6 +165,7 @@ kura_api_users_create(struct kura_req *r)
 	const char *email, *name, *role;
 	struct kura_user *u;
 	int64_t now = kura_now_us();
+	bool forbidden = false;
 
 	if (!kura_api_object_only(r, fields, details))
 		return;
@@ -163,9 +176,13 @@ kura_api_users_create(struct kura_req *r)
 		       : email;
 	if (email != NULL && !kura_email_valid(email))
 		kura_api_detail(details, "email", "invalid", "not an e-mail address");
-	if (role != NULL && !kura_role_valid(role))
-		kura_api_detail(details, "role", "invalid",
-				"one of super_admin, admin, member, read_only");
+	if (role != NULL && !kura_api_role_assignable(r, role, details, &forbidden) && forbidden) {
+		json_decref(details);
+		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
+		kura_reply_error(r, KURA_E_FORBIDDEN,
+				 "that role holds permissions you do not: you cannot give it");
+		return;
+	}
 	if (json_array_size(details) > 0) {
 		kura_reply_error_details(r, KURA_E_VALIDATION, "check the listed fields", details);
 		return;
@@ -208,7 +225,7 @@ kura_api_users_update(struct kura_req *r)
 	const char *name = NULL, *role = NULL, *status = NULL;
 	char changed[96] = "", uid[24];
 	struct kura_tenant_db *db = r->principal.db;
-	bool end_sessions = false;
+	bool end_sessions = false, forbidden = false;
 	enum kura_err e;
 
 	if (!kura_api_object_only(r, fields, details))
@@ -217,9 +234,14 @@ kura_api_users_update(struct kura_req *r)
 		name = kura_api_str(r->json, "displayName", KURA_NAME_MAX, details, NULL);
 	if (json_object_get(r->json, "role") != NULL) {
 		role = kura_api_str(r->json, "role", KURA_ROLE_MAX, details, NULL);
-		if (role != NULL && !kura_role_valid(role))
-			kura_api_detail(details, "role", "invalid",
-					"one of super_admin, admin, member, read_only");
+		if (role != NULL && !kura_api_role_assignable(r, role, details, &forbidden) &&
+		    forbidden) {
+			json_decref(details);
+			kura_req_audit_denied(r, KURA_E_FORBIDDEN);
+			kura_reply_error(r, KURA_E_FORBIDDEN,
+					 "that role holds permissions you do not: you cannot give it");
+			return;
+		}
 	}
 	if (json_object_get(r->json, "status") != NULL) {
 		status = kura_api_str(r->json, "status", 16, details, NULL);

@@ -1,7 +1,8 @@
 /*
- * Built-in roles and the permissions each grants. Custom roles and teams
- * come later and will extend this table through the store; the built-in
- * ones are fixed here so that no database edit can widen them.
+ * Built-in roles and the permissions each grants, fixed here so that no
+ * database edit can widen them; and the permissions of a tenant's own
+ * roles, which the store reads with the user on every signed-in request
+ * (kura_user.role_perms) and which may only name permissions listed here.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +30,73 @@ static const struct role roles[] = {
 	{"member", member_perms},
 	{"read_only", read_only_perms},
 };
+
+static const struct role *find_role(const char *name);
+
+/* Every permission there is: what a custom role or an API key may hold. */
+static const char *const all_perms[] = {
+	"records.read", "records.write", "records.delete", "records.export", "properties.manage",
+	"users.read", "users.manage", "audit.read", "forms.manage", "mail.send", "apikeys.manage",
+	"settings.security",
+};
+
+bool
+kura_permission_known(const char *perm)
+{
+	for (size_t i = 0; perm != NULL && i < sizeof(all_perms) / sizeof(all_perms[0]); i++) {
+		if (strcmp(all_perms[i], perm) == 0)
+			return true;
+	}
+	return false;
+}
+
+const char *const *
+kura_permissions_all(size_t *n)
+{
+	*n = sizeof(all_perms) / sizeof(all_perms[0]);
+	return all_perms;
+}
+
+const char *const *
+kura_role_builtin_perms(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < sizeof(roles) / sizeof(roles[0]); i++) {
+		if (strcmp(roles[i].name, name) == 0)
+			return roles[i].perms;
+	}
+	return NULL;
+}
+
+bool
+kura_perm_list_has(const char *list, const char *perm)
+{
+	size_t n = strlen(perm);
+
+	for (const char *p = list; p != NULL && *p != '\0';) {
+		const char *end = strchr(p, ',');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && strncmp(p, perm, n) == 0)
+			return true;
+		p = end != NULL ? end + 1 : NULL;
+	}
+	return false;
+}
+
+bool
+kura_user_has_permission(const struct kura_user *u, const char *permission)
+{
+	if (u == NULL || permission == NULL)
+		return false;
+	if (find_role(u->role) != NULL)
+		return kura_role_has_permission(u->role, permission);
+	/* A custom role: only what its row (read with the user) lists, and "self". */
+	if (!u->custom_role)
+		return false;
+	if (strcmp(permission, "self") == 0)
+		return true;
+	return kura_permission_known(permission) && kura_perm_list_has(u->role_perms, permission);
+}
 
 static const struct role *
 find_role(const char *name)

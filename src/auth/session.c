@@ -211,7 +211,7 @@ kura_auth_request(struct kura_req *r, const char **msg)
 		kura_req_audit_denied(r, KURA_E_MFA_ENROLMENT_REQUIRED);
 		return KURA_E_MFA_ENROLMENT_REQUIRED;
 	}
-	if (!kura_role_has_permission(r->principal.user.role, rt->permission)) {
+	if (!kura_user_has_permission(&r->principal.user, rt->permission)) {
 		*msg = "your role does not allow this";
 		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
 		return KURA_E_FORBIDDEN;

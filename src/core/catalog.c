@@ -74,43 +74,133 @@ kura_role_bit(const char *role)
 	return 0;
 }
 
+/* Whether ",name," (or ",team:<id>,") is in a comma-wrapped list. */
 static bool
-role_may(unsigned roles, const char *role)
+listed(const char *list, const char *prefix, const char *name, size_t len)
+{
+	size_t pl = strlen(prefix);
+
+	for (const char *p = list != NULL ? strstr(list, prefix) : NULL; p != NULL;
+	     p = strstr(p + 1, prefix)) {
+		if (p > list && p[-1] == ',' && strncmp(p + pl, name, len) == 0 && p[pl + len] == ',')
+			return true;
+	}
+	return false;
+}
+
+static bool
+role_may(unsigned roles, const char *extra, const char *role, const char *teams)
 {
 	unsigned bit;
 
 	if (roles == 0 || role == NULL)
 		return true;
 	bit = kura_role_bit(role);
-	/* Super admins always may; an unknown role never does. */
-	return bit == KURA_ROLE_SUPER_ADMIN || (bit != 0 && (roles & bit) != 0);
+	/* Super admins always may; anyone else by role or by one of their teams. */
+	if (bit == KURA_ROLE_SUPER_ADMIN || (bit != 0 && (roles & bit) != 0))
+		return true;
+	if (extra == NULL)
+		return false;
+	if (bit == 0 && listed(extra, "", role, strlen(role)))
+		return true;
+	for (const char *t = teams; t != NULL && *t == ',' && t[1] != '\0';) {
+		const char *end = strchr(t + 1, ',');
+
+		if (end == NULL)
+			break;
+		if (listed(extra, "team:", t + 1, (size_t)(end - t - 1)))
+			return true;
+		t = end;
+	}
+	return false;
 }
 
 bool
-kura_prop_can_view(const struct kura_prop *p, const char *role)
+kura_prop_can_view(const struct kura_prop *p, const char *role, const char *teams)
 {
-	return role_may(p->view_roles, role);
+	return role_may(p->view_roles, p->view_extra, role, teams);
 }
 
 bool
-kura_prop_can_edit(const struct kura_prop *p, const char *role)
+kura_prop_can_edit(const struct kura_prop *p, const char *role, const char *teams)
 {
-	return role_may(p->edit_roles, role) && role_may(p->view_roles, role);
+	return role_may(p->edit_roles, p->edit_extra, role, teams) &&
+	       role_may(p->view_roles, p->view_extra, role, teams);
 }
 
-/* {"view": [roles], "edit": [roles]} into bits; false on anything else. */
+bool
+kura_grantee_parse(const char *s, bool *builtin, int64_t *team_id)
+{
+	size_t n;
+
+	*builtin = false;
+	*team_id = 0;
+	if (s == NULL)
+		return false;
+	if (kura_role_bit(s) != 0) {
+		*builtin = true;
+		return true;
+	}
+	if (strncmp(s, "team:", 5) == 0) {
+		int64_t v = 0;
+
+		n = strlen(s + 5);
+		if (n == 0 || n > 15 || s[5] == '0')
+			return false;
+		for (size_t i = 5; s[i] != '\0'; i++) {
+			if (s[i] < '0' || s[i] > '9')
+				return false;
+			v = v * 10 + (s[i] - '0');
+		}
+		*team_id = v;
+		return true;
+	}
+	n = strlen(s);
+	if (n < 2 || n > 32 || s[0] < 'a' || s[0] > 'z')
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* Appends ",entry" to *extra (made ",entry," on first use); false when out of memory. */
 static bool
-parse_permissions(const char *text, unsigned *view, unsigned *edit)
+extra_add(char **extra, const char *entry)
+{
+	size_t old = *extra != NULL ? strlen(*extra) : 1;
+	char *p = realloc(*extra, old + strlen(entry) + 2);
+
+	if (p == NULL)
+		return false;
+	if (*extra == NULL)
+		p[0] = ',';
+	snprintf(p + old, strlen(entry) + 2, "%s,", entry);
+	*extra = p;
+	return true;
+}
+
+/*
+ * {"view": [grantees], "edit": [grantees]} into bits and extra lists;
+ * false on anything else.
+ */
+static bool
+parse_permissions(struct kura_prop *p)
 {
 	json_error_t je;
-	json_t *o = json_loads(text != NULL ? text : "{}", 0, &je), *v;
+	json_t *o = json_loads(p->permissions_text != NULL ? p->permissions_text : "{}", 0, &je), *v;
 	const char *key;
 	bool ok = json_is_object(o);
 
-	*view = 0;
-	*edit = 0;
+	p->view_roles = p->edit_roles = 0;
+	free(p->view_extra);
+	free(p->edit_extra);
+	p->view_extra = p->edit_extra = NULL;
 	json_object_foreach(o, key, v) {
-		unsigned *out = strcmp(key, "view") == 0 ? view : strcmp(key, "edit") == 0 ? edit : NULL;
+		bool view = strcmp(key, "view") == 0;
+		unsigned *out = view ? &p->view_roles : strcmp(key, "edit") == 0 ? &p->edit_roles : NULL;
+		char **extra = view ? &p->view_extra : &p->edit_extra;
 		size_t i;
 		json_t *r;
 
@@ -119,11 +209,16 @@ parse_permissions(const char *text, unsigned *view, unsigned *edit)
 			break;
 		}
 		json_array_foreach(v, i, r) {
-			unsigned bit = kura_role_bit(json_string_value(r));
+			const char *g = json_string_value(r);
+			bool builtin;
+			int64_t team;
 
-			if (bit == 0)
+			if (!kura_grantee_parse(g, &builtin, &team))
 				ok = false;
-			*out |= bit;
+			else if (builtin)
+				*out |= kura_role_bit(g);
+			else if (!extra_add(extra, g))
+				ok = false;
 		}
 		/* an empty list still means "super admins only" */
 		*out |= KURA_ROLE_SUPER_ADMIN;
@@ -138,6 +233,8 @@ kura_prop_clear(struct kura_prop *p)
 	if (p == NULL)
 		return;
 	free(p->permissions_text);
+	free(p->view_extra);
+	free(p->edit_extra);
 	free(p->description);
 	free(p->options_text);
 	free(p->validation_text);
@@ -234,8 +331,9 @@ kura_prop_compile(struct kura_prop *p, char *err, size_t n)
 		p->has_pattern = true;
 	}
 	json_decref(val);
-	if (!parse_permissions(p->permissions_text, &p->view_roles, &p->edit_roles)) {
-		snprintf(err, n, "permissions is {\"view\": [roles], \"edit\": [roles]} of built-in roles");
+	if (!parse_permissions(p)) {
+		snprintf(err, n, "permissions is {\"view\": [grantees], \"edit\": [grantees]}: "
+			 "roles and team:<id>");
 		return false;
 	}
 	p->row.description = p->description != NULL ? p->description : "";
@@ -369,6 +467,13 @@ catalog_load(struct kura_tenant_db *db, int64_t version, struct kura_catalog **o
 			if (p->row.object_id == o->row.id && p->row.archived_at == 0)
 				o->props[o->nprops++] = p;
 		}
+	}
+	for (size_t j = 0; e == KURA_OK && j < l.cat->nprops; j++) {
+		const struct kura_prop *p = &l.cat->props[j];
+
+		if ((p->view_extra != NULL && strstr(p->view_extra, ",team:") != NULL) ||
+		    (p->edit_extra != NULL && strstr(p->edit_extra, ",team:") != NULL))
+			l.cat->team_grants = true;
 	}
 	if (e != KURA_OK) {
 		catalog_free(l.cat);

@@ -118,7 +118,7 @@ read_props(const struct kura_rec_ctx *x, json_t *props, bool create, struct kura
 			       "no such property on this object");
 			continue;
 		}
-		if (!kura_prop_can_edit(p, x->role)) {
+		if (!kura_prop_can_edit(p, x->role, x->teams)) {
 			detail(details, key, "forbidden", "your role may not change this property");
 			continue;
 		}
@@ -519,7 +519,7 @@ kura_record_row_json(const struct kura_rec_ctx *x, const struct kura_record_row 
 		 * one the caller's role may not view is left out (not masked).
 		 */
 		if (p == NULL || p->row.archived_at != 0 || p->row.object_id != o->row.id ||
-		    !kura_prop_can_view(p, x->role))
+		    !kura_prop_can_view(p, x->role, x->teams))
 			continue;
 		for (size_t w = 0; !wanted && w < json_array_size(want); w++)
 			wanted = strcmp(json_string_value(json_array_get(want, w)), p->row.name) == 0;
@@ -548,7 +548,7 @@ kura_record_row_json(const struct kura_rec_ctx *x, const struct kura_record_row 
 		const struct kura_prop *p = kura_object_prop(o, name);
 
 		if (name != NULL && json_object_get(props, name) == NULL && p != NULL &&
-		    kura_prop_can_view(p, x->role))
+		    kura_prop_can_view(p, x->role, x->teams))
 			json_object_set_new(props, name, json_null());
 	}
 	if (read[0] != '\0' && x->sensitive_reads != NULL)

@@ -733,14 +733,14 @@ kura_search_run(const struct kura_rec_ctx *x, struct kura_search_req *s, bool co
 			const struct kura_prop *p =
 				kura_catalog_prop_by_id(x->cat, s->q.groups[g].filters[i].prop_id);
 
-			if (p != NULL && !kura_prop_can_view(p, x->role))
+			if (p != NULL && !kura_prop_can_view(p, x->role, x->teams))
 				return KURA_E_FORBIDDEN;
 		}
 	}
 	for (size_t i = 0; i < s->q.nsorts; i++) {
 		const struct kura_prop *p = kura_catalog_prop_by_id(x->cat, s->q.sorts[i].prop_id);
 
-		if (p != NULL && !kura_prop_can_view(p, x->role))
+		if (p != NULL && !kura_prop_can_view(p, x->role, x->teams))
 			return KURA_E_FORBIDDEN;
 	}
 	if (kura_search_has_blind(s))

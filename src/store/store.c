@@ -13,6 +13,7 @@
 
 #include "kura/clock.h"
 #include "kura/store_mfa.h"
+#include "kura/store_org.h"
 
 struct kura_store {
 	const struct kura_store_ops *ops;
@@ -67,7 +68,7 @@ ops_complete(const struct kura_store_ops *o)
 	       o->apikey_create != NULL && o->apikey_auth != NULL && o->apikey_list != NULL &&
 	       o->apikey_revoke != NULL && o->apikey_touch != NULL &&
 	       o->pwhistory_add != NULL && o->pwhistory_list != NULL && o->crm != NULL &&
-	       o->mfa != NULL &&
+	       o->mfa != NULL && o->org != NULL &&
 	       o->setting_get != NULL && o->tenant_key_rotate != NULL &&
 	       o->tenant_delete != NULL && o->tenant_keys_all != NULL &&
 	       o->tenant_keys_replace != NULL;
@@ -794,6 +795,16 @@ kura_store_crm(struct kura_tenant_db *db, void **conn)
 		return NULL;
 	*conn = db->conn;
 	return db->store->ops->crm;
+}
+
+const struct kura_org_ops *
+kura_store_org(struct kura_tenant_db *db, void **conn)
+{
+	*conn = NULL;
+	if (db == NULL)
+		return NULL;
+	*conn = db->conn;
+	return db->store->ops->org;
 }
 
 const struct kura_mfa_ops *

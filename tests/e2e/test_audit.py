@@ -762,7 +762,76 @@ def test_every_state_change_writes_exactly_one_entry(world, observer):
         return (lambda: admin.request("DELETE", f"/api/v1/users/{c.user_id}/mfa"), 204,
                 "mfa.reset", lambda: admin.user_id, "user", c.user_id)
 
+    # ---- roles and teams
+    def new_role():
+        name = f"walk_{secrets.token_hex(3)}"
+        r = admin.post("/api/v1/roles", json={"name": name, "label": "Walk",
+                                              "permissions": ["records.read"]})
+        assert r.status_code == 201, r.text
+        return name
+
+    def role_create_scenario():
+        name = f"walk_{secrets.token_hex(3)}"
+        return (lambda: admin.post("/api/v1/roles", json={"name": name, "label": "Walk",
+                                                          "permissions": ["records.read"]}),
+                201, "role.create", lambda: admin.user_id, "role", name)
+
+    def role_update_scenario():
+        name = new_role()
+        return (lambda: admin.request("PATCH", f"/api/v1/roles/{name}", json={"label": "Walked"}),
+                200, "role.update", lambda: admin.user_id, "role", name)
+
+    def role_delete_scenario():
+        name = new_role()
+        return (lambda: admin.request("DELETE", f"/api/v1/roles/{name}"), 204, "role.delete",
+                lambda: admin.user_id, "role", name)
+
+    def new_team():
+        r = admin.post("/api/v1/teams", json={"name": f"walk-{secrets.token_hex(4)}"})
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    def team_create_scenario():
+        made = {}
+
+        def act():
+            r = admin.post("/api/v1/teams", json={"name": f"walk-{secrets.token_hex(4)}"})
+            if r.status_code == 201:
+                made["id"] = r.json()["id"]
+            return r
+        return act, 201, "team.create", lambda: admin.user_id, "team", made_id(made)
+
+    def team_update_scenario():
+        tid = new_team()
+        return (lambda: admin.request("PATCH", f"/api/v1/teams/{tid}",
+                                      json={"description": "walked"}),
+                200, "team.update", lambda: admin.user_id, "team", tid)
+
+    def team_delete_scenario():
+        tid = new_team()
+        return (lambda: admin.request("DELETE", f"/api/v1/teams/{tid}"), 204, "team.delete",
+                lambda: admin.user_id, "team", tid)
+
+    def team_member_add_scenario():
+        tid = new_team()
+        return (lambda: admin.request("PUT", f"/api/v1/teams/{tid}/members/{admin.user_id}"),
+                200, "team.member_add", lambda: admin.user_id, "team", tid)
+
+    def team_member_remove_scenario():
+        tid = new_team()
+        assert admin.request("PUT", f"/api/v1/teams/{tid}/members/{admin.user_id}").status_code == 200
+        return (lambda: admin.request("DELETE", f"/api/v1/teams/{tid}/members/{admin.user_id}"),
+                200, "team.member_remove", lambda: admin.user_id, "team", tid)
+
     scenarios = {
+        ("POST", "/api/v1/roles"): role_create_scenario,
+        ("PATCH", "/api/v1/roles/{name}"): role_update_scenario,
+        ("DELETE", "/api/v1/roles/{name}"): role_delete_scenario,
+        ("POST", "/api/v1/teams"): team_create_scenario,
+        ("PATCH", "/api/v1/teams/{id}"): team_update_scenario,
+        ("DELETE", "/api/v1/teams/{id}"): team_delete_scenario,
+        ("PUT", "/api/v1/teams/{id}/members/{userId}"): team_member_add_scenario,
+        ("DELETE", "/api/v1/teams/{id}/members/{userId}"): team_member_remove_scenario,
         ("POST", "/api/v1/auth/login/mfa"): mfa_login_scenario,
         ("POST", "/api/v1/me/mfa/totp"): mfa_enrol_scenario,
         ("POST", "/api/v1/me/mfa/totp/confirm"): mfa_confirm_scenario,

@@ -3,6 +3,7 @@
  * SQLite (one system.db plus one database per tenant under data_dir).
  */
 #include "kura/store_mfa.h"
+#include "kura/store_org.h"
 #include "sqlite_int.h"
 
 const struct kura_store_ops kura_store_sqlite_ops = {
@@ -67,6 +68,7 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 
 	.crm = &kura_store_sqlite_crm_ops,
 	.mfa = &kura_store_sqlite_mfa_ops,
+	.org = &kura_store_sqlite_org_ops,
 
 	.setting_get = kura_sqlite_setting_get,
 	.tenant_key_rotate = kura_sqlite_tenant_key_rotate,

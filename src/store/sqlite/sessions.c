@@ -20,7 +20,8 @@ static const char sql_auth[] =
 	"SELECT s.id_hash, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, "
 	"s.user_agent, s.idle_timeout_s, s.mfa, u.id, u.email, u.display_name, u.role, u.status, "
 	"u.password_hash, u.must_change_password, u.password_changed_at, u.created_at, "
-	"u.updated_at, u.mfa_enabled FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?1";
+	"u.updated_at, u.mfa_enabled, r.permissions FROM sessions s JOIN users u ON u.id = s.user_id "
+	"LEFT JOIN roles r ON r.name = u.role WHERE s.id_hash = ?1";
 /* max(): of two requests racing on one session, the older time must not win. */
 static const char sql_touch[] =
 	"UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id_hash = ?1";
@@ -130,6 +131,7 @@ kura_sqlite_session_auth(void *conn, const uint8_t id_hash[32], struct kura_sess
 	if (rc == SQLITE_ROW) {
 		row_to_session(st, s);
 		kura_sqlite_row_to_user(st, 9, u);
+		kura_sqlite_row_role_perms(st, 9 + KURA_SQLITE_USER_NCOLS, u);
 	} else if (rc == SQLITE_DONE) {
 		e = KURA_E_NOT_FOUND;
 	} else {

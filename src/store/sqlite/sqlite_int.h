@@ -297,7 +297,10 @@ enum kura_err kura_sqlite_session_list_user(void *conn, int64_t user_id, kura_se
 enum kura_err kura_sqlite_session_auth(void *conn, const uint8_t id_hash[32],
 				       struct kura_session *s, struct kura_user *u);
 /* Row readers shared by users.c and sessions.c; columns start at off. */
+#define KURA_SQLITE_USER_NCOLS 11
 void kura_sqlite_row_to_user(sqlite3_stmt *st, int off, struct kura_user *u);
+/* The role's permissions column of an authenticating read (NULL: a built-in role). */
+void kura_sqlite_row_role_perms(sqlite3_stmt *st, int col, struct kura_user *u);
 enum kura_err kura_sqlite_session_get(void *conn, const uint8_t id_hash[32],
 				      struct kura_session *out);
 enum kura_err kura_sqlite_session_touch(void *conn, const uint8_t id_hash[32], int64_t now);

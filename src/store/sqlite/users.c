@@ -65,6 +65,13 @@ kura_sqlite_row_to_user(sqlite3_stmt *st, int off, struct kura_user *u)
 	u->mfa_enabled = sqlite3_column_int(st, off + 10) != 0;
 }
 
+void
+kura_sqlite_row_role_perms(sqlite3_stmt *st, int col, struct kura_user *u)
+{
+	u->custom_role = sqlite3_column_type(st, col) != SQLITE_NULL;
+	kura_sqlite_col_text(st, col, u->role_perms, sizeof(u->role_perms));
+}
+
 static int64_t
 random_id(void)
 {
