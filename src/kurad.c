@@ -370,7 +370,8 @@ main(int argc, char **argv)
 	/* The tenants' catalogues and data keys, shared by the HTTP threads and housekeeping. */
 	if (kura_catalog_cache_new(&srv.catalogs) != KURA_OK ||
 	    kura_field_keys_new(srv.keys, fetch_wrapped_key, srv.store, &srv.field_keys) !=
-		    KURA_OK) {
+		    KURA_OK ||
+	    kura_audit_group_new(&srv.audit_group) != KURA_OK) {
 		kura_log(KURA_LOG_ERROR, "start_failed", "reason=caches");
 		goto out;
 	}
@@ -416,6 +417,14 @@ out:
 	kura_static_free(srv.web);
 	kura_catalog_cache_free(srv.catalogs);
 	kura_field_keys_free(srv.field_keys);
+	if (srv.audit_group != NULL) {
+		uint64_t batches = 0, entries = 0;
+
+		kura_audit_group_stats(srv.audit_group, &batches, &entries);
+		kura_log(KURA_LOG_INFO, "audit_group_stats", "transactions=%llu entries=%llu",
+			 (unsigned long long)batches, (unsigned long long)entries);
+	}
+	kura_audit_group_free(srv.audit_group);
 	kura_store_close(srv.store);
 	kura_keyring_free(srv.keys);
 	if (srv.tls_key_pem != NULL) {

@@ -19,6 +19,7 @@
 
 struct MHD_Daemon;
 struct kura_catalog_cache;
+struct kura_audit_group;
 
 struct kura_server {
 	struct kura_config cfg;
@@ -43,6 +44,7 @@ struct kura_server {
 	int64_t started_at;
 	struct kura_catalog_cache *catalogs; /* the tenants' CRM catalogues (kura/core.h) */
 	struct kura_field_keys *field_keys;  /* unwrapped tenant data keys (kura/crypto.h) */
+	struct kura_audit_group *audit_group; /* group commit of read audit entries (kura/audit.h) */
 };
 
 /* The API route table (api/routes.c). */

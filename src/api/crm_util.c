@@ -92,24 +92,111 @@ kura_api_crm_begin(struct kura_req *r, struct kura_api_crm *c, const char *objec
 	return true;
 }
 
+/* Appends name to the comma-separated list out[n] unless it is there already. */
+static void
+add_name(char *out, size_t n, const char *name, size_t nlen)
+{
+	size_t used = strlen(out);
+	const char *p = out;
+
+	while (*p != '\0') {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+
+		if (len == nlen && memcmp(p, name, nlen) == 0)
+			return;
+		p += len + (comma != NULL ? 1 : 0);
+	}
+	if (used + (used > 0 ? 1 : 0) + nlen + 1 > n)
+		return;
+	if (used > 0)
+		out[used++] = ',';
+	memcpy(out + used, name, nlen);
+	out[used + nlen] = '\0';
+}
+
+/*
+ * The record.read_sensitive entry of a reply: one per request, however many
+ * records it shows. One record: its id is the target and the properties
+ * opened are target_props. Several: the target is "<n> records", and
+ * target_props lists the properties opened (in any of them), then "; ids "
+ * and the ids, as many as fit (with "+<k> more" when they do not).
+ */
+static void
+read_entry(struct kura_req *r, struct kura_api_crm *c, struct kura_audit_entry *e)
+{
+	size_t n = json_array_size(c->x.sensitive_reads), i, used, shown = 0;
+	char names[KURA_AUDIT_PROPS_MAX + 1] = "", tid[KURA_AUDIT_TARGET_ID_MAX + 1];
+	json_t *read;
+
+	json_array_foreach(c->x.sensitive_reads, i, read) {
+		const char *props = json_string_value(json_object_get(read, "props"));
+
+		while (props != NULL && *props != '\0') {
+			const char *comma = strchr(props, ',');
+			size_t len = comma != NULL ? (size_t)(comma - props) : strlen(props);
+
+			add_name(names, sizeof(names), props, len);
+			props += len + (comma != NULL ? 1 : 0);
+		}
+	}
+	if (n == 1)
+		snprintf(tid, sizeof(tid), "%lld",
+			 (long long)json_integer_value(
+				 json_object_get(json_array_get(c->x.sensitive_reads, 0), "id")));
+	else
+		snprintf(tid, sizeof(tid), "%zu records", n);
+	kura_req_audit_init(r, e, "record.read_sensitive", c->obj->row.name, tid);
+	snprintf(e->target_props, sizeof(e->target_props), "%s", names);
+	if (n > 1) {
+		/* Room is kept for the "+<k> more" that may follow. */
+		const size_t reserve = 16;
+
+		used = strlen(e->target_props);
+		used += (size_t)snprintf(e->target_props + used, sizeof(e->target_props) - used,
+					 "; ids ");
+		json_array_foreach(c->x.sensitive_reads, i, read) {
+			char id[24];
+			int w = snprintf(id, sizeof(id), "%s%lld", shown > 0 ? "," : "",
+					 (long long)json_integer_value(json_object_get(read, "id")));
+
+			if (used + (size_t)w + reserve >= sizeof(e->target_props))
+				break;
+			memcpy(e->target_props + used, id, (size_t)w + 1);
+			used += (size_t)w;
+			shown++;
+		}
+		if (shown < n)
+			snprintf(e->target_props + used, sizeof(e->target_props) - used,
+				 " +%zu more", n - shown);
+	}
+	kura_audit_set_outcome(e, KURA_OK);
+}
+
 void
 kura_api_crm_end(struct kura_req *r, struct kura_api_crm *c)
 {
-	size_t i;
-	json_t *read;
-
 	/*
-	 * Every sensitive value that left the server in this reply is recorded:
-	 * who, which record, which properties (never the values).
+	 * Every sensitive value in this reply is recorded before the reply can
+	 * leave (it is queued only after the handler returns): who, which
+	 * records, which properties, never the values. The appends of
+	 * concurrent requests share a transaction (audit/group.c). When the
+	 * entry cannot be committed, the reply is replaced by a 500: no value
+	 * leaves without its record.
 	 */
-	if (r->status > 0 && r->status < 400 && c->obj != NULL) {
-		json_array_foreach(c->x.sensitive_reads, i, read) {
-			if (kura_api_crm_audit(r, "record.read_sensitive", c->obj->row.name,
-					       json_integer_value(json_object_get(read, "id")),
-					       json_string_value(json_object_get(read, "props"))) !=
-			    KURA_OK)
-				kura_log(KURA_LOG_ERROR, "audit_append_failed",
-					 "rid=%s action=record.read_sensitive", r->rid);
+	if (r->status > 0 && r->status < 400 && c->obj != NULL &&
+	    json_array_size(c->x.sensitive_reads) > 0) {
+		struct kura_audit_entry e;
+		enum kura_err err;
+
+		read_entry(r, c, &e);
+		err = kura_audit_append_grouped(r->srv->audit_group, r->principal.db, &e);
+		if (err != KURA_OK) {
+			kura_log(KURA_LOG_ERROR, "audit_append_failed",
+				 "rid=%s action=record.read_sensitive err=%s", r->rid,
+				 kura_err_name(err));
+			kura_reply_discard(r);
+			kura_reply_error(r, KURA_E_INTERNAL, NULL);
 		}
 	}
 	json_decref(c->x.sensitive_reads);

@@ -267,6 +267,18 @@ kura_reply_error_details(struct kura_req *r, enum kura_err e, const char *messag
 }
 
 void
+kura_reply_discard(struct kura_req *r)
+{
+	/* Only a reply not yet queued can be taken back; a stream has started. */
+	if (r->queued || r->streaming)
+		return;
+	if (r->response != NULL)
+		MHD_destroy_response(r->response);
+	r->response = NULL;
+	r->status = 0;
+}
+
+void
 kura_reply_add_header(struct kura_req *r, const char *name, const char *value)
 {
 	if (r->response == NULL || MHD_add_response_header(r->response, name, value) != MHD_YES)

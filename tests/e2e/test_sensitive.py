@@ -71,6 +71,62 @@ def test_values_read_back_and_reads_are_audited(tenant):
     assert len(after) == before
 
 
+def read_entries(admin):
+    r = admin.get("/api/v1/audit", params={"action": "record.read_sensitive"})
+    assert r.status_code == 200, r.text
+    return r.json()["results"]
+
+
+def test_a_search_is_one_read_entry(tenant):
+    world, admin, ids = tenant
+    before = read_entries(admin)
+    r = admin.post(f"{OBJ}/search", json={
+        "filterGroups": [{"filters": [{"propertyName": "ssn", "operator": "HAS_PROPERTY"}]}],
+        "properties": ["email", "ssn", "salary"]})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["results"]) == 3
+    after = read_entries(admin)
+    assert len(after) == len(before) + 1
+    new = after[0]
+    assert new["target"]["id"] == "3 records"
+    names, _, listed = new["target"]["properties"].partition("; ids ")
+    assert set(names.split(",")) == {"ssn", "salary"}
+    assert sorted(listed.split(","), key=int) == sorted(ids, key=int)
+    assert "SECRET" not in str(after)
+
+
+def test_no_value_leaves_when_its_read_entry_fails(tenant):
+    world, admin, ids = tenant
+    # the running server's database refuses read entries from now on
+    db = sqlite3.connect(str(world.data_dir / "tenants" / "acme" / "tenant.db"), timeout=10)
+    db.execute("CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_log "
+               "WHEN NEW.action = 'record.read_sensitive' "
+               "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    db.commit()
+    try:
+        before = admin.get("/api/v1/audit").json()["results"]
+        r = admin.get(f"{OBJ}/{ids[0]}")
+        k.assert_error(r, 500, "internal_error")
+        assert "SECRET" not in r.text
+        r = admin.post(f"{OBJ}/search", json={
+            "filterGroups": [{"filters": [{"propertyName": "ssn", "operator": "EQ",
+                                           "value": SECRETS[1]}]}]})
+        k.assert_error(r, 500, "internal_error")
+        assert "SECRET" not in r.text
+        # a read that shows no sensitive value needs no entry and still works
+        r = admin.get(f"{OBJ}/{ids[0]}", params={"properties": "email"})
+        assert r.status_code == 200, r.text
+        after = admin.get("/api/v1/audit").json()["results"]
+        assert not [e for e in after if e["action"] == "record.read_sensitive"
+                    and e not in before]
+    finally:
+        db.execute("DROP TRIGGER refuse_reads")
+        db.commit()
+        db.close()
+    r = admin.get(f"{OBJ}/{ids[0]}")
+    assert r.status_code == 200 and r.json()["properties"]["ssn"] == SECRETS[0]
+
+
 def test_no_plaintext_in_the_raw_files(tenant):
     world, admin, ids = tenant
     # an update, a batch create and a replayed create also go through the store
