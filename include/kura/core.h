@@ -301,13 +301,37 @@ const char *kura_sniff(const uint8_t *data, size_t n, const char *declared);
 
 struct kura_housekeeper;
 /*
- * One round over every active tenant: purge expired archived records, drop
- * old replies, re-encrypt sensitive values still under an older data key.
+ * A housekeeper without its thread (kura_housekeeper_start adds one): it
+ * keeps, per tenant, the data-key version it has found fully re-encrypted
+ * and when it last refreshed the planner statistics. keys may be NULL (no
+ * re-encryption). Free with kura_housekeeper_stop.
  */
-void kura_housekeeping_round(struct kura_store *store, struct kura_field_keys *keys);
+enum kura_err kura_housekeeper_new(struct kura_store *store, struct kura_field_keys *keys,
+				   struct kura_housekeeper **out);
+/*
+ * One round over every active tenant: purge expired archived records, drop
+ * old replies (both every round); re-encrypt sensitive values still under
+ * an older data key, unless the tenant's current version is 1 or this
+ * housekeeper already found every value under it (a scan that ran
+ * KURA_REKEY_SETTLE_SECONDS after it first saw the version, so that no
+ * request that started under the older key can still write); and ANALYZE
+ * at most once an hour per tenant.
+ */
+void kura_housekeeping_round(struct kura_housekeeper *h);
+/* Requests run well within this: after it, nothing writes under a key that is no longer current. */
+#define KURA_REKEY_SETTLE_SECONDS 300
+/* What the rounds of h did so far (for tests and logs). */
+struct kura_housekeeping_stats {
+	uint64_t rounds;
+	uint64_t rekey_scans;       /* tenants scanned for values under older keys */
+	uint64_t values_rekeyed;
+	uint64_t analyzes;
+};
+void kura_housekeeper_stats(struct kura_housekeeper *h, struct kura_housekeeping_stats *out);
 /* Runs a round every interval_s seconds until stopped; keys (may be NULL) re-encrypt. */
 enum kura_err kura_housekeeper_start(struct kura_store *store, struct kura_field_keys *keys,
 				     unsigned interval_s, struct kura_housekeeper **out);
+/* Stops the thread (if any) and frees h. */
 void kura_housekeeper_stop(struct kura_housekeeper *h); /* NULL is a no-op */
 
 /* A record id from its text ("123"); false when malformed. */

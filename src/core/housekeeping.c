@@ -3,8 +3,14 @@
  * tenant and purges the records archived longer than the restore window
  * (90 days), and drops Idempotency-Key replies older than a day. Each
  * purge round is one transaction with one audit entry per object type
- * (actor "system", action record.purge_expired, how many). It also lets
- * SQLite refresh its planner statistics where tables changed a lot.
+ * (actor "system", action record.purge_expired, how many). It re-encrypts
+ * sensitive values left under an older data key after a rotation, and
+ * refreshes SQLite's planner statistics (ANALYZE) once an hour.
+ *
+ * Both of those read whole tables, so the housekeeper remembers per tenant
+ * what it need not do again: the data-key version it found every value
+ * under (no scan until the tenant's current version changes), and when it
+ * last analysed. Purges and reply expiry run every round.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,15 +26,31 @@
 
 #define IDEM_KEEP_US (24LL * 3600 * 1000000)
 #define PURGE_PER_ROUND 256
+#define ANALYZE_EVERY_US (3600LL * 1000000)
+#define SETTLE_US ((int64_t)KURA_REKEY_SETTLE_SECONDS * 1000000)
+
+/* What the housekeeper remembers of one tenant. */
+struct memo {
+	char tenant[KURA_TENANT_ID_MAX + 1];
+	uint32_t seen_version;    /* the current data-key version when last visited */
+	int64_t seen_at;          /* when seen_version was first seen (kura_now_us) */
+	bool rekeyed;             /* every value is under seen_version: no scan needed */
+	int64_t analyzed_at;      /* last ANALYZE; 0 = never */
+};
 
 struct kura_housekeeper {
 	struct kura_store *store;
 	struct kura_field_keys *keys;
 	unsigned interval_s;
+	bool threaded;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
+	/* used by the round only (one at a time) */
+	struct memo *memo;
+	size_t nmemo, capmemo;
+	struct kura_housekeeping_stats stats;
 };
 
 struct ids {
@@ -55,32 +77,65 @@ collect(void *ctx, const struct kura_tenant *t)
 	snprintf(x->v[x->n++], KURA_TENANT_ID_MAX + 1, "%s", t->id);
 }
 
-/* One round for one tenant: returns how many records were purged. */
+/* The memo of tenant, made on first visit; NULL when out of memory. */
+static struct memo *
+memo_of(struct kura_housekeeper *h, const char *tenant)
+{
+	for (size_t i = 0; i < h->nmemo; i++) {
+		if (strcmp(h->memo[i].tenant, tenant) == 0)
+			return &h->memo[i];
+	}
+	if (h->nmemo == h->capmemo) {
+		size_t cap = h->capmemo ? h->capmemo * 2 : 16;
+		struct memo *nm = realloc(h->memo, cap * sizeof(*nm));
+
+		if (nm == NULL)
+			return NULL;
+		h->memo = nm;
+		h->capmemo = cap;
+	}
+	memset(&h->memo[h->nmemo], 0, sizeof(h->memo[0]));
+	snprintf(h->memo[h->nmemo].tenant, sizeof(h->memo[0].tenant), "%s", tenant);
+	return &h->memo[h->nmemo++];
+}
+
 #define REKEY_PER_TRANSACTION 500
 
 /*
  * Values still under an older data key, re-encrypted in short transactions
- * so that requests keep being served in between.
+ * so that requests keep being served in between. Skipped when the current
+ * version is 1 (there is no older one) or when m says every value is under
+ * it already.
  */
 static enum kura_err
-rekey(struct kura_store *store, struct kura_field_keys *keys, struct kura_tenant_db *db,
+rekey(struct kura_housekeeper *h, struct memo *m, struct kura_tenant_db *db,
       const struct kura_catalog *cat, const char *tenant, size_t *total)
 {
 	struct kura_rec_ctx x;
 	struct kura_tenant t;
+	int64_t started = kura_now_us();
 	size_t n = 0;
 	enum kura_err e;
 
 	*total = 0;
-	if (keys == NULL)
+	if (h->keys == NULL)
 		return KURA_OK;
-	e = kura_store_tenant_get(store, tenant, &t);
+	e = kura_store_tenant_get(h->store, tenant, &t);
 	if (e != KURA_OK)
 		return e;
+	if (m != NULL && m->seen_version != t.key_version) {
+		/* A rotation (or the first visit): what was found before says nothing now. */
+		m->seen_version = t.key_version;
+		m->seen_at = started;
+		m->rekeyed = false;
+	}
+	if (t.key_version <= 1 || (m != NULL && m->rekeyed))
+		return KURA_OK;
+	h->stats.rekey_scans++;
 	memset(&x, 0, sizeof(x));
 	x.db = db;
 	x.cat = cat;
-	x.keys = keys;
+	x.keys = h->keys;
 	x.key_version = t.key_version;
 	do {
 		e = kura_store_begin(db);
@@ -90,14 +145,24 @@ rekey(struct kura_store *store, struct kura_field_keys *keys, struct kura_tenant
 		if (e == KURA_OK)
 			*total += n;
 	} while (e == KURA_OK && n == REKEY_PER_TRANSACTION);
+	h->stats.values_rekeyed += *total;
+	/*
+	 * Done for this version once a scan finds nothing left, if it started
+	 * late enough that no request which read the older version at its start
+	 * can still be writing under it.
+	 */
+	if (e == KURA_OK && m != NULL && started - m->seen_at >= SETTLE_US)
+		m->rekeyed = true;
 	return e;
 }
 
+/* One round for one tenant: *purged is how many records were purged. */
 static enum kura_err
-tend(struct kura_store *store, struct kura_field_keys *keys, const char *tenant, size_t *purged)
+tend(struct kura_housekeeper *h, const char *tenant, size_t *purged)
 {
 	struct kura_tenant_db *db = NULL;
 	const struct kura_catalog *cat = NULL;
+	struct memo *m;
 	void *conn;
 	const struct kura_crm_ops *ops;
 	int64_t now = kura_now_us();
@@ -105,7 +170,9 @@ tend(struct kura_store *store, struct kura_field_keys *keys, const char *tenant,
 	enum kura_err e;
 
 	*purged = 0;
-	e = kura_store_tenant_acquire(store, tenant, &db);
+	/* Without a memo (no memory) the round does everything, as if on first visit. */
+	m = memo_of(h, tenant);
+	e = kura_store_tenant_acquire(h->store, tenant, &db);
 	if (e == KURA_OK)
 		e = kura_catalog_get(NULL, db, &cat);
 	if (e != KURA_OK)
@@ -135,13 +202,21 @@ tend(struct kura_store *store, struct kura_field_keys *keys, const char *tenant,
 	if (e == KURA_OK) {
 		size_t rekeyed = 0;
 
-		e = rekey(store, keys, db, cat, tenant, &rekeyed);
+		e = rekey(h, m, db, cat, tenant, &rekeyed);
 		if (rekeyed > 0)
 			kura_log(KURA_LOG_INFO, "values_reencrypted", "tenant=%s count=%zu", tenant,
 				 rekeyed);
 	}
-	if (e == KURA_OK)
+	/* A full ANALYZE reads every index: hourly is often enough for the planner. */
+	if (e == KURA_OK &&
+	    (m == NULL || m->analyzed_at == 0 || now - m->analyzed_at >= ANALYZE_EVERY_US)) {
 		e = ops->optimize(conn);
+		if (e == KURA_OK) {
+			h->stats.analyzes++;
+			if (m != NULL)
+				m->analyzed_at = now;
+		}
+	}
 out:
 	kura_catalog_release(NULL, cat);
 	kura_store_tenant_release(db);
@@ -149,17 +224,18 @@ out:
 }
 
 void
-kura_housekeeping_round(struct kura_store *store, struct kura_field_keys *keys)
+kura_housekeeping_round(struct kura_housekeeper *h)
 {
 	struct ids ids = {0};
 
-	if (kura_store_tenant_list(store, collect, &ids) != KURA_OK) {
+	h->stats.rounds++;
+	if (kura_store_tenant_list(h->store, collect, &ids) != KURA_OK) {
 		kura_log(KURA_LOG_ERROR, "housekeeping_failed", "msg=\"cannot list tenants\"");
 		return;
 	}
 	for (size_t i = 0; i < ids.n; i++) {
 		size_t purged = 0;
-		enum kura_err e = tend(store, keys, ids.v[i], &purged);
+		enum kura_err e = tend(h, ids.v[i], &purged);
 
 		if (e != KURA_OK)
 			kura_log(KURA_LOG_ERROR, "housekeeping_failed", "tenant=%s err=%s", ids.v[i],
@@ -169,6 +245,14 @@ kura_housekeeping_round(struct kura_store *store, struct kura_field_keys *keys)
 				 purged);
 	}
 	free(ids.v);
+}
+
+void
+kura_housekeeper_stats(struct kura_housekeeper *h, struct kura_housekeeping_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (h != NULL)
+		*out = h->stats;
 }
 
 static void *
@@ -186,7 +270,7 @@ run(void *arg)
 		if (h->stop)
 			break;
 		pthread_mutex_unlock(&h->lock);
-		kura_housekeeping_round(h->store, h->keys);
+		kura_housekeeping_round(h);
 		pthread_mutex_lock(&h->lock);
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -194,8 +278,8 @@ run(void *arg)
 }
 
 enum kura_err
-kura_housekeeper_start(struct kura_store *store, struct kura_field_keys *keys, unsigned interval_s,
-		       struct kura_housekeeper **out)
+kura_housekeeper_new(struct kura_store *store, struct kura_field_keys *keys,
+		     struct kura_housekeeper **out)
 {
 	struct kura_housekeeper *h = calloc(1, sizeof(*h));
 
@@ -204,6 +288,21 @@ kura_housekeeper_start(struct kura_store *store, struct kura_field_keys *keys, u
 		return KURA_E_NOMEM;
 	h->store = store;
 	h->keys = keys;
+	h->interval_s = 1;
+	*out = h;
+	return KURA_OK;
+}
+
+enum kura_err
+kura_housekeeper_start(struct kura_store *store, struct kura_field_keys *keys, unsigned interval_s,
+		       struct kura_housekeeper **out)
+{
+	struct kura_housekeeper *h = NULL;
+	enum kura_err e = kura_housekeeper_new(store, keys, &h);
+
+	*out = NULL;
+	if (e != KURA_OK)
+		return e;
 	h->interval_s = interval_s > 0 ? interval_s : 1;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
@@ -213,6 +312,7 @@ kura_housekeeper_start(struct kura_store *store, struct kura_field_keys *keys, u
 		free(h);
 		return KURA_E_INTERNAL;
 	}
+	h->threaded = true;
 	*out = h;
 	return KURA_OK;
 }
@@ -222,12 +322,15 @@ kura_housekeeper_stop(struct kura_housekeeper *h)
 {
 	if (h == NULL)
 		return;
-	pthread_mutex_lock(&h->lock);
-	h->stop = true;
-	pthread_cond_signal(&h->cond);
-	pthread_mutex_unlock(&h->lock);
-	pthread_join(h->thread, NULL);
-	pthread_cond_destroy(&h->cond);
-	pthread_mutex_destroy(&h->lock);
+	if (h->threaded) {
+		pthread_mutex_lock(&h->lock);
+		h->stop = true;
+		pthread_cond_signal(&h->cond);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->thread, NULL);
+		pthread_cond_destroy(&h->cond);
+		pthread_mutex_destroy(&h->lock);
+	}
+	free(h->memo);
 	free(h);
 }

@@ -1,0 +1,322 @@
+/*
+ * The housekeeper's rounds (core/housekeeping.c) on real SQLite files, a
+ * real master key and a tenant with a sensitive property: what it scans
+ * and analyses, and what it remembers between rounds. A tenant whose
+ * current data key is version 1 is never scanned; after a rotation the
+ * next round re-encrypts; once a scan that began well after the rotation
+ * found nothing stale, rounds stop scanning until the next rotation.
+ * ANALYZE runs on the first visit and then once an hour; purges run every
+ * round. The clock is moved with kura_clock_set_offset_us.
+ */
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "kura/clock.h"
+#include "kura/core.h"
+#include "kura/crypto.h"
+#include "kura/store.h"
+
+#define RECORDS 12
+
+struct fx {
+	char dir[256];
+	char mk[300];
+	struct kura_keyring *k;
+	struct kura_store *s;
+	struct kura_field_keys *fk;
+	struct kura_housekeeper *h;
+	int64_t ids[RECORDS];
+};
+
+static int
+rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static enum kura_err
+fetch(void *ctx, const char *tenant, uint32_t version, uint8_t *out, size_t cap, size_t *len)
+{
+	return kura_store_tenant_key_get(ctx, tenant, version, out, cap, len);
+}
+
+/* A context for writing and reading contacts as a super admin would. */
+static void
+rec_ctx(struct fx *f, struct kura_tenant_db *db, const struct kura_catalog *cat,
+	struct kura_rec_ctx *x)
+{
+	struct kura_tenant t;
+
+	assert_int_equal(kura_store_tenant_get(f->s, "acme", &t), KURA_OK);
+	memset(x, 0, sizeof(*x));
+	x->db = db;
+	x->cat = cat;
+	x->obj = kura_catalog_object(cat, "contacts");
+	assert_non_null(x->obj);
+	x->actor.type = KURA_ACTOR_USER;
+	x->actor.id = 1;
+	x->actor.source = "API";
+	x->now = kura_now_us();
+	x->keys = f->fk;
+	x->key_version = t.key_version;
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+	struct kura_tenant t;
+	struct kura_tenant_db *db = NULL;
+	const struct kura_catalog *cat = NULL;
+	const struct kura_crm_ops *ops;
+	struct kura_prop_row p;
+	struct kura_rec_ctx x;
+	uint8_t w[KURA_WRAPPED_KEY_BYTES];
+	char err[256] = "";
+	void *conn;
+
+	if (f == NULL || kura_crypto_init() != KURA_OK)
+		return -1;
+	kura_clock_set_offset_us(0);
+	snprintf(f->dir, sizeof(f->dir), "%s/kura-hk-XXXXXX", tmp != NULL ? tmp : "/tmp");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->mk, sizeof(f->mk), "%s/master.key", f->dir);
+	assert_int_equal(kura_master_key_create(f->mk), KURA_OK);
+	assert_int_equal(kura_keyring_open(f->mk, &f->k, err, sizeof(err)), KURA_OK);
+	assert_int_equal(kura_store_open(&kura_store_sqlite_ops, f->dir, 4, &f->s, err, sizeof(err)),
+			 KURA_OK);
+	memset(&t, 0, sizeof(t));
+	snprintf(t.id, sizeof(t.id), "acme");
+	snprintf(t.name, sizeof(t.name), "Acme");
+	t.key_version = 1;
+	t.created_at = t.updated_at = kura_now_us();
+	assert_int_equal(kura_dek_new_wrapped(f->k, t.id, 1, w), KURA_OK);
+	assert_int_equal(kura_store_tenant_create(f->s, &t, w, sizeof(w)), KURA_OK);
+	assert_int_equal(kura_field_keys_new(f->k, fetch, f->s, &f->fk), KURA_OK);
+	assert_int_equal(kura_housekeeper_new(f->s, f->fk, &f->h), KURA_OK);
+
+	/* contacts.ssn, sensitive, and RECORDS contacts with a value each */
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
+	ops = kura_store_crm(db, &conn);
+	memset(&p, 0, sizeof(p));
+	p.object_id = kura_catalog_object(cat, "contacts")->row.id;
+	snprintf(p.name, sizeof(p.name), "ssn");
+	snprintf(p.label_en, sizeof(p.label_en), "SSN");
+	snprintf(p.type, sizeof(p.type), "string");
+	p.sensitive = true;
+	p.options = "[]";
+	p.validation = "{}";
+	p.permissions = "{}";
+	p.created_at = p.updated_at = kura_now_us();
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	assert_int_equal(kura_store_finish(db, ops->prop_create(conn, &p)), KURA_OK);
+	kura_catalog_release(NULL, cat);
+	cat = NULL;
+	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
+	rec_ctx(f, db, cat, &x);
+	for (int i = 0; i < RECORDS; i++) {
+		char email[32];
+		json_t *props, *details = json_array();
+
+		snprintf(email, sizeof(email), "p%d@example.com", i);
+		props = json_pack("{s:s, s:s+}", "email", email, "ssn", "SECRET-",
+				  i % 2 ? "odd" : "even");
+
+		assert_int_equal(kura_store_begin(db), KURA_OK);
+		assert_int_equal(
+			kura_store_finish(db, kura_record_create(&x, props, details, &f->ids[i], NULL)),
+			KURA_OK);
+		json_decref(props);
+		json_decref(details);
+	}
+	kura_catalog_release(NULL, cat);
+	kura_store_tenant_release(db);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	kura_clock_set_offset_us(0);
+	kura_housekeeper_stop(f->h);
+	kura_field_keys_free(f->fk);
+	kura_store_close(f->s);
+	kura_keyring_free(f->k);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void
+rotate(struct fx *f)
+{
+	struct kura_tenant t;
+	uint8_t w[KURA_WRAPPED_KEY_BYTES];
+
+	assert_int_equal(kura_store_tenant_get(f->s, "acme", &t), KURA_OK);
+	assert_int_equal(kura_dek_new_wrapped(f->k, "acme", t.key_version + 1, w), KURA_OK);
+	assert_int_equal(kura_store_tenant_key_rotate(f->s, "acme", t.key_version + 1, w, sizeof(w),
+						      kura_now_us()),
+			 KURA_OK);
+}
+
+struct versions {
+	int64_t n[8];
+};
+
+static void
+count_version(void *ctx, uint32_t version, int64_t n)
+{
+	struct versions *v = ctx;
+
+	if (version < 8)
+		v->n[version] += n;
+}
+
+/* How many ssn values each data-key version holds. */
+static void
+versions(struct fx *f, struct versions *v)
+{
+	struct kura_tenant_db *db = NULL;
+	const struct kura_catalog *cat = NULL;
+	const struct kura_object *o;
+	const struct kura_prop *p;
+	void *conn;
+
+	memset(v, 0, sizeof(*v));
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
+	o = kura_catalog_object(cat, "contacts");
+	p = kura_object_prop(o, "ssn");
+	assert_non_null(p);
+	assert_int_equal(kura_store_crm(db, &conn)->prop_key_versions(conn, o->row.id, p->row.id,
+								      count_version, v),
+			 KURA_OK);
+	kura_catalog_release(NULL, cat);
+	kura_store_tenant_release(db);
+}
+
+static void
+round_stats(struct fx *f, struct kura_housekeeping_stats *st)
+{
+	kura_housekeeping_round(f->h);
+	kura_housekeeper_stats(f->h, st);
+}
+
+static void
+test_rekey_scans_only_when_needed(void **state)
+{
+	struct fx *f = *state;
+	struct kura_housekeeping_stats st;
+	struct versions v;
+	const int64_t settle = (int64_t)(KURA_REKEY_SETTLE_SECONDS + 1) * 1000000;
+
+	/* Version 1 is the first key: nothing can be under an older one. */
+	round_stats(f, &st);
+	round_stats(f, &st);
+	assert_int_equal(st.rounds, 2);
+	assert_int_equal(st.rekey_scans, 0);
+	versions(f, &v);
+	assert_int_equal(v.n[1], RECORDS);
+
+	/* After a rotation the next round re-encrypts every value. */
+	rotate(f);
+	round_stats(f, &st);
+	assert_int_equal(st.rekey_scans, 1);
+	assert_int_equal(st.values_rekeyed, RECORDS);
+	versions(f, &v);
+	assert_int_equal(v.n[1], 0);
+	assert_int_equal(v.n[2], RECORDS);
+	/* Right after the rotation a request may still write under the old key: scan again. */
+	round_stats(f, &st);
+	assert_int_equal(st.rekey_scans, 2);
+	assert_int_equal(st.values_rekeyed, RECORDS);
+	/* A scan well after the rotation that finds nothing stale is the last one. */
+	kura_clock_set_offset_us(settle);
+	round_stats(f, &st);
+	assert_int_equal(st.rekey_scans, 3);
+	round_stats(f, &st);
+	round_stats(f, &st);
+	assert_int_equal(st.rekey_scans, 3);
+	assert_int_equal(st.values_rekeyed, RECORDS);
+
+	/* Another rotation: the memo no longer holds, and the next round re-encrypts. */
+	rotate(f);
+	round_stats(f, &st);
+	assert_int_equal(st.rekey_scans, 4);
+	assert_int_equal(st.values_rekeyed, 2 * RECORDS);
+	versions(f, &v);
+	assert_int_equal(v.n[2], 0);
+	assert_int_equal(v.n[3], RECORDS);
+}
+
+static void
+test_analyze_hourly_purge_every_round(void **state)
+{
+	struct fx *f = *state;
+	struct kura_housekeeping_stats st;
+	struct kura_tenant_db *db = NULL;
+	const struct kura_catalog *cat = NULL;
+	struct kura_rec_ctx x;
+	json_t *rec = NULL;
+
+	round_stats(f, &st);
+	assert_int_equal(st.analyzes, 1);
+	round_stats(f, &st);
+	assert_int_equal(st.analyzes, 1);
+	kura_clock_set_offset_us(1800LL * 1000000);
+	round_stats(f, &st);
+	assert_int_equal(st.analyzes, 1);
+
+	/* Archive a record: 90 days later the next round purges it, analysed or not. */
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
+	rec_ctx(f, db, cat, &x);
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	assert_int_equal(kura_store_finish(db, kura_record_archive(&x, f->ids[0])), KURA_OK);
+	kura_store_tenant_release(db);
+	db = NULL;
+	kura_clock_set_offset_us(1800LL * 1000000 + 91LL * 86400 * 1000000);
+	round_stats(f, &st);
+	/* More than an hour since the last ANALYZE: one more. */
+	assert_int_equal(st.analyzes, 2);
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	x.db = db;
+	assert_int_equal(kura_record_json(&x, f->ids[0], true, NULL, &rec), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_record_json(&x, f->ids[1], false, NULL, &rec), KURA_OK);
+	json_decref(rec);
+	kura_catalog_release(NULL, cat);
+	kura_store_tenant_release(db);
+	round_stats(f, &st);
+	assert_int_equal(st.analyzes, 2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_rekey_scans_only_when_needed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_analyze_hourly_purge_every_round, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
