@@ -1,6 +1,6 @@
 /*
  * A tenant's security settings: password policy, account lockout, session
- * timeouts. Stored as key/value rows in the tenant's database (absent keys
+ * timeouts, IP allow-lists. Stored as key/value rows in the tenant's database (absent keys
  * take the defaults below) and changed through GET/PATCH
  * /api/v1/settings/security by users with "settings.security".
  */
@@ -23,6 +23,9 @@
 #define KURA_IP_ALLOWLIST_MAX 50       /* ranges */
 #define KURA_IP_ALLOWLIST_TEXT_MAX (KURA_IP_ALLOWLIST_MAX * 44 + 1)
 #define KURA_SETTING_IP_ALLOWLIST "ipAllowlist"
+#define KURA_SETTING_APIKEY_IP_ALLOWLIST "apiKeyIpAllowlist"
+/* Not a setting: a PATCH member that lets a list exclude its own caller. */
+#define KURA_SETTING_CONFIRM_LOCKOUT "confirmLockout"
 
 /* What a sign-in does when the user already has a live session. */
 enum kura_concurrent_sessions {
@@ -41,8 +44,14 @@ struct kura_security_settings {
 	unsigned session_absolute_minutes; /* 0 = the server's setting, else 15..1440 */
 	enum kura_concurrent_sessions concurrent_sessions;
 	unsigned password_history;       /* 0 = off, else 1..24 previous passwords refused; default 5 */
-	/* Addresses that may sign in and call the API: comma-separated CIDRs; "" = any. */
+	/* Addresses that may sign in and use sessions: comma-separated CIDRs; "" = any. */
 	char ip_allowlist[KURA_IP_ALLOWLIST_TEXT_MAX];
+	/*
+	 * Addresses API keys may be used from, the same way (each key's own
+	 * ranges apply on top). Tenant migration 9 copied ipAllowlist here for
+	 * tenants that had one, so keys stayed as restricted as before.
+	 */
+	char apikey_ip_allowlist[KURA_IP_ALLOWLIST_TEXT_MAX];
 	/* Every user signs in with a second factor; those without one may only enrol. */
 	bool mfa_required;
 };
@@ -66,11 +75,26 @@ enum kura_err kura_settings_apply(struct kura_security_settings *s, json_t *patc
 				  json_t *details, char *changed, size_t n);
 
 /*
- * Whether ip may reach the tenant of db: true when the tenant keeps no
- * allow-list or ip is in one of its ranges. A store error counts as "no"
- * (fail closed) with *e set.
+ * Whether ip may sign in to, or use a session of, the tenant of db
+ * (ipAllowlist): true when the tenant keeps no such list or ip is in one of
+ * its ranges. A store error counts as "no" (fail closed) with *e set.
  */
 bool kura_settings_ip_allowed(struct kura_tenant_db *db, const char *ip, enum kura_err *e);
+
+/* The same for an API-key request (apiKeyIpAllowlist). */
+bool kura_settings_apikey_ip_allowed(struct kura_tenant_db *db, const char *ip,
+				     enum kura_err *e);
+
+/*
+ * The lock-out guard of a change from before to after, made by a caller at
+ * ip (a session when api_key is false, else an API key): the name of the
+ * list the change sets so that it leaves ip out (ipAllowlist for a session,
+ * apiKeyIpAllowlist for a key), or NULL when the caller keeps access. A list
+ * the change leaves as it was is not the change's doing and gives NULL.
+ */
+const char *kura_settings_lockout(const struct kura_security_settings *before,
+				  const struct kura_security_settings *after, bool api_key,
+				  const char *ip);
 
 /* Stores every setting of s (inside the caller's transaction). */
 enum kura_err kura_settings_save(struct kura_tenant_db *db, const struct kura_security_settings *s,

@@ -46,6 +46,7 @@ struct users_ctx {
 struct keys_ctx {
 	int64_t now;
 	unsigned live, no_expiry, unused;
+	unsigned open;    /* live keys without address ranges of their own */
 };
 
 struct report {
@@ -148,6 +149,8 @@ count_key(void *ctx, const struct kura_apikey *k)
 	if (k->revoked_at != 0 || (k->expires_at != 0 && k->expires_at <= c->now))
 		return;
 	c->live++;
+	if (k->cidrs[0] == '\0')
+		c->open++;
 	if (k->expires_at == 0)
 		c->no_expiry++;
 	if (used < c->now - STALE_US)
@@ -274,11 +277,37 @@ check_access(struct report *rep, const struct kura_security_settings *set,
 			    "Ask every user to set up two-step sign-in (an authenticator app), then "
 			    "turn on mfaRequired in the security settings.");
 	}
-	if (set->ip_allowlist[0] == '\0')
-		add_finding(rep, "no_ip_allowlist", SEV_LOW, "No IP allow-list",
-			    "Users can sign in and API keys can be used from any address.",
-			    "Where your users work from known networks, list them in the security "
-			    "settings (ipAllowlist); give API keys address ranges (cidrs) too.");
+}
+
+/*
+ * No allow-list where one would restrict something: sign-in and sessions
+ * without ipAllowlist, or live API keys without ranges of their own while
+ * apiKeyIpAllowlist is empty (a tenant without such keys has nothing there
+ * to restrict). One finding, whose detail says which.
+ */
+static void
+check_allowlists(struct report *rep, const struct kura_security_settings *set,
+		 const struct keys_ctx *k)
+{
+	bool users_open = set->ip_allowlist[0] == '\0';
+	bool keys_open = set->apikey_ip_allowlist[0] == '\0' && k->open > 0;
+	char detail[256];
+
+	if (!users_open && !keys_open)
+		return;
+	if (users_open && keys_open)
+		snprintf(detail, sizeof(detail),
+			 "Users can sign in, and %u API key%s can be used, from any address.",
+			 k->open, k->open == 1 ? "" : "s");
+	else if (users_open)
+		snprintf(detail, sizeof(detail), "Users can sign in from any address.");
+	else
+		snprintf(detail, sizeof(detail), "%u API key%s can be used from any address.",
+			 k->open, k->open == 1 ? "" : "s");
+	add_finding(rep, "no_ip_allowlist", SEV_LOW, "No IP allow-list", detail,
+		    "Where your users work from known networks, list them in the security "
+		    "settings (ipAllowlist); list where API keys are used from "
+		    "(apiKeyIpAllowlist), or give each key address ranges (cidrs).");
 }
 
 void
@@ -324,6 +353,7 @@ kura_api_security_health(struct kura_req *r)
 	if (e != KURA_OK)
 		goto out;
 	check_keys(&rep, &keys);
+	check_allowlists(&rep, &set, &keys);
 out:
 	free(users.rows);
 	if (e != KURA_OK) {

@@ -2,7 +2,8 @@
  * The tenant's security settings (GET / PATCH, permission
  * "settings.security"), and unlocking a locked account (users.manage).
  * A change commits together with its audit entry, which names the settings
- * that changed.
+ * that changed (and "confirmLockout" when that flag let an allow-list leave
+ * out its own caller).
  */
 #include <stdio.h>
 #include <string.h>
@@ -31,9 +32,12 @@ void
 kura_api_settings_patch(struct kura_req *r)
 {
 	struct kura_tenant_db *db = r->principal.db;
-	struct kura_security_settings s;
+	struct kura_security_settings before, s;
 	json_t *details = json_array();
-	char changed[KURA_AUDIT_PROPS_MAX + 1];
+	json_t *body = NULL, *confirm;
+	/* Room left in the audit entry for ",confirmLockout". */
+	char changed[KURA_AUDIT_PROPS_MAX + 2 - sizeof("," KURA_SETTING_CONFIRM_LOCKOUT)];
+	const char *locks_out;
 	bool was_required;
 	void *conn;
 	const struct kura_mfa_ops *mfa = kura_store_mfa(db, &conn);
@@ -45,15 +49,40 @@ kura_api_settings_patch(struct kura_req *r)
 		kura_reply_error(r, e, NULL);
 		return;
 	}
+	before = s;
 	was_required = s.mfa_required;
-	if (kura_settings_apply(&s, r->json, details, changed, sizeof(changed)) != KURA_OK) {
+	/* confirmLockout belongs to this request, not to the settings: taken out before applying. */
+	confirm = json_object_get(r->json, KURA_SETTING_CONFIRM_LOCKOUT);
+	if (confirm != NULL) {
+		if (!json_is_boolean(confirm))
+			kura_api_detail(details, KURA_SETTING_CONFIRM_LOCKOUT, "invalid",
+					"true or false");
+		body = json_copy(r->json);
+		if (body == NULL) {
+			json_decref(details);
+			kura_reply_error(r, KURA_E_NOMEM, NULL);
+			return;
+		}
+		json_object_del(body, KURA_SETTING_CONFIRM_LOCKOUT);
+	}
+	if (kura_settings_apply(&s, body != NULL ? body : r->json, details, changed,
+				sizeof(changed)) != KURA_OK ||
+	    json_array_size(details) > 0) {
+		json_decref(body);
 		kura_reply_error_details(r, KURA_E_VALIDATION, "no setting was changed", details);
 		return;
 	}
-	/* An allow-list that leaves out the address changing it would lock its admin out. */
-	if (s.ip_allowlist[0] != '\0' && !kura_cidr_list_match(s.ip_allowlist, r->ip)) {
-		kura_api_detail(details, KURA_SETTING_IP_ALLOWLIST, "would_lock_you_out",
-				"the list does not contain the address you are calling from");
+	json_decref(body);
+	/*
+	 * A list that leaves out the address changing it would lock its caller
+	 * out (a session by ipAllowlist, an API key by apiKeyIpAllowlist): only
+	 * with "confirmLockout": true, and then the very next request is refused.
+	 */
+	locks_out = kura_settings_lockout(&before, &s, r->principal.api_key_id != 0, r->ip);
+	if (locks_out != NULL && !json_is_true(confirm)) {
+		kura_api_detail(details, locks_out, "would_lock_you_out",
+				"the list does not contain the address you are calling from; send "
+				"\"confirmLockout\": true as well to save it all the same");
 		kura_reply_error_details(r, KURA_E_VALIDATION, "no setting was changed", details);
 		return;
 	}
@@ -89,7 +118,8 @@ kura_api_settings_patch(struct kura_req *r)
 			struct kura_audit_entry a;
 
 			kura_req_audit_init(r, &a, "settings.update", "settings", "security");
-			snprintf(a.target_props, sizeof(a.target_props), "%s", changed);
+			snprintf(a.target_props, sizeof(a.target_props), "%s%s", changed,
+				 locks_out != NULL ? "," KURA_SETTING_CONFIRM_LOCKOUT : "");
 			kura_audit_set_outcome(&a, KURA_OK);
 			e = kura_audit_append(db, &a);
 		}
@@ -98,6 +128,10 @@ kura_api_settings_patch(struct kura_req *r)
 			kura_reply_error(r, e, NULL);
 			return;
 		}
+		if (locks_out != NULL)
+			kura_log(KURA_LOG_INFO, "ip_allowlist_lockout_confirmed",
+				 "rid=%s tenant=%s list=%s", r->rid, r->principal.tenant_id,
+				 locks_out);
 	}
 	kura_reply_json(r, 200, kura_settings_json(&s));
 }

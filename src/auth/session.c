@@ -173,6 +173,7 @@ kura_auth_request(struct kura_req *r, const char **msg)
 {
 	const struct kura_route *rt = r->route;
 	enum kura_err e;
+	bool allowed;
 
 	*msg = NULL;
 	if (rt == NULL || rt->auth == KURA_AUTH_NONE)
@@ -186,8 +187,15 @@ kura_auth_request(struct kura_req *r, const char **msg)
 		e = authenticate_session(r, msg);
 	if (e != KURA_OK)
 		return e;
-	/* The tenant's IP allow-list, for sessions and API keys alike. */
-	if (!kura_settings_ip_allowed(r->principal.db, r->ip, &e)) {
+	/*
+	 * The tenant's IP allow-lists: ipAllowlist for sessions, apiKeyIpAllowlist
+	 * for API keys (whose own ranges were checked in apikey.c).
+	 */
+	if (r->principal.api_key_id != 0)
+		allowed = kura_settings_apikey_ip_allowed(r->principal.db, r->ip, &e);
+	else
+		allowed = kura_settings_ip_allowed(r->principal.db, r->ip, &e);
+	if (!allowed) {
 		if (e != KURA_OK)
 			return e;
 		*msg = "this tenant does not accept requests from your address";

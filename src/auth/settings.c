@@ -36,6 +36,7 @@ static const struct key keys[] = {
 #define CLASSES_KEY "passwordRequiredClasses"
 #define CONCURRENT_KEY "concurrentSessions"
 #define ALLOWLIST_KEY KURA_SETTING_IP_ALLOWLIST
+#define APIKEY_ALLOWLIST_KEY KURA_SETTING_APIKEY_IP_ALLOWLIST
 #define MFA_KEY "mfaRequired"
 
 static const char *const concurrent_names[] = {"allow", "end_older", "refuse"};
@@ -129,12 +130,16 @@ load_row(void *ctx, const char *key, const char *value)
 	char *end = NULL;
 	long long v;
 
+	/*
+	 * A damaged list must not open the tenant to every address: it is kept
+	 * as it is, and matching a damaged range matches nothing.
+	 */
 	if (strcmp(key, ALLOWLIST_KEY) == 0) {
-		/*
-		 * A damaged list must not open the tenant to every address: it is
-		 * kept as it is, and matching a damaged range matches nothing.
-		 */
 		snprintf(s->ip_allowlist, sizeof(s->ip_allowlist), "%s", value);
+		return;
+	}
+	if (strcmp(key, APIKEY_ALLOWLIST_KEY) == 0) {
+		snprintf(s->apikey_ip_allowlist, sizeof(s->apikey_ip_allowlist), "%s", value);
 		return;
 	}
 	if (strcmp(key, MFA_KEY) == 0) {
@@ -178,6 +183,25 @@ kura_settings_load(struct kura_tenant_db *db, struct kura_security_settings *out
 	return e;
 }
 
+/* A stored list ("a,b") as a JSON array of its ranges. */
+static json_t *
+list_json(const char *p)
+{
+	json_t *list = json_array();
+
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+
+		if (len > 0)
+			json_array_append_new(list, json_stringn(p, len));
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return list;
+}
+
 json_t *
 kura_settings_json(const struct kura_security_settings *s)
 {
@@ -195,22 +219,8 @@ kura_settings_json(const struct kura_security_settings *s)
 	json_object_set_new(o, CONCURRENT_KEY,
 			    json_string(concurrent_names[(unsigned)s->concurrent_sessions % 3]));
 	json_object_set_new(o, MFA_KEY, json_boolean(s->mfa_required));
-	{
-		json_t *list = json_array();
-		const char *p = s->ip_allowlist;
-
-		while (*p != '\0') {
-			const char *end = strchr(p, ',');
-			size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-
-			if (len > 0)
-				json_array_append_new(list, json_stringn(p, len));
-			p += len;
-			if (*p == ',')
-				p++;
-		}
-		json_object_set_new(o, ALLOWLIST_KEY, list);
-	}
+	json_object_set_new(o, ALLOWLIST_KEY, list_json(s->ip_allowlist));
+	json_object_set_new(o, APIKEY_ALLOWLIST_KEY, list_json(s->apikey_ip_allowlist));
 	return o;
 }
 
@@ -227,6 +237,44 @@ note_change(char *changed, size_t n, const char *name)
 	size_t len = strlen(changed);
 
 	snprintf(changed + len, n - len, "%s%s", len > 0 ? "," : "", name);
+}
+
+/*
+ * Sets the allow-list named name (stored in dst, of size n) from v, a JSON
+ * array of ranges; appends a detail and changes nothing when v is not one.
+ */
+static void
+apply_allowlist(const char *name, json_t *v, char *dst, size_t n, json_t *details,
+		char *changed, size_t cn)
+{
+	char list[KURA_IP_ALLOWLIST_TEXT_MAX];
+	size_t i, used = 0;
+	json_t *c;
+	bool ok = json_is_array(v) && json_array_size(v) <= KURA_IP_ALLOWLIST_MAX;
+
+	list[0] = '\0';
+	json_array_foreach(v, i, c) {
+		const char *t = json_string_value(c);
+
+		if (!ok)
+			break;
+		if (t == NULL || strlen(t) > 43 || strchr(t, ',') != NULL || !kura_cidr_valid(t)) {
+			ok = false;
+			break;
+		}
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+					 used > 0 ? "," : "", t);
+	}
+	if (!ok) {
+		detail(details, name, "invalid",
+		       "a list of at most 50 address ranges such as 192.0.2.0/24 or "
+		       "2001:db8::/32 ([] = any address)");
+		return;
+	}
+	if (strcmp(list, dst) != 0) {
+		snprintf(dst, n, "%s", list);
+		note_change(changed, cn, name);
+	}
 }
 
 enum kura_err
@@ -271,35 +319,13 @@ kura_settings_apply(struct kura_security_settings *s, json_t *patch, json_t *det
 			continue;
 		}
 		if (strcmp(name, ALLOWLIST_KEY) == 0) {
-			char list[KURA_IP_ALLOWLIST_TEXT_MAX];
-			size_t i, used = 0;
-			json_t *c;
-			bool ok = json_is_array(v) && json_array_size(v) <= KURA_IP_ALLOWLIST_MAX;
-
-			list[0] = '\0';
-			json_array_foreach(v, i, c) {
-				const char *t = json_string_value(c);
-
-				if (!ok)
-					break;
-				if (t == NULL || strlen(t) > 43 || strchr(t, ',') != NULL ||
-				    !kura_cidr_valid(t)) {
-					ok = false;
-					break;
-				}
-				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
-							 used > 0 ? "," : "", t);
-			}
-			if (!ok) {
-				detail(details, ALLOWLIST_KEY, "invalid",
-				       "a list of at most 50 address ranges such as 192.0.2.0/24 or "
-				       "2001:db8::/32 ([] = any address)");
-				continue;
-			}
-			if (strcmp(list, s->ip_allowlist) != 0) {
-				snprintf(s->ip_allowlist, sizeof(s->ip_allowlist), "%s", list);
-				note_change(changed, n, ALLOWLIST_KEY);
-			}
+			apply_allowlist(ALLOWLIST_KEY, v, s->ip_allowlist, sizeof(s->ip_allowlist),
+					details, changed, n);
+			continue;
+		}
+		if (strcmp(name, APIKEY_ALLOWLIST_KEY) == 0) {
+			apply_allowlist(APIKEY_ALLOWLIST_KEY, v, s->apikey_ip_allowlist,
+					sizeof(s->apikey_ip_allowlist), details, changed, n);
 			continue;
 		}
 		if (strcmp(name, CLASSES_KEY) == 0) {
@@ -381,16 +407,19 @@ kura_settings_save(struct kura_tenant_db *db, const struct kura_security_setting
 	if (e == KURA_OK)
 		e = kura_store_setting_put(db, ALLOWLIST_KEY, s->ip_allowlist, now);
 	if (e == KURA_OK)
+		e = kura_store_setting_put(db, APIKEY_ALLOWLIST_KEY, s->apikey_ip_allowlist, now);
+	if (e == KURA_OK)
 		e = kura_store_setting_put(db, MFA_KEY, s->mfa_required ? "1" : "0", now);
 	return e;
 }
 
-bool
-kura_settings_ip_allowed(struct kura_tenant_db *db, const char *ip, enum kura_err *e)
+/* One indexed read of the list named key, then the match. */
+static bool
+ip_allowed(struct kura_tenant_db *db, const char *key, const char *ip, enum kura_err *e)
 {
 	char list[KURA_IP_ALLOWLIST_TEXT_MAX];
 
-	*e = kura_store_setting_get(db, ALLOWLIST_KEY, list, sizeof(list));
+	*e = kura_store_setting_get(db, key, list, sizeof(list));
 	if (*e == KURA_E_NOT_FOUND) {
 		*e = KURA_OK;
 		return true;
@@ -401,4 +430,31 @@ kura_settings_ip_allowed(struct kura_tenant_db *db, const char *ip, enum kura_er
 		return true;
 	/* A list that no longer parses admits nobody rather than everybody. */
 	return allowlist_valid(list) && kura_cidr_list_match(list, ip);
+}
+
+bool
+kura_settings_ip_allowed(struct kura_tenant_db *db, const char *ip, enum kura_err *e)
+{
+	return ip_allowed(db, ALLOWLIST_KEY, ip, e);
+}
+
+bool
+kura_settings_apikey_ip_allowed(struct kura_tenant_db *db, const char *ip, enum kura_err *e)
+{
+	return ip_allowed(db, APIKEY_ALLOWLIST_KEY, ip, e);
+}
+
+const char *
+kura_settings_lockout(const struct kura_security_settings *before,
+		      const struct kura_security_settings *after, bool api_key, const char *ip)
+{
+	const char *was = api_key ? before->apikey_ip_allowlist : before->ip_allowlist;
+	const char *now = api_key ? after->apikey_ip_allowlist : after->ip_allowlist;
+
+	if (strcmp(was, now) == 0 || now[0] == '\0')
+		return NULL;
+	/* An address that is not one (no client address known) is left out too. */
+	if (ip != NULL && allowlist_valid(now) && kura_cidr_list_match(now, ip))
+		return NULL;
+	return api_key ? APIKEY_ALLOWLIST_KEY : ALLOWLIST_KEY;
 }

@@ -581,7 +581,8 @@ kura_store_setting_put(struct kura_tenant_db *db, const char *key, const char *v
 {
 	if (db == NULL || key == NULL || value == NULL)
 		return KURA_E_INTERNAL;
-	if (strlen(key) == 0 || strlen(key) > 64 || strlen(value) > 1024)
+	/* As the table allows (tenant migration 9): room for a full IP allow-list. */
+	if (strlen(key) == 0 || strlen(key) > 64 || strlen(value) > 4096)
 		return KURA_E_VALIDATION;
 	return db->store->ops->setting_put(db->conn, key, value, now);
 }

@@ -1579,6 +1579,81 @@ test_apikeys(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/*
+ * Tenant migration 9, run again on a tenant as it was before it: API keys
+ * get a copy of a non-empty ipAllowlist as their own apiKeyIpAllowlist (an
+ * empty or absent one gives nothing), a list set since is kept, and a
+ * setting may hold a full allow-list (50 ranges of 43 characters).
+ */
+static void
+test_sqlite_migration_apikey_allowlist(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *s = open_store(f, 4);
+	struct kura_tenant_db *db = NULL;
+	char path[600], got[4096], *sql;
+	FILE *fp;
+	long len;
+
+	make_tenant(s, "acme");
+	make_tenant(s, "globex");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_setting_put(db, "ipAllowlist", "10.0.0.0/8,2001:db8::/32", 1),
+			 KURA_OK);
+	kura_store_tenant_release(db);
+	assert_int_equal(kura_store_tenant_acquire(s, "globex", &db), KURA_OK);
+	assert_int_equal(kura_store_setting_put(db, "ipAllowlist", "", 1), KURA_OK);
+	kura_store_tenant_release(db);
+	kura_store_close(s);
+	f->s = NULL;
+
+	fp = fopen(KURA_SOURCE_ROOT "/src/store/migrations/sqlite/tenant/0009_apikey_allowlist.sql",
+		   "rb");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	len = ftell(fp);
+	assert_true(len > 0);
+	rewind(fp);
+	sql = calloc(1, (size_t)len + 1);
+	assert_non_null(sql);
+	assert_int_equal(fread(sql, 1, (size_t)len, fp), (size_t)len);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db", f->dir);
+	sql_exec(path, sql);
+	snprintf(path, sizeof(path), "%s/tenants/globex/tenant.db", f->dir);
+	sql_exec(path, sql);
+
+	s = open_store(f, 4);
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_setting_get(db, "apiKeyIpAllowlist", got, sizeof(got)), KURA_OK);
+	assert_string_equal(got, "10.0.0.0/8,2001:db8::/32");
+	assert_int_equal(kura_store_setting_get(db, "ipAllowlist", got, sizeof(got)), KURA_OK);
+	assert_string_equal(got, "10.0.0.0/8,2001:db8::/32");
+	/* the longest list fits now */
+	memset(got, '0', 2199);
+	got[2199] = '\0';
+	assert_int_equal(kura_store_setting_put(db, "apiKeyIpAllowlist", got, 2), KURA_OK);
+	assert_int_equal(kura_store_setting_put(db, "apiKeyIpAllowlist", "192.0.2.0/24", 2),
+			 KURA_OK);
+	kura_store_tenant_release(db);
+	assert_int_equal(kura_store_tenant_acquire(s, "globex", &db), KURA_OK);
+	assert_int_equal(kura_store_setting_get(db, "apiKeyIpAllowlist", got, sizeof(got)),
+			 KURA_E_NOT_FOUND);
+	kura_store_tenant_release(db);
+	kura_store_close(s);
+	f->s = NULL;
+
+	/* once more: a list set since the copy is kept */
+	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db", f->dir);
+	sql_exec(path, sql);
+	free(sql);
+	s = open_store(f, 4);
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_setting_get(db, "apiKeyIpAllowlist", got, sizeof(got)), KURA_OK);
+	assert_string_equal(got, "192.0.2.0/24");
+	kura_store_tenant_release(db);
+}
+
 int
 main(void)
 {
@@ -1609,6 +1684,7 @@ main(void)
 		T(test_sqlite_misplaced_db_refused),
 		T(test_sqlite_idle_connections_bounded),
 		T(test_sqlite_audit_append_only),
+		T(test_sqlite_migration_apikey_allowlist),
 	};
 	int failed = 0;
 	size_t i;
