@@ -371,7 +371,7 @@ main(int argc, char **argv)
 	if (kura_catalog_cache_new(&srv.catalogs) != KURA_OK ||
 	    kura_field_keys_new(srv.keys, fetch_wrapped_key, srv.store, &srv.field_keys) !=
 		    KURA_OK ||
-	    kura_audit_group_new(&srv.audit_group) != KURA_OK) {
+	    kura_audit_group_start(srv.store, &srv.audit_group) != KURA_OK) {
 		kura_log(KURA_LOG_ERROR, "start_failed", "reason=caches");
 		goto out;
 	}

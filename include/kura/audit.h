@@ -73,6 +73,30 @@ void kura_audit_group_free(struct kura_audit_group *g);
 enum kura_err kura_audit_append_grouped(struct kura_audit_group *g, struct kura_tenant_db *db,
 					struct kura_audit_entry *e);
 
+/*
+ * A group with a committer thread of its own, for kura_audit_append_async;
+ * it commits with handles it acquires from store. _free finishes what is
+ * queued (every callback runs) before it stops the thread.
+ */
+enum kura_err kura_audit_group_start(struct kura_store *store, struct kura_audit_group **out);
+
+/* Called on the committer thread with an entry's outcome and the entry as stored. */
+typedef void (*kura_audit_done_fn)(void *ctx, enum kura_err err,
+				   const struct kura_audit_entry *e);
+
+/*
+ * Queues a copy of e for tenant's chain and returns at once; done(ctx, ...)
+ * runs on the committer thread once the transaction that carried it has
+ * committed (KURA_OK) or failed (then every entry in it failed, and none is
+ * in the chain). The committer takes everything queued meanwhile into one
+ * transaction per tenant. On an error return (a malformed entry:
+ * KURA_E_VALIDATION; no committer or stopping: KURA_E_INTERNAL /
+ * KURA_E_UNAVAILABLE; KURA_E_NOMEM) nothing was queued and done never runs.
+ */
+enum kura_err kura_audit_append_async(struct kura_audit_group *g, const char *tenant,
+				      const struct kura_audit_entry *e, kura_audit_done_fn done,
+				      void *ctx);
+
 /* Transactions committed by the group so far, and the entries they carried. */
 void kura_audit_group_stats(struct kura_audit_group *g, uint64_t *batches, uint64_t *entries);
 

@@ -202,6 +202,20 @@ void kura_reply_set_cookie(struct kura_req *r, const char *value);
  * HTTP thread waits), fn answers with kura_reply_* as a handler would, and
  * the connection resumes to send it. When the pool queue is full the request
  * is answered 503 service_busy at once.
+/*
+ * Holds the reply made so far until e (an audit entry of r's tenant) is
+ * committed, without holding an HTTP thread: the connection is suspended,
+ * the tenant handle given back, and the entry goes to the server's audit
+ * committer (kura_audit_append_async), which commits the entries of many
+ * requests in one transaction. Committed: the reply is sent. Not: the
+ * reply is replaced by a 500 and nothing of it is sent. Call as the last
+ * thing before the handler returns. False (nothing done; append it
+ * yourself) when there is no committer, the server is stopping, or r has
+ * no reply to hold.
+ */
+struct kura_audit_entry;
+bool kura_req_hold_for_audit(struct kura_req *r, const struct kura_audit_entry *e);
+
  */
 void kura_req_defer(struct kura_req *r, kura_handler_fn fn);
 

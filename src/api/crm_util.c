@@ -190,6 +190,9 @@ kura_api_crm_end(struct kura_req *r, struct kura_api_crm *c)
 		enum kura_err err;
 
 		read_entry(r, c, &e);
+		/* Usually the reply waits for the committer without holding this thread. */
+		if (kura_req_hold_for_audit(r, &e))
+			goto out;
 		err = kura_audit_append_grouped(r->srv->audit_group, r->principal.db, &e);
 		if (err != KURA_OK) {
 			kura_log(KURA_LOG_ERROR, "audit_append_failed",
@@ -199,6 +202,7 @@ kura_api_crm_end(struct kura_req *r, struct kura_api_crm *c)
 			kura_reply_error(r, KURA_E_INTERNAL, NULL);
 		}
 	}
+out:
 	json_decref(c->x.sensitive_reads);
 	c->x.sensitive_reads = NULL;
 	free(c->teams);

@@ -11,6 +11,13 @@
  * get the outcome of the transaction that carried their entry. Nothing is
  * queued past its caller's return: an entry is committed, or its caller is
  * told it failed.
+ *
+ * A caller that blocks can share a transaction only with callers that
+ * block at the same moment, and there are no more of those than HTTP
+ * worker threads. kura_audit_append_async does not block: the entry goes
+ * to the group's committer thread, which commits everything queued (per
+ * tenant, one transaction each) and then tells each caller its outcome
+ * through a callback; the HTTP layer keeps the reply suspended until then.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -37,11 +44,29 @@ struct tenant_q {
 	struct tenant_q *next;
 };
 
+/* An entry handed to the committer thread. */
+struct async_item {
+	struct kura_audit_entry e;
+	bool set_ts;
+	char tenant[KURA_TENANT_ID_MAX + 1];
+	kura_audit_done_fn done;
+	void *ctx;
+	struct async_item *next;
+};
+
 struct kura_audit_group {
 	pthread_mutex_t mu;       /* guards everything below and every queue */
 	struct tenant_q *tenants;
 	uint64_t batches;
 	uint64_t entries;
+	/* the committer thread (kura_audit_group_start) */
+	struct kura_store *store;
+	bool threaded;
+	bool stop;
+	pthread_t thread;
+	pthread_cond_t work;
+	struct async_item *ahead;
+	struct async_item **atail;
 };
 
 enum kura_err
@@ -57,6 +82,7 @@ kura_audit_group_new(struct kura_audit_group **out)
 		free(g);
 		return KURA_E_INTERNAL;
 	}
+	g->atail = &g->ahead;
 	*out = g;
 	return KURA_OK;
 }
@@ -68,6 +94,15 @@ kura_audit_group_free(struct kura_audit_group *g)
 
 	if (g == NULL)
 		return;
+	if (g->threaded) {
+		/* The committer finishes what is queued before it stops. */
+		pthread_mutex_lock(&g->mu);
+		g->stop = true;
+		pthread_cond_signal(&g->work);
+		pthread_mutex_unlock(&g->mu);
+		pthread_join(g->thread, NULL);
+		pthread_cond_destroy(&g->work);
+	}
 	for (q = g->tenants; q != NULL; q = next) {
 		next = q->next;
 		pthread_cond_destroy(&q->cond);
@@ -226,4 +261,145 @@ kura_audit_group_queued(struct kura_audit_group *g, const char *tenant)
 	}
 	pthread_mutex_unlock(&g->mu);
 	return n;
+}
+
+/* ------------------------------------------------------------ the committer thread */
+
+/*
+ * Commits the items of one tenant (taken off the list *items, which keeps
+ * the others) in one transaction on a handle of its own, then calls back.
+ */
+static void
+commit_tenant(struct kura_audit_group *g, struct async_item **items)
+{
+	struct async_item *mine = NULL, **mtail = &mine, **pp = items, *it, *next;
+	struct kura_tenant_db *db = NULL;
+	char tenant[KURA_TENANT_ID_MAX + 1];
+	enum kura_err err;
+	size_t n = 0;
+
+	memcpy(tenant, (*items)->tenant, sizeof(tenant));
+	/* This tenant's items, in queue order; the rest stay for the next pass. */
+	while (*pp != NULL) {
+		it = *pp;
+		if (strcmp(it->tenant, tenant) == 0) {
+			*pp = it->next;
+			it->next = NULL;
+			*mtail = it;
+			mtail = &it->next;
+			n++;
+		} else {
+			pp = &it->next;
+		}
+	}
+	err = kura_store_tenant_acquire(g->store, tenant, &db);
+	if (err == KURA_OK)
+		err = kura_store_begin(db);
+	for (it = mine; err == KURA_OK && it != NULL; it = it->next)
+		err = kura_audit_chain_in_tx(db, &it->e);
+	if (err == KURA_OK)
+		err = kura_store_commit(db);
+	if (err != KURA_OK && db != NULL && kura_store_in_transaction(db))
+		kura_store_rollback(db);
+	kura_store_tenant_release(db);
+	pthread_mutex_lock(&g->mu);
+	g->batches++;
+	g->entries += n;
+	pthread_mutex_unlock(&g->mu);
+	for (it = mine; it != NULL; it = next) {
+		next = it->next;
+		if (err != KURA_OK)
+			kura_audit_failed(&it->e, it->set_ts);
+		it->done(it->ctx, err, &it->e);
+		free(it);
+	}
+}
+
+static void *
+committer(void *arg)
+{
+	struct kura_audit_group *g = arg;
+	struct async_item *items;
+
+	pthread_mutex_lock(&g->mu);
+	for (;;) {
+		while (g->ahead == NULL && !g->stop)
+			pthread_cond_wait(&g->work, &g->mu);
+		if (g->ahead == NULL)
+			break;
+		/* Everything queued while the last transactions ran goes in the next ones. */
+		items = g->ahead;
+		g->ahead = NULL;
+		g->atail = &g->ahead;
+		pthread_mutex_unlock(&g->mu);
+		while (items != NULL)
+			commit_tenant(g, &items);
+		pthread_mutex_lock(&g->mu);
+	}
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+enum kura_err
+kura_audit_group_start(struct kura_store *store, struct kura_audit_group **out)
+{
+	struct kura_audit_group *g = NULL;
+	enum kura_err err;
+
+	*out = NULL;
+	if (store == NULL)
+		return KURA_E_INTERNAL;
+	err = kura_audit_group_new(&g);
+	if (err != KURA_OK)
+		return err;
+	g->store = store;
+	if (pthread_cond_init(&g->work, NULL) != 0) {
+		kura_audit_group_free(g);
+		return KURA_E_INTERNAL;
+	}
+	if (pthread_create(&g->thread, NULL, committer, g) != 0) {
+		pthread_cond_destroy(&g->work);
+		kura_audit_group_free(g);
+		return KURA_E_INTERNAL;
+	}
+	g->threaded = true;
+	*out = g;
+	return KURA_OK;
+}
+
+enum kura_err
+kura_audit_append_async(struct kura_audit_group *g, const char *tenant,
+			const struct kura_audit_entry *e, kura_audit_done_fn done, void *ctx)
+{
+	struct async_item *it;
+	enum kura_err err;
+
+	if (g == NULL || !g->threaded || tenant == NULL || e == NULL || done == NULL ||
+	    strlen(tenant) > KURA_TENANT_ID_MAX)
+		return KURA_E_INTERNAL;
+	it = calloc(1, sizeof(*it));
+	if (it == NULL)
+		return KURA_E_NOMEM;
+	it->e = *e;
+	memcpy(it->tenant, tenant, strlen(tenant) + 1);
+	it->done = done;
+	it->ctx = ctx;
+	/* A malformed entry is refused here, before it can share a transaction. */
+	err = kura_audit_prepare(&it->e, &it->set_ts);
+	if (err != KURA_OK) {
+		kura_audit_failed(&it->e, it->set_ts);
+		free(it);
+		return err;
+	}
+	pthread_mutex_lock(&g->mu);
+	if (g->stop) {
+		pthread_mutex_unlock(&g->mu);
+		free(it);
+		return KURA_E_UNAVAILABLE;
+	}
+	*g->atail = it;
+	g->atail = &it->next;
+	pthread_cond_signal(&g->work);
+	pthread_mutex_unlock(&g->mu);
+	return KURA_OK;
 }

@@ -1327,6 +1327,96 @@ test_group_commit_concurrent(void **state)
 	kura_audit_group_free(g);
 }
 
+/* The committer thread: every queued entry gets its own callback with its outcome. */
+#define ASYNC_ENTRIES 40
+
+struct async_out {
+	pthread_mutex_t mu;
+	int calls;
+	enum kura_err err[ASYNC_ENTRIES];
+	int64_t seq[ASYNC_ENTRIES];
+};
+
+struct async_slot {
+	struct async_out *out;
+	int index;
+};
+
+static void
+async_done(void *ctx, enum kura_err err, const struct kura_audit_entry *e)
+{
+	struct async_slot *slot = ctx;
+
+	pthread_mutex_lock(&slot->out->mu);
+	slot->out->err[slot->index] = err;
+	slot->out->seq[slot->index] = e->seq;
+	slot->out->calls++;
+	pthread_mutex_unlock(&slot->out->mu);
+}
+
+/* Queues ASYNC_ENTRIES entries while the write lock is held elsewhere, then lets go. */
+static void
+async_round(struct fx *f, const char *lock_sql, struct async_out *out)
+{
+	struct kura_audit_group *g = NULL;
+	struct async_slot slots[ASYNC_ENTRIES];
+	struct kura_audit_entry e;
+	sqlite3 *lock;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_init(&out->mu, NULL);
+	assert_int_equal(kura_audit_group_start(f->s, &g), KURA_OK);
+	lock = hold_write_lock(f, lock_sql);
+	for (int i = 0; i < ASYNC_ENTRIES; i++) {
+		slots[i].out = out;
+		slots[i].index = i;
+		out->err[i] = KURA_E_INTERNAL;
+		entry_init(&e, i + 1);
+		assert_int_equal(kura_audit_append_async(g, "acme", &e, async_done, &slots[i]),
+				 KURA_OK);
+	}
+	/* A malformed entry is refused at once and never called back. */
+	entry_init(&e, 0);
+	e.action[0] = '\0';
+	assert_int_equal(kura_audit_append_async(g, "acme", &e, async_done, NULL),
+			 KURA_E_VALIDATION);
+	release_write_lock(lock);
+	/* Freeing the group finishes every queued entry first. */
+	kura_audit_group_free(g);
+	assert_int_equal(out->calls, ASYNC_ENTRIES);
+	pthread_mutex_destroy(&out->mu);
+}
+
+static void
+test_group_committer_thread(void **state)
+{
+	struct fx *f = *state;
+	struct async_out *out = calloc(1, sizeof(*out));
+	bool seen[ASYNC_ENTRIES + 1] = {false};
+
+	assert_non_null(out);
+	async_round(f, NULL, out);
+	for (int i = 0; i < ASYNC_ENTRIES; i++) {
+		assert_int_equal(out->err[i], KURA_OK);
+		assert_true(out->seq[i] >= 1 && out->seq[i] <= ASYNC_ENTRIES);
+		assert_false(seen[out->seq[i]]);
+		seen[out->seq[i]] = true;
+	}
+	/* A refused transaction fails every entry in it, and none reaches the chain. */
+	async_round(f,
+		    "CREATE TRIGGER audit_refuse BEFORE INSERT ON audit_log "
+		    "BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+		    out);
+	for (int i = 0; i < ASYNC_ENTRIES; i++) {
+		assert_int_not_equal(out->err[i], KURA_OK);
+		assert_int_equal(out->seq[i], 0);
+	}
+	release_write_lock(hold_write_lock(f, "DROP TRIGGER audit_refuse;"));
+	seal(f);
+	expect_intact(f, ASYNC_ENTRIES, 1);
+	free(out);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1352,6 +1442,7 @@ main(void)
 		T(test_group_commit_one_transaction),
 		T(test_group_commit_failure_fails_every_waiter),
 		T(test_group_commit_concurrent),
+		T(test_group_committer_thread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
