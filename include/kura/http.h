@@ -191,17 +191,6 @@ void kura_reply_stream(struct kura_req *r, unsigned status, const char *content_
  */
 void kura_reply_discard(struct kura_req *r);
 
-/* Adds a header to a reply already made (after kura_reply_json / _text). */
-void kura_reply_add_header(struct kura_req *r, const char *name, const char *value);
-
-/* Sets the Set-Cookie header for the reply (copied). */
-void kura_reply_set_cookie(struct kura_req *r, const char *value);
-
-/*
- * Runs fn(r) on the server's hash pool: the connection is suspended (no
- * HTTP thread waits), fn answers with kura_reply_* as a handler would, and
- * the connection resumes to send it. When the pool queue is full the request
- * is answered 503 service_busy at once.
 /*
  * Holds the reply made so far until e (an audit entry of r's tenant) is
  * committed, without holding an HTTP thread: the connection is suspended,
@@ -216,6 +205,17 @@ void kura_reply_set_cookie(struct kura_req *r, const char *value);
 struct kura_audit_entry;
 bool kura_req_hold_for_audit(struct kura_req *r, const struct kura_audit_entry *e);
 
+/* Adds a header to a reply already made (after kura_reply_json / _text). */
+void kura_reply_add_header(struct kura_req *r, const char *name, const char *value);
+
+/* Sets the Set-Cookie header for the reply (copied). */
+void kura_reply_set_cookie(struct kura_req *r, const char *value);
+
+/*
+ * Runs fn(r) on the server's hash pool: the connection is suspended (no
+ * HTTP thread waits), fn answers with kura_reply_* as a handler would, and
+ * the connection resumes to send it. When the pool queue is full the request
+ * is answered 503 service_busy at once.
  */
 void kura_req_defer(struct kura_req *r, kura_handler_fn fn);
 
