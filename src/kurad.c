@@ -338,6 +338,15 @@ main(int argc, char **argv)
 			 kura_log_quote(qerr, sizeof(qerr), err));
 		goto out;
 	}
+	if (!srv.cfg.insecure_http && srv.cfg.tls_client_ca_file[0] != '\0' &&
+	    (read_file(srv.cfg.tls_client_ca_file, &srv.tls_client_ca_pem, err, sizeof(err)) !=
+		     KURA_OK ||
+	     kura_client_cas_load(srv.tls_client_ca_pem, strlen(srv.tls_client_ca_pem),
+				  &srv.client_cas, err, sizeof(err)) != KURA_OK)) {
+		kura_log(KURA_LOG_ERROR, "start_failed", "reason=tls_client_ca_file msg=%s",
+			 kura_log_quote(qerr, sizeof(qerr), err));
+		goto out;
+	}
 	srv.pw.opslimit = srv.cfg.password_opslimit;
 	srv.pw.memlimit = (size_t)srv.cfg.password_memlimit_kib * 1024;
 	{
@@ -432,6 +441,8 @@ out:
 		free(srv.tls_key_pem);
 	}
 	free(srv.tls_cert_pem);
+	free(srv.tls_client_ca_pem);
+	kura_client_cas_free(srv.client_cas);
 	kura_metrics_fini();
 	if (rc == 0)
 		kura_log(KURA_LOG_INFO, "stopped", NULL);

@@ -68,6 +68,18 @@ enum kura_err kura_auth_apikey(struct kura_req *r, const char **msg);
 
 /* kura_cidr_valid, kura_cidr_list_match: see kura/cidr.h (base/). */
 
+struct kura_security_settings;
+/*
+ * The connection's client certificate as the tenant's settings require it:
+ * KURA_OK with the leaf's SHA-256 when its chain verifies against an
+ * authority the tenant allows, else KURA_E_CLIENT_CERT_REQUIRED (none sent,
+ * another authority, expired, not for client authentication, or the server
+ * asks for none).
+ */
+enum kura_err kura_auth_client_cert(const struct kura_req *r,
+				    const struct kura_security_settings *set,
+				    uint8_t leaf_sha256[32]);
+
 /* Releases what kura_auth_request acquired. Safe to call twice. */
 void kura_auth_release(struct kura_req *r);
 

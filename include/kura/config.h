@@ -33,6 +33,7 @@ struct kura_config {
 	unsigned hash_queue_max;     /* waiting hash jobs before 503 */
 	char tls_cert_file[KURA_PATH_MAX]; /* "" = $data_dir/tls/server.crt */
 	char tls_key_file[KURA_PATH_MAX];  /* "" = $data_dir/tls/server.key */
+	char tls_client_ca_file[KURA_PATH_MAX]; /* "" = client certificates not asked for */
 	char master_key_file[KURA_PATH_MAX]; /* "" = $data_dir/master.key */
 	char web_root[KURA_PATH_MAX];      /* directory of the admin UI's static files */
 	size_t max_body_bytes;

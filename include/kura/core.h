@@ -272,6 +272,13 @@ enum kura_err kura_sensitive_seal(const struct kura_rec_ctx *x, int64_t record_i
 enum kura_err kura_sensitive_open(const struct kura_rec_ctx *x, int64_t record_id,
 				  const struct kura_prop *p, const struct kura_val *ct,
 				  struct kura_strpool *sp, struct kura_val *out);
+/*
+ * Whether p's values are few enough to guess (dates, numbers, yes/no,
+ * enumerations): their blind index is the slow one (Argon2id,
+ * kura_field_blind_slow). Fixed by the type, which a sensitive property
+ * cannot change, so the index never has to be rebuilt.
+ */
+bool kura_prop_low_entropy(const struct kura_prop *p);
 /* The blind index of a stored-form value (the one search looks up). */
 enum kura_err kura_sensitive_blind(const struct kura_rec_ctx *x, const struct kura_prop *p,
 				   const struct kura_val *v, int64_t *blind);

@@ -16,6 +16,7 @@
 #ifndef KURA_CRYPTO_H
 #define KURA_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -172,6 +173,19 @@ enum kura_err kura_field_blind(struct kura_field_keys *fk, const char *tenant,
 			       size_t n, uint8_t out[KURA_BLIND_BYTES]);
 
 /*
+ * The slow blind index of low-entropy values (dates, numbers, yes/no,
+ * choices from a list): HMAC-SHA256 under a subkey of its own ("kura
+ * field-bidx-slow v1"), then Argon2id (salt from the same subkey) at
+ * KURA_SLOW_INDEX_OPSLIMIT / _MEMLIMIT, truncated like the fast one. Each
+ * call costs about 10 ms and 8 MiB.
+ */
+#define KURA_SLOW_INDEX_OPSLIMIT 2
+#define KURA_SLOW_INDEX_MEMLIMIT (8u * 1024 * 1024)
+enum kura_err kura_field_blind_slow(struct kura_field_keys *fk, const char *tenant,
+				    uint32_t key_version, const char *object_prop,
+				    const void *norm, size_t n, uint8_t out[KURA_BLIND_BYTES]);
+
+/*
  * AES-256-GCM under a raw key (attachments' per-file keys): out (malloc'd)
  * = random nonce (12) | ciphertext | tag (16), bound to aad.
  */
@@ -179,5 +193,39 @@ enum kura_err kura_aead_seal(const uint8_t key[KURA_KEY_BYTES], const void *aad,
 			     const void *pt, size_t n, uint8_t **out, size_t *outlen);
 enum kura_err kura_aead_open(const uint8_t key[KURA_KEY_BYTES], const void *aad, size_t aadlen,
 			     const uint8_t *ct, size_t n, uint8_t **out, size_t *outlen);
+
+/*
+ * Client certificates (mutual TLS; crypto/client_ca.c): the operator's
+ * bundle of certificate authorities (tls_client_ca_file), at most 32, each
+ * a CA (basicConstraints CA:TRUE), known by the hex SHA-256 of its DER.
+ */
+struct kura_client_cas;
+
+/* A certificate as DER bytes (not owned). */
+struct kura_der {
+	const uint8_t *data;
+	size_t len;
+};
+
+enum kura_err kura_client_cas_load(const char *pem, size_t len, struct kura_client_cas **out,
+				   char *err, size_t n);
+void kura_client_cas_free(struct kura_client_cas *c); /* NULL is a no-op */
+size_t kura_client_cas_count(const struct kura_client_cas *c);
+/* The fingerprint / subject DN of authority i, or NULL. */
+const char *kura_client_cas_fingerprint(const struct kura_client_cas *c, size_t i);
+const char *kura_client_cas_subject(const struct kura_client_cas *c, size_t i);
+/* Whether the bundle holds an authority of this fingerprint. */
+bool kura_client_cas_has(const struct kura_client_cas *c, const char *fingerprint);
+/*
+ * Verifies a client's chain (leaf first, n certificates) against the
+ * authorities of c whose fingerprints are in allowed (comma-separated;
+ * NULL or "" = all): signatures, validity now, and fitness for client
+ * authentication (extended key usage, when the certificate has one).
+ * KURA_OK with leaf_sha256 = SHA-256 of the leaf's DER, else
+ * KURA_E_CLIENT_CERT_REQUIRED.
+ */
+enum kura_err kura_client_cas_verify(const struct kura_client_cas *c, const char *allowed,
+				     const struct kura_der *chain, unsigned n,
+				     uint8_t leaf_sha256[32]);
 
 #endif

@@ -124,6 +124,17 @@ const char *kura_req_query(const struct kura_req *r, const char *name);
 bool kura_req_query_only(const struct kura_req *r, const char *const *allowed, const char **bad);
 /* A cookie by name, NULL when absent. */
 const char *kura_req_cookie(const struct kura_req *r, const char *name);
+struct kura_der;
+/*
+ * The certificate chain the client sent in the TLS handshake (leaf first, at
+ * most max, pointing into the TLS session); 0 when none, or when the server
+ * asks for none (no tls_client_ca_file). The handshake proved the client
+ * holds the leaf's key; whether the chain is trusted is for
+ * kura_client_cas_verify to say.
+ */
+unsigned kura_req_client_chain(const struct kura_req *r, struct kura_der *out, unsigned max);
+/* SHA-256 of the client's leaf certificate (DER); false without one. */
+bool kura_req_client_cert_sha256(const struct kura_req *r, uint8_t out[32]);
 
 /* Where kura_http_forwarded_client found the client's address. */
 enum kura_client_source {

@@ -34,6 +34,8 @@ struct kura_server {
 	char dummy_hash[KURA_PASSWORD_HASH_MAX];
 	char *tls_cert_pem;
 	char *tls_key_pem;
+	char *tls_client_ca_pem;             /* tls_client_ca_file, or NULL */
+	struct kura_client_cas *client_cas;  /* parsed from it (kura/crypto.h), or NULL */
 	struct MHD_Daemon *daemon;
 	atomic_ullong request_seq;
 	/* monitoring (kura/monitor.h), set up by kurad before the HTTP threads start */

@@ -34,6 +34,10 @@ enum kura_concurrent_sessions {
 	KURA_SESSIONS_REFUSE,        /* the new sign-in is refused (409) */
 };
 
+/* At most 15 fingerprints of 64 hex digits, comma-separated. */
+#define KURA_CLIENT_CAS_MAX 15
+#define KURA_CLIENT_CAS_TEXT_MAX (KURA_CLIENT_CAS_MAX * 65)
+
 struct kura_security_settings {
 	unsigned password_min_length;    /* 8..30 code points; default 12 */
 	unsigned password_classes;       /* KURA_PW_CLASS_* required; default none */
@@ -54,6 +58,13 @@ struct kura_security_settings {
 	char apikey_ip_allowlist[KURA_IP_ALLOWLIST_TEXT_MAX];
 	/* Every user signs in with a second factor; those without one may only enrol. */
 	bool mfa_required;
+	/*
+	 * Sign-in and sessions need a client certificate (mutual TLS) from one of
+	 * the server's authorities listed in client_cas (hex SHA-256 fingerprints,
+	 * comma-separated; "" = any of them).
+	 */
+	bool client_cert_required;
+	char client_cas[KURA_CLIENT_CAS_TEXT_MAX];
 };
 
 void kura_settings_defaults(struct kura_security_settings *s);

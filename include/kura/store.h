@@ -88,6 +88,9 @@ struct kura_session {
 	char ip[KURA_IP_MAX + 1];
 	char user_agent[KURA_UA_MAX + 1];
 	enum kura_session_mfa mfa;
+	/* Bound to a client certificate: every request must present it (SHA-256 of its DER). */
+	bool client_cert_bound;
+	uint8_t client_cert[32];
 };
 
 /*

@@ -1,5 +1,5 @@
 /*
- * The store's part of multi-factor authentication (tenant migration 0007):
+ * The store's part of multi-factor authentication (tenant migrations 7 and 10):
  * each user's authenticator (its secret only as ciphertext made by the
  * caller), recovery codes as hashes, the half-signed-in challenges between
  * password and code, and the second-factor state of sessions. Reached with
@@ -78,6 +78,19 @@ struct kura_mfa_ops {
 	enum kura_err (*sessions_end_without_mfa)(void *conn, const uint8_t *keep, unsigned *ended);
 	/* When it stops: sessions that could only enrol become ordinary ones. */
 	enum kura_err (*sessions_release_enrol)(void *conn);
+
+	/*
+	 * Client certificates, the other factor a session can be bound to:
+	 * bind one session to a certificate's SHA-256 (NULL: unbind it); end
+	 * every session bound to none except keep (NULL: none kept), *ended
+	 * their number; unbind every session (the tenant no longer requires
+	 * certificates).
+	 */
+	enum kura_err (*session_bind_cert)(void *conn, const uint8_t id_hash[32],
+					   const uint8_t *cert_sha256);
+	enum kura_err (*sessions_end_without_cert)(void *conn, const uint8_t *keep,
+						   unsigned *ended);
+	enum kura_err (*sessions_unbind_certs)(void *conn);
 };
 
 extern const struct kura_mfa_ops kura_store_sqlite_mfa_ops;

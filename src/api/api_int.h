@@ -26,6 +26,7 @@ void kura_api_mfa_confirm(struct kura_req *r);
 void kura_api_mfa_disable(struct kura_req *r);
 void kura_api_mfa_recovery(struct kura_req *r);
 void kura_api_users_mfa_reset(struct kura_req *r);
+void kura_api_client_cas_list(struct kura_req *r);
 void kura_api_roles_list(struct kura_req *r);
 void kura_api_roles_get(struct kura_req *r);
 void kura_api_roles_create(struct kura_req *r);

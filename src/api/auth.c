@@ -53,6 +53,11 @@ kura_api_login_finish(struct kura_req *r, enum kura_err e, struct kura_login_res
 	case KURA_E_TENANT_SUSPENDED:
 		kura_reply_error(r, e, "this tenant is suspended; contact your administrator");
 		return;
+	case KURA_E_CLIENT_CERT_REQUIRED:
+		kura_reply_error(r, e,
+				 "this tenant requires a client certificate from one of its "
+				 "authorities; connect with one");
+		return;
 	default:
 		kura_reply_error(r, e, NULL);
 		return;

@@ -81,6 +81,8 @@ const struct kura_route kura_api_routes[] = {
 	 "settings.security", JSON, 16384},
 	{KURA_GET, "/api/v1/security/health", kura_api_security_health, KURA_AUTH_SESSION,
 	 "settings.security", 0, 0},
+	{KURA_GET, "/api/v1/security/client-cas", kura_api_client_cas_list, KURA_AUTH_SESSION,
+	 "settings.security", 0, 0},
 	{KURA_GET, "/api/v1/sessions", kura_api_sessions_list, KURA_AUTH_SESSION, "self",
 	 PWOK | ENROL, 0},
 	{KURA_DELETE, "/api/v1/sessions/{id}", kura_api_sessions_delete, KURA_AUTH_SESSION, "self",

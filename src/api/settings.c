@@ -11,6 +11,7 @@
 #include "api_int.h"
 #include "kura/audit.h"
 #include "kura/clock.h"
+#include "kura/crypto.h"
 #include "kura/log.h"
 #include "kura/settings.h"
 #include "kura/store_mfa.h"
@@ -28,6 +29,62 @@ kura_api_settings_get(struct kura_req *r)
 	kura_reply_json(r, 200, kura_settings_json(&s));
 }
 
+/*
+ * Before requiring client certificates: the server must ask for them, the
+ * allowed authorities must be its own, and a session caller's connection
+ * must present one that passes (else it would shut itself out); its leaf's
+ * SHA-256 goes to cert. Appends details and returns false otherwise.
+ */
+static bool
+cert_settings_ok(struct kura_req *r, const struct kura_security_settings *s, json_t *details,
+		 uint8_t cert[32])
+{
+	const char *p = s->client_cas;
+
+	if (r->srv->client_cas == NULL) {
+		kura_api_detail(details, "clientCertRequired", "not_available",
+				"this server asks for no client certificates (its operator sets "
+				"tls_client_ca_file)");
+		return false;
+	}
+	while (*p != '\0') {
+		char fp[65];
+		const char *end = strchr(p, ',');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+
+		snprintf(fp, sizeof(fp), "%.*s", (int)(len < 64 ? len : 64), p);
+		if (!kura_client_cas_has(r->srv->client_cas, fp)) {
+			kura_api_detail(details, "clientCas", "unknown_authority",
+					"each must be the fingerprint of one of the server's client "
+					"authorities (GET /api/v1/security/client-cas)");
+			return false;
+		}
+		p += len + (end != NULL ? 1 : 0);
+	}
+	if (r->principal.api_key_id == 0 && kura_auth_client_cert(r, s, cert) != KURA_OK) {
+		kura_api_detail(details, "clientCertRequired", "would_lock_you_out",
+				"this connection presents no valid certificate from the allowed "
+				"authorities: connect with one first");
+		return false;
+	}
+	return true;
+}
+
+void
+kura_api_client_cas_list(struct kura_req *r)
+{
+	const struct kura_client_cas *c = r->srv->client_cas;
+	json_t *results = json_array();
+
+	for (size_t i = 0; i < kura_client_cas_count(c); i++)
+		json_array_append_new(results,
+				      json_pack("{s:s, s:s}", "fingerprint",
+						kura_client_cas_fingerprint(c, i), "subject",
+						kura_client_cas_subject(c, i)));
+	kura_reply_json(r, 200, json_pack("{s:b, s:o}", "requested", c != NULL, "results",
+					  results));
+}
+
 void
 kura_api_settings_patch(struct kura_req *r)
 {
@@ -38,7 +95,8 @@ kura_api_settings_patch(struct kura_req *r)
 	/* Room left in the audit entry for ",confirmLockout". */
 	char changed[KURA_AUDIT_PROPS_MAX + 2 - sizeof("," KURA_SETTING_CONFIRM_LOCKOUT)];
 	const char *locks_out;
-	bool was_required;
+	bool was_required, cert_change;
+	uint8_t caller_cert[32] = {0};
 	void *conn;
 	const struct kura_mfa_ops *mfa = kura_store_mfa(db, &conn);
 	enum kura_err e;
@@ -98,6 +156,13 @@ kura_api_settings_patch(struct kura_req *r)
 		kura_reply_error_details(r, KURA_E_VALIDATION, "no setting was changed", details);
 		return;
 	}
+	cert_change = s.client_cert_required != before.client_cert_required ||
+		      (s.client_cert_required && strcmp(s.client_cas, before.client_cas) != 0);
+	if (cert_change && s.client_cert_required &&
+	    !cert_settings_ok(r, &s, details, caller_cert)) {
+		kura_reply_error_details(r, KURA_E_VALIDATION, "no setting was changed", details);
+		return;
+	}
 	json_decref(details);
 	if (changed[0] != '\0') {
 		e = kura_store_begin(db);
@@ -114,6 +179,28 @@ kura_api_settings_patch(struct kura_req *r)
 		}
 		if (e == KURA_OK && !s.mfa_required && was_required)
 			e = mfa->sessions_release_enrol(conn);
+		/*
+		 * Certificates required (or other authorities allowed): every other
+		 * session ends, the caller's is bound to the certificate it presents.
+		 * No longer required: sessions are no longer bound.
+		 */
+		if (e == KURA_OK && cert_change)
+			e = mfa->sessions_unbind_certs(conn);
+		if (e == KURA_OK && cert_change && s.client_cert_required) {
+			unsigned ended = 0;
+			bool session = r->principal.api_key_id == 0;
+
+			if (session)
+				e = mfa->session_bind_cert(conn, r->principal.session_hash,
+							   caller_cert);
+			if (e == KURA_OK)
+				e = mfa->sessions_end_without_cert(
+					conn, session ? r->principal.session_hash : NULL, &ended);
+			if (e == KURA_OK && ended > 0)
+				kura_log(KURA_LOG_INFO, "client_cert_required_sessions_ended",
+					 "rid=%s tenant=%s sessions=%u", r->rid,
+					 r->principal.tenant_id, ended);
+		}
 		if (e == KURA_OK) {
 			struct kura_audit_entry a;
 

@@ -107,7 +107,8 @@ spend_second_factor(struct kura_tenant_db *db, const struct second_factor *sf)
 static enum kura_err
 open_session(struct kura_req *r, struct kura_tenant_db *db, const struct kura_user *u,
 	     const struct kura_security_settings *set, enum kura_session_mfa mfa,
-	     const struct second_factor *sf, struct kura_login_result *out)
+	     const struct second_factor *sf, const uint8_t *client_cert,
+	     struct kura_login_result *out)
 {
 	struct kura_server *srv = r->srv;
 	struct kura_session s;
@@ -130,6 +131,10 @@ open_session(struct kura_req *r, struct kura_tenant_db *db, const struct kura_us
 	copy_str(s.ip, sizeof(s.ip), r->ip);
 	copy_str(s.user_agent, sizeof(s.user_agent), r->user_agent);
 	s.mfa = mfa;
+	if (client_cert != NULL) {
+		memcpy(s.client_cert, client_cert, sizeof(s.client_cert));
+		s.client_cert_bound = true;
+	}
 	/* The session exists only if its "auth.login" record does. */
 	e = kura_store_begin(db);
 	if (e != KURA_OK)
@@ -345,6 +350,7 @@ kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 	struct kura_user u;
 	struct kura_security_settings set;
 	bool have_user = false, locked = false, mfa_pending = false;
+	uint8_t cert[32] = {0};
 	int64_t failed = 0, locked_until = 0, now = kura_now_us();
 	enum kura_err e = KURA_E_INVALID_CREDENTIALS;
 	enum kura_err ve;
@@ -385,6 +391,12 @@ kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 		e = ve != KURA_OK ? ve : KURA_E_IP_NOT_ALLOWED;
 		goto out;
 	}
+	/* Likewise a required client certificate: told only to who knows the password. */
+	if (set.client_cert_required) {
+		e = kura_auth_client_cert(r, &set, cert);
+		if (e != KURA_OK)
+			goto out;
+	}
 	if (kura_password_needs_rehash(&srv->pw, u.password_hash)) {
 		char h[KURA_PASSWORD_HASH_MAX];
 
@@ -422,7 +434,7 @@ kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 		/* Required but not set up: a session that may only enrol. */
 		e = open_session(r, db, &u, &set,
 				 set.mfa_required ? KURA_SESSION_MFA_ENROL : KURA_SESSION_MFA_NONE,
-				 NULL, out);
+				 NULL, set.client_cert_required ? cert : NULL, out);
 		out->mfa_enrolment_required = set.mfa_required;
 	}
 	if (e != KURA_OK)
@@ -525,7 +537,7 @@ kura_auth_login_mfa(struct kura_req *r, const char *token, const char *code,
 	struct kura_mfa_challenge c;
 	struct second_factor sf;
 	char tenant_id[KURA_TENANT_ID_MAX + 1] = "";
-	uint8_t secret[32], id_hash[32];
+	uint8_t secret[32], id_hash[32], cert[32] = {0};
 	bool have_user = false, have_challenge = false;
 	int64_t failed = 0, locked_until = 0, now = kura_now_us();
 	void *conn = NULL;
@@ -570,6 +582,12 @@ kura_auth_login_mfa(struct kura_req *r, const char *token, const char *code,
 		e = e != KURA_OK ? e : KURA_E_IP_NOT_ALLOWED;
 		goto out;
 	}
+	/* The second step may come over another connection: its certificate counts. */
+	if (set.client_cert_required) {
+		e = kura_auth_client_cert(r, &set, cert);
+		if (e != KURA_OK)
+			goto out;
+	}
 	copy_str(r->principal.tenant_id, sizeof(r->principal.tenant_id), tenant_id);
 	r->principal.tenant = t;
 	r->principal.user = u;
@@ -577,7 +595,8 @@ kura_auth_login_mfa(struct kura_req *r, const char *token, const char *code,
 	memcpy(sf.challenge, c.id_hash, sizeof(sf.challenge));
 	e = check_second_factor(r, db, tenant_id, &u, code, recovery_code, &sf);
 	if (e == KURA_OK)
-		e = open_session(r, db, &u, &set, KURA_SESSION_MFA_DONE, &sf, out);
+		e = open_session(r, db, &u, &set, KURA_SESSION_MFA_DONE, &sf,
+				 set.client_cert_required ? cert : NULL, out);
 	if (e != KURA_OK)
 		goto out;
 	out->user = u;
@@ -671,6 +690,54 @@ has_class(const char *pw, size_t len, unsigned cls)
 	return false;
 }
 
+/* s (n bytes) without spaces, ASCII lower-cased, into out (cap); false when it does not fit. */
+static bool
+squeeze(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == ' ' || c == '\t' || c == '.' || c == '-' || c == '_')
+			continue;
+		if (w + 1 >= cap)
+			return false;
+		out[w++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	out[w] = '\0';
+	return true;
+}
+
+/*
+ * Whether the password is the user's display name, whole (ignoring case,
+ * spaces and . - _) or one word of it of 3 or more bytes: 3 letters of a
+ * Latin name, any Japanese word.
+ */
+static bool
+matches_name(const char *pw, size_t len, const char *name)
+{
+	char p[KURA_NAME_MAX + 1], whole[KURA_NAME_MAX + 1];
+	const char *w = name;
+
+	if (name == NULL || name[0] == '\0' || len > KURA_NAME_MAX ||
+	    !squeeze(pw, len, p, sizeof(p)) || p[0] == '\0')
+		return false;
+	if (squeeze(name, strlen(name), whole, sizeof(whole)) && strlen(whole) >= 3 &&
+	    strcmp(p, whole) == 0)
+		return true;
+	while (*w != '\0') {
+		size_t n = strcspn(w, " \t.-_");
+		char word[KURA_NAME_MAX + 1];
+
+		if (n >= 3 && squeeze(w, n, word, sizeof(word)) && strcmp(p, word) == 0)
+			return true;
+		w += n;
+		w += strspn(w, " \t.-_");
+	}
+	return false;
+}
+
 enum kura_err
 kura_password_policy_check(const char *pw, size_t len, const struct kura_user *u,
 			   const struct kura_security_settings *set, json_t *details)
@@ -721,6 +788,11 @@ kura_password_policy_check(const char *pw, size_t len, const struct kura_user *u
 				   "the password must not be your e-mail address");
 			e = KURA_E_VALIDATION;
 		}
+	}
+	if (u != NULL && matches_name(pw, len, u->display_name)) {
+		add_detail(details, "newPassword", "contains_name",
+			   "the password must not be your name or a part of it");
+		e = KURA_E_VALIDATION;
 	}
 	/* Always on, whatever the settings: these are the first guesses of any attacker. */
 	if (kura_password_breached(pw, len)) {

@@ -153,6 +153,19 @@ authenticate_session(struct kura_req *r, const char **msg)
 			goto out;
 		}
 	}
+	/* A session bound to a client certificate is only good with that certificate. */
+	if (s.client_cert_bound) {
+		uint8_t fp[32];
+
+		if (!kura_req_client_cert_sha256(r, fp) ||
+		    !kura_ct_equal(fp, s.client_cert, sizeof(fp))) {
+			e = KURA_E_CLIENT_CERT_REQUIRED;
+			*msg = "this session belongs to a client certificate that this connection did "
+			       "not present";
+			kura_req_audit_denied(r, e);
+			goto out;
+		}
+	}
 	if (now - s.last_seen_at >= touch_every)
 		kura_store_session_touch(p->db, p->session_hash, now);
 	p->session_created_at = s.created_at;

@@ -38,6 +38,8 @@ static const struct key keys[] = {
 #define ALLOWLIST_KEY KURA_SETTING_IP_ALLOWLIST
 #define APIKEY_ALLOWLIST_KEY KURA_SETTING_APIKEY_IP_ALLOWLIST
 #define MFA_KEY "mfaRequired"
+#define CERT_KEY "clientCertRequired"
+#define CAS_KEY "clientCas"
 
 static const char *const concurrent_names[] = {"allow", "end_older", "refuse"};
 
@@ -142,6 +144,16 @@ load_row(void *ctx, const char *key, const char *value)
 		snprintf(s->apikey_ip_allowlist, sizeof(s->apikey_ip_allowlist), "%s", value);
 		return;
 	}
+	if (strcmp(key, CERT_KEY) == 0) {
+		/* As for MFA: only an explicit "0" turns it off. */
+		s->client_cert_required = strcmp(value, "0") != 0;
+		return;
+	}
+	if (strcmp(key, CAS_KEY) == 0) {
+		/* A damaged list keeps its text: matching it then admits no authority. */
+		snprintf(s->client_cas, sizeof(s->client_cas), "%s", value);
+		return;
+	}
 	if (strcmp(key, MFA_KEY) == 0) {
 		/* Anything but an explicit "0" keeps MFA required: a damaged row weakens nothing. */
 		s->mfa_required = strcmp(value, "0") != 0;
@@ -219,6 +231,21 @@ kura_settings_json(const struct kura_security_settings *s)
 	json_object_set_new(o, CONCURRENT_KEY,
 			    json_string(concurrent_names[(unsigned)s->concurrent_sessions % 3]));
 	json_object_set_new(o, MFA_KEY, json_boolean(s->mfa_required));
+	json_object_set_new(o, CERT_KEY, json_boolean(s->client_cert_required));
+	{
+		json_t *cas = json_array();
+		const char *p = s->client_cas;
+
+		while (*p != '\0') {
+			const char *end = strchr(p, ',');
+			size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+
+			if (len > 0)
+				json_array_append_new(cas, json_stringn(p, len));
+			p += len + (end != NULL ? 1 : 0);
+		}
+		json_object_set_new(o, CAS_KEY, cas);
+	}
 	json_object_set_new(o, ALLOWLIST_KEY, list_json(s->ip_allowlist));
 	json_object_set_new(o, APIKEY_ALLOWLIST_KEY, list_json(s->apikey_ip_allowlist));
 	return o;
@@ -304,6 +331,48 @@ kura_settings_apply(struct kura_security_settings *s, json_t *patch, json_t *det
 			if ((enum kura_concurrent_sessions)c != s->concurrent_sessions) {
 				s->concurrent_sessions = (enum kura_concurrent_sessions)c;
 				note_change(changed, n, CONCURRENT_KEY);
+			}
+			continue;
+		}
+		if (strcmp(name, CERT_KEY) == 0) {
+			if (!json_is_boolean(v)) {
+				detail(details, CERT_KEY, "invalid", "true or false");
+				continue;
+			}
+			if (json_is_true(v) != s->client_cert_required) {
+				s->client_cert_required = json_is_true(v);
+				note_change(changed, n, CERT_KEY);
+			}
+			continue;
+		}
+		if (strcmp(name, CAS_KEY) == 0) {
+			char list[KURA_CLIENT_CAS_TEXT_MAX];
+			size_t i, used = 0;
+			json_t *c;
+			bool ok = json_is_array(v) && json_array_size(v) <= KURA_CLIENT_CAS_MAX;
+
+			list[0] = '\0';
+			json_array_foreach(v, i, c) {
+				const char *t = json_string_value(c);
+
+				if (!ok)
+					break;
+				if (t == NULL || strlen(t) != 64 || strspn(t, "0123456789abcdef") != 64) {
+					ok = false;
+					break;
+				}
+				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+							 used > 0 ? "," : "", t);
+			}
+			if (!ok) {
+				detail(details, CAS_KEY, "invalid",
+				       "a list of at most 15 SHA-256 fingerprints (64 lower-case hex "
+				       "digits) of the server's client authorities ([] = any of them)");
+				continue;
+			}
+			if (strcmp(list, s->client_cas) != 0) {
+				snprintf(s->client_cas, sizeof(s->client_cas), "%s", list);
+				note_change(changed, n, CAS_KEY);
 			}
 			continue;
 		}
@@ -410,6 +479,10 @@ kura_settings_save(struct kura_tenant_db *db, const struct kura_security_setting
 		e = kura_store_setting_put(db, APIKEY_ALLOWLIST_KEY, s->apikey_ip_allowlist, now);
 	if (e == KURA_OK)
 		e = kura_store_setting_put(db, MFA_KEY, s->mfa_required ? "1" : "0", now);
+	if (e == KURA_OK)
+		e = kura_store_setting_put(db, CERT_KEY, s->client_cert_required ? "1" : "0", now);
+	if (e == KURA_OK)
+		e = kura_store_setting_put(db, CAS_KEY, s->client_cas, now);
 	return e;
 }
 

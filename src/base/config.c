@@ -51,6 +51,8 @@ static const struct key keys[] = {
 	 "PEM certificate chain; empty = data_dir/tls/server.crt (self-signed on kura init)"},
 	{"tls_key_file", NULL, T_STR, OFF(tls_key_file), SZ(tls_key_file), 0, 0,
 	 "PEM private key; empty = data_dir/tls/server.key"},
+	{"tls_client_ca_file", NULL, T_STR, OFF(tls_client_ca_file), SZ(tls_client_ca_file), 0, 0,
+	 "PEM certificate authorities of client certificates (mutual TLS); empty = none asked for"},
 	{"master_key_file", "KURA_MASTER_KEY_FILE", T_STR, OFF(master_key_file),
 	 SZ(master_key_file), 0, 0, "32-byte master key file, mode 0600; empty = data_dir/master.key"},
 	{"web_root", NULL, T_STR, OFF(web_root), SZ(web_root), 0, 0,

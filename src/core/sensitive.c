@@ -93,6 +93,20 @@ normalise(const struct kura_prop *p, const struct kura_val *v, size_t *len)
 	return out;
 }
 
+bool
+kura_prop_low_entropy(const struct kura_prop *p)
+{
+	switch (p->type) {
+	case KURA_PT_DATE:
+	case KURA_PT_NUMBER:
+	case KURA_PT_BOOL:
+	case KURA_PT_ENUM:
+		return true;
+	default:
+		return false;
+	}
+}
+
 enum kura_err
 kura_sensitive_blind(const struct kura_rec_ctx *x, const struct kura_prop *p,
 		     const struct kura_val *v, int64_t *blind)
@@ -111,8 +125,12 @@ kura_sensitive_blind(const struct kura_rec_ctx *x, const struct kura_prop *p,
 		return KURA_E_NOMEM;
 	object_prop(x, p, op, sizeof(op));
 	/* The index key is derived from the tenant's first data key: see kura/core.h. */
-	e = kura_field_blind(x->keys, kura_store_tenant_id(x->db), KURA_BLIND_KEY_VERSION, op, norm,
-			     n, b);
+	if (kura_prop_low_entropy(p))
+		e = kura_field_blind_slow(x->keys, kura_store_tenant_id(x->db),
+					  KURA_BLIND_KEY_VERSION, op, norm, n, b);
+	else
+		e = kura_field_blind(x->keys, kura_store_tenant_id(x->db), KURA_BLIND_KEY_VERSION,
+				     op, norm, n, b);
 	sodium_memzero(norm, n);
 	free(norm);
 	if (e == KURA_OK)

@@ -317,6 +317,38 @@ kura_field_blind(struct kura_field_keys *fk, const char *tenant, uint32_t key_ve
 }
 
 enum kura_err
+kura_field_blind_slow(struct kura_field_keys *fk, const char *tenant, uint32_t key_version,
+		      const char *object_prop, const void *norm, size_t n,
+		      uint8_t out[KURA_BLIND_BYTES])
+{
+	static const char salt_label[] = "kura slow-index salt v1";
+	uint8_t key[KURA_KEY_BYTES], mac[32], salt[32], slow[16];
+	enum kura_err e;
+
+	memset(out, 0, KURA_BLIND_BYTES);
+	e = subkey(fk, tenant, key_version, "kura field-bidx-slow v1", object_prop, key);
+	if (e == KURA_OK) {
+		/*
+		 * Keyed first (the HMAC), so that the index still needs the tenant's
+		 * key; then Argon2id, so that even with the key, trying every
+		 * birth date or every four digits costs KURA_SLOW_INDEX_* per guess.
+		 */
+		kura_hmac_sha256(key, sizeof(key), norm, n, mac);
+		kura_hmac_sha256(key, sizeof(key), salt_label, sizeof(salt_label) - 1, salt);
+		if (crypto_pwhash(slow, sizeof(slow), (const char *)mac, sizeof(mac), salt,
+				  KURA_SLOW_INDEX_OPSLIMIT, KURA_SLOW_INDEX_MEMLIMIT,
+				  crypto_pwhash_ALG_ARGON2ID13) != 0)
+			e = KURA_E_NOMEM;
+		else
+			memcpy(out, slow, KURA_BLIND_BYTES);
+	}
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(mac, sizeof(mac));
+	sodium_memzero(slow, sizeof(slow));
+	return e;
+}
+
+enum kura_err
 kura_aead_seal(const uint8_t key[KURA_KEY_BYTES], const void *aad, size_t aadlen, const void *pt,
 	       size_t n, uint8_t **out, size_t *outlen)
 {

@@ -5,9 +5,12 @@
  */
 #include <string.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
+#include "kura/crypto.h"
 #include "kura/http.h"
+#include "kura/server.h"
 
 const char *
 kura_req_param(const struct kura_req *r, const char *name)
@@ -105,4 +108,42 @@ kura_req_query_only(const struct kura_req *r, const char *const *allowed, const 
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
 	*bad = q.bad;
 	return q.bad == NULL;
+}
+
+unsigned
+kura_req_client_chain(const struct kura_req *r, struct kura_der *out, unsigned max)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *peers;
+	unsigned n = 0;
+
+	if (r == NULL || r->conn == NULL || r->srv == NULL || r->srv->client_cas == NULL)
+		return 0;
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		return 0;
+	/* Only X.509 peers; the certificates stay owned by the session. */
+	if (gnutls_certificate_type_get((gnutls_session_t)ci->tls_session) != GNUTLS_CRT_X509)
+		return 0;
+	peers = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
+	if (peers == NULL)
+		return 0;
+	if (n > max)
+		n = max;
+	for (unsigned i = 0; i < n; i++) {
+		out[i].data = peers[i].data;
+		out[i].len = peers[i].size;
+	}
+	return n;
+}
+
+bool
+kura_req_client_cert_sha256(const struct kura_req *r, uint8_t out[32])
+{
+	struct kura_der leaf;
+
+	if (kura_req_client_chain(r, &leaf, 1) != 1)
+		return false;
+	kura_sha256(leaf.data, leaf.len, out);
+	return true;
 }

@@ -943,6 +943,14 @@ kura_http_start(struct kura_server *srv, char *err, size_t n)
 						    srv->tls_key_pem};
 		opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
 						    (void *)TLS_PRIORITIES};
+		/*
+		 * With trusted authorities, libmicrohttpd asks every client for a
+		 * certificate, optionally: the TLS handshake still succeeds without
+		 * one, and checking it is ours (kura_req_client_chain).
+		 */
+		if (srv->tls_client_ca_pem != NULL)
+			opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+							    srv->tls_client_ca_pem};
 	}
 	opts[k++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 

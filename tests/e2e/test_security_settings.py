@@ -37,7 +37,8 @@ def test_defaults_and_change_is_audited(world):
                         "passwordExpiryDays": 0, "lockoutThreshold": 5, "lockoutMinutes": 30,
                         "sessionIdleMinutes": 0, "sessionAbsoluteMinutes": 0,
                         "passwordHistory": 5, "concurrentSessions": "allow",
-                        "ipAllowlist": [], "apiKeyIpAllowlist": [], "mfaRequired": False}
+                        "ipAllowlist": [], "mfaRequired": False,
+                        "clientCertRequired": False, "clientCas": [], "apiKeyIpAllowlist": []}
     r = patch(admin, {"passwordMinLength": 14, "passwordRequiredClasses": ["digit"]})
     assert r.status_code == 200, r.text
     assert r.json()["passwordMinLength"] == 14

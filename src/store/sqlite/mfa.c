@@ -47,6 +47,10 @@ static const char sql_sess_set[] = "UPDATE sessions SET mfa = ?2 WHERE id_hash =
 /* ?1 NULL keeps none: "id_hash IS NOT NULL" holds for every row. */
 static const char sql_sess_end[] = "DELETE FROM sessions WHERE mfa = 0 AND id_hash IS NOT ?1";
 static const char sql_sess_release[] = "UPDATE sessions SET mfa = 0 WHERE mfa = 2";
+static const char sql_cert_bind[] = "UPDATE sessions SET client_cert = ?2 WHERE id_hash = ?1";
+static const char sql_cert_end[] =
+	"DELETE FROM sessions WHERE client_cert IS NULL AND id_hash IS NOT ?1";
+static const char sql_cert_unbind[] = "UPDATE sessions SET client_cert = NULL";
 
 /* Prepares sql (cached by text); the caller binds, steps and calls kura_sqlite_done. */
 static enum kura_err
@@ -334,6 +338,54 @@ sessions_release_enrol(void *conn)
 	return e;
 }
 
+static enum kura_err
+session_bind_cert(void *conn, const uint8_t id_hash[32], const uint8_t *cert_sha256)
+{
+	sqlite3_stmt *st = NULL;
+	enum kura_err e = prep(conn, sql_cert_bind, &st);
+
+	if (e != KURA_OK)
+		return e;
+	sqlite3_bind_blob(st, 1, id_hash, 32, SQLITE_STATIC);
+	if (cert_sha256 != NULL)
+		sqlite3_bind_blob(st, 2, cert_sha256, 32, SQLITE_STATIC);
+	e = kura_sqlite_write(conn, st, "session_bind_cert", true);
+	kura_sqlite_done(st);
+	return e;
+}
+
+static enum kura_err
+sessions_end_without_cert(void *conn, const uint8_t *keep, unsigned *ended)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e = prep(conn, sql_cert_end, &st);
+
+	*ended = 0;
+	if (e != KURA_OK)
+		return e;
+	if (keep != NULL)
+		sqlite3_bind_blob(st, 1, keep, 32, SQLITE_STATIC);
+	e = kura_sqlite_write(conn, st, "sessions_end_without_cert", false);
+	if (e == KURA_OK)
+		*ended = (unsigned)sqlite3_changes(c->db);
+	kura_sqlite_done(st);
+	return e;
+}
+
+static enum kura_err
+sessions_unbind_certs(void *conn)
+{
+	sqlite3_stmt *st = NULL;
+	enum kura_err e = prep(conn, sql_cert_unbind, &st);
+
+	if (e != KURA_OK)
+		return e;
+	e = kura_sqlite_write(conn, st, "sessions_unbind_certs", false);
+	kura_sqlite_done(st);
+	return e;
+}
+
 const struct kura_mfa_ops kura_store_sqlite_mfa_ops = {
 	.totp_get = totp_get,
 	.totp_put_pending = totp_put_pending,
@@ -351,4 +403,7 @@ const struct kura_mfa_ops kura_store_sqlite_mfa_ops = {
 	.session_set_mfa = session_set_mfa,
 	.sessions_end_without_mfa = sessions_end_without_mfa,
 	.sessions_release_enrol = sessions_release_enrol,
+	.session_bind_cert = session_bind_cert,
+	.sessions_end_without_cert = sessions_end_without_cert,
+	.sessions_unbind_certs = sessions_unbind_certs,
 };

@@ -10,15 +10,16 @@
 #include "kura/monitor.h"
 
 #define SESSION_COLS                                                                       \
-	"id_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, idle_timeout_s, mfa"
+	"id_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, idle_timeout_s, mfa, "  \
+	"client_cert"
 
 static const char sql_insert[] = "INSERT INTO sessions (" SESSION_COLS ") "
-				 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+				 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 static const char sql_get[] = "SELECT " SESSION_COLS " FROM sessions WHERE id_hash = ?1";
-/* Session columns first (row_to_session reads 0..8), then the user's from 9. */
+/* Session columns first (row_to_session reads 0..9), then the user's from 10. */
 static const char sql_auth[] =
 	"SELECT s.id_hash, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, "
-	"s.user_agent, s.idle_timeout_s, s.mfa, u.id, u.email, u.display_name, u.role, u.status, "
+	"s.user_agent, s.idle_timeout_s, s.mfa, s.client_cert, u.id, u.email, u.display_name, u.role, u.status, "
 	"u.password_hash, u.must_change_password, u.password_changed_at, u.created_at, "
 	"u.updated_at, u.mfa_enabled, r.permissions FROM sessions s JOIN users u ON u.id = s.user_id "
 	"LEFT JOIN roles r ON r.name = u.role WHERE s.id_hash = ?1";
@@ -48,6 +49,10 @@ row_to_session(sqlite3_stmt *st, struct kura_session *s)
 	kura_sqlite_col_text(st, 6, s->user_agent, sizeof(s->user_agent));
 	s->idle_timeout_s = sqlite3_column_int64(st, 7);
 	s->mfa = (enum kura_session_mfa)sqlite3_column_int(st, 8);
+	if (sqlite3_column_bytes(st, 9) == (int)sizeof(s->client_cert)) {
+		memcpy(s->client_cert, sqlite3_column_blob(st, 9), sizeof(s->client_cert));
+		s->client_cert_bound = true;
+	}
 }
 
 enum kura_err
@@ -71,6 +76,10 @@ kura_sqlite_session_create(void *conn, const struct kura_session *s)
 			  SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, s->idle_timeout_s);
 	sqlite3_bind_int(st, 9, (int)s->mfa);
+	if (s->client_cert_bound)
+		sqlite3_bind_blob(st, 10, s->client_cert, sizeof(s->client_cert), SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 10);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
 		goto out;
@@ -130,8 +139,8 @@ kura_sqlite_session_auth(void *conn, const uint8_t id_hash[32], struct kura_sess
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		row_to_session(st, s);
-		kura_sqlite_row_to_user(st, 9, u);
-		kura_sqlite_row_role_perms(st, 9 + KURA_SQLITE_USER_NCOLS, u);
+		kura_sqlite_row_to_user(st, 10, u);
+		kura_sqlite_row_role_perms(st, 10 + KURA_SQLITE_USER_NCOLS, u);
 	} else if (rc == SQLITE_DONE) {
 		e = KURA_E_NOT_FOUND;
 	} else {

@@ -221,6 +221,39 @@ blind_index(void **state)
 	assert_int_equal(f->fetches, fetched + 1);
 }
 
+/* The slow index: deterministic, its own per property and tenant, not the fast one. */
+static void
+slow_blind_index(void **state)
+{
+	struct fx *f = *state;
+	uint8_t a[KURA_BLIND_BYTES], b[KURA_BLIND_BYTES], c[KURA_BLIND_BYTES];
+	uint8_t d[KURA_BLIND_BYTES], fast[KURA_BLIND_BYTES];
+	int same_fast = 0, same_prop = 0, same_tenant = 0;
+
+	assert_int_equal(kura_field_blind_slow(f->fk, "acme", 1, "contacts.birthday", "1980-01-10",
+					       10, a), KURA_OK);
+	assert_int_equal(kura_field_blind_slow(f->fk, "acme", 1, "contacts.birthday", "1980-01-10",
+					       10, b), KURA_OK);
+	assert_memory_equal(a, b, KURA_BLIND_BYTES);
+	for (int i = 0; i < 24; i++) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "1980-01-%02d", i + 1);
+		assert_int_equal(kura_field_blind_slow(f->fk, "acme", 1, "contacts.birthday", v,
+						       strlen(v), a), KURA_OK);
+		kura_field_blind(f->fk, "acme", 1, "contacts.birthday", v, strlen(v), fast);
+		kura_field_blind_slow(f->fk, "acme", 1, "contacts.hired", v, strlen(v), c);
+		kura_field_blind_slow(f->fk, "globex", 1, "contacts.birthday", v, strlen(v), d);
+		same_fast += memcmp(a, fast, KURA_BLIND_BYTES) == 0;
+		same_prop += memcmp(a, c, KURA_BLIND_BYTES) == 0;
+		same_tenant += memcmp(a, d, KURA_BLIND_BYTES) == 0;
+	}
+	assert_true(same_fast < 3 && same_prop < 3 && same_tenant < 3);
+	/* an unknown key version is an error */
+	assert_int_not_equal(kura_field_blind_slow(f->fk, "acme", 9, "contacts.birthday", "x", 1, a),
+			     KURA_OK);
+}
+
 int
 main(void)
 {
@@ -229,6 +262,7 @@ main(void)
 		cmocka_unit_test(every_byte_counts),
 		cmocka_unit_test(key_versions_and_purposes),
 		cmocka_unit_test(blind_index),
+		cmocka_unit_test(slow_blind_index),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
