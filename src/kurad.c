@@ -203,6 +203,13 @@ start_monitoring(struct kura_server *srv, char *err, size_t n)
 			    cfg->alert_5xx_per_minute, &srv->alerts);
 	if (e != KURA_OK)
 		snprintf(err, n, "alerts: %s", kura_err_name(e));
+	if (e == KURA_OK &&
+	    (cfg->alert_user_records_per_hour > 0 || cfg->alert_user_sensitive_per_hour > 0)) {
+		e = kura_volume_new(cfg->alert_user_records_per_hour,
+				    cfg->alert_user_sensitive_per_hour, &srv->volume);
+		if (e != KURA_OK)
+			snprintf(err, n, "read volume: %s", kura_err_name(e));
+	}
 out:
 	free_secret(secret, len);
 	return e;
@@ -419,6 +426,7 @@ out:
 	kura_pool_free(srv.hash_pool);
 	/* No request runs any more: nothing raises alerts or reads the block list. */
 	kura_alerts_free(srv.alerts);
+	kura_volume_free(srv.volume);
 	kura_ipblock_free(srv.ipblock);
 	kura_housekeeper_stop(housekeeper);
 	/* After the last request: its audit entries are sealed on the way out. */

@@ -42,6 +42,51 @@ function cell(text) {
   return td;
 }
 
+function noticeItem(title, when, body) {
+  const li = document.createElement('li');
+  const t = document.createElement('strong');
+  t.textContent = title;
+  const w = document.createElement('div');
+  w.className = 'when';
+  w.textContent = when;
+  li.append(t, w);
+  if (body) {
+    const b = document.createElement('div');
+    b.textContent = body;
+    li.append(b);
+  }
+  return li;
+}
+
+// The operator's notices (incidents, maintenance) for everyone; the tenant's
+// security alerts (from its audit log) for those who may read it.
+async function loadNotices() {
+  const r = await api('GET', '/api/v1/notices');
+  const list = $('notices-list');
+  list.replaceChildren();
+  const notices = r.status === 200 ? r.data.results : [];
+  for (const n of notices) {
+    list.append(noticeItem(`${n.kind === 'incident' ? 'Incident' : 'Maintenance'}: ${n.title}`,
+      `${n.startsAt} – ${n.endsAt}`, n.body));
+  }
+  $('notices-card').hidden = notices.length === 0;
+  const perms = (state.me && state.me.permissions) || [];
+  if (!perms.includes('audit.read')) { $('alerts-card').hidden = true; return; }
+  const a = await api('GET', '/api/v1/audit?action=security.*&limit=10');
+  const alerts = a.status === 200 ? a.data.results : [];
+  const al = $('alerts-list');
+  al.replaceChildren();
+  for (const e of alerts) {
+    const what = e.action === 'security.volume_alert'
+      ? `Unusual reading by user ${e.target.id} (${e.target.properties.replace(':', ': ')} within an hour)`
+      : e.action === 'security.ip_blocked'
+        ? `Address ${e.target.id} blocked after repeated failed sign-ins`
+        : e.action;
+    al.append(noticeItem(what, e.time));
+  }
+  $('alerts-card').hidden = alerts.length === 0;
+}
+
 async function loadUsers() {
   const r = await api('GET', '/api/v1/users');
   $('users-card').hidden = r.status !== 200;
@@ -78,6 +123,7 @@ function render() {
   $('home-role').textContent = me.user.role;
   $('home-email').textContent = me.user.email;
   show('home-view');
+  loadNotices();
   loadUsers();
 }
 

@@ -62,6 +62,8 @@ struct kura_config {
 	char alert_webhook_url[1024]; /* "" = alerts go to the log only */
 	char alert_webhook_secret_file[KURA_PATH_MAX]; /* HMAC key of the webhook's signature */
 	unsigned alert_5xx_per_minute; /* more 5xx answers in a minute raise an alert; 0 = never */
+	unsigned alert_user_records_per_hour;   /* records one user reads in an hour; 0 = no alert */
+	unsigned alert_user_sensitive_per_hour; /* sensitive values one user reads in an hour */
 	char test_clock_offset_file[KURA_PATH_MAX]; /* tests only; see clock.h */
 	bool insecure_http;          /* only from the --insecure-http flag */
 };

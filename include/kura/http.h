@@ -100,6 +100,7 @@ struct kura_req {
 	struct kura_principal principal;
 	/* reply state */
 	unsigned status;              /* 0 until answered */
+	size_t reply_items;           /* a JSON answer's "results" count, or 1 for an object */
 	struct MHD_Response *response;
 	char *set_cookie;             /* one Set-Cookie header value, or NULL */
 	enum kura_err early_error;    /* a limit hit while reading */

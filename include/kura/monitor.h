@@ -47,6 +47,7 @@ enum kura_login_outcome {
 enum kura_alert_kind {
 	KURA_ALERT_IP_BLOCKED = 0,
 	KURA_ALERT_ERROR_RATE,
+	KURA_ALERT_USER_VOLUME,      /* one user read more records / sensitive values in an hour */
 	KURA_ALERT__COUNT
 };
 
@@ -193,5 +194,29 @@ const char *kura_alert_kind_name(enum kura_alert_kind k);
  */
 char *kura_alert_json(enum kura_alert_kind kind, int64_t time_us, const char *tenant,
 		      const char *ip, int64_t until_us, const char *detail);
+
+/*
+ * Per-user read volume (monitor/volume.c): records and sensitive values
+ * each user of each tenant saw in replies, per fixed hour from the user's
+ * first read. Thresholds of 0 never trigger. kura_volume_add returns which
+ * thresholds this addition crossed -- each at most once per user and hour --
+ * as KURA_VOLUME_* bits, and the hour's counts so far.
+ */
+struct kura_volume;
+
+#define KURA_VOLUME_RECORDS 1u
+#define KURA_VOLUME_SENSITIVE 2u
+
+struct kura_volume_counts {
+	uint64_t records, sensitive;
+	int64_t window_start;
+};
+
+enum kura_err kura_volume_new(uint64_t max_records, uint64_t max_sensitive,
+			      struct kura_volume **out);
+void kura_volume_free(struct kura_volume *v); /* NULL is a no-op */
+unsigned kura_volume_add(struct kura_volume *v, const char *tenant, int64_t user_id,
+			 uint64_t records, uint64_t sensitive, int64_t now_us,
+			 struct kura_volume_counts *counts);
 
 #endif

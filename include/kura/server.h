@@ -43,6 +43,7 @@ struct kura_server {
 	uint8_t metrics_token_sha256[32]; /* SHA-256 of the token: compared, never kept */
 	struct kura_ipblock *ipblock;     /* NULL = failed sign-ins block no address */
 	struct kura_alerts *alerts;       /* NULL = alerts are logged only */
+	struct kura_volume *volume;       /* per-user read volume (kura/monitor.h), or NULL */
 	int64_t started_at;
 	struct kura_catalog_cache *catalogs; /* the tenants' CRM catalogues (kura/core.h) */
 	struct kura_field_keys *field_keys;  /* unwrapped tenant data keys (kura/crypto.h) */

@@ -134,17 +134,33 @@ kura_api_logout(struct kura_req *r)
 	kura_reply_empty(r, 204);
 }
 
+/* The permissions the user's role grants now (what the UI may offer). */
+static json_t *
+my_permissions(const struct kura_user *u)
+{
+	json_t *a = json_array();
+	size_t n;
+	const char *const *all = kura_permissions_all(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		if (kura_user_has_permission(u, all[i]))
+			json_array_append_new(a, json_string(all[i]));
+	}
+	return a;
+}
+
 void
 kura_api_me(struct kura_req *r)
 {
 	const struct kura_principal *p = &r->principal;
 
 	kura_reply_json(r, 200,
-			json_pack("{s:o, s:{s:s, s:s}, s:s, s:b, s:b}", "user",
+			json_pack("{s:o, s:{s:s, s:s}, s:s, s:b, s:b, s:o}", "user",
 				  kura_api_user_json(&p->user), "tenant", "id", p->tenant.id, "name",
 				  p->tenant.name, "csrfToken", p->csrf_token, "passwordChangeRequired",
 				  p->user.must_change_password, "mfaEnrolmentRequired",
-				  p->session_mfa == KURA_SESSION_MFA_ENROL));
+				  p->session_mfa == KURA_SESSION_MFA_ENROL, "permissions",
+				  my_permissions(&p->user)));
 }
 
 static void

@@ -14,6 +14,7 @@
 #include "kura/audit.h"
 #include "kura/clock.h"
 #include "kura/log.h"
+#include "kura/monitor.h"
 
 static void
 add_team(void *ctx, int64_t id)
@@ -173,9 +174,82 @@ read_entry(struct kura_req *r, struct kura_api_crm *c, struct kura_audit_entry *
 	kura_audit_set_outcome(e, KURA_OK);
 }
 
+/* Requests that read records: every GET, and the reads sent with POST. */
+static bool
+is_read(const struct kura_req *r)
+{
+	const char *pat = r->route != NULL ? r->route->pattern : "";
+	size_t n = strlen(pat);
+
+	return r->method == KURA_GET ||
+	       (n >= 7 && strcmp(pat + n - 7, "/search") == 0) ||
+	       (n >= 11 && strcmp(pat + n - 11, "/batch/read") == 0);
+}
+
+/*
+ * Counts this reply toward its user's hour (records, sensitive values); a
+ * threshold crossed raises an operator alert and leaves a system entry
+ * "security.volume_alert" in the tenant's audit log, which its admins see.
+ */
+static void
+note_volume(struct kura_req *r, struct kura_api_crm *c)
+{
+	struct kura_volume_counts n;
+	uint64_t sensitive = 0;
+	unsigned crossed;
+	size_t i;
+	json_t *read;
+
+	json_array_foreach(c->x.sensitive_reads, i, read) {
+		const char *props = json_string_value(json_object_get(read, "props"));
+
+		while (props != NULL && *props != '\0') {
+			const char *comma = strchr(props, ',');
+
+			sensitive++;
+			props = comma != NULL ? comma + 1 : props + strlen(props);
+		}
+	}
+	crossed = kura_volume_add(r->srv->volume, r->principal.tenant_id, r->principal.user.id,
+				  r->reply_items, sensitive, kura_now_us(), &n);
+	for (unsigned bit = KURA_VOLUME_RECORDS; bit <= KURA_VOLUME_SENSITIVE; bit <<= 1) {
+		struct kura_audit_entry a;
+		char uid[24], detail[KURA_EMAIL_MAX + 200];
+		bool records = bit == KURA_VOLUME_RECORDS;
+
+		if ((crossed & bit) == 0)
+			continue;
+		snprintf(uid, sizeof(uid), "%lld", (long long)r->principal.user.id);
+		snprintf(detail, sizeof(detail),
+			 "user %s (%s) read %llu %s within the hour, more than the %u allowed "
+			 "before an alert", uid, r->principal.user.email,
+			 (unsigned long long)(records ? n.records : n.sensitive),
+			 records ? "records" : "sensitive values",
+			 records ? r->srv->cfg.alert_user_records_per_hour
+				 : r->srv->cfg.alert_user_sensitive_per_hour);
+		kura_alert_raise(r->srv->alerts, KURA_ALERT_USER_VOLUME, r->principal.tenant_id, r->ip,
+				 0, detail);
+		kura_req_audit_init(r, &a, "security.volume_alert", "user", uid);
+		a.actor_type = KURA_ACTOR_SYSTEM;
+		a.actor_id = 0;
+		a.actor_email[0] = '\0';
+		a.actor_role[0] = '\0';
+		snprintf(a.target_props, sizeof(a.target_props), "%s:%llu",
+			 records ? "records" : "sensitive_values",
+			 (unsigned long long)(records ? n.records : n.sensitive));
+		kura_audit_set_outcome(&a, KURA_OK);
+		if (kura_audit_append(r->principal.db, &a) != KURA_OK)
+			kura_log(KURA_LOG_ERROR, "audit_append_failed",
+				 "rid=%s action=security.volume_alert", r->rid);
+	}
+}
+
 void
 kura_api_crm_end(struct kura_req *r, struct kura_api_crm *c)
 {
+	if (r->status > 0 && r->status < 400 && c->obj != NULL && r->srv->volume != NULL &&
+	    r->principal.db != NULL && is_read(r))
+		note_volume(r, c);
 	/*
 	 * Every sensitive value in this reply is recorded before the reply can
 	 * leave (it is queued only after the handler returns): who, which

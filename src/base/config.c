@@ -104,6 +104,12 @@ static const struct key keys[] = {
 	 "file holding the key (16+ characters) of the webhook's X-Kura-Signature HMAC"},
 	{"alert_5xx_per_minute", NULL, T_UINT, OFF(alert_5xx_per_minute), SZ(alert_5xx_per_minute), 0,
 	 1000000, "more 5xx answers than this in one minute raise an alert; 0 = never"},
+	{"alert_user_records_per_hour", NULL, T_UINT, OFF(alert_user_records_per_hour),
+	 SZ(alert_user_records_per_hour), 0, 100000000,
+	 "one user reading more records than this within an hour raises an alert; 0 = never"},
+	{"alert_user_sensitive_per_hour", NULL, T_UINT, OFF(alert_user_sensitive_per_hour),
+	 SZ(alert_user_sensitive_per_hour), 0, 100000000,
+	 "one user reading more sensitive values than this within an hour raises an alert; 0 = never"},
 	{"test_clock_offset_file", NULL, T_STR, OFF(test_clock_offset_file),
 	 SZ(test_clock_offset_file), 0, 0, "tests only: file whose number of seconds moves the clock"},
 };
@@ -137,6 +143,8 @@ kura_config_defaults(struct kura_config *c)
 	c->housekeeping_seconds = 3600;
 	c->attachment_max_bytes = 25u << 20;
 	c->alert_5xx_per_minute = 50;
+	c->alert_user_records_per_hour = 10000;
+	c->alert_user_sensitive_per_hour = 1000;
 #ifdef KURA_DEFAULT_WEB_ROOT
 	snprintf(c->web_root, sizeof(c->web_root), "%s", KURA_DEFAULT_WEB_ROOT);
 #endif

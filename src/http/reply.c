@@ -140,6 +140,10 @@ reply_json_owned(struct kura_req *r, unsigned status, json_t *body)
 		set_response(r, status, NULL, 0, NULL);
 		return;
 	}
+	/* How many items the answer carries: a list's results, or one object (read volume). */
+	r->reply_items = json_is_array(json_object_get(body, "results"))
+				 ? json_array_size(json_object_get(body, "results"))
+				 : json_is_object(body) ? 1 : 0;
 	text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 	json_decref(body);
 	if (text == NULL) {

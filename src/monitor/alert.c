@@ -53,7 +53,8 @@ struct kura_alerts {
 	int64_t alerted_minute;
 };
 
-static const char *const kind_names[KURA_ALERT__COUNT] = {"ip_blocked", "error_rate"};
+static const char *const kind_names[KURA_ALERT__COUNT] = {"ip_blocked", "error_rate",
+							    "user_volume"};
 
 const char *
 kura_alert_kind_name(enum kura_alert_kind k)

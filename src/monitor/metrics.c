@@ -391,7 +391,8 @@ labelled(struct kura_buf *b, const char *name, const char *help, const char *lab
 enum kura_err
 kura_metrics_render(struct kura_buf *b, const struct kura_metrics_gauges *g)
 {
-	static const char *const alert_names[KURA_ALERT__COUNT] = {"ip_blocked", "error_rate"};
+	static const char *const alert_names[KURA_ALERT__COUNT] = {"ip_blocked", "error_rate",
+								    "user_volume"};
 	enum kura_err e;
 
 	e = render_requests(b);

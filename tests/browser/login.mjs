@@ -62,6 +62,9 @@ try {
   seen.homeTitle = await page.textContent('#home-title');
   seen.homeRole = await page.textContent('#home-role');
   seen.users = await page.$$eval('#users-body tr td:nth-child(2)', (ts) => ts.map((t) => t.textContent));
+  await page.waitForSelector('#notices-card:not([hidden])');
+  seen.notices = await page.$$eval('#notices-list li strong', (ts) => ts.map((t) => t.textContent));
+  seen.alertsHidden = await page.$eval('#alerts-card', (c) => c.hidden);
   await page.screenshot({ path: `${outDir}/home.png` });
 
   const cookies = await context.cookies();

@@ -3,6 +3,7 @@ sign in with the one-time password `kura user create` printed, get the
 forced password change, reach the home page with the user list, reload,
 sign out. This is the path a new user takes after `make demo`."""
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -24,6 +25,11 @@ def test_sign_in_through_the_ui(data_dir, servers, tmp_dir):
     cli.tenant_create("acme", "Acme Corp")
     otp = cli.user_create("acme", "ui@acme.example", "super_admin", name="Ui Admin")
     cli.user_create("acme", "colleague@acme.example", "member", name="Colleague")
+    now = dt.datetime.now(dt.timezone.utc)
+    cli.run("notice", "create", "--kind", "maintenance", "--title", "Upgrade tonight", "--body",
+            "The database moves to new disks.", "--starts",
+            (now - dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"), "--ends",
+            (now + dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"), "--tenant", "acme")
     server = servers(data)
     new_pw = k.strong_password()
     out_dir = tmp_dir / "shots"
@@ -45,6 +51,9 @@ def test_sign_in_through_the_ui(data_dir, servers, tmp_dir):
     assert sorted(seen["users"]) == ["colleague@acme.example", "ui@acme.example"]
     assert seen["cookie"] == {"httpOnly": True, "secure": True, "sameSite": "Strict"}
     assert seen["afterReload"] == "ui@acme.example"
+    # the operator's notice is on the home page; no security alerts yet
+    assert seen["notices"] == ["Maintenance: Upgrade tonight"], seen
+    assert seen["alertsHidden"] is True, seen
     assert seen["cookieAfterLogout"] is False
     # 401/422 answers the flow provokes show up as "Failed to load resource";
     # anything else (a script error, a CSP refusal) is a defect.
