@@ -225,6 +225,13 @@ typedef void (*kura_setting_cb)(void *ctx, const char *key, const char *value);
 typedef bool (*kura_pwhistory_cb)(void *ctx, const char *hash); /* false stops */
 
 /* One wrapped data key of the keystore. */
+/* A seal of a tenant's audit chain made again under a new master key. */
+struct kura_resealed {
+	char tenant[KURA_TENANT_ID_MAX + 1];
+	int64_t seq;
+	uint8_t mac[32];
+};
+
 struct kura_wrapped_key {
 	char tenant[KURA_TENANT_ID_MAX + 1];
 	uint32_t version;
@@ -327,7 +334,8 @@ struct kura_store_ops {
 	enum kura_err (*tenant_delete)(void *be, const char *id);
 	enum kura_err (*tenant_keys_all)(void *be, kura_tenant_key_cb cb, void *ctx);
 	enum kura_err (*tenant_keys_replace)(void *be, const struct kura_wrapped_key *keys,
-					     size_t n);
+					     size_t n, const struct kura_resealed *seals,
+					     size_t nseals);
 };
 
 extern const struct kura_store_ops kura_store_sqlite_ops;
@@ -374,8 +382,14 @@ enum kura_err kura_store_tenant_delete(struct kura_store *s, const char *id);
 /* Every wrapped data key of the keystore, by tenant and version, until cb returns false. */
 enum kura_err kura_store_tenant_keys_all(struct kura_store *s, kura_tenant_key_cb cb, void *ctx);
 /* Replaces the wrapped form of these keys, all in one transaction (a master-key rotation). */
+/*
+ * A master-key rotation's write, in one system transaction: every wrapped
+ * key replaced, and the MAC of each listed seal replaced (hash, seq and
+ * time kept): all of it or nothing.
+ */
 enum kura_err kura_store_tenant_keys_replace(struct kura_store *s,
-					     const struct kura_wrapped_key *keys, size_t n);
+					     const struct kura_wrapped_key *keys, size_t n,
+					     const struct kura_resealed *seals, size_t nseals);
 
 /* KURA_E_NOT_FOUND when no such tenant. The handle is bound to that tenant only. */
 enum kura_err kura_store_tenant_acquire(struct kura_store *s, const char *tenant_id,

@@ -856,9 +856,9 @@ kura_store_tenant_keys_all(struct kura_store *s, kura_tenant_key_cb cb, void *ct
 
 enum kura_err
 kura_store_tenant_keys_replace(struct kura_store *s, const struct kura_wrapped_key *keys,
-			       size_t n)
+			       size_t n, const struct kura_resealed *seals, size_t nseals)
 {
-	if (s == NULL || (keys == NULL && n > 0))
+	if (s == NULL || (keys == NULL && n > 0) || (seals == NULL && nseals > 0))
 		return KURA_E_INTERNAL;
-	return s->ops->tenant_keys_replace(s->be, keys, n);
+	return s->ops->tenant_keys_replace(s->be, keys, n, seals, nseals);
 }

@@ -1800,3 +1800,38 @@ def test_entries_survive_restart(fresh_world):
     rc, out, err = verify(w.cli, "globex")
     assert rc == 0 and out.endswith("intact"), (out, err)
     w.server.start()
+
+
+def test_master_key_rotation_keeps_chains_verifiable(sealed_data):
+    """Seals are MACs under a subkey of the master key: rotating the master
+    key (directly, or as a tenant deletion does) re-makes every seal that
+    verifies under the old key, so chains stay verifiable; a seal that did
+    not verify before stays broken after."""
+    data, cli, _, _ = sealed_data
+    assert verify(cli, "acme")[0] == 0 and verify(cli, "globex")[0] == 0
+    before = seal_seqs(data, "acme")
+    p = cli.run("keys", "rotate-master")
+    assert "master key replaced" in p.stdout, p.stdout
+    for tenant in ("acme", "globex"):
+        rc, out, err = verify(cli, tenant)
+        assert rc == 0 and out.endswith("intact"), (tenant, out, err)
+    assert seal_seqs(data, "acme") == before
+    # a tenant deletion rotates the master key too: the others stay verifiable
+    cli.tenant_create("doomed", "Doomed Ltd")
+    cli.run("tenant", "delete", "doomed", "--yes")
+    rc, out, err = verify(cli, "acme")
+    assert rc == 0, (out, err)
+    # a forged seal (not made under the master key) is not blessed by a rotation
+    con = sqlite3.connect(str(Path(data) / "system.db"))
+    try:
+        con.execute("INSERT INTO audit_seals (tenant_id, seq, hash, mac, sealed_at) "
+                    "SELECT tenant_id, seq + 1, hash, randomblob(32), sealed_at FROM audit_seals "
+                    "WHERE tenant_id = 'globex' ORDER BY seq DESC LIMIT 1")
+        con.commit()
+    finally:
+        con.close()
+    assert verify(cli, "globex")[0] == 1
+    cli.run("keys", "rotate-master")
+    rc, out, _ = verify(cli, "globex")
+    assert rc == 1 and "BROKEN" in out, out
+    assert verify(cli, "acme")[0] == 0

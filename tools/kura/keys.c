@@ -15,6 +15,8 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "kura/crypto.h"
+#include "kura/audit.h"
 #include "kura/auth.h"
 #include "kura/clock.h"
 #include "kura/core.h"
@@ -237,6 +239,62 @@ install_new_key(const char *mk, const char *mk_new)
 	return 0;
 }
 
+/* Seals re-made under the new master key (those that verify under the old one). */
+struct reseal {
+	const struct kura_keyring *from, *to;
+	const char *tenant;
+	struct kura_resealed *seals;
+	size_t n, cap, kept;
+	enum kura_err e;
+};
+
+static bool
+reseal_one(void *ctx, const struct kura_audit_seal *s)
+{
+	struct reseal *r = ctx;
+	uint8_t mac[32];
+
+	kura_audit_seal_mac(r->from, r->tenant, s->seq, s->hash, mac);
+	/* A seal that never verified stays as it is: the break must stay visible. */
+	if (!kura_ct_equal(mac, s->mac, sizeof(mac))) {
+		r->kept++;
+		return true;
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap == 0 ? 256 : r->cap * 2;
+		struct kura_resealed *p = realloc(r->seals, cap * sizeof(*p));
+
+		if (p == NULL) {
+			r->e = KURA_E_NOMEM;
+			return false;
+		}
+		r->seals = p;
+		r->cap = cap;
+	}
+	snprintf(r->seals[r->n].tenant, sizeof(r->seals[r->n].tenant), "%s", r->tenant);
+	r->seals[r->n].seq = s->seq;
+	kura_audit_seal_mac(r->to, r->tenant, s->seq, s->hash, r->seals[r->n].mac);
+	r->n++;
+	return true;
+}
+
+struct reseal_all {
+	struct cli *c;
+	struct reseal *r;
+};
+
+static void
+reseal_tenant(void *ctx, const struct kura_tenant *t)
+{
+	struct reseal_all *x = ctx;
+
+	if (x->r->e != KURA_OK)
+		return;
+	x->r->tenant = t->id;
+	x->r->e = kura_store_seal_list(x->c->store, t->id, reseal_one, x->r);
+	x->r->tenant = NULL;
+}
+
 /*
  * A new master key: every wrapped data key is unwrapped with the old one
  * and wrapped with the new one in a single keystore transaction; then the
@@ -251,6 +309,7 @@ cli_rotate_master(struct cli *c, const char *why)
 	char mk_new[KURA_PATH_MAX + 8], err[512];
 	struct kura_keyring *to = NULL;
 	struct rewrap r = {0};
+	struct reseal rs = {0};
 	enum kura_err e;
 	int rc = 1;
 
@@ -291,8 +350,18 @@ cli_rotate_master(struct cli *c, const char *why)
 	e = kura_store_tenant_keys_all(c->store, rewrap_one, &r);
 	if (e == KURA_OK)
 		e = r.e;
+	/* The audit seals are MACs under a subkey of the master key: made again too. */
+	rs.from = c->keys;
+	rs.to = to;
+	if (e == KURA_OK) {
+		struct reseal_all x = {c, &rs};
+
+		e = kura_store_tenant_list(c->store, reseal_tenant, &x);
+		if (e == KURA_OK)
+			e = rs.e;
+	}
 	if (e == KURA_OK)
-		e = kura_store_tenant_keys_replace(c->store, r.keys, r.n);
+		e = kura_store_tenant_keys_replace(c->store, r.keys, r.n, rs.seals, rs.n);
 	if (e != KURA_OK) {
 		fprintf(stderr, "kura: cannot re-wrap the data keys: %s (nothing changed)\n",
 			kura_err_name(e));
@@ -305,11 +374,15 @@ cli_rotate_master(struct cli *c, const char *why)
 	kura_keyring_free(c->keys);
 	c->keys = to;
 	to = NULL;
-	printf("master key replaced (%s); %zu data keys re-wrapped; restart kurad to use it\n", why,
-	       r.n);
+	printf("master key replaced (%s); %zu data keys re-wrapped, %zu audit seals re-made",
+	       why, r.n, rs.n);
+	if (rs.kept > 0)
+		printf(" (%zu that did not verify kept as they were)", rs.kept);
+	printf("; restart kurad to use it\n");
 	rc = 0;
 out:
 	free_keys(&r);
+	free(rs.seals);
 	kura_keyring_free(to);
 	return rc;
 }

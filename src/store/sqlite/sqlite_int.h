@@ -259,7 +259,8 @@ enum kura_err kura_sqlite_tenant_get(void *be, const char *id, struct kura_tenan
 enum kura_err kura_sqlite_tenant_delete(void *be, const char *id);
 enum kura_err kura_sqlite_tenant_keys_all(void *be, kura_tenant_key_cb cb, void *ctx);
 enum kura_err kura_sqlite_tenant_keys_replace(void *be, const struct kura_wrapped_key *keys,
-					      size_t n);
+					      size_t n, const struct kura_resealed *seals,
+					      size_t nseals);
 enum kura_err kura_sqlite_tenant_key_rotate(void *be, const char *id, uint32_t version,
 					     const uint8_t *wrapped, size_t len, int64_t now);
 enum kura_err kura_sqlite_tenant_list(void *be, kura_tenant_cb cb, void *ctx);

@@ -660,7 +660,8 @@ out:
 }
 
 enum kura_err
-kura_sqlite_tenant_keys_replace(void *p, const struct kura_wrapped_key *keys, size_t n)
+kura_sqlite_tenant_keys_replace(void *p, const struct kura_wrapped_key *keys, size_t n,
+				const struct kura_resealed *seals, size_t nseals)
 {
 	struct kura_sqlite_be *be = p;
 	struct kura_sqlite_conn *c = NULL;
@@ -686,6 +687,56 @@ kura_sqlite_tenant_keys_replace(void *p, const struct kura_wrapped_key *keys, si
 	}
 	kura_sqlite_done(st);
 	st = NULL;
+	/*
+	 * Seals are never updated (a trigger forbids it, against our own
+	 * mistakes): a re-made seal is the old row deleted and inserted again
+	 * with the new MAC, its time kept.
+	 */
+	for (size_t i = 0; e == KURA_OK && i < nseals; i++) {
+		int64_t sealed_at = 0;
+		uint8_t hash[32];
+		int rc;
+
+		e = kura_sqlite_dyn(c, "SELECT hash, sealed_at FROM audit_seals "
+				    "WHERE tenant_id = ? AND seq = ?", &st);
+		if (e != KURA_OK)
+			break;
+		sqlite3_bind_text(st, 1, seals[i].tenant, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, seals[i].seq);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == (int)sizeof(hash)) {
+			memcpy(hash, sqlite3_column_blob(st, 0), sizeof(hash));
+			sealed_at = sqlite3_column_int64(st, 1);
+		} else {
+			e = rc == SQLITE_ROW || rc == SQLITE_DONE ? KURA_E_NOT_FOUND
+								  : kura_sqlite_error(c, "reseal", rc);
+		}
+		kura_sqlite_done(st);
+		st = NULL;
+		if (e == KURA_OK)
+			e = kura_sqlite_dyn(c, "DELETE FROM audit_seals WHERE tenant_id = ? AND seq = ?",
+					    &st);
+		if (e == KURA_OK) {
+			sqlite3_bind_text(st, 1, seals[i].tenant, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, seals[i].seq);
+			e = kura_sqlite_write(c, st, "reseal_delete", true);
+			kura_sqlite_done(st);
+			st = NULL;
+		}
+		if (e == KURA_OK)
+			e = kura_sqlite_dyn(c, "INSERT INTO audit_seals (tenant_id, seq, hash, mac, "
+					    "sealed_at) VALUES (?, ?, ?, ?, ?)", &st);
+		if (e == KURA_OK) {
+			sqlite3_bind_text(st, 1, seals[i].tenant, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, seals[i].seq);
+			sqlite3_bind_blob(st, 3, hash, sizeof(hash), SQLITE_STATIC);
+			sqlite3_bind_blob(st, 4, seals[i].mac, sizeof(seals[i].mac), SQLITE_STATIC);
+			sqlite3_bind_int64(st, 5, sealed_at);
+			e = kura_sqlite_write(c, st, "reseal_insert", true);
+			kura_sqlite_done(st);
+			st = NULL;
+		}
+	}
 	if (e == KURA_OK)
 		e = kura_sqlite_commit(c);
 	if (e == KURA_OK)
