@@ -20,6 +20,7 @@
 #include "kura/core.h"
 #include "kura/crypto.h"
 #include "kura/http.h"
+#include "kura/lock.h"
 #include "kura/log.h"
 #include "kura/monitor.h"
 #include "kura/password.h"
@@ -290,7 +291,7 @@ main(int argc, char **argv)
 	char qerr[1200];
 	bool print_config = false;
 	sigset_t sigs;
-	int sig = 0, rc = 1;
+	int sig = 0, rc = 1, lock_fd = -1;
 	pthread_t clock_thr;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -325,6 +326,12 @@ main(int argc, char **argv)
 				 pending);
 			goto out;
 		}
+	}
+	/* One kurad per data directory; operator commands that need it stopped can tell. */
+	if (kura_datadir_lock(srv.cfg.data_dir, &lock_fd, err, sizeof(err)) != KURA_OK) {
+		kura_log(KURA_LOG_ERROR, "start_failed", "reason=data_dir_lock msg=%s",
+			 kura_log_quote(qerr, sizeof(qerr), err));
+		goto out;
 	}
 	if (kura_keyring_open(srv.cfg.master_key_file, &srv.keys, err, sizeof(err)) != KURA_OK) {
 		kura_log(KURA_LOG_ERROR, "start_failed", "reason=master_key msg=%s hint=\"run kura init\"",
@@ -444,6 +451,8 @@ out:
 	kura_audit_group_free(srv.audit_group);
 	kura_store_close(srv.store);
 	kura_keyring_free(srv.keys);
+	/* Last: the files are closed before another process may take them. */
+	kura_datadir_unlock(lock_fd);
 	if (srv.tls_key_pem != NULL) {
 		explicit_bzero(srv.tls_key_pem, strlen(srv.tls_key_pem));
 		free(srv.tls_key_pem);

@@ -16,6 +16,7 @@ struct cli {
 	struct kura_config cfg;
 	struct kura_keyring *keys;
 	struct kura_store *store;
+	int datadir_lock;   /* the data directory's lock (kura/lock.h) while held, else -1 */
 };
 
 /* Opens the master key and the store if not yet open; prints why not on failure. */

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "kura/lock.h"
 #include "kura/crypto.h"
 #include "kura/audit.h"
 #include "kura/auth.h"
@@ -311,8 +312,15 @@ cli_rotate_master(struct cli *c, const char *why)
 	struct rewrap r = {0};
 	struct reseal rs = {0};
 	enum kura_err e;
-	int rc = 1;
+	int rc = 1, lock_fd = -1;
 
+	/* A running kurad would go on sealing and unwrapping under the old key. */
+	if (c->datadir_lock < 0 &&
+	    kura_datadir_lock(c->cfg.data_dir, &lock_fd, err, sizeof(err)) != KURA_OK) {
+		fprintf(stderr, "kura: %s; stop it first (the master key cannot change under it)\n",
+			err);
+		return 1;
+	}
 	snprintf(mk_new, sizeof(mk_new), "%s.new", mk);
 	if (access(mk_new, F_OK) == 0) {
 		if (kura_keyring_open(mk_new, &to, err, sizeof(err)) == KURA_OK) {
@@ -384,5 +392,6 @@ out:
 	free_keys(&r);
 	free(rs.seals);
 	kura_keyring_free(to);
+	kura_datadir_unlock(lock_fd);
 	return rc;
 }

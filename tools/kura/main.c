@@ -78,6 +78,7 @@ main(int argc, char **argv)
 	int opt, rc = 2;
 
 	memset(&c, 0, sizeof(c));
+	c.datadir_lock = -1;
 	/* "+": stop at the command, whose own options follow it. */
 	while ((opt = getopt_long(argc, argv, "+d:c:h", opts, NULL)) != -1) {
 		switch (opt) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kura/lock.h"
 #include "kura/auth.h"
 #include "kura/clock.h"
 
@@ -92,6 +93,7 @@ static int
 delete_tenant(struct cli *c, const char *id)
 {
 	enum kura_err e;
+	int rc;
 
 	if (!kura_tenant_id_valid(id)) {
 		fprintf(stderr, "kura: tenant id \"%s\" is not valid\n", id);
@@ -99,17 +101,32 @@ delete_tenant(struct cli *c, const char *id)
 	}
 	if (cli_open(c) != 0)
 		return 1;
-	e = kura_store_tenant_delete(c->store, id);
-	if (e == KURA_E_NOT_FOUND) {
-		fprintf(stderr, "kura: no tenant \"%s\"\n", id);
-		return 1;
+	/* Held from before anything is destroyed until the new master key is in place. */
+	{
+		char err[256];
+
+		if (kura_datadir_lock(c->cfg.data_dir, &c->datadir_lock, err, sizeof(err)) !=
+		    KURA_OK) {
+			fprintf(stderr, "kura: %s; stop it first\n", err);
+			return 1;
+		}
 	}
+	e = kura_store_tenant_delete(c->store, id);
 	if (e != KURA_OK) {
-		fprintf(stderr, "kura: cannot delete tenant \"%s\": %s\n", id, kura_err_name(e));
+		if (e == KURA_E_NOT_FOUND)
+			fprintf(stderr, "kura: no tenant \"%s\"\n", id);
+		else
+			fprintf(stderr, "kura: cannot delete tenant \"%s\": %s\n", id,
+				kura_err_name(e));
+		kura_datadir_unlock(c->datadir_lock);
+		c->datadir_lock = -1;
 		return 1;
 	}
 	printf("tenant %s deleted: its data keys are destroyed and its files overwritten\n", id);
-	return cli_rotate_master(c, "after a tenant deletion");
+	rc = cli_rotate_master(c, "after a tenant deletion");
+	kura_datadir_unlock(c->datadir_lock);
+	c->datadir_lock = -1;
+	return rc;
 }
 
 int
