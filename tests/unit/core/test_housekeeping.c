@@ -5,8 +5,8 @@
  * current data key is version 1 is never scanned; after a rotation the
  * next round re-encrypts; once a scan that began well after the rotation
  * found nothing stale, rounds stop scanning until the next rotation.
- * ANALYZE runs on the first visit and then once an hour; purges run every
- * round. The clock is moved with kura_clock_set_offset_us.
+ * ANALYZE runs on the first visit, then once an hour or when the tenant
+ * has doubled; purges run every round. The clock is moved with kura_clock_set_offset_us.
  */
 #include <ftw.h>
 #include <setjmp.h>
@@ -286,6 +286,32 @@ test_analyze_hourly_purge_every_round(void **state)
 	round_stats(f, &st);
 	assert_int_equal(st.analyzes, 1);
 
+	/* A tenant that grew a lot within the hour is analysed again, once. */
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
+	rec_ctx(f, db, cat, &x);
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	for (int i = 0; i < 1000; i++) {
+		char email[40];
+		json_t *props, *details = json_array();
+		int64_t id = 0;
+
+		snprintf(email, sizeof(email), "grow%d@example.com", i);
+		props = json_pack("{s:s}", "email", email);
+		assert_int_equal(kura_record_create(&x, props, details, &id, NULL), KURA_OK);
+		json_decref(props);
+		json_decref(details);
+	}
+	assert_int_equal(kura_store_finish(db, KURA_OK), KURA_OK);
+	kura_catalog_release(NULL, cat);
+	cat = NULL;
+	kura_store_tenant_release(db);
+	db = NULL;
+	round_stats(f, &st);
+	assert_int_equal(st.analyzes, 2);
+	round_stats(f, &st);
+	assert_int_equal(st.analyzes, 2);
+
 	/* Archive a record: 90 days later the next round purges it, analysed or not. */
 	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
 	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
@@ -297,7 +323,7 @@ test_analyze_hourly_purge_every_round(void **state)
 	kura_clock_set_offset_us(1800LL * 1000000 + 91LL * 86400 * 1000000);
 	round_stats(f, &st);
 	/* More than an hour since the last ANALYZE: one more. */
-	assert_int_equal(st.analyzes, 2);
+	assert_int_equal(st.analyzes, 3);
 	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
 	x.db = db;
 	assert_int_equal(kura_record_json(&x, f->ids[0], true, NULL, &rec), KURA_E_NOT_FOUND);
@@ -306,7 +332,7 @@ test_analyze_hourly_purge_every_round(void **state)
 	kura_catalog_release(NULL, cat);
 	kura_store_tenant_release(db);
 	round_stats(f, &st);
-	assert_int_equal(st.analyzes, 2);
+	assert_int_equal(st.analyzes, 3);
 }
 
 int
