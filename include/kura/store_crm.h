@@ -35,6 +35,13 @@ struct kura_tenant_db;
 #define KURA_ASSOC_LABEL_MAX 64
 #define KURA_IDEM_KEY_MAX 128
 
+/*
+ * A property's encryption state: KURA_ENC_PENDING from the moment its
+ * sensitive flag is turned on while it holds values until every value and
+ * history entry in clear is encrypted (values are then in both forms).
+ */
+enum { KURA_ENC_NONE = 0, KURA_ENC_PENDING = 1 };
+
 /* Built-in columns of every record, as negative property ids. */
 #define KURA_COL_ID (-1)
 #define KURA_COL_CREATED (-2)
@@ -84,6 +91,8 @@ struct kura_prop_row {
 	const char *options;       /* JSON array text */
 	const char *validation;    /* JSON object text */
 	const char *permissions;   /* JSON {"view": [...], "edit": [...]} text; "{}" = no limits */
+	int enc_state;             /* KURA_ENC_* (read only: prop_enc_set writes it) */
+	int64_t enc_total;         /* values held when the encryption began */
 	int64_t archived_at;       /* 0 = live */
 	int64_t created_at;
 	int64_t updated_at;
@@ -108,6 +117,7 @@ struct kura_actor {
 
 struct kura_history_row {
 	int64_t id;
+	int64_t record_id;         /* set by history_of_prop only */
 	int64_t at;
 	int actor_type;
 	int64_t actor_id;
@@ -343,6 +353,36 @@ struct kura_crm_ops {
 	enum kura_err (*prop_values_stale)(void *conn, int64_t object_id, int64_t prop_id,
 					   uint32_t version, unsigned limit, kura_colval_cb cb,
 					   void *ctx);
+	/*
+	 * Turning the sensitive flag of a property that holds values. Values
+	 * by form, by id, at most limit (archived records too): sealed, the
+	 * ciphertexts (BLOBs); otherwise the values in clear.
+	 */
+	enum kura_err (*prop_values_form)(void *conn, int64_t object_id, int64_t prop_id,
+					  bool sealed, unsigned limit, kura_colval_cb cb, void *ctx);
+	/* Sets a value and its blind index (NULL or KURA_V_NULL: none); no history. */
+	enum kura_err (*prop_value_put)(void *conn, int64_t object_id, int64_t prop_id, int64_t id,
+					const struct kura_val *v, const struct kura_val *blind);
+	/*
+	 * History entries of the type whose value(s) for the property named
+	 * are sealed ({"$enc": ...}), or in clear, by id, at most limit;
+	 * record_id is set in the rows. history_set replaces an entry's changes.
+	 */
+	enum kura_err (*history_of_prop)(void *conn, int64_t object_id, const char *name,
+					 bool sealed, unsigned limit, kura_history_row_cb cb,
+					 void *ctx);
+	enum kura_err (*history_set)(void *conn, int64_t id, const char *changes);
+	/*
+	 * The property's encryption state (KURA_ENC_*), values encrypted so
+	 * far and values held when it began. enc_set sets state and total
+	 * (done back to 0) and is a catalogue change; enc_step adds to done.
+	 */
+	enum kura_err (*prop_enc_get)(void *conn, int64_t prop_id, int *state, int64_t *done,
+				      int64_t *total);
+	enum kura_err (*prop_enc_set)(void *conn, int64_t prop_id, int state, int64_t total);
+	enum kura_err (*prop_enc_step)(void *conn, int64_t prop_id, int64_t done);
+	/* Merges the type's text index, so that deleted bodies leave no words behind. */
+	enum kura_err (*fts_optimize)(void *conn, int64_t object_id);
 	/*
 	 * Attachments: the row (a->id is chosen by attachment_next_id, in the
 	 * same transaction, because the ciphertext is bound to it), and its

@@ -143,6 +143,8 @@ prop_row(sqlite3_stmt *st, void *p)
 	r.created_at = sqlite3_column_int64(st, 16);
 	r.updated_at = sqlite3_column_int64(st, 17);
 	r.permissions = col_str(st, 18);
+	r.enc_state = sqlite3_column_int(st, 19);
+	r.enc_total = sqlite3_column_int64(st, 20);
 	x->stop = !x->pcb(x->ctx, &r);
 }
 
@@ -157,8 +159,8 @@ kura_sqlite_crm_prop_list(void *conn, kura_prop_row_cb cb, void *ctx)
 	e = kura_sqlite_dyn(c,
 			    "SELECT id, object_id, name, label_en, label_ja, type, required, uniq, "
 			    "indexed, sensitive, classification, description, options, validation, "
-			    "standard, coalesce(archived_at, 0), created_at, updated_at, permissions "
-			    "FROM properties ORDER BY id",
+			    "standard, coalesce(archived_at, 0), created_at, updated_at, permissions, "
+			    "enc_state, enc_total FROM properties ORDER BY id",
 			    &st);
 	if (e == KURA_OK)
 		e = kura_sqlite_each(c, st, "prop_list", prop_row, &x);

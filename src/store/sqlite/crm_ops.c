@@ -50,4 +50,12 @@ const struct kura_crm_ops kura_store_sqlite_crm_ops = {
 	.file_delete = kura_sqlite_crm_file_delete,
 	.prop_key_versions = kura_sqlite_crm_prop_key_versions,
 	.prop_values_stale = kura_sqlite_crm_prop_values_stale,
+	.prop_values_form = kura_sqlite_crm_prop_values_form,
+	.prop_value_put = kura_sqlite_crm_prop_value_put,
+	.history_of_prop = kura_sqlite_crm_history_of_prop,
+	.history_set = kura_sqlite_crm_history_set,
+	.prop_enc_get = kura_sqlite_crm_prop_enc_get,
+	.prop_enc_set = kura_sqlite_crm_prop_enc_set,
+	.prop_enc_step = kura_sqlite_crm_prop_enc_step,
+	.fts_optimize = kura_sqlite_crm_fts_optimize,
 };

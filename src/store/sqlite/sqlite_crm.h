@@ -58,6 +58,23 @@ enum kura_err kura_sqlite_crm_prop_values_stale(void *conn, int64_t object_id, i
 						uint32_t version, unsigned limit,
 						kura_colval_cb cb, void *ctx);
 
+/* crm_enc.c */
+enum kura_err kura_sqlite_crm_prop_values_form(void *conn, int64_t object_id, int64_t prop_id,
+					       bool sealed, unsigned limit, kura_colval_cb cb,
+					       void *ctx);
+enum kura_err kura_sqlite_crm_prop_value_put(void *conn, int64_t object_id, int64_t prop_id,
+					     int64_t id, const struct kura_val *v,
+					     const struct kura_val *blind);
+enum kura_err kura_sqlite_crm_history_of_prop(void *conn, int64_t object_id, const char *name,
+					      bool sealed, unsigned limit, kura_history_row_cb cb,
+					      void *ctx);
+enum kura_err kura_sqlite_crm_history_set(void *conn, int64_t id, const char *changes);
+enum kura_err kura_sqlite_crm_prop_enc_get(void *conn, int64_t prop_id, int *state, int64_t *done,
+					   int64_t *total);
+enum kura_err kura_sqlite_crm_prop_enc_set(void *conn, int64_t prop_id, int state, int64_t total);
+enum kura_err kura_sqlite_crm_prop_enc_step(void *conn, int64_t prop_id, int64_t done);
+enum kura_err kura_sqlite_crm_fts_optimize(void *conn, int64_t object_id);
+
 enum kura_err kura_sqlite_crm_attachment_next_id(void *conn, int64_t *id);
 enum kura_err kura_sqlite_crm_attachment_add(void *conn, const struct kura_attachment_row *a);
 enum kura_err kura_sqlite_crm_attachment_list(void *conn, int64_t object_id, int64_t record_id,

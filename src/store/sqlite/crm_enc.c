@@ -1,0 +1,272 @@
+/*
+ * Turning the sensitive flag of a property that holds values, in SQLite:
+ * the state of the change (properties.enc_*, tenant migration 0011), the
+ * values still in one form or the other (told apart by their storage
+ * class: ciphertext is a BLOB, every stored form of a value in clear is
+ * TEXT, INTEGER or REAL, and the record columns have no declared type, so
+ * nothing converts one into the other), and the history entries holding
+ * them. core/sensitive_flag.c drives it.
+ */
+#include "sqlite_crm.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void
+read_val(sqlite3_stmt *st, int col, struct kura_val *v)
+{
+	int t = sqlite3_column_type(st, col);
+
+	memset(v, 0, sizeof(*v));
+	if (t == SQLITE_INTEGER) {
+		v->kind = KURA_V_INT;
+		v->i = sqlite3_column_int64(st, col);
+	} else if (t == SQLITE_FLOAT) {
+		v->kind = KURA_V_REAL;
+		v->d = sqlite3_column_double(st, col);
+	} else if (t == SQLITE_BLOB) {
+		v->kind = KURA_V_BLOB;
+		v->s = sqlite3_column_blob(st, col);
+		v->n = (size_t)sqlite3_column_bytes(st, col);
+		if (v->s == NULL)
+			v->s = "";
+	} else if (t == SQLITE_TEXT) {
+		v->kind = KURA_V_TEXT;
+		v->s = (const char *)sqlite3_column_text(st, col);
+		v->n = (size_t)sqlite3_column_bytes(st, col);
+		if (v->s == NULL)
+			v->s = "";
+	}
+}
+
+enum kura_err
+kura_sqlite_crm_prop_values_form(void *conn, int64_t object_id, int64_t prop_id, bool sealed,
+				 unsigned limit, kura_colval_cb cb, void *ctx)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char sql[200];
+	enum kura_err e;
+	int rc;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT id, p_%lld FROM r_%lld WHERE typeof(p_%lld) %s ORDER BY id LIMIT ?",
+		 (long long)prop_id, (long long)object_id, (long long)prop_id,
+		 sealed ? "= 'blob'" : "IN ('text', 'integer', 'real')");
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct kura_val v;
+
+		read_val(st, 1, &v);
+		if (!cb(ctx, sqlite3_column_int64(st, 0), &v)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		e = kura_sqlite_error(c, "prop_values_form", rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+static void
+bind_v(sqlite3_stmt *st, int at, const struct kura_val *v)
+{
+	if (v == NULL || v->kind == KURA_V_NULL)
+		sqlite3_bind_null(st, at);
+	else if (v->kind == KURA_V_INT)
+		sqlite3_bind_int64(st, at, v->i);
+	else if (v->kind == KURA_V_REAL)
+		sqlite3_bind_double(st, at, v->d);
+	else if (v->kind == KURA_V_TEXT)
+		sqlite3_bind_text(st, at, v->s, (int)v->n, SQLITE_STATIC);
+	else
+		sqlite3_bind_blob(st, at, v->s, (int)v->n, SQLITE_STATIC);
+}
+
+enum kura_err
+kura_sqlite_crm_prop_value_put(void *conn, int64_t object_id, int64_t prop_id, int64_t id,
+			       const struct kura_val *v, const struct kura_val *blind)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char sql[160];
+	enum kura_err e;
+
+	snprintf(sql, sizeof(sql), "UPDATE r_%lld SET p_%lld = ?, b_%lld = ? WHERE id = ?",
+		 (long long)object_id, (long long)prop_id, (long long)prop_id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e == KURA_OK) {
+		bind_v(st, 1, v);
+		bind_v(st, 2, blind);
+		sqlite3_bind_int64(st, 3, id);
+		e = kura_sqlite_write(c, st, "prop_value_put", true);
+	}
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_history_of_prop(void *conn, int64_t object_id, const char *name, bool sealed,
+				unsigned limit, kura_history_row_cb cb, void *ctx)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char path[KURA_PROP_NAME_MAX + 8], p0[KURA_PROP_NAME_MAX + 12],
+		p1[KURA_PROP_NAME_MAX + 12];
+	enum kura_err e;
+	int rc;
+
+	/* Names are [a-z0-9_]: quoted, they are a JSON path member as they stand. */
+	snprintf(path, sizeof(path), "$.\"%s\"", name);
+	snprintf(p0, sizeof(p0), "$.\"%s\"[0]", name);
+	snprintf(p1, sizeof(p1), "$.\"%s\"[1]", name);
+	e = kura_sqlite_dyn(
+		c,
+		sealed ? "SELECT id, record_id, initial, changes FROM record_history "
+			 "WHERE object_id = ?1 AND (json_type(changes, ?2) = 'object' OR "
+			 "(initial = 0 AND (json_type(changes, ?3) = 'object' OR "
+			 "json_type(changes, ?4) = 'object'))) ORDER BY id LIMIT ?5"
+		       : "SELECT id, record_id, initial, changes FROM record_history "
+			 "WHERE object_id = ?1 AND ((initial = 1 AND json_type(changes, ?2) NOT IN "
+			 "('object', 'null')) OR (initial = 0 AND (json_type(changes, ?3) NOT IN "
+			 "('object', 'null') OR json_type(changes, ?4) NOT IN ('object', 'null')))) "
+			 "ORDER BY id LIMIT ?5",
+		&st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, object_id);
+	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, p0, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, p1, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct kura_history_row h;
+		const unsigned char *ch = sqlite3_column_text(st, 3);
+
+		memset(&h, 0, sizeof(h));
+		h.id = sqlite3_column_int64(st, 0);
+		h.record_id = sqlite3_column_int64(st, 1);
+		h.initial = sqlite3_column_int(st, 2) != 0;
+		h.changes = ch != NULL ? (const char *)ch : "{}";
+		if (!cb(ctx, &h)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		e = kura_sqlite_error(c, "history_of_prop", rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_history_set(void *conn, int64_t id, const char *changes)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+
+	e = kura_sqlite_dyn(c, "UPDATE record_history SET changes = ? WHERE id = ?", &st);
+	if (e == KURA_OK) {
+		sqlite3_bind_text(st, 1, changes, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, id);
+		e = kura_sqlite_write(c, st, "history_set", true);
+	}
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_prop_enc_get(void *conn, int64_t prop_id, int *state, int64_t *done,
+			     int64_t *total)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	*state = 0;
+	*done = 0;
+	*total = 0;
+	e = kura_sqlite_dyn(c, "SELECT enc_state, enc_done, enc_total FROM properties WHERE id = ?",
+			    &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, prop_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*state = sqlite3_column_int(st, 0);
+		*done = sqlite3_column_int64(st, 1);
+		*total = sqlite3_column_int64(st, 2);
+	} else {
+		e = rc == SQLITE_DONE ? KURA_E_NOT_FOUND : kura_sqlite_error(c, "prop_enc_get", rc);
+	}
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_prop_enc_set(void *conn, int64_t prop_id, int state, int64_t total)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+
+	e = kura_sqlite_dyn(c,
+			    "UPDATE properties SET enc_state = ?, enc_total = ?, enc_done = 0 "
+			    "WHERE id = ?",
+			    &st);
+	if (e == KURA_OK) {
+		sqlite3_bind_int(st, 1, state);
+		sqlite3_bind_int64(st, 2, total);
+		sqlite3_bind_int64(st, 3, prop_id);
+		e = kura_sqlite_write(c, st, "prop_enc_set", true);
+	}
+	kura_sqlite_done(st);
+	/* The state is part of the catalogue: requests see it with their next one. */
+	if (e == KURA_OK)
+		e = kura_sqlite_crm_exec(c, "UPDATE catalog_meta SET version = version + 1",
+					 "catalog_version");
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_prop_enc_step(void *conn, int64_t prop_id, int64_t done)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+
+	/* Progress only: not a catalogue change (no version bump, no reload). */
+	e = kura_sqlite_dyn(c, "UPDATE properties SET enc_done = enc_done + ? WHERE id = ?", &st);
+	if (e == KURA_OK) {
+		sqlite3_bind_int64(st, 1, done);
+		sqlite3_bind_int64(st, 2, prop_id);
+		e = kura_sqlite_write(c, st, "prop_enc_step", true);
+	}
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_fts_optimize(void *conn, int64_t object_id)
+{
+	struct kura_sqlite_conn *c = conn;
+	char sql[96];
+
+	/*
+	 * FTS5 deletes by writing a marker into a new segment: the words of a
+	 * deleted body stay in the older segments until they are merged. One
+	 * merge of everything drops them (and secure_delete zeroes the pages).
+	 */
+	snprintf(sql, sizeof(sql), "INSERT INTO f_%lld (f_%lld) VALUES ('optimize')",
+		 (long long)object_id, (long long)object_id);
+	return kura_sqlite_crm_exec(c, sql, "fts_optimize");
+}
