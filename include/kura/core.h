@@ -254,6 +254,8 @@ enum kura_err kura_records_sweep(struct kura_tenant_db *db, const struct kura_ca
  * change of that property).
  */
 enum kura_err kura_records_reindex(const struct kura_rec_ctx *x, int64_t prop_id);
+/* Rebuilds the full-text body of one record (none when archived). */
+enum kura_err kura_record_reindex_one(const struct kura_rec_ctx *x, int64_t id);
 
 /* --- sensitive properties (core/sensitive.c) --- */
 
@@ -293,6 +295,50 @@ json_t *kura_sensitive_ct_json(const struct kura_val *ct);
 enum kura_err kura_sensitive_ct_from_json(json_t *j, struct kura_strpool *sp,
 					  struct kura_val *ct);
 
+/* --- turning the sensitive flag of a property that holds values (core/sensitive_flag.c) --- */
+
+/* Values (or history entries) encrypted per transaction by the job. */
+#define KURA_ENC_BATCH 250
+/* What a search answers while a filtered property is being encrypted. */
+#define KURA_ENC_PENDING_MSG                                                                   \
+	"a filtered property is being encrypted (encryption.state \"pending\"): exact search " \
+	"on it works once every value is encrypted"
+
+/*
+ * The flag goes on, inside the caller's transaction, after the property
+ * was written sensitive: when p (as it was) holds values, marks it
+ * KURA_ENC_PENDING with their count in *total (0 when it holds none: then
+ * nothing is pending). x->obj is p's object.
+ */
+enum kura_err kura_sensitive_flag_on(const struct kura_rec_ctx *x, const struct kura_prop *p,
+				     int64_t *total);
+enum kura_enc_step { KURA_ENC_MORE = 0, KURA_ENC_FINISHED, KURA_ENC_IDLE };
+/*
+ * One transaction's worth of the job (the caller begins and finishes it):
+ * encrypts up to max values of p still in clear (with their blind index,
+ * and the record's text body rebuilt for a textual type), then history
+ * entries holding p's values in clear. *step: MORE when some may be left,
+ * FINISHED when none was (p is no longer pending: audit it in the same
+ * transaction), IDLE when p was not pending (changed meanwhile). p is the
+ * sensitive property; x needs db, cat, obj (p's), keys, key_version.
+ */
+enum kura_err kura_sensitive_flag_step(const struct kura_rec_ctx *x, const struct kura_prop *p,
+				       unsigned max, size_t *done, enum kura_enc_step *step);
+/*
+ * The flag goes off (forced), inside the caller's transaction and before
+ * the property is written non-sensitive: every ciphertext of p (as it
+ * was: sensitive) is decrypted back into its column (blind index
+ * cleared), and every history entry with a sealed value of p is opened;
+ * a pending encryption ends. *done counts values.
+ */
+enum kura_err kura_sensitive_flag_off(const struct kura_rec_ctx *x, const struct kura_prop *p,
+				      size_t *done);
+/* The state of p (KURA_ENC_*), values encrypted so far and the count it began with. */
+enum kura_err kura_sensitive_flag_progress(const struct kura_rec_ctx *x, const struct kura_prop *p,
+					   int *state, int64_t *done, int64_t *total);
+/* Merges x->obj's text index so that words of rewritten bodies are gone. */
+enum kura_err kura_sensitive_flag_fts_purge(const struct kura_rec_ctx *x);
+
 /* --- attachments --- */
 
 /*
@@ -322,8 +368,7 @@ enum kura_err kura_housekeeper_new(struct kura_store *store, struct kura_field_k
  * housekeeper already found every value under it (a scan that ran
  * KURA_REKEY_SETTLE_SECONDS after it first saw the version, so that no
  * request that started under the older key can still write); and ANALYZE
- * on the first visit, then once an hour per tenant, or sooner when the
- * tenant's records have doubled (and grown by 1,000) since the last one.
+ * at most once an hour per tenant.
  */
 void kura_housekeeping_round(struct kura_housekeeper *h);
 /* Requests run well within this: after it, nothing writes under a key that is no longer current. */
@@ -334,6 +379,7 @@ struct kura_housekeeping_stats {
 	uint64_t rekey_scans;       /* tenants scanned for values under older keys */
 	uint64_t values_rekeyed;
 	uint64_t analyzes;
+	uint64_t values_encrypted;  /* by the jobs of properties turned sensitive */
 };
 void kura_housekeeper_stats(struct kura_housekeeper *h, struct kura_housekeeping_stats *out);
 /* Runs a round every interval_s seconds until stopped; keys (may be NULL) re-encrypt. */

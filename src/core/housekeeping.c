@@ -5,8 +5,9 @@
  * purge round is one transaction with one audit entry per object type
  * (actor "system", action record.purge_expired, how many). It re-encrypts
  * sensitive values left under an older data key after a rotation, and
- * refreshes SQLite's planner statistics (ANALYZE) once an hour, or sooner
- * when a tenant has doubled in size.
+ * refreshes SQLite's planner statistics (ANALYZE) once an hour. It
+ * encrypts the values of properties whose sensitive flag was turned on
+ * while they held values (core/sensitive_flag.c).
  *
  * Both of those read whole tables, so the housekeeper remembers per tenant
  * what it need not do again: the data-key version it found every value
@@ -28,8 +29,6 @@
 #define IDEM_KEEP_US (24LL * 3600 * 1000000)
 #define PURGE_PER_ROUND 256
 #define ANALYZE_EVERY_US (3600LL * 1000000)
-/* ... or sooner when the tenant has at least doubled (and by this many records) since. */
-#define ANALYZE_GROWTH_MIN 1000
 #define SETTLE_US ((int64_t)KURA_REKEY_SETTLE_SECONDS * 1000000)
 
 /* What the housekeeper remembers of one tenant. */
@@ -39,7 +38,6 @@ struct memo {
 	int64_t seen_at;          /* when seen_version was first seen (kura_now_us) */
 	bool rekeyed;             /* every value is under seen_version: no scan needed */
 	int64_t analyzed_at;      /* last ANALYZE; 0 = never */
-	int64_t analyzed_size;    /* records ever created (all types) at the last ANALYZE */
 };
 
 struct kura_housekeeper {
@@ -160,60 +158,125 @@ rekey(struct kura_housekeeper *h, struct memo *m, struct kura_tenant_db *db,
 	return e;
 }
 
-/* Records ever created in the tenant, all types: what its tables have grown to. */
-static enum kura_err
-tenant_size(struct kura_tenant_db *db, const struct kura_catalog *cat, int64_t *size)
+/* The least pause between two transactions of a job (see pause_between). */
+#define JOB_GAP_US 110000
+
+/*
+ * Between two transactions of a job: SQLite's busy handler polls for the
+ * write lock up to 100 ms apart, so a job that took the lock again at once
+ * would starve the requests waiting for it. Pauses at least that long (and
+ * as long as the transaction took); false when kurad is stopping (the job
+ * goes on at the next start).
+ */
+static bool
+pause_between(struct kura_housekeeper *h, int64_t took_us)
 {
-	void *conn;
-	const struct kura_crm_ops *ops = kura_store_crm(db, &conn);
-	enum kura_err e = KURA_OK;
+	int64_t wait = took_us > JOB_GAP_US ? took_us : JOB_GAP_US;
+	struct timespec until;
+	bool go;
 
-	*size = 0;
-	for (size_t i = 0; e == KURA_OK && i < cat->nobjects; i++) {
-		int64_t next = 1;
-
-		e = ops->record_next_id(conn, cat->objects[i].row.id, &next);
-		*size += next - 1;
+	if (!h->threaded)
+		return true;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(wait / 1000000);
+	until.tv_nsec += (long)(wait % 1000000) * 1000;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
 	}
-	return e;
+	pthread_mutex_lock(&h->lock);
+	while (!h->stop && pthread_cond_timedwait(&h->cond, &h->lock, &until) != ETIMEDOUT)
+		;
+	go = !h->stop;
+	pthread_mutex_unlock(&h->lock);
+	return go;
 }
 
 /*
- * A full ANALYZE reads every index: on the first visit, then hourly, and
- * sooner only when the tenant has grown a lot since the last one (doubled,
- * and by ANALYZE_GROWTH_MIN records). Statistics taken while a table was
- * nearly empty would otherwise tell the planner that scanning it is cheap
- * for an hour while it fills.
+ * Properties whose sensitive flag was turned on while they held values:
+ * their values in clear are encrypted KURA_ENC_BATCH per transaction,
+ * and the end is audited (actor "system", property.encrypted) in the
+ * transaction that finds nothing left. The state is in the database, so
+ * a job cut short by a shutdown goes on at the next start.
  */
 static enum kura_err
-analyze_if_due(struct kura_housekeeper *h, struct memo *m, struct kura_tenant_db *db,
-	       const struct kura_catalog *cat, int64_t now)
+encrypt_flagged(struct kura_housekeeper *h, struct kura_tenant_db *db,
+		const struct kura_catalog *cat, const char *tenant)
 {
-	void *conn;
-	const struct kura_crm_ops *ops = kura_store_crm(db, &conn);
-	int64_t size = 0, grown;
-	enum kura_err e;
+	struct kura_tenant t;
+	enum kura_err e = KURA_OK;
+	bool any = false, stopping = false;
+	int64_t took = 0;
 
-	e = tenant_size(db, cat, &size);
-	if (e != KURA_OK)
-		return e;
-	if (m != NULL && m->analyzed_at != 0 && now - m->analyzed_at < ANALYZE_EVERY_US) {
-		grown = m->analyzed_size * 2;
-		if (grown < m->analyzed_size + ANALYZE_GROWTH_MIN)
-			grown = m->analyzed_size + ANALYZE_GROWTH_MIN;
-		if (size < grown)
-			return KURA_OK;
-	}
-	e = ops->optimize(conn);
-	if (e == KURA_OK) {
-		h->stats.analyzes++;
-		if (m != NULL) {
-			m->analyzed_at = now;
-			m->analyzed_size = size;
+	for (size_t i = 0; i < cat->nprops && !any; i++)
+		any = cat->props[i].row.enc_state == KURA_ENC_PENDING;
+	if (!any || h->keys == NULL)
+		return KURA_OK;
+	e = kura_store_tenant_get(h->store, tenant, &t);
+	for (size_t i = 0; e == KURA_OK && i < cat->nprops; i++) {
+		const struct kura_prop *p = &cat->props[i];
+		enum kura_enc_step step = KURA_ENC_MORE;
+		struct kura_rec_ctx x;
+		size_t n = 0, total = 0;
+
+		if (stopping)
+			break;
+		if (p->row.enc_state != KURA_ENC_PENDING || !p->row.sensitive)
+			continue;
+		memset(&x, 0, sizeof(x));
+		x.db = db;
+		x.cat = cat;
+		x.keys = h->keys;
+		x.key_version = t.key_version;
+		x.now = kura_now_us();
+		for (size_t o = 0; o < cat->nobjects; o++) {
+			if (cat->objects[o].row.id == p->row.object_id)
+				x.obj = &cat->objects[o];
 		}
+		if (x.obj == NULL)
+			continue;
+		while (e == KURA_OK && step == KURA_ENC_MORE) {
+			int64_t began;
+
+			/* after any transaction of this round, the lock is let go a while */
+			if (took > 0 && !pause_between(h, took)) {
+				stopping = true;
+				break;
+			}
+			began = kura_now_us();
+			e = kura_store_begin(db);
+			if (e == KURA_OK)
+				e = kura_sensitive_flag_step(&x, p, KURA_ENC_BATCH, &n, &step);
+			if (e == KURA_OK && step == KURA_ENC_FINISHED) {
+				struct kura_audit_entry ae;
+				char target[KURA_OBJECT_NAME_MAX + KURA_PROP_NAME_MAX + 2];
+				size_t tl;
+
+				memset(&ae, 0, sizeof(ae));
+				ae.actor_type = KURA_ACTOR_SYSTEM;
+				snprintf(ae.action, sizeof(ae.action), "property.encrypted");
+				snprintf(ae.target_type, sizeof(ae.target_type), "property");
+				snprintf(target, sizeof(target), "%s.%s", x.obj->row.name,
+					 p->row.name);
+				tl = strnlen(target, sizeof(ae.target_id) - 1);
+				memcpy(ae.target_id, target, tl);
+				ae.target_id[tl] = '\0';
+				ae.outcome = KURA_AUDIT_SUCCESS;
+				e = kura_audit_append(db, &ae);
+			}
+			e = kura_store_finish(db, e);
+			took = kura_now_us() - began + 1;
+			if (e == KURA_OK)
+				total += n;
+		}
+		h->stats.values_encrypted += total;
+		if (e == KURA_OK && step == KURA_ENC_FINISHED)
+			kura_log(KURA_LOG_INFO, "property_encrypted", "tenant=%s property=%s.%s "
+				 "values=%zu", tenant, x.obj->row.name, p->row.name, total);
 	}
 	return e;
 }
+
 
 /* One round for one tenant: *purged is how many records were purged. */
 static enum kura_err
@@ -267,7 +330,17 @@ tend(struct kura_housekeeper *h, const char *tenant, size_t *purged)
 				 rekeyed);
 	}
 	if (e == KURA_OK)
-		e = analyze_if_due(h, m, db, cat, now);
+		e = encrypt_flagged(h, db, cat, tenant);
+	/* A full ANALYZE reads every index: hourly is often enough for the planner. */
+	if (e == KURA_OK &&
+	    (m == NULL || m->analyzed_at == 0 || now - m->analyzed_at >= ANALYZE_EVERY_US)) {
+		e = ops->optimize(conn);
+		if (e == KURA_OK) {
+			h->stats.analyzes++;
+			if (m != NULL)
+				m->analyzed_at = now;
+		}
+	}
 out:
 	kura_catalog_release(NULL, cat);
 	kura_store_tenant_release(db);

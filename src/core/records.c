@@ -423,6 +423,18 @@ kura_record_update(const struct kura_rec_ctx *x, int64_t id, json_t *properties,
 									  .blind = true};
 
 			e = kura_sensitive_seal(x, id, p, &cols[i].v, &sp, &ct.v, &bl.v);
+			/*
+			 * An old value still in clear (the property is being
+			 * encrypted) enters the history sealed, as the job would.
+			 */
+			if (e == KURA_OK && oct != NULL && oct->kind != KURA_V_BLOB &&
+			    oct->kind != KURA_V_NULL) {
+				struct kura_val oc, ob;
+
+				e = kura_sensitive_seal(x, id, p, oct, &sp, &oc, &ob);
+				if (e == KURA_OK)
+					*oct = oc;
+			}
 			if (e != KURA_OK)
 				goto out;
 			json_object_set_new(changes, p->row.name,
@@ -485,10 +497,21 @@ value_json(const struct kura_rec_ctx *x, const struct kura_prop *p, int64_t reco
 {
 	struct kura_val clear;
 
+	if (p->row.sensitive && v->kind != KURA_V_BLOB && v->kind != KURA_V_NULL) {
+		/*
+		 * Clear text where ciphertext belongs: a value the encryption job
+		 * has not reached yet while the property is being encrypted (shown
+		 * and noted like an opened one), tampering otherwise.
+		 */
+		if (p->row.enc_state != KURA_ENC_PENDING) {
+			*e = KURA_E_CRYPTO;
+			return NULL;
+		}
+		*opened = true;
+		return kura_value_to_json(p, v);
+	}
 	if (!p->row.sensitive || v->kind != KURA_V_BLOB)
-		return p->row.sensitive && v->kind != KURA_V_NULL
-			       ? (*e = KURA_E_CRYPTO, NULL) /* clear text where ciphertext belongs */
-			       : kura_value_to_json(p, v);
+		return kura_value_to_json(p, v);
 	*e = kura_sensitive_open(x, record_id, p, v, sp, &clear);
 	if (*e != KURA_OK)
 		return NULL;
@@ -754,28 +777,36 @@ kura_records_reindex(const struct kura_rec_ctx *x, int64_t prop_id)
 	e = ops->prop_values(conn, x->obj->row.id, prop_id, collect_id, &ids);
 	if (e == KURA_OK)
 		e = ids.e;
-	for (size_t i = 0; e == KURA_OK && i < ids.n; i++) {
-		struct kura_strpool sp = {0};
-		struct rec cur = {.sp = &sp};
-		struct kura_buf fts;
-
-		kura_buf_init(&fts, 4 * 1024 * 1024);
-		e = ops->record_get(conn, x->obj->row.id, ids.v[i], false, copy_row, &cur);
-		if (e == KURA_E_NOT_FOUND) {
-			e = KURA_OK; /* archived: out of the index until restored */
-		} else {
-			if (e == KURA_OK)
-				e = cur.e;
-			if (e == KURA_OK)
-				e = kura_fts_body(x->obj, cur.cols, cur.n, &fts);
-			if (e == KURA_OK)
-				e = ops->fts_set(conn, x->obj->row.id, ids.v[i],
-						 fts.len > 0 ? fts.data : NULL);
-		}
-		kura_buf_free(&fts);
-		free(cur.cols);
-		kura_strpool_free(&sp);
-	}
+	for (size_t i = 0; e == KURA_OK && i < ids.n; i++)
+		e = kura_record_reindex_one(x, ids.v[i]);
 	free(ids.v);
+	return e;
+}
+
+enum kura_err
+kura_record_reindex_one(const struct kura_rec_ctx *x, int64_t id)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	struct kura_strpool sp = {0};
+	struct rec cur = {.sp = &sp};
+	struct kura_buf fts;
+	enum kura_err e;
+
+	kura_buf_init(&fts, 4 * 1024 * 1024);
+	e = ops->record_get(conn, x->obj->row.id, id, false, copy_row, &cur);
+	if (e == KURA_E_NOT_FOUND) {
+		e = KURA_OK; /* archived: out of the index until restored */
+	} else {
+		if (e == KURA_OK)
+			e = cur.e;
+		if (e == KURA_OK)
+			e = kura_fts_body(x->obj, cur.cols, cur.n, &fts);
+		if (e == KURA_OK)
+			e = ops->fts_set(conn, x->obj->row.id, id, fts.len > 0 ? fts.data : NULL);
+	}
+	kura_buf_free(&fts);
+	free(cur.cols);
+	kura_strpool_free(&sp);
 	return e;
 }

@@ -743,6 +743,20 @@ kura_search_run(const struct kura_rec_ctx *x, struct kura_search_req *s, bool co
 		if (p != NULL && !kura_prop_can_view(p, x->role, x->teams))
 			return KURA_E_FORBIDDEN;
 	}
+	/*
+	 * While a property is being encrypted its values are in both forms and
+	 * only the sealed ones have a blind index: refused, never incomplete.
+	 */
+	for (size_t g = 0; g < s->q.ngroups; g++) {
+		for (size_t i = 0; i < s->q.groups[g].n; i++) {
+			const struct kura_prop *p =
+				kura_catalog_prop_by_id(x->cat, s->q.groups[g].filters[i].prop_id);
+
+			if (p != NULL && s->q.groups[g].filters[i].blind &&
+			    p->row.enc_state == KURA_ENC_PENDING)
+				return KURA_E_CONFLICT;
+		}
+	}
 	if (kura_search_has_blind(s))
 		return run_blind(x, s, count, out);
 	c.results = json_array();

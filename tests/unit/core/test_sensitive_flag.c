@@ -1,0 +1,367 @@
+/*
+ * Turning the sensitive flag of a property that holds values
+ * (core/sensitive_flag.c, store/sqlite/crm_enc.c) on real SQLite files
+ * with a real master key: on marks it pending with its count, a step
+ * seals one batch and counts it, the housekeeper seals the rest and then
+ * the history entries and ends the state, values read back in either
+ * form; off opens every value and history entry again.
+ */
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "kura/clock.h"
+#include "kura/core.h"
+#include "kura/crypto.h"
+#include "kura/store.h"
+
+#define RECORDS 600
+
+struct fx {
+	char dir[256];
+	char mk[300];
+	struct kura_keyring *k;
+	struct kura_store *s;
+	struct kura_field_keys *fk;
+	struct kura_housekeeper *h;
+	int64_t ids[RECORDS];
+};
+
+static int
+rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static enum kura_err
+fetch(void *ctx, const char *tenant, uint32_t version, uint8_t *out, size_t cap, size_t *len)
+{
+	return kura_store_tenant_key_get(ctx, tenant, version, out, cap, len);
+}
+
+/* A context for writing and reading contacts as a super admin would. */
+static void
+rec_ctx(struct fx *f, struct kura_tenant_db *db, const struct kura_catalog *cat,
+	struct kura_rec_ctx *x)
+{
+	struct kura_tenant t;
+
+	assert_int_equal(kura_store_tenant_get(f->s, "acme", &t), KURA_OK);
+	memset(x, 0, sizeof(*x));
+	x->db = db;
+	x->cat = cat;
+	x->obj = kura_catalog_object(cat, "contacts");
+	assert_non_null(x->obj);
+	x->actor.type = KURA_ACTOR_USER;
+	x->actor.id = 1;
+	x->actor.source = "API";
+	x->now = kura_now_us();
+	x->keys = f->fk;
+	x->key_version = t.key_version;
+}
+
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+	struct kura_tenant t;
+	struct kura_tenant_db *db = NULL;
+	const struct kura_catalog *cat = NULL;
+	const struct kura_crm_ops *ops;
+	struct kura_prop_row p;
+	struct kura_rec_ctx x;
+	uint8_t w[KURA_WRAPPED_KEY_BYTES];
+	char err[256] = "";
+	void *conn;
+
+	if (f == NULL || kura_crypto_init() != KURA_OK)
+		return -1;
+	kura_clock_set_offset_us(0);
+	snprintf(f->dir, sizeof(f->dir), "%s/kura-flag-XXXXXX", tmp != NULL ? tmp : "/tmp");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->mk, sizeof(f->mk), "%s/master.key", f->dir);
+	assert_int_equal(kura_master_key_create(f->mk), KURA_OK);
+	assert_int_equal(kura_keyring_open(f->mk, &f->k, err, sizeof(err)), KURA_OK);
+	assert_int_equal(kura_store_open(&kura_store_sqlite_ops, f->dir, 4, &f->s, err, sizeof(err)),
+			 KURA_OK);
+	memset(&t, 0, sizeof(t));
+	snprintf(t.id, sizeof(t.id), "acme");
+	snprintf(t.name, sizeof(t.name), "Acme");
+	t.key_version = 1;
+	t.created_at = t.updated_at = kura_now_us();
+	assert_int_equal(kura_dek_new_wrapped(f->k, t.id, 1, w), KURA_OK);
+	assert_int_equal(kura_store_tenant_create(f->s, &t, w, sizeof(w)), KURA_OK);
+	assert_int_equal(kura_field_keys_new(f->k, fetch, f->s, &f->fk), KURA_OK);
+	assert_int_equal(kura_housekeeper_new(f->s, f->fk, &f->h), KURA_OK);
+
+	/* contacts.nick, not sensitive yet, and RECORDS contacts with a value each */
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
+	ops = kura_store_crm(db, &conn);
+	memset(&p, 0, sizeof(p));
+	p.object_id = kura_catalog_object(cat, "contacts")->row.id;
+	snprintf(p.name, sizeof(p.name), "nick");
+	snprintf(p.label_en, sizeof(p.label_en), "Nick");
+	snprintf(p.type, sizeof(p.type), "string");
+	snprintf(p.classification, sizeof(p.classification), "internal");
+	p.description = "";
+	p.options = "[]";
+	p.validation = "{}";
+	p.permissions = "{}";
+	p.created_at = p.updated_at = kura_now_us();
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	assert_int_equal(kura_store_finish(db, ops->prop_create(conn, &p)), KURA_OK);
+	kura_catalog_release(NULL, cat);
+	cat = NULL;
+	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
+	rec_ctx(f, db, cat, &x);
+	for (int i = 0; i < RECORDS; i++) {
+		char nick[32];
+		json_t *props, *details = json_array();
+
+		snprintf(nick, sizeof(nick), "NICK-%04d", i);
+		props = json_pack("{s:s}", "nick", nick);
+		assert_int_equal(kura_store_begin(db), KURA_OK);
+		assert_int_equal(
+			kura_store_finish(db, kura_record_create(&x, props, details, &f->ids[i], NULL)),
+			KURA_OK);
+		json_decref(props);
+		json_decref(details);
+	}
+	kura_catalog_release(NULL, cat);
+	kura_store_tenant_release(db);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	kura_housekeeper_stop(f->h);
+	kura_field_keys_free(f->fk);
+	kura_store_close(f->s);
+	kura_keyring_free(f->k);
+	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static bool
+count_val(void *ctx, int64_t id, const struct kura_val *v)
+{
+	(void)id;
+	(void)v;
+	(*(int *)ctx)++;
+	return true;
+}
+
+static bool
+count_hist(void *ctx, const struct kura_history_row *h)
+{
+	assert_true(h->record_id > 0);
+	(*(int *)ctx)++;
+	return true;
+}
+
+/* Values of nick in each form, and history entries of nick in each form. */
+static void
+forms(struct fx *f, int *clear, int *sealed, int *hclear, int *hsealed)
+{
+	struct kura_tenant_db *db = NULL;
+	const struct kura_catalog *cat = NULL;
+	const struct kura_object *o;
+	const struct kura_prop *p;
+	const struct kura_crm_ops *ops;
+	void *conn;
+
+	*clear = *sealed = *hclear = *hsealed = 0;
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
+	o = kura_catalog_object(cat, "contacts");
+	p = kura_object_prop(o, "nick");
+	ops = kura_store_crm(db, &conn);
+	assert_int_equal(ops->prop_values_form(conn, o->row.id, p->row.id, false, 100000,
+					       count_val, clear),
+			 KURA_OK);
+	assert_int_equal(ops->prop_values_form(conn, o->row.id, p->row.id, true, 100000,
+					       count_val, sealed),
+			 KURA_OK);
+	assert_int_equal(ops->history_of_prop(conn, o->row.id, "nick", false, 100000, count_hist,
+					      hclear),
+			 KURA_OK);
+	assert_int_equal(ops->history_of_prop(conn, o->row.id, "nick", true, 100000, count_hist,
+					      hsealed),
+			 KURA_OK);
+	kura_catalog_release(NULL, cat);
+	kura_store_tenant_release(db);
+}
+
+/* nick's value in record i as read through core (opened when sealed). */
+static void
+expect_nick(struct fx *f, int i)
+{
+	struct kura_tenant_db *db = NULL;
+	const struct kura_catalog *cat = NULL;
+	struct kura_rec_ctx x;
+	json_t *rec = NULL;
+	char want[32];
+
+	snprintf(want, sizeof(want), "NICK-%04d", i);
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
+	rec_ctx(f, db, cat, &x);
+	assert_int_equal(kura_record_json(&x, f->ids[i], false, NULL, &rec), KURA_OK);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(rec, "properties"),
+							       "nick")),
+			    want);
+	json_decref(rec);
+	kura_catalog_release(NULL, cat);
+	kura_store_tenant_release(db);
+}
+
+/* What PATCH does: the flag written, then (on) pending or (off) decrypted first. */
+static void
+turn(struct fx *f, bool on, int64_t *total, size_t *decrypted)
+{
+	struct kura_tenant_db *db = NULL;
+	const struct kura_catalog *cat = NULL;
+	const struct kura_crm_ops *ops;
+	struct kura_rec_ctx x;
+	struct kura_prop_row row;
+	const struct kura_prop *p;
+	void *conn;
+	enum kura_err e;
+
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
+	rec_ctx(f, db, cat, &x);
+	p = kura_object_prop(x.obj, "nick");
+	row = p->row;
+	row.sensitive = on;
+	ops = kura_store_crm(db, &conn);
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	e = KURA_OK;
+	if (!on)
+		e = kura_sensitive_flag_off(&x, p, decrypted);
+	if (e == KURA_OK)
+		e = ops->prop_update(conn, &row);
+	if (e == KURA_OK && on)
+		e = kura_sensitive_flag_on(&x, p, total);
+	assert_int_equal(kura_store_finish(db, e), KURA_OK);
+	kura_catalog_release(NULL, cat);
+	kura_store_tenant_release(db);
+}
+
+static void
+test_on_encrypts_in_rounds_and_off_decrypts(void **state)
+{
+	struct fx *f = *state;
+	struct kura_housekeeping_stats st;
+	struct kura_tenant_db *db = NULL;
+	const struct kura_catalog *cat = NULL;
+	struct kura_rec_ctx x;
+	const struct kura_prop *p;
+	int clear, sealed, hclear, hsealed, pstate;
+	int64_t total = 0, done = 0, all = 0;
+	size_t n = 0;
+	enum kura_enc_step step;
+
+	forms(f, &clear, &sealed, &hclear, &hsealed);
+	assert_int_equal(clear, RECORDS);
+	assert_int_equal(sealed, 0);
+	assert_int_equal(hclear, RECORDS);
+	assert_int_equal(hsealed, 0);
+
+	turn(f, true, &total, NULL);
+	assert_int_equal(total, RECORDS);
+	expect_nick(f, 7); /* in clear, while pending */
+
+	/* one step by hand: KURA_ENC_BATCH values, progress counted, still pending */
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
+	rec_ctx(f, db, cat, &x);
+	p = kura_object_prop(x.obj, "nick");
+	assert_int_equal(p->row.enc_state, KURA_ENC_PENDING);
+	assert_int_equal(p->row.enc_total, RECORDS);
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	assert_int_equal(kura_store_finish(db, kura_sensitive_flag_step(&x, p, KURA_ENC_BATCH, &n,
+									&step)),
+			 KURA_OK);
+	assert_int_equal(n, KURA_ENC_BATCH);
+	assert_int_equal(step, KURA_ENC_MORE);
+	assert_int_equal(kura_sensitive_flag_progress(&x, p, &pstate, &done, &all), KURA_OK);
+	assert_int_equal(pstate, KURA_ENC_PENDING);
+	assert_int_equal(done, KURA_ENC_BATCH);
+	assert_int_equal(all, RECORDS);
+	kura_catalog_release(NULL, cat);
+	kura_store_tenant_release(db);
+	forms(f, &clear, &sealed, &hclear, &hsealed);
+	assert_int_equal(clear, RECORDS - KURA_ENC_BATCH);
+	assert_int_equal(sealed, KURA_ENC_BATCH);
+	expect_nick(f, 0);   /* sealed now */
+	expect_nick(f, 599); /* still in clear */
+
+	/* the housekeeper finishes it: values, then history, then the state */
+	kura_housekeeping_round(f->h);
+	kura_housekeeper_stats(f->h, &st);
+	assert_int_equal(st.values_encrypted, RECORDS - KURA_ENC_BATCH);
+	forms(f, &clear, &sealed, &hclear, &hsealed);
+	assert_int_equal(clear, 0);
+	assert_int_equal(sealed, RECORDS);
+	assert_int_equal(hclear, 0);
+	assert_int_equal(hsealed, RECORDS);
+	expect_nick(f, 0);
+	expect_nick(f, 599);
+
+	/* not pending any more: a step does nothing */
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
+	rec_ctx(f, db, cat, &x);
+	p = kura_object_prop(x.obj, "nick");
+	assert_int_equal(p->row.enc_state, KURA_ENC_NONE);
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	assert_int_equal(kura_store_finish(db, kura_sensitive_flag_step(&x, p, KURA_ENC_BATCH, &n,
+									&step)),
+			 KURA_OK);
+	assert_int_equal(step, KURA_ENC_IDLE);
+	assert_int_equal(n, 0);
+	kura_catalog_release(NULL, cat);
+	kura_store_tenant_release(db);
+
+	/* off: everything back in clear at once */
+	turn(f, false, NULL, &n);
+	assert_int_equal(n, RECORDS);
+	forms(f, &clear, &sealed, &hclear, &hsealed);
+	assert_int_equal(clear, RECORDS);
+	assert_int_equal(sealed, 0);
+	assert_int_equal(hclear, RECORDS);
+	assert_int_equal(hsealed, 0);
+	expect_nick(f, 42);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_on_encrypts_in_rounds_and_off_decrypts, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
