@@ -56,6 +56,33 @@ prop_json(const struct kura_prop *p)
 			      "updatedAt", time_json(p->row.updated_at));
 
 	json_object_set_new(o, "permissions", perm != NULL ? perm : json_object());
+	json_object_set_new(o, "encryption", json_null());
+	return o;
+}
+
+/*
+ * prop_json with the progress of a pending encryption (see
+ * core/sensitive_flag.c), read from the store: the job counts without
+ * changing the catalogue.
+ */
+static json_t *
+prop_json_live(struct kura_api_crm *c, const struct kura_prop *p)
+{
+	json_t *o = prop_json(p);
+	int state = KURA_ENC_NONE;
+	int64_t done = 0, total = 0;
+
+	if (p->row.enc_state != KURA_ENC_PENDING)
+		return o;
+	if (kura_sensitive_flag_progress(&c->x, p, &state, &done, &total) != KURA_OK) {
+		state = KURA_ENC_PENDING;
+		done = 0;
+		total = p->row.enc_total;
+	}
+	if (state == KURA_ENC_PENDING)
+		json_object_set_new(o, "encryption",
+				    json_pack("{s:s, s:I, s:I}", "state", "pending", "done",
+					      (json_int_t)done, "total", (json_int_t)total));
 	return o;
 }
 
@@ -614,7 +641,7 @@ kura_api_props_list(struct kura_req *r)
 		return;
 	results = json_array();
 	for (size_t i = 0; i < c.obj->nprops; i++)
-		json_array_append_new(results, prop_json(c.obj->props[i]));
+		json_array_append_new(results, prop_json_live(&c, c.obj->props[i]));
 	kura_reply_json(r, 200, json_pack("{s:o}", "results", results));
 	kura_api_crm_end(r, &c);
 }
@@ -639,7 +666,7 @@ kura_api_props_get(struct kura_req *r)
 		return;
 	p = route_prop(r, &c);
 	if (p != NULL)
-		kura_reply_json(r, 200, prop_json(p));
+		kura_reply_json(r, 200, prop_json_live(&c, p));
 	kura_api_crm_end(r, &c);
 }
 
@@ -844,13 +871,14 @@ kura_api_props_update(struct kura_req *r)
 					     "unique",	   "indexed",	  "options",
 					     "validation", "sensitive",	  "classification",
 					     "description", "dryRun",	  "permissions",
-					     NULL};
+					     "force",	   NULL};
 	struct kura_api_crm c;
 	const struct kura_prop *cur;
 	struct kura_prop p;
 	struct conv cv;
-	json_t *details = json_array(), *dry;
-	bool type_change, check_values, reindex;
+	json_t *details = json_array(), *dry, *force, *sens;
+	bool type_change, check_values, reindex, turn_on = false, turn_off = false, accepted;
+	int64_t held = 0;
 	void *conn;
 	const struct kura_crm_ops *ops;
 	enum kura_err e = KURA_OK;
@@ -869,9 +897,26 @@ kura_api_props_update(struct kura_req *r)
 	dry = json_object_get(r->json, "dryRun");
 	if (dry != NULL && !json_is_boolean(dry))
 		kura_api_detail(details, "dryRun", "invalid_type", "must be true or false");
+	force = json_object_get(r->json, "force");
+	sens = json_object_get(r->json, "sensitive");
+	if (force != NULL && !json_is_boolean(force))
+		kura_api_detail(details, "force", "invalid_type", "must be true or false");
+	else if (force != NULL && !json_is_false(sens))
+		kura_api_detail(details, "force", "not_applicable",
+				"force goes with \"sensitive\": false only");
 	if (!prop_copy(cur, &p)) {
 		kura_reply_error(r, KURA_E_NOMEM, NULL);
 		goto out;
+	}
+	/* Field-level permissions are for sensitive properties: they go with the flag. */
+	if (cur->row.sensitive && json_is_false(sens) &&
+	    json_object_get(r->json, "permissions") == NULL) {
+		free(p.permissions_text);
+		p.permissions_text = strdup("{}");
+		if (p.permissions_text == NULL) {
+			kura_reply_error(r, KURA_E_NOMEM, NULL);
+			goto out;
+		}
 	}
 	read_prop_fields(r->json, &p, false, details);
 	if (json_array_size(details) == 0 && json_object_get(r->json, "permissions") != NULL)
@@ -904,22 +949,30 @@ kura_api_props_update(struct kura_req *r)
 	cv.object_id = c.obj->row.id;
 	e = kura_store_begin(r->principal.db);
 	/*
-	 * Turning the flag on encrypts existing values, turning it off decrypts
-	 * them: neither is in place yet, so either is refused while the
-	 * property holds values.
+	 * Turning the flag on marks the property pending: housekeeping encrypts
+	 * its values in the background. Turning it off decrypts them at once,
+	 * and only when a super admin forces it (the values leave protection).
 	 */
 	if (e == KURA_OK && p.row.sensitive != cur->row.sensitive) {
-		int64_t held = 0;
-
 		e = ops->prop_values(conn, c.obj->row.id, cur->row.id, count_value, &held);
-		if (e == KURA_OK && held > 0) {
+		turn_on = p.row.sensitive && held > 0;
+		turn_off = !p.row.sensitive && held > 0;
+		if (e == KURA_OK && turn_off && !json_is_true(force)) {
 			kura_store_rollback(r->principal.db);
 			kura_api_detail(details, "sensitive", "values_present",
-					"records hold values of this property: the flag can change "
-					"only while it is empty");
+					"records hold values of this property: a super admin can "
+					"turn the flag off with \"force\": true, which decrypts them");
 			kura_reply_error_details(r, KURA_E_CONFLICT,
 						 "the property holds values", details);
 			details = NULL;
+			goto out;
+		}
+		if (e == KURA_OK && turn_off && (c.x.role == NULL ||
+						 strcmp(c.x.role, "super_admin") != 0)) {
+			kura_store_rollback(r->principal.db);
+			kura_req_audit_denied(r, KURA_E_FORBIDDEN);
+			kura_reply_error(r, KURA_E_FORBIDDEN,
+					 "only a super admin can turn the flag off while values exist");
 			goto out;
 		}
 	}
@@ -955,6 +1008,18 @@ kura_api_props_update(struct kura_req *r)
 	p.row.options = p.options_text;
 	p.row.validation = p.validation_text;
 	p.row.permissions = p.permissions_text;
+	if (e == KURA_OK && turn_off) {
+		/* in clear before the text index is rebuilt from them below */
+		struct kura_rec_ctx x = c.x;
+		size_t n = 0;
+		char count[48];
+
+		x.obj = c.obj;
+		e = kura_sensitive_flag_off(&x, cur, &n);
+		snprintf(count, sizeof(count), "%zu values", n);
+		if (e == KURA_OK)
+			e = prop_audit(r, "property.decrypted", c.obj, p.row.name, count);
+	}
 	if (e == KURA_OK)
 		e = ops->prop_update(conn, &p.row);
 	if (e == KURA_OK && reindex) {
@@ -971,8 +1036,27 @@ kura_api_props_update(struct kura_req *r)
 			o.props = props;
 			x.obj = &o;
 			e = kura_records_reindex(&x, p.row.id);
+			/* words taken out must not linger in older segments */
+			if (e == KURA_OK && !p.searchable)
+				e = kura_sensitive_flag_fts_purge(&x);
+			if (e == KURA_OK && turn_on)
+				e = kura_sensitive_flag_on(&x, cur, &held);
+			turn_on = false;
 			free(props);
 		}
+	}
+	if (e == KURA_OK && turn_on) {
+		struct kura_rec_ctx x = c.x;
+
+		x.obj = c.obj;
+		e = kura_sensitive_flag_on(&x, cur, &held);
+	}
+	accepted = p.row.sensitive && held > 0 && !cur->row.sensitive;
+	if (accepted) {
+		p.row.enc_state = KURA_ENC_PENDING;
+		p.row.enc_total = held;
+	} else if (!p.row.sensitive) {
+		p.row.enc_state = KURA_ENC_NONE;
 	}
 	if (e == KURA_OK) {
 		char names[KURA_AUDIT_PROPS_MAX + 1];
@@ -988,8 +1072,16 @@ kura_api_props_update(struct kura_req *r)
 		details = NULL;
 	} else if (e != KURA_OK) {
 		kura_reply_error(r, e, NULL);
+	} else if (accepted) {
+		/* Accepted: the values are encrypted in the background (see "encryption"). */
+		json_t *o = prop_json(&p);
+
+		json_object_set_new(o, "encryption",
+				    json_pack("{s:s, s:I, s:I}", "state", "pending", "done",
+					      (json_int_t)0, "total", (json_int_t)p.row.enc_total));
+		kura_reply_json(r, 202, o);
 	} else {
-		kura_reply_json(r, 200, prop_json(&p));
+		kura_reply_json(r, 200, prop_json_live(&c, &p));
 	}
 out:
 	json_decref(details);

@@ -53,6 +53,8 @@ kura_api_records_search(struct kura_req *r)
 	if (e == KURA_E_FORBIDDEN) {
 		kura_req_audit_denied(r, e);
 		kura_reply_error(r, e, "your role may not filter or sort on one of these properties");
+	} else if (e == KURA_E_CONFLICT) {
+		kura_reply_error(r, e, KURA_ENC_PENDING_MSG);
 	} else if (e != KURA_OK) {
 		kura_reply_error(r, e, NULL);
 	} else {
@@ -458,6 +460,8 @@ kura_api_list_members(struct kura_req *r)
 	if (e == KURA_E_FORBIDDEN) {
 		kura_req_audit_denied(r, e);
 		kura_reply_error(r, e, "this list filters on a property your role may not view");
+	} else if (e == KURA_E_CONFLICT) {
+		kura_reply_error(r, e, KURA_ENC_PENDING_MSG);
 	} else if (e != KURA_OK) {
 		kura_reply_error(r, e, NULL);
 	} else {
