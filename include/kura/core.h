@@ -368,7 +368,8 @@ enum kura_err kura_housekeeper_new(struct kura_store *store, struct kura_field_k
  * housekeeper already found every value under it (a scan that ran
  * KURA_REKEY_SETTLE_SECONDS after it first saw the version, so that no
  * request that started under the older key can still write); and ANALYZE
- * at most once an hour per tenant.
+ * on the first visit, then once an hour per tenant, or sooner when the
+ * tenant's records have doubled (and grown by 1,000) since the last one.
  */
 void kura_housekeeping_round(struct kura_housekeeper *h);
 /* Requests run well within this: after it, nothing writes under a key that is no longer current. */

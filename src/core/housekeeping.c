@@ -5,7 +5,8 @@
  * purge round is one transaction with one audit entry per object type
  * (actor "system", action record.purge_expired, how many). It re-encrypts
  * sensitive values left under an older data key after a rotation, and
- * refreshes SQLite's planner statistics (ANALYZE) once an hour. It
+ * refreshes SQLite's planner statistics (ANALYZE) once an hour, or sooner
+ * when a tenant has doubled in size. It
  * encrypts the values of properties whose sensitive flag was turned on
  * while they held values (core/sensitive_flag.c).
  *
@@ -29,6 +30,8 @@
 #define IDEM_KEEP_US (24LL * 3600 * 1000000)
 #define PURGE_PER_ROUND 256
 #define ANALYZE_EVERY_US (3600LL * 1000000)
+/* ... or sooner when the tenant has at least doubled (and by this many records) since. */
+#define ANALYZE_GROWTH_MIN 1000
 #define SETTLE_US ((int64_t)KURA_REKEY_SETTLE_SECONDS * 1000000)
 
 /* What the housekeeper remembers of one tenant. */
@@ -38,6 +41,7 @@ struct memo {
 	int64_t seen_at;          /* when seen_version was first seen (kura_now_us) */
 	bool rekeyed;             /* every value is under seen_version: no scan needed */
 	int64_t analyzed_at;      /* last ANALYZE; 0 = never */
+	int64_t analyzed_size;    /* records ever created (all types) at the last ANALYZE */
 };
 
 struct kura_housekeeper {
@@ -277,6 +281,60 @@ encrypt_flagged(struct kura_housekeeper *h, struct kura_tenant_db *db,
 	return e;
 }
 
+/* Records ever created in the tenant, all types: what its tables have grown to. */
+static enum kura_err
+tenant_size(struct kura_tenant_db *db, const struct kura_catalog *cat, int64_t *size)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(db, &conn);
+	enum kura_err e = KURA_OK;
+
+	*size = 0;
+	for (size_t i = 0; e == KURA_OK && i < cat->nobjects; i++) {
+		int64_t next = 1;
+
+		e = ops->record_next_id(conn, cat->objects[i].row.id, &next);
+		*size += next - 1;
+	}
+	return e;
+}
+
+/*
+ * A full ANALYZE reads every index: on the first visit, then hourly, and
+ * sooner only when the tenant has grown a lot since the last one (doubled,
+ * and by ANALYZE_GROWTH_MIN records). Statistics taken while a table was
+ * nearly empty would otherwise tell the planner that scanning it is cheap
+ * for an hour while it fills.
+ */
+static enum kura_err
+analyze_if_due(struct kura_housekeeper *h, struct memo *m, struct kura_tenant_db *db,
+	       const struct kura_catalog *cat, int64_t now)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(db, &conn);
+	int64_t size = 0, grown;
+	enum kura_err e;
+
+	e = tenant_size(db, cat, &size);
+	if (e != KURA_OK)
+		return e;
+	if (m != NULL && m->analyzed_at != 0 && now - m->analyzed_at < ANALYZE_EVERY_US) {
+		grown = m->analyzed_size * 2;
+		if (grown < m->analyzed_size + ANALYZE_GROWTH_MIN)
+			grown = m->analyzed_size + ANALYZE_GROWTH_MIN;
+		if (size < grown)
+			return KURA_OK;
+	}
+	e = ops->optimize(conn);
+	if (e == KURA_OK) {
+		h->stats.analyzes++;
+		if (m != NULL) {
+			m->analyzed_at = now;
+			m->analyzed_size = size;
+		}
+	}
+	return e;
+}
 
 /* One round for one tenant: *purged is how many records were purged. */
 static enum kura_err
@@ -331,16 +389,8 @@ tend(struct kura_housekeeper *h, const char *tenant, size_t *purged)
 	}
 	if (e == KURA_OK)
 		e = encrypt_flagged(h, db, cat, tenant);
-	/* A full ANALYZE reads every index: hourly is often enough for the planner. */
-	if (e == KURA_OK &&
-	    (m == NULL || m->analyzed_at == 0 || now - m->analyzed_at >= ANALYZE_EVERY_US)) {
-		e = ops->optimize(conn);
-		if (e == KURA_OK) {
-			h->stats.analyzes++;
-			if (m != NULL)
-				m->analyzed_at = now;
-		}
-	}
+	if (e == KURA_OK)
+		e = analyze_if_due(h, m, db, cat, now);
 out:
 	kura_catalog_release(NULL, cat);
 	kura_store_tenant_release(db);
