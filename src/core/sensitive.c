@@ -138,10 +138,10 @@ kura_sensitive_blind(const struct kura_rec_ctx *x, const struct kura_prop *p,
 	return e;
 }
 
-enum kura_err
-kura_sensitive_seal(const struct kura_rec_ctx *x, int64_t record_id, const struct kura_prop *p,
-		    const struct kura_val *in, struct kura_strpool *sp, struct kura_val *ct,
-		    struct kura_val *blind)
+/* The ciphertext alone (kura_sensitive_seal without the blind index). */
+static enum kura_err
+encrypt_value(const struct kura_rec_ctx *x, int64_t record_id, const struct kura_prop *p,
+	      const struct kura_val *in, struct kura_strpool *sp, struct kura_val *ct)
 {
 	struct kura_field_ctx c;
 	char op[KURA_OBJECT_NAME_MAX + KURA_PROP_NAME_MAX + 2];
@@ -150,10 +150,8 @@ kura_sensitive_seal(const struct kura_rec_ctx *x, int64_t record_id, const struc
 	enum kura_err e;
 
 	memset(ct, 0, sizeof(*ct));
-	memset(blind, 0, sizeof(*blind));
 	if (in->kind == KURA_V_NULL) {
 		ct->kind = KURA_V_NULL;
-		blind->kind = KURA_V_NULL;
 		return KURA_OK;
 	}
 	if (x->keys == NULL)
@@ -183,8 +181,22 @@ kura_sensitive_seal(const struct kura_rec_ctx *x, int64_t record_id, const struc
 	ct->s = kura_strpool_dup(sp, (const char *)out, outlen);
 	ct->n = outlen;
 	free(out);
-	if (ct->s == NULL)
-		return KURA_E_NOMEM;
+	return ct->s != NULL ? KURA_OK : KURA_E_NOMEM;
+}
+
+enum kura_err
+kura_sensitive_seal(const struct kura_rec_ctx *x, int64_t record_id, const struct kura_prop *p,
+		    const struct kura_val *in, struct kura_strpool *sp, struct kura_val *ct,
+		    struct kura_val *blind)
+{
+	enum kura_err e;
+
+	memset(blind, 0, sizeof(*blind));
+	e = encrypt_value(x, record_id, p, in, sp, ct);
+	if (e != KURA_OK || in->kind == KURA_V_NULL) {
+		blind->kind = KURA_V_NULL;
+		return e;
+	}
 	blind->kind = KURA_V_INT;
 	return kura_sensitive_blind(x, p, in, &blind->i);
 }
@@ -331,13 +343,18 @@ kura_sensitive_rekey(const struct kura_rec_ctx *base, unsigned max, size_t *done
 					   (unsigned)s.cap, collect_stale, &s);
 		if (e == KURA_OK)
 			e = s.e;
-		/* Each value is opened under its old version and sealed under the current one. */
+		/*
+		 * Each value is opened under its old version and encrypted under the
+		 * current one. The blind index stays: it is keyed from the first data
+		 * key, and recomputing it would cost an Argon2id per value of a
+		 * low-entropy property inside this transaction.
+		 */
 		for (size_t i = 0; e == KURA_OK && i < s.n; i++) {
-			struct kura_val clear, ct, blind;
+			struct kura_val clear, ct;
 
 			e = kura_sensitive_open(&x, s.ids[i], p, &s.vals[i], &sp, &clear);
 			if (e == KURA_OK)
-				e = kura_sensitive_seal(&x, s.ids[i], p, &clear, &sp, &ct, &blind);
+				e = encrypt_value(&x, s.ids[i], p, &clear, &sp, &ct);
 			if (e == KURA_OK)
 				e = ops->prop_value_set(conn, p->row.object_id, p->row.id, s.ids[i], &ct);
 			if (e == KURA_OK)
