@@ -48,6 +48,13 @@ void kura_api_team_members_delete(struct kura_req *r);
 bool kura_api_role_assignable(struct kura_req *r, const char *role, json_t *details,
 			      bool *forbidden);
 /*
+ * Whether the caller may act on target (change, sign out, delete, reset its
+ * second factor): only a super admin on a super admin, and nobody on a user
+ * whose role holds a permission the caller lacks. Answers 403 (audited) and
+ * returns false otherwise.
+ */
+bool kura_api_may_manage_user(struct kura_req *r, const struct kura_user *target);
+/*
  * Answers a sign-in step (password, or MFA code) from its outcome: the
  * error, the MFA token when a code is owed, or the session cookie and the
  * caller's details. Wipes res.

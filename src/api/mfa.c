@@ -243,13 +243,8 @@ kura_api_users_mfa_reset(struct kura_req *r)
 
 	if (!kura_api_load_user(r, &u))
 		return;
-	if (strcmp(u.role, "super_admin") == 0 &&
-	    strcmp(r->principal.user.role, "super_admin") != 0) {
-		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
-		kura_reply_error(r, KURA_E_FORBIDDEN,
-				 "only a super admin can reset a super admin's authenticator");
+	if (!kura_api_may_manage_user(r, &u))
 		return;
-	}
 	e = kura_mfa_reset_user(r, u.id);
 	if (e == KURA_E_NOT_FOUND) {
 		kura_reply_error(r, e, "this user has no authenticator");

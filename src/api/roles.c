@@ -417,6 +417,28 @@ kura_api_role_assignable(struct kura_req *r, const char *role, json_t *details, 
 	return ok;
 }
 
+bool
+kura_api_may_manage_user(struct kura_req *r, const struct kura_user *target)
+{
+	bool forbidden = false;
+
+	if (strcmp(r->principal.user.role, "super_admin") == 0)
+		return true;
+	if (strcmp(target->role, "super_admin") == 0) {
+		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
+		kura_reply_error(r, KURA_E_FORBIDDEN, "only a super admin can manage super admins");
+		return false;
+	}
+	if (!kura_role_valid(target->role) &&
+	    !kura_api_role_assignable(r, target->role, NULL, &forbidden) && forbidden) {
+		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
+		kura_reply_error(r, KURA_E_FORBIDDEN,
+				 "this user's role holds permissions you do not: you cannot manage them");
+		return false;
+	}
+	return true;
+}
+
 /* ---------------------------------------------------------------- teams */
 
 struct members_ctx {

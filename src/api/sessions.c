@@ -120,12 +120,8 @@ kura_api_user_sessions_delete(struct kura_req *r)
 
 	if (!kura_api_load_user(r, &u))
 		return;
-	if (strcmp(u.role, "super_admin") == 0 &&
-	    strcmp(r->principal.user.role, "super_admin") != 0) {
-		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
-		kura_reply_error(r, KURA_E_FORBIDDEN, "only a super admin can sign out a super admin");
+	if (!kura_api_may_manage_user(r, &u))
 		return;
-	}
 	snprintf(uid, sizeof(uid), "%lld", (long long)u.id);
 	e = kura_store_begin(db);
 	if (e == KURA_OK)

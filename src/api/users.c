@@ -78,25 +78,13 @@ is_super(const char *role)
 	return strcmp(role, "super_admin") == 0;
 }
 
-/*
- * Only a super admin touches a super admin, and nobody a user whose own
- * role holds permissions the caller lacks.
- */
+/* kura_api_may_manage_user, and only a super admin makes one. */
 static bool
 may_manage(struct kura_req *r, const struct kura_user *target, const char *new_role)
 {
-	bool forbidden = false;
-
-	if (is_super(r->principal.user.role))
-		return true;
-	if (!kura_role_valid(target->role) &&
-	    !kura_api_role_assignable(r, target->role, NULL, &forbidden) && forbidden) {
-		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
-		kura_reply_error(r, KURA_E_FORBIDDEN,
-				 "this user's role holds permissions you do not: you cannot manage them");
+	if (!kura_api_may_manage_user(r, target))
 		return false;
-	}
-	if (is_super(target->role) || (new_role != NULL && is_super(new_role))) {
+	if (new_role != NULL && is_super(new_role) && !is_super(r->principal.user.role)) {
 		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
 		kura_reply_error(r, KURA_E_FORBIDDEN, "only a super admin can manage super admins");
 		return false;

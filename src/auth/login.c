@@ -300,6 +300,28 @@ monitor_login(struct kura_req *r, struct kura_tenant_db *db, enum kura_err e)
 }
 
 /*
+ * What a caller with the right credentials may still be refused for, told
+ * only to them (like a suspended tenant) and audited by the caller: a
+ * suspended tenant, an address outside the tenant's allow-list, no client
+ * certificate from its authorities when it requires one (its leaf's SHA-256
+ * then goes to cert, for the session).
+ */
+static enum kura_err
+admit(struct kura_req *r, struct kura_tenant_db *db, const struct kura_tenant *t,
+      const struct kura_security_settings *set, uint8_t cert[32])
+{
+	enum kura_err e = KURA_OK;
+
+	if (t->status != KURA_TENANT_ACTIVE)
+		return KURA_E_TENANT_SUSPENDED;
+	if (set->ip_allowlist[0] != '\0' && !kura_settings_ip_allowed(db, r->ip, &e))
+		return e != KURA_OK ? e : KURA_E_IP_NOT_ALLOWED;
+	if (set->client_cert_required)
+		return kura_auth_client_cert(r, set, cert);
+	return KURA_OK;
+}
+
+/*
  * Password right, code owed: a challenge for KURA_MFA_CHALLENGE_US, found
  * by SHA-256 of the token's secret, recorded as "auth.mfa_challenge".
  */
@@ -379,24 +401,9 @@ kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 				  pwlen);
 	if (!have_user || locked || ve != KURA_OK || u.status != KURA_USER_ACTIVE)
 		goto out;
-	if (t.status != KURA_TENANT_ACTIVE) {
-		e = KURA_E_TENANT_SUSPENDED;
+	e = admit(r, db, &t, &set, cert);
+	if (e != KURA_OK)
 		goto out;
-	}
-	/*
-	 * Outside the tenant's allow-list: refused, told only to someone who
-	 * knows the password (like a suspended tenant), and audited.
-	 */
-	if (set.ip_allowlist[0] != '\0' && !kura_settings_ip_allowed(db, r->ip, &ve)) {
-		e = ve != KURA_OK ? ve : KURA_E_IP_NOT_ALLOWED;
-		goto out;
-	}
-	/* Likewise a required client certificate: told only to who knows the password. */
-	if (set.client_cert_required) {
-		e = kura_auth_client_cert(r, &set, cert);
-		if (e != KURA_OK)
-			goto out;
-	}
 	if (kura_password_needs_rehash(&srv->pw, u.password_hash)) {
 		char h[KURA_PASSWORD_HASH_MAX];
 
@@ -574,20 +581,10 @@ kura_auth_login_mfa(struct kura_req *r, const char *token, const char *code,
 		e = KURA_E_MFA_CHALLENGE_INVALID;
 		goto out;
 	}
-	if (t.status != KURA_TENANT_ACTIVE) {
-		e = KURA_E_TENANT_SUSPENDED;
+	/* The second step may come over another connection: its address and certificate count. */
+	e = admit(r, db, &t, &set, cert);
+	if (e != KURA_OK)
 		goto out;
-	}
-	if (set.ip_allowlist[0] != '\0' && !kura_settings_ip_allowed(db, r->ip, &e)) {
-		e = e != KURA_OK ? e : KURA_E_IP_NOT_ALLOWED;
-		goto out;
-	}
-	/* The second step may come over another connection: its certificate counts. */
-	if (set.client_cert_required) {
-		e = kura_auth_client_cert(r, &set, cert);
-		if (e != KURA_OK)
-			goto out;
-	}
 	copy_str(r->principal.tenant_id, sizeof(r->principal.tenant_id), tenant_id);
 	r->principal.tenant = t;
 	r->principal.user = u;
