@@ -134,6 +134,12 @@ struct kura_api_crm {
  */
 bool kura_api_crm_begin(struct kura_req *r, struct kura_api_crm *c, const char *object_param);
 void kura_api_crm_end(struct kura_req *r, struct kura_api_crm *c);
+/*
+ * Begins a write transaction for a request of c, checking inside it that the
+ * catalogue c was validated against is still current:
+ * KURA_E_SCHEMA_CHANGED (nothing begun) when it is not.
+ */
+enum kura_err kura_api_crm_write_begin(struct kura_req *r, struct kura_api_crm *c);
 /* A record id from the route (404 "no such record" when malformed). */
 bool kura_api_record_id(struct kura_req *r, const char *param, int64_t *id);
 /* Appends a success audit entry for a record-level operation (props: names only). */

@@ -179,7 +179,7 @@ kura_api_assoc_put(struct kura_req *r)
 	    !record_exists(r, &c, to, to_id))
 		goto out;
 	ops = kura_store_crm(r->principal.db, &conn);
-	e = kura_store_begin(r->principal.db);
+	e = kura_api_crm_write_begin(r, &c);
 	if (e == KURA_OK)
 		e = ops->assoc_put(conn, c.obj->row.id, id, to->row.id, to_id, label, c.x.now);
 	if (e == KURA_OK)
@@ -213,7 +213,7 @@ kura_api_assoc_delete(struct kura_req *r)
 	if (!assoc_ends(r, &c, &to, &id, &to_id))
 		goto out;
 	ops = kura_store_crm(r->principal.db, &conn);
-	e = kura_store_begin(r->principal.db);
+	e = kura_api_crm_write_begin(r, &c);
 	if (e == KURA_OK)
 		e = ops->assoc_delete(conn, c.obj->row.id, id, to->row.id, to_id);
 	if (e == KURA_OK)
@@ -346,7 +346,7 @@ kura_api_activities_create(struct kura_req *r)
 	a.author_type = c.x.actor.type;
 	a.author_id = c.x.actor.id;
 	ops = kura_store_crm(r->principal.db, &conn);
-	e = kura_store_begin(r->principal.db);
+	e = kura_api_crm_write_begin(r, &c);
 	if (e == KURA_OK)
 		e = ops->activity_add(conn, &a);
 	if (e == KURA_OK)

@@ -206,7 +206,7 @@ kura_api_attachments_create(struct kura_req *r)
 	if (!record_live(r, &c, id))
 		goto out;
 	ops = kura_store_crm(r->principal.db, &conn);
-	e = kura_store_begin(r->principal.db);
+	e = kura_api_crm_write_begin(r, &c);
 	if (e == KURA_OK)
 		e = ops->attachment_next_id(conn, &aid);
 	if (e == KURA_OK) {
@@ -397,7 +397,7 @@ kura_api_attachments_delete(struct kura_req *r)
 	    !kura_api_crm_begin(r, &c, "object"))
 		return;
 	ops = kura_store_crm(r->principal.db, &conn);
-	e = kura_store_begin(r->principal.db);
+	e = kura_api_crm_write_begin(r, &c);
 	if (e == KURA_OK)
 		e = ops->attachment_delete(conn, c.obj->row.id, id, aid);
 	if (e == KURA_OK) {

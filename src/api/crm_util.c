@@ -287,6 +287,28 @@ out:
 	c->obj = NULL;
 }
 
+enum kura_err
+kura_api_crm_write_begin(struct kura_req *r, struct kura_api_crm *c)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(r->principal.db, &conn);
+	int64_t version = 0;
+	enum kura_err e = kura_store_begin(r->principal.db);
+
+	/*
+	 * Inside the write lock, the catalogue this request validated against
+	 * must still be the tenant's: a property turned sensitive, retyped or
+	 * archived meanwhile would otherwise get a value in its old form.
+	 */
+	if (e == KURA_OK)
+		e = ops->catalog_version(conn, &version);
+	if (e == KURA_OK && c->cat != NULL && version != c->cat->version)
+		e = KURA_E_SCHEMA_CHANGED;
+	if (e != KURA_OK)
+		kura_store_rollback(r->principal.db);
+	return e;
+}
+
 bool
 kura_api_record_id(struct kura_req *r, const char *param, int64_t *id)
 {

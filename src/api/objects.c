@@ -372,7 +372,7 @@ kura_api_records_create(struct kura_req *r)
 		json_decref(details);
 		return;
 	}
-	e = kura_store_begin(r->principal.db);
+	e = kura_api_crm_write_begin(r, &c);
 	if (e == KURA_OK && key != NULL) {
 		idem_hash(r, hash);
 		if (idem_replay(r, &c, key, hash, &failed) || failed) {
@@ -418,7 +418,7 @@ kura_api_records_update(struct kura_req *r)
 		json_decref(details);
 		return;
 	}
-	e = kura_store_begin(r->principal.db);
+	e = kura_api_crm_write_begin(r, &c);
 	if (e == KURA_OK)
 		e = kura_record_update(&c.x, id, json_object_get(r->json, "properties"), details,
 				       changed, sizeof(changed));
@@ -450,7 +450,7 @@ lifecycle(struct kura_req *r, const char *action)
 		json_decref(details);
 		return;
 	}
-	e = kura_store_begin(r->principal.db);
+	e = kura_api_crm_write_begin(r, &c);
 	if (e == KURA_OK) {
 		if (strcmp(action, "record.archive") == 0)
 			e = kura_record_archive(&c.x, id);
@@ -796,7 +796,7 @@ kura_api_batch_create(struct kura_req *r)
 							   errs[i], &drafts[i]);
 		}
 	}
-	e = kura_store_begin(r->principal.db);
+	e = kura_api_crm_write_begin(r, &c);
 	if (e == KURA_OK && key != NULL) {
 		idem_hash(r, hash);
 		if (idem_replay(r, &c, key, hash, &failed) || failed) {
@@ -933,7 +933,7 @@ kura_api_batch_update(struct kura_req *r)
 	inputs = batch_items(r, "inputs");
 	if (inputs == NULL || !kura_api_crm_begin(r, &c, "object"))
 		return;
-	e = kura_store_begin(r->principal.db);
+	e = kura_api_crm_write_begin(r, &c);
 	results = json_array();
 	json_array_foreach(inputs, i, in) {
 		json_t *d = json_array(), *rec = NULL;
@@ -1001,7 +1001,7 @@ kura_api_batch_archive(struct kura_req *r)
 	ids = batch_items(r, "ids");
 	if (ids == NULL || !kura_api_crm_begin(r, &c, "object"))
 		return;
-	e = kura_store_begin(r->principal.db);
+	e = kura_api_crm_write_begin(r, &c);
 	results = json_array();
 	json_array_foreach(ids, i, v) {
 		int64_t id = 0;

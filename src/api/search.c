@@ -279,7 +279,7 @@ kura_api_lists_create(struct kura_req *r)
 	l.created_by = r->principal.user.id;
 	l.created_at = c.x.now;
 	if (e == KURA_OK)
-		e = kura_store_begin(r->principal.db);
+		e = kura_api_crm_write_begin(r, &c);
 	if (e == KURA_OK)
 		e = ops->list_create(conn, &l);
 	if (e == KURA_OK)
@@ -355,7 +355,7 @@ kura_api_lists_update(struct kura_req *r)
 		x.row.filter = filter;
 	x.row.updated_at = c.x.now;
 	ops = kura_store_crm(r->principal.db, &conn);
-	e = kura_store_begin(r->principal.db);
+	e = kura_api_crm_write_begin(r, &c);
 	if (e == KURA_OK)
 		e = ops->list_update(conn, &x.row);
 	if (e == KURA_OK)
@@ -385,7 +385,7 @@ kura_api_lists_delete(struct kura_req *r)
 	if (!load_list(r, &x))
 		goto out;
 	ops = kura_store_crm(r->principal.db, &conn);
-	e = kura_store_begin(r->principal.db);
+	e = kura_api_crm_write_begin(r, &c);
 	if (e == KURA_OK)
 		e = ops->list_delete(conn, x.row.id);
 	if (e == KURA_OK)
@@ -519,7 +519,7 @@ members_change(struct kura_req *r, bool add)
 		goto out;
 	}
 	ops = kura_store_crm(r->principal.db, &conn);
-	e = kura_store_begin(r->principal.db);
+	e = kura_api_crm_write_begin(r, &c);
 	if (e == KURA_OK)
 		e = add ? ops->list_members_add(conn, x.row.id, x.row.object_id, vals, n, c.x.now,
 						&changed)
