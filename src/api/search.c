@@ -446,9 +446,14 @@ kura_api_list_members(struct kura_req *r)
 	c.x.obj = o;
 	e = kura_search_parse(o, body, false, &s, details);
 	if (e != KURA_OK) {
-		/* a saved filter that no longer holds (a property was deleted) */
+		/*
+		 * A saved filter that no longer holds: a property was deleted, or
+		 * became sensitive and may now only be matched exactly in a single
+		 * filter group. details says which.
+		 */
 		kura_reply_error_details(r, KURA_E_CONFLICT,
-					 "the list's filter names something that no longer exists",
+					 "the list's saved filter no longer holds for the object type's "
+					 "properties as they are now (see details); change the filter",
 					 details);
 		details = NULL;
 		goto out;
