@@ -106,10 +106,10 @@ print("%.2f" % statistics.median(x / y for x, y in zip(a, b)))' "$1" "$2"; }
 
 # ---------------------------------------------------------------- shared set-up (records.sh)
 
-# A data directory $DATA with tenant "bench" and a super admin: sets DATA,
-# CERT, KEY, EMAIL, OTP.
+# A data directory $DATA (default $TMP/data, or the directory given) with
+# tenant "bench" and a super admin: sets DATA, CERT, KEY, EMAIL, OTP.
 setup_data() {
-	DATA=$TMP/data
+	DATA=${1:-$TMP/data}
 	run_clean "$KURA" --data "$DATA" init >/dev/null || die "kura init failed"
 	run_clean "$KURA" --data "$DATA" tenant create --name "Bench" bench >/dev/null ||
 		die "kura tenant create failed"
