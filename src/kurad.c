@@ -193,6 +193,15 @@ start_monitoring(struct kura_server *srv, char *err, size_t n)
 			goto out;
 		}
 	}
+	if (cfg->form_ip_limit > 0) {
+		/* the same bounded table as the failed-login block, counting every request */
+		e = kura_ipblock_new(cfg->form_ip_limit, 60, 60, IPBLOCK_CAPACITY,
+				     &srv->form_throttle);
+		if (e != KURA_OK) {
+			snprintf(err, n, "form throttle: %s", kura_err_name(e));
+			goto out;
+		}
+	}
 	if (cfg->alert_webhook_url[0] != '\0') {
 		e = read_shared_secret("alert_webhook_secret_file", cfg->alert_webhook_secret_file,
 				       &secret, &len, err, n);
@@ -435,6 +444,7 @@ out:
 	kura_alerts_free(srv.alerts);
 	kura_volume_free(srv.volume);
 	kura_ipblock_free(srv.ipblock);
+	kura_ipblock_free(srv.form_throttle);
 	kura_housekeeper_stop(housekeeper);
 	/* After the last request: its audit entries are sealed on the way out. */
 	kura_audit_sealer_stop(sealer);

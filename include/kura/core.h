@@ -381,6 +381,7 @@ struct kura_housekeeping_stats {
 	uint64_t values_rekeyed;
 	uint64_t analyzes;
 	uint64_t values_encrypted;  /* by the jobs of properties turned sensitive */
+	uint64_t access_rows_purged; /* consumer access log rows past a year */
 };
 void kura_housekeeper_stats(struct kura_housekeeper *h, struct kura_housekeeping_stats *out);
 /* Runs a round every interval_s seconds until stopped; keys (may be NULL) re-encrypt. */

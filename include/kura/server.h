@@ -42,6 +42,7 @@ struct kura_server {
 	bool metrics_enabled;             /* metrics_token_file is set */
 	uint8_t metrics_token_sha256[32]; /* SHA-256 of the token: compared, never kept */
 	struct kura_ipblock *ipblock;     /* NULL = failed sign-ins block no address */
+	struct kura_ipblock *form_throttle; /* requests to /f/ per address; NULL = no limit */
 	struct kura_alerts *alerts;       /* NULL = alerts are logged only */
 	struct kura_volume *volume;       /* per-user read volume (kura/monitor.h), or NULL */
 	int64_t started_at;

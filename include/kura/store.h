@@ -242,6 +242,41 @@ struct kura_wrapped_key {
 typedef bool (*kura_tenant_key_cb)(void *ctx, const char *tenant, uint32_t version,
 				   const uint8_t *wrapped, size_t len);
 
+/*
+ * The consumer access log (tenant migration 12): one row per request to one
+ * of the tenant's public form endpoints (/f/<tenant>/<form>), kept apart
+ * from the audit log and deleted after KURA_FORM_ACCESS_KEEP_DAYS by
+ * housekeeping (kura_store_form_access_purge), never otherwise.
+ */
+#define KURA_FORM_NAME_MAX 64
+#define KURA_FORM_OUTCOME_MAX 32
+#define KURA_FORM_ACCESS_KEEP_DAYS 365
+
+struct kura_form_access {
+	int64_t id;                      /* set by form_access_add */
+	int64_t at_us;
+	char ip[KURA_IP_MAX + 1];
+	char form[KURA_FORM_NAME_MAX + 1];
+	char method[8];
+	unsigned status;
+	char outcome[KURA_FORM_OUTCOME_MAX + 1];
+	char user_agent[KURA_UA_MAX + 1];
+	char request_id[17];
+};
+
+/* Filters for kura_store_form_access_query; zero / empty fields do not filter. */
+struct kura_form_access_filter {
+	int64_t from_us;                 /* at_us >= from_us */
+	int64_t to_us;                   /* at_us < to_us */
+	char ip[KURA_IP_MAX + 1];
+	char form[KURA_FORM_NAME_MAX + 1];
+	char outcome[KURA_FORM_OUTCOME_MAX + 1];
+	int64_t before_id;               /* cursor: rows with id < before_id; 0 = newest */
+	unsigned limit;                  /* 1..1000 */
+};
+
+typedef bool (*kura_form_access_cb)(void *ctx, const struct kura_form_access *a); /* false stops */
+
 /* The back-end vtable. `be` is the back end's own state. */
 struct kura_store_ops {
 	const char *name;
@@ -320,6 +355,12 @@ struct kura_store_ops {
 				       unsigned keep);
 	enum kura_err (*pwhistory_list)(void *conn, int64_t user_id, unsigned limit,
 					kura_pwhistory_cb cb, void *ctx);
+
+	enum kura_err (*form_access_add)(void *conn, struct kura_form_access *a);
+	enum kura_err (*form_access_query)(void *conn, const struct kura_form_access_filter *f,
+					   kura_form_access_cb cb, void *ctx);
+	enum kura_err (*form_access_purge)(void *conn, int64_t before_us, unsigned limit,
+					   int64_t *deleted);
 
 	/* The customer database (kura/store_crm.h). */
 	const struct kura_crm_ops *crm;
@@ -584,5 +625,20 @@ enum kura_err kura_store_pwhistory_add(struct kura_tenant_db *db, int64_t user_i
  */
 enum kura_err kura_store_pwhistory_list(struct kura_tenant_db *db, int64_t user_id,
 					unsigned limit, kura_pwhistory_cb cb, void *ctx);
+
+/*
+ * The consumer access log. form_access_add stores a (every text field
+ * non-empty except user_agent, within its bound; status 100..599) in its
+ * own short transaction unless the caller holds one, and sets a->id.
+ * form_access_query calls cb with the rows that pass f, newest first.
+ * form_access_purge deletes at most limit (1..100000) rows older than
+ * before_us, oldest first, and says how many in *deleted.
+ */
+enum kura_err kura_store_form_access_add(struct kura_tenant_db *db, struct kura_form_access *a);
+enum kura_err kura_store_form_access_query(struct kura_tenant_db *db,
+					   const struct kura_form_access_filter *f,
+					   kura_form_access_cb cb, void *ctx);
+enum kura_err kura_store_form_access_purge(struct kura_tenant_db *db, int64_t before_us,
+					   unsigned limit, int64_t *deleted);
 
 #endif

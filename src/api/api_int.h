@@ -174,6 +174,24 @@ const char *kura_api_str(json_t *obj, const char *field, size_t max, json_t *det
 void kura_api_detail(json_t *details, const char *field, const char *code, const char *message);
 
 /*
+ * Query-string readers for list filters; each appends a detail (field =
+ * the argument) on a problem and leaves *out as it was when the argument is
+ * absent. query_known: every argument is one of allowed (NULL-terminated)
+ * and none repeats (a typo must not silently widen a filter). query_text:
+ * 1..n-1 bytes. query_int: a decimal in lo..hi. query_time: RFC 3339.
+ */
+bool kura_api_query_known(struct kura_req *r, const char *const *allowed, json_t *details);
+void kura_api_query_text(struct kura_req *r, const char *name, char *dst, size_t n,
+			 json_t *details);
+void kura_api_query_int(struct kura_req *r, const char *name, int64_t lo, int64_t hi,
+			int64_t *out, json_t *details);
+void kura_api_query_time(struct kura_req *r, const char *name, int64_t *out, json_t *details);
+
+/* GET/POST /f/{tenant}/{form}, and the tenant's consumer access log. */
+void kura_api_form_public(struct kura_req *r);
+void kura_api_form_access_list(struct kura_req *r);
+
+/*
  * true when r->json is an object whose members are all in fields
  * (NULL-terminated). Otherwise answers 422 listing each unknown member (or
  * "not an object"), consuming details, and returns false; on true, details

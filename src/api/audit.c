@@ -3,7 +3,6 @@
  * streamed export (JSON Lines or CSV) that is itself recorded. Both read
  * only the caller's own tenant through its handle.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,60 +64,6 @@ entry_json(const struct kura_audit_entry *e)
 			 outcome_name(e->outcome), "errorCode", e->error_code, "hash", hash);
 }
 
-static void
-detail(json_t *details, const char *field, const char *code, const char *message)
-{
-	json_array_append_new(details, json_pack("{s:s, s:s, s:s}", "field", field, "code", code,
-						 "message", message));
-}
-
-static bool
-copy_param(struct kura_req *r, const char *name, char *dst, size_t n, json_t *details)
-{
-	const char *v = kura_req_query(r, name);
-
-	if (v == NULL)
-		return true;
-	if (strlen(v) >= n || strlen(v) == 0) {
-		detail(details, name, "invalid", "empty or too long");
-		return false;
-	}
-	snprintf(dst, n, "%s", v);
-	return true;
-}
-
-static void
-parse_int_param(struct kura_req *r, const char *name, int64_t lo, int64_t hi, int64_t *out,
-		json_t *details)
-{
-	const char *v = kura_req_query(r, name);
-	char *end = NULL;
-	long long x;
-
-	if (v == NULL)
-		return;
-	errno = 0;
-	x = strtoll(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || x < lo || x > hi) {
-		char msg[96];
-
-		snprintf(msg, sizeof(msg), "a whole number from %lld to %lld", (long long)lo,
-			 (long long)hi);
-		detail(details, name, "invalid", msg);
-		return;
-	}
-	*out = x;
-}
-
-static void
-parse_time_param(struct kura_req *r, const char *name, int64_t *out, json_t *details)
-{
-	const char *v = kura_req_query(r, name);
-
-	if (v != NULL && kura_time_parse_rfc3339(v, out) != KURA_OK)
-		detail(details, name, "invalid", "an RFC 3339 time, e.g. 2026-11-23T09:00:00Z");
-}
-
 /*
  * Reads the filter from the query string. Unknown or repeated arguments are
  * refused, not ignored: a typo must not silently widen what is shown.
@@ -128,24 +73,19 @@ read_filter(struct kura_req *r, const char *const *allowed, struct kura_audit_fi
 	    int64_t *limit)
 {
 	json_t *details = json_array();
-	const char *bad = NULL, *outcome;
+	const char *outcome;
 	int64_t after = 0;
 
 	kura_audit_filter_init(f);
-	if (!kura_req_query_only(r, allowed, &bad)) {
-		char msg[160];
-
-		snprintf(msg, sizeof(msg), "unknown or repeated query argument \"%.64s\"", bad);
-		detail(details, bad, "unknown", msg);
-	}
-	parse_time_param(r, "from", &f->from_us, details);
-	parse_time_param(r, "to", &f->to_us, details);
-	parse_int_param(r, "actorId", 1, INT64_MAX, &f->actor_id, details);
-	copy_param(r, "actorEmail", f->actor_email, sizeof(f->actor_email), details);
-	copy_param(r, "action", f->action, sizeof(f->action), details);
-	copy_param(r, "targetType", f->target_type, sizeof(f->target_type), details);
-	copy_param(r, "targetId", f->target_id, sizeof(f->target_id), details);
-	copy_param(r, "ip", f->ip, sizeof(f->ip), details);
+	kura_api_query_known(r, allowed, details);
+	kura_api_query_time(r, "from", &f->from_us, details);
+	kura_api_query_time(r, "to", &f->to_us, details);
+	kura_api_query_int(r, "actorId", 1, INT64_MAX, &f->actor_id, details);
+	kura_api_query_text(r, "actorEmail", f->actor_email, sizeof(f->actor_email), details);
+	kura_api_query_text(r, "action", f->action, sizeof(f->action), details);
+	kura_api_query_text(r, "targetType", f->target_type, sizeof(f->target_type), details);
+	kura_api_query_text(r, "targetId", f->target_id, sizeof(f->target_id), details);
+	kura_api_query_text(r, "ip", f->ip, sizeof(f->ip), details);
 	outcome = kura_req_query(r, "outcome");
 	if (outcome != NULL) {
 		f->outcome = -1;
@@ -154,12 +94,12 @@ read_filter(struct kura_req *r, const char *const *allowed, struct kura_audit_fi
 				f->outcome = i;
 		}
 		if (f->outcome < 0)
-			detail(details, "outcome", "invalid", "one of success, denied, failed");
+			kura_api_detail(details, "outcome", "invalid", "one of success, denied, failed");
 	}
-	parse_int_param(r, "after", 1, INT64_MAX, &after, details);
+	kura_api_query_int(r, "after", 1, INT64_MAX, &after, details);
 	f->before_seq = after;
 	if (limit != NULL)
-		parse_int_param(r, "limit", 1, LIST_MAX, limit, details);
+		kura_api_query_int(r, "limit", 1, LIST_MAX, limit, details);
 	if (json_array_size(details) > 0) {
 		kura_reply_error_details(r, KURA_E_VALIDATION, "check the query arguments", details);
 		return false;
@@ -359,7 +299,7 @@ kura_api_audit_export(struct kura_req *r)
 	if (format != NULL && strcmp(format, "jsonl") != 0 && strcmp(format, "csv") != 0) {
 		json_t *details = json_array();
 
-		detail(details, "format", "invalid", "jsonl or csv");
+		kura_api_detail(details, "format", "invalid", "jsonl or csv");
 		kura_reply_error_details(r, KURA_E_VALIDATION, "check the query arguments", details);
 		return;
 	}

@@ -16,6 +16,9 @@ const struct kura_route kura_api_routes[] = {
 	{KURA_GET, "/healthz", kura_api_healthz, KURA_AUTH_NONE, NULL, 0, 0},
 	{KURA_GET, "/readyz", kura_api_readyz, KURA_AUTH_NONE, NULL, 0, 0},
 	{KURA_GET, "/api/v1/openapi.json", kura_api_openapi, KURA_AUTH_NONE, NULL, 0, 0},
+	/* Public form endpoints (consumers; no sign-in), each request logged. */
+	{KURA_GET, "/f/{tenant}/{form}", kura_api_form_public, KURA_AUTH_NONE, NULL, 0, 0},
+	{KURA_POST, "/f/{tenant}/{form}", kura_api_form_public, KURA_AUTH_NONE, NULL, 0, 65536},
 	/* The operator's scraper, with the bearer token of metrics_token_file. */
 	{KURA_GET, "/metrics", kura_api_metrics, KURA_AUTH_METRICS, "metrics.read", 0, 0},
 	{KURA_POST, "/api/v1/auth/login", kura_api_login, KURA_AUTH_NONE, NULL, JSON | SIGNIN, 16384},
@@ -90,6 +93,8 @@ const struct kura_route kura_api_routes[] = {
 	{KURA_GET, "/api/v1/audit", kura_api_audit_list, KURA_AUTH_SESSION, "audit.read", 0, 0},
 	{KURA_GET, "/api/v1/audit/export", kura_api_audit_export, KURA_AUTH_SESSION, "audit.read", 0,
 	 0},
+	{KURA_GET, "/api/v1/form-access-log", kura_api_form_access_list, KURA_AUTH_SESSION,
+	 "audit.read", 0, 0},
 	{KURA_GET, "/api/v1/notices", kura_api_notices_list, KURA_AUTH_SESSION, "self",
 	 PWOK | ENROL, 0},
 	{KURA_POST, "/api/v1/api-keys", kura_api_apikeys_create, KURA_AUTH_SESSION, "apikeys.manage",

@@ -1,5 +1,7 @@
 /* Helpers shared by the API handlers: field extraction and common JSON shapes. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api_int.h"
@@ -89,4 +91,63 @@ kura_api_object_only(struct kura_req *r, const char *const *fields, json_t *deta
 		return false;
 	}
 	return true;
+}
+
+bool
+kura_api_query_known(struct kura_req *r, const char *const *allowed, json_t *details)
+{
+	const char *bad = NULL;
+	char msg[160];
+
+	if (kura_req_query_only(r, allowed, &bad))
+		return true;
+	snprintf(msg, sizeof(msg), "unknown or repeated query argument \"%.64s\"", bad);
+	kura_api_detail(details, bad, "unknown", msg);
+	return false;
+}
+
+void
+kura_api_query_text(struct kura_req *r, const char *name, char *dst, size_t n, json_t *details)
+{
+	const char *v = kura_req_query(r, name);
+
+	if (v == NULL)
+		return;
+	if (strlen(v) >= n || strlen(v) == 0) {
+		kura_api_detail(details, name, "invalid", "empty or too long");
+		return;
+	}
+	snprintf(dst, n, "%s", v);
+}
+
+void
+kura_api_query_int(struct kura_req *r, const char *name, int64_t lo, int64_t hi, int64_t *out,
+		   json_t *details)
+{
+	const char *v = kura_req_query(r, name);
+	char *end = NULL;
+	long long x;
+
+	if (v == NULL)
+		return;
+	errno = 0;
+	x = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || x < lo || x > hi) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "a whole number from %lld to %lld", (long long)lo,
+			 (long long)hi);
+		kura_api_detail(details, name, "invalid", msg);
+		return;
+	}
+	*out = x;
+}
+
+void
+kura_api_query_time(struct kura_req *r, const char *name, int64_t *out, json_t *details)
+{
+	const char *v = kura_req_query(r, name);
+
+	if (v != NULL && kura_time_parse_rfc3339(v, out) != KURA_OK)
+		kura_api_detail(details, name, "invalid", "an RFC 3339 time, e.g. 2026-11-23T09:00:00Z");
 }

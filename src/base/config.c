@@ -95,6 +95,9 @@ static const struct key keys[] = {
 	 1, 86400,
 	 "seconds between housekeeping rounds (purging records archived over 90 days ago, "
 	 "expired Idempotency-Key replies)"},
+	{"form_ip_limit", NULL, T_UINT, OFF(form_ip_limit), SZ(form_ip_limit), 0, 100000,
+	 "requests to public form endpoints (/f/) from one address within a minute; past it the "
+	 "address gets 429 there for a minute; 0 = no limit"},
 	{"login_block_minutes", NULL, T_UINT, OFF(login_block_minutes), SZ(login_block_minutes), 1,
 	 1440, "minutes an address stays blocked (every request answers 429)"},
 	{"alert_webhook_url", NULL, T_STR, OFF(alert_webhook_url), SZ(alert_webhook_url), 0, 0,
@@ -140,6 +143,7 @@ kura_config_defaults(struct kura_config *c)
 	c->log_level = KURA_LOG_INFO;
 	c->login_fail_ip_limit = 20;
 	c->login_block_minutes = 15;
+	c->form_ip_limit = 120;
 	c->housekeeping_seconds = 3600;
 	c->attachment_max_bytes = 25u << 20;
 	c->alert_5xx_per_minute = 50;

@@ -8,7 +8,8 @@
  * refreshes SQLite's planner statistics (ANALYZE) once an hour, or sooner
  * when a tenant has doubled in size. It
  * encrypts the values of properties whose sensitive flag was turned on
- * while they held values (core/sensitive_flag.c).
+ * while they held values (core/sensitive_flag.c). Once a day it deletes the
+ * consumer access log's rows older than KURA_FORM_ACCESS_KEEP_DAYS.
  *
  * Both of those read whole tables, so the housekeeper remembers per tenant
  * what it need not do again: the data-key version it found every value
@@ -33,6 +34,8 @@
 /* ... or sooner when the tenant has at least doubled (and by this many records) since. */
 #define ANALYZE_GROWTH_MIN 1000
 #define SETTLE_US ((int64_t)KURA_REKEY_SETTLE_SECONDS * 1000000)
+#define DAY_US (24LL * 3600 * 1000000)
+#define ACCESS_PURGE_BATCH 5000
 
 /* What the housekeeper remembers of one tenant. */
 struct memo {
@@ -42,6 +45,7 @@ struct memo {
 	bool rekeyed;             /* every value is under seen_version: no scan needed */
 	int64_t analyzed_at;      /* last ANALYZE; 0 = never */
 	int64_t analyzed_size;    /* records ever created (all types) at the last ANALYZE */
+	int64_t access_purged_at; /* last purge of the consumer access log; 0 = never */
 };
 
 struct kura_housekeeper {
@@ -336,6 +340,60 @@ analyze_if_due(struct kura_housekeeper *h, struct memo *m, struct kura_tenant_db
 	return e;
 }
 
+/*
+ * The consumer access log keeps a year: once a day (on the first visit, then
+ * when a day has passed) the rows older than that go, ACCESS_PURGE_BATCH per
+ * transaction with the lock let go in between, each batch with a
+ * form_access.purged entry by "system" saying how many.
+ */
+static enum kura_err
+purge_access_log(struct kura_housekeeper *h, struct memo *m, struct kura_tenant_db *db,
+		 const char *tenant, int64_t now)
+{
+	int64_t cutoff = now - (int64_t)KURA_FORM_ACCESS_KEEP_DAYS * DAY_US, n = 0, total = 0;
+	int64_t took = 0;
+	enum kura_err e = KURA_OK;
+
+	if (m != NULL && m->access_purged_at != 0 && now - m->access_purged_at < DAY_US)
+		return KURA_OK;
+	do {
+		int64_t began;
+
+		if (took > 0 && !pause_between(h, took))
+			return KURA_OK; /* stopping: the next start goes on */
+		began = kura_now_us();
+		e = kura_store_begin(db);
+		if (e == KURA_OK)
+			e = kura_store_form_access_purge(db, cutoff, ACCESS_PURGE_BATCH, &n);
+		if (e == KURA_OK && n > 0) {
+			struct kura_audit_entry ae;
+
+			memset(&ae, 0, sizeof(ae));
+			ae.actor_type = KURA_ACTOR_SYSTEM;
+			snprintf(ae.action, sizeof(ae.action), "form_access.purged");
+			snprintf(ae.target_type, sizeof(ae.target_type), "form_access_log");
+			snprintf(ae.target_props, sizeof(ae.target_props),
+				 "%lld entries older than %d days", (long long)n,
+				 KURA_FORM_ACCESS_KEEP_DAYS);
+			ae.outcome = KURA_AUDIT_SUCCESS;
+			e = kura_audit_append(db, &ae);
+		}
+		e = kura_store_finish(db, e);
+		took = kura_now_us() - began + 1;
+		if (e == KURA_OK)
+			total += n;
+	} while (e == KURA_OK && n == ACCESS_PURGE_BATCH);
+	if (e != KURA_OK)
+		return e;
+	if (m != NULL)
+		m->access_purged_at = now;
+	h->stats.access_rows_purged += (uint64_t)total;
+	if (total > 0)
+		kura_log(KURA_LOG_INFO, "form_access_purged", "tenant=%s count=%lld", tenant,
+			 (long long)total);
+	return KURA_OK;
+}
+
 /* One round for one tenant: *purged is how many records were purged. */
 static enum kura_err
 tend(struct kura_housekeeper *h, const char *tenant, size_t *purged)
@@ -389,6 +447,8 @@ tend(struct kura_housekeeper *h, const char *tenant, size_t *purged)
 	}
 	if (e == KURA_OK)
 		e = encrypt_flagged(h, db, cat, tenant);
+	if (e == KURA_OK)
+		e = purge_access_log(h, m, db, tenant, now);
 	if (e == KURA_OK)
 		e = analyze_if_due(h, m, db, cat, now);
 out:

@@ -68,7 +68,8 @@ ops_complete(const struct kura_store_ops *o)
 	       o->apikey_create != NULL && o->apikey_auth != NULL && o->apikey_list != NULL &&
 	       o->apikey_revoke != NULL && o->apikey_touch != NULL &&
 	       o->pwhistory_add != NULL && o->pwhistory_list != NULL && o->crm != NULL &&
-	       o->mfa != NULL && o->org != NULL &&
+	       o->mfa != NULL && o->org != NULL && o->form_access_add != NULL &&
+	       o->form_access_query != NULL && o->form_access_purge != NULL &&
 	       o->setting_get != NULL && o->tenant_key_rotate != NULL &&
 	       o->tenant_delete != NULL && o->tenant_keys_all != NULL &&
 	       o->tenant_keys_replace != NULL;
@@ -861,4 +862,53 @@ kura_store_tenant_keys_replace(struct kura_store *s, const struct kura_wrapped_k
 	if (s == NULL || (keys == NULL && n > 0) || (seals == NULL && nseals > 0))
 		return KURA_E_INTERNAL;
 	return s->ops->tenant_keys_replace(s->be, keys, n, seals, nseals);
+}
+
+/* Every text field within its bound (and non-empty where it must be). */
+static bool
+form_access_valid(const struct kura_form_access *a)
+{
+	size_t ip = strnlen(a->ip, sizeof(a->ip)), form = strnlen(a->form, sizeof(a->form));
+	size_t method = strnlen(a->method, sizeof(a->method));
+	size_t outcome = strnlen(a->outcome, sizeof(a->outcome));
+	size_t rid = strnlen(a->request_id, sizeof(a->request_id));
+
+	return ip > 0 && ip < sizeof(a->ip) && form > 0 && form < sizeof(a->form) && method > 0 &&
+	       method < sizeof(a->method) && outcome > 0 && outcome < sizeof(a->outcome) &&
+	       rid > 0 && rid < sizeof(a->request_id) &&
+	       strnlen(a->user_agent, sizeof(a->user_agent)) < sizeof(a->user_agent) &&
+	       a->status >= 100 && a->status <= 599;
+}
+
+enum kura_err
+kura_store_form_access_add(struct kura_tenant_db *db, struct kura_form_access *a)
+{
+	if (db == NULL || a == NULL)
+		return KURA_E_INTERNAL;
+	if (!form_access_valid(a))
+		return KURA_E_VALIDATION;
+	return db->store->ops->form_access_add(db->conn, a);
+}
+
+enum kura_err
+kura_store_form_access_query(struct kura_tenant_db *db, const struct kura_form_access_filter *f,
+			     kura_form_access_cb cb, void *ctx)
+{
+	if (db == NULL || f == NULL || cb == NULL)
+		return KURA_E_INTERNAL;
+	if (f->limit == 0 || f->limit > 1000)
+		return KURA_E_VALIDATION;
+	return db->store->ops->form_access_query(db->conn, f, cb, ctx);
+}
+
+enum kura_err
+kura_store_form_access_purge(struct kura_tenant_db *db, int64_t before_us, unsigned limit,
+			     int64_t *deleted)
+{
+	if (db == NULL || deleted == NULL)
+		return KURA_E_INTERNAL;
+	*deleted = 0;
+	if (limit == 0 || limit > 100000)
+		return KURA_E_VALIDATION;
+	return db->store->ops->form_access_purge(db->conn, before_us, limit, deleted);
 }

@@ -606,6 +606,12 @@ def test_every_state_change_writes_exactly_one_entry(world, observer):
         return (lambda: admin.post("/api/v1/objects/contacts/search", json={"query": "walk"}),
                 200, None, None, None, None)
 
+    def form_post_scenario():
+        # a consumer's request to a public form is recorded in the tenant's
+        # consumer access log (test_form_access_log.py), never in the audit log
+        return (lambda: world.server.post("/f/acme/contact-us", data={"email": "c@example.com"}),
+                404, None, None, None, None)
+
     def activity_scenario():
         cid = contact()
         return (lambda: admin.post(f"/api/v1/objects/contacts/{cid}/activities",
@@ -850,6 +856,7 @@ def test_every_state_change_writes_exactly_one_entry(world, observer):
         ("POST", "/api/v1/objects/{object}/batch/archive"): batch_archive_scenario,
         ("POST", "/api/v1/objects/{object}/batch/read"): batch_read_scenario,
         ("POST", "/api/v1/objects/{object}/search"): search_scenario,
+        ("POST", "/f/{tenant}/{form}"): form_post_scenario,
         ("POST", "/api/v1/objects/{object}/{id}/activities"): activity_scenario,
         ("PUT", "/api/v1/objects/{object}/{id}/associations/{to}/{toId}"): assoc_put_scenario,
         ("DELETE", "/api/v1/objects/{object}/{id}/associations/{to}/{toId}"): assoc_delete_scenario,
@@ -888,7 +895,8 @@ def test_every_state_change_writes_exactly_one_entry(world, observer):
         assert r.status_code == status, f"{route}: {r.status_code} {r.text[:300]}"
         new = entries_since(observer, before)
         if action is None:
-            # a read sent with POST (search, batch read) writes no entry
+            # a read sent with POST (search, batch read), or a consumer's form
+            # request, writes no entry
             if new:
                 problems.append(f"{route}: a read wrote " +
                                 ", ".join(f"{e['action']}/{e['outcome']}" for e in new))

@@ -65,6 +65,9 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 
 	.pwhistory_add = kura_sqlite_pwhistory_add,
 	.pwhistory_list = kura_sqlite_pwhistory_list,
+	.form_access_add = kura_sqlite_form_access_add,
+	.form_access_query = kura_sqlite_form_access_query,
+	.form_access_purge = kura_sqlite_form_access_purge,
 
 	.crm = &kura_store_sqlite_crm_ops,
 	.mfa = &kura_store_sqlite_mfa_ops,

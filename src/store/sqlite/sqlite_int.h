@@ -78,6 +78,10 @@ enum kura_sqlite_stmt_id {
 	KURA_SQ_PWHISTORY_INSERT,
 	KURA_SQ_PWHISTORY_PRUNE,
 	KURA_SQ_PWHISTORY_LIST,
+	/* tenant.db, the consumer access log */
+	KURA_SQ_FORM_ACCESS_INSERT,
+	KURA_SQ_FORM_ACCESS_QUERY,
+	KURA_SQ_FORM_ACCESS_PURGE,
 	KURA_SQ__COUNT
 };
 
@@ -334,6 +338,13 @@ enum kura_err kura_sqlite_apikey_auth(void *conn, const uint8_t secret_hash[32],
 enum kura_err kura_sqlite_apikey_list(void *conn, int64_t user_id, kura_apikey_cb cb, void *ctx);
 enum kura_err kura_sqlite_apikey_revoke(void *conn, int64_t id, int64_t user_id, int64_t now);
 enum kura_err kura_sqlite_apikey_touch(void *conn, int64_t id, int64_t now, const char *ip);
+
+/* formlog.c */
+enum kura_err kura_sqlite_form_access_add(void *conn, struct kura_form_access *a);
+enum kura_err kura_sqlite_form_access_query(void *conn, const struct kura_form_access_filter *f,
+					    kura_form_access_cb cb, void *ctx);
+enum kura_err kura_sqlite_form_access_purge(void *conn, int64_t before_us, unsigned limit,
+					    int64_t *deleted);
 
 /* pwhistory.c */
 enum kura_err kura_sqlite_pwhistory_add(void *conn, int64_t user_id, const char *hash, int64_t now,

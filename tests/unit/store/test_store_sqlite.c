@@ -1577,6 +1577,156 @@ test_apikeys(void **state)
 	kura_store_tenant_release(other);
 }
 
+static void
+access_init(struct kura_form_access *a, int64_t at, const char *ip, const char *form,
+	    const char *outcome)
+{
+	memset(a, 0, sizeof(*a));
+	a->at_us = at;
+	snprintf(a->ip, sizeof(a->ip), "%s", ip);
+	snprintf(a->form, sizeof(a->form), "%s", form);
+	snprintf(a->method, sizeof(a->method), "GET");
+	a->status = 404;
+	snprintf(a->outcome, sizeof(a->outcome), "%s", outcome);
+	snprintf(a->user_agent, sizeof(a->user_agent), "probe/1.0");
+	snprintf(a->request_id, sizeof(a->request_id), "00112233aabbccdd");
+}
+
+struct access_seen {
+	int64_t ids[16];
+	char forms[16][KURA_FORM_NAME_MAX + 1];
+	size_t n;
+};
+
+static bool
+access_collect(void *ctx, const struct kura_form_access *a)
+{
+	struct access_seen *x = ctx;
+
+	assert_true(x->n < 16);
+	x->ids[x->n] = a->id;
+	snprintf(x->forms[x->n], sizeof(x->forms[0]), "%s", a->form);
+	x->n++;
+	return true;
+}
+
+/*
+ * The consumer access log: rows stored as given and read back newest first,
+ * each filter and the cursor, bad rows refused, the purge deleting only the
+ * oldest rows past the cut-off and at most `limit` of them, one tenant's
+ * rows invisible to another.
+ */
+static void
+test_form_access_log(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *s = open_store(f, 4);
+	struct kura_tenant_db *db = NULL, *other = NULL;
+	struct kura_form_access_filter q;
+	struct kura_form_access a;
+	struct access_seen seen;
+	int64_t deleted = -1, ids[5];
+	static const char *const forms[] = {"contact", "contact", "newsletter", "contact", "survey"};
+
+	make_tenant(s, "acme");
+	make_tenant(s, "globex");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(s, "globex", &other), KURA_OK);
+	for (int i = 0; i < 5; i++) {
+		access_init(&a, 1000 + i, i == 2 ? "2001:db8::7" : "192.0.2.1", forms[i],
+			    i == 3 ? "throttled" : "form_not_found");
+		assert_int_equal(kura_store_form_access_add(db, &a), KURA_OK);
+		assert_true(a.id > 0);
+		ids[i] = a.id;
+	}
+	/* refused: an empty address, form or request id, a status out of range */
+	access_init(&a, 1, "", "x", "form_not_found");
+	assert_int_equal(kura_store_form_access_add(db, &a), KURA_E_VALIDATION);
+	access_init(&a, 1, "192.0.2.1", "", "form_not_found");
+	assert_int_equal(kura_store_form_access_add(db, &a), KURA_E_VALIDATION);
+	access_init(&a, 1, "192.0.2.1", "x", "form_not_found");
+	a.request_id[0] = '\0';
+	assert_int_equal(kura_store_form_access_add(db, &a), KURA_E_VALIDATION);
+	access_init(&a, 1, "192.0.2.1", "x", "form_not_found");
+	a.status = 600;
+	assert_int_equal(kura_store_form_access_add(db, &a), KURA_E_VALIDATION);
+
+	memset(&q, 0, sizeof(q));
+	q.limit = 10;
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(kura_store_form_access_query(db, &q, access_collect, &seen), KURA_OK);
+	assert_int_equal(seen.n, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(seen.ids[i], ids[4 - i]);
+	assert_string_equal(seen.forms[0], "survey");
+	/* filters, alone and together */
+	snprintf(q.form, sizeof(q.form), "contact");
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(kura_store_form_access_query(db, &q, access_collect, &seen), KURA_OK);
+	assert_int_equal(seen.n, 3);
+	snprintf(q.outcome, sizeof(q.outcome), "throttled");
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(kura_store_form_access_query(db, &q, access_collect, &seen), KURA_OK);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.ids[0], ids[3]);
+	memset(&q, 0, sizeof(q));
+	q.limit = 10;
+	snprintf(q.ip, sizeof(q.ip), "2001:db8::7");
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(kura_store_form_access_query(db, &q, access_collect, &seen), KURA_OK);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.forms[0], "newsletter");
+	memset(&q, 0, sizeof(q));
+	q.limit = 10;
+	q.from_us = 1001;
+	q.to_us = 1003; /* 1001 and 1002 */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(kura_store_form_access_query(db, &q, access_collect, &seen), KURA_OK);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.ids[0], ids[2]);
+	/* the cursor and the limit */
+	memset(&q, 0, sizeof(q));
+	q.limit = 2;
+	q.before_id = ids[3];
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(kura_store_form_access_query(db, &q, access_collect, &seen), KURA_OK);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.ids[0], ids[2]);
+	assert_int_equal(seen.ids[1], ids[1]);
+	q.limit = 0;
+	assert_int_equal(kura_store_form_access_query(db, &q, access_collect, &seen),
+			 KURA_E_VALIDATION);
+	q.limit = 1001;
+	assert_int_equal(kura_store_form_access_query(db, &q, access_collect, &seen),
+			 KURA_E_VALIDATION);
+
+	/* another tenant sees none of it */
+	memset(&q, 0, sizeof(q));
+	q.limit = 10;
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(kura_store_form_access_query(other, &q, access_collect, &seen), KURA_OK);
+	assert_int_equal(seen.n, 0);
+
+	/* the purge: older than 1003, at most 2 per call, oldest first */
+	assert_int_equal(kura_store_form_access_purge(db, 1003, 0, &deleted), KURA_E_VALIDATION);
+	assert_int_equal(kura_store_form_access_purge(db, 1003, 2, &deleted), KURA_OK);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(kura_store_form_access_purge(other, 1003, 2, &deleted), KURA_OK);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(kura_store_form_access_purge(db, 1003, 2, &deleted), KURA_OK);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(kura_store_form_access_purge(db, 1003, 2, &deleted), KURA_OK);
+	assert_int_equal(deleted, 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(kura_store_form_access_query(db, &q, access_collect, &seen), KURA_OK);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.ids[0], ids[4]);
+	assert_int_equal(seen.ids[1], ids[3]);
+
+	kura_store_tenant_release(db);
+	kura_store_tenant_release(other);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 /*
@@ -1675,6 +1825,7 @@ main(void)
 		T(test_audit_rows),
 		T(test_audit_seals),
 		T(test_apikeys),
+		T(test_form_access_log),
 	};
 	const struct CMUnitTest sqlite_only[] = {
 		T(test_sqlite_files_and_modes),
