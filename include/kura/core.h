@@ -260,10 +260,22 @@ enum kura_err kura_record_reindex_one(const struct kura_rec_ctx *x, int64_t id);
 /* --- sensitive properties (core/sensitive.c) --- */
 
 /*
- * The blind index is keyed from the tenant's first data key version, so
- * that it survives data-key rotations (which re-encrypt values only).
+ * A property's blind index is keyed from one version of the tenant's data
+ * key, its bidx_version (1 unless rotated), so that it survives data-key
+ * rotations, which re-encrypt values only. Each stored index value carries
+ * that version: (version - 1) * 65536 + the 16 index bits, so that while
+ * kura keys rotate-index moves a property to a newer version, values under
+ * the old and the new key live side by side in one column and a search
+ * looks both up. kura_blind_range gives the stored values of one version.
  */
-#define KURA_BLIND_KEY_VERSION 1
+#define KURA_BLIND_SPAN 65536
+static inline int64_t
+kura_blind_lo(uint32_t version)
+{
+	return (int64_t)(version - 1) * KURA_BLIND_SPAN;
+}
+/* The version new index values of p are written under: the rotation's target, if any. */
+uint32_t kura_blind_write_version(const struct kura_prop *p);
 
 /* Ciphertext (in sp) and blind index of a stored-form value of p for record_id. */
 enum kura_err kura_sensitive_seal(const struct kura_rec_ctx *x, int64_t record_id,
@@ -281,9 +293,19 @@ enum kura_err kura_sensitive_open(const struct kura_rec_ctx *x, int64_t record_i
  * cannot change, so the index never has to be rebuilt.
  */
 bool kura_prop_low_entropy(const struct kura_prop *p);
-/* The blind index of a stored-form value (the one search looks up). */
+/* The blind index of a stored-form value as written now (kura_blind_write_version). */
 enum kura_err kura_sensitive_blind(const struct kura_rec_ctx *x, const struct kura_prop *p,
 				   const struct kura_val *v, int64_t *blind);
+/* The same under the key of data-key version `version`. */
+enum kura_err kura_sensitive_blind_at(const struct kura_rec_ctx *x, const struct kura_prop *p,
+				      const struct kura_val *v, uint32_t version, int64_t *blind);
+/*
+ * The index values a search for v must look up: one, or two while p's
+ * index is being rotated (the old key's and the new one's). Returns how
+ * many were set in out[0..1]; 0 on an error (in *err).
+ */
+size_t kura_sensitive_blind_lookup(const struct kura_rec_ctx *x, const struct kura_prop *p,
+				   const struct kura_val *v, int64_t out[2], enum kura_err *err);
 /*
  * Re-encrypts up to max sensitive values that are not under the current
  * data-key version (base->key_version), inside the caller's transaction;
@@ -382,6 +404,7 @@ struct kura_housekeeping_stats {
 	uint64_t analyzes;
 	uint64_t values_encrypted;  /* by the jobs of properties turned sensitive */
 	uint64_t access_rows_purged; /* consumer access log rows past a year */
+	uint64_t blind_values_rotated; /* index values moved to a newer key */
 };
 void kura_housekeeper_stats(struct kura_housekeeper *h, struct kura_housekeeping_stats *out);
 /* Runs a round every interval_s seconds until stopped; keys (may be NULL) re-encrypt. */

@@ -93,6 +93,9 @@ struct kura_prop_row {
 	const char *permissions;   /* JSON {"view": [...], "edit": [...]} text; "{}" = no limits */
 	int enc_state;             /* KURA_ENC_* (read only: prop_enc_set writes it) */
 	int64_t enc_total;         /* values held when the encryption began */
+	uint32_t bidx_version;     /* data-key version the blind-index key comes from */
+	uint32_t bidx_next;        /* the version a rotation moves it to; 0 = none (read only) */
+	int64_t bidx_started_at;   /* when that rotation was asked for */
 	int64_t archived_at;       /* 0 = live */
 	int64_t created_at;
 	int64_t updated_at;
@@ -381,6 +384,21 @@ struct kura_crm_ops {
 				      int64_t *total);
 	enum kura_err (*prop_enc_set)(void *conn, int64_t prop_id, int state, int64_t total);
 	enum kura_err (*prop_enc_step)(void *conn, int64_t prop_id, int64_t done);
+	/*
+	 * Rotating a blind-index key (tenant migration 13). bidx_set sets the
+	 * property's version, next version (0 = none) and start time; a
+	 * catalogue change. blind_stale: rows whose index value lies outside
+	 * [lo, hi) (not yet under the new key), by id, at most limit, with the
+	 * value's ciphertext. blind_put_if sets a row's index value only while
+	 * its ciphertext is still ct (a write meanwhile wrote its own).
+	 */
+	enum kura_err (*prop_bidx_set)(void *conn, int64_t prop_id, uint32_t version,
+				       uint32_t next, int64_t started_at);
+	enum kura_err (*prop_blind_stale)(void *conn, int64_t object_id, int64_t prop_id,
+					  int64_t lo, int64_t hi, unsigned limit,
+					  kura_colval_cb cb, void *ctx);
+	enum kura_err (*prop_blind_put_if)(void *conn, int64_t object_id, int64_t prop_id,
+					   int64_t id, const struct kura_val *ct, int64_t blind);
 	/* Merges the type's text index, so that deleted bodies leave no words behind. */
 	enum kura_err (*fts_optimize)(void *conn, int64_t object_id);
 	/*

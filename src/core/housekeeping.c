@@ -8,7 +8,8 @@
  * refreshes SQLite's planner statistics (ANALYZE) once an hour, or sooner
  * when a tenant has doubled in size. It
  * encrypts the values of properties whose sensitive flag was turned on
- * while they held values (core/sensitive_flag.c). Once a day it deletes the
+ * while they held values (core/sensitive_flag.c), and moves blind indexes to
+ * the newer key kura keys rotate-index asked for. Once a day it deletes the
  * consumer access log's rows older than KURA_FORM_ACCESS_KEEP_DAYS.
  *
  * Both of those read whole tables, so the housekeeper remembers per tenant
@@ -285,6 +286,178 @@ encrypt_flagged(struct kura_housekeeper *h, struct kura_tenant_db *db,
 	return e;
 }
 
+/* Index values recomputed per batch of the blind-index rotation. */
+#define BLIND_BATCH 64
+
+struct blind_batch {
+	int64_t ids[BLIND_BATCH];
+	struct kura_val cts[BLIND_BATCH];
+	int64_t blinds[BLIND_BATCH];
+	size_t n;
+	struct kura_strpool *sp;
+	enum kura_err e;
+};
+
+static bool
+collect_blind(void *ctx, int64_t id, const struct kura_val *v)
+{
+	struct blind_batch *b = ctx;
+
+	if (b->n == BLIND_BATCH)
+		return false;
+	b->ids[b->n] = id;
+	b->cts[b->n] = *v;
+	b->cts[b->n].s = kura_strpool_dup(b->sp, v->s, v->n);
+	if (b->cts[b->n].s == NULL) {
+		b->e = KURA_E_NOMEM;
+		return false;
+	}
+	b->n++;
+	return true;
+}
+
+/*
+ * The switch at the end of a rotation, in one transaction: if no value of
+ * p is left outside the new version's range, the new version becomes the
+ * only one searched (a catalogue change), audited as property.index_rotated.
+ * *done says whether it switched.
+ */
+static enum kura_err
+blind_switch(struct kura_tenant_db *db, const struct kura_rec_ctx *x, const struct kura_prop *p,
+	     struct blind_batch *b, bool *done)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(db, &conn);
+	int64_t lo = kura_blind_lo(p->row.bidx_next);
+	enum kura_err e;
+
+	*done = false;
+	e = kura_store_begin(db);
+	b->n = 0;
+	if (e == KURA_OK)
+		e = ops->prop_blind_stale(conn, p->row.object_id, p->row.id, lo, lo + KURA_BLIND_SPAN,
+					  1, collect_blind, b);
+	if (e == KURA_OK && b->n == 0) {
+		struct kura_audit_entry ae;
+		char target[KURA_OBJECT_NAME_MAX + KURA_PROP_NAME_MAX + 2];
+		size_t tl;
+
+		e = ops->prop_bidx_set(conn, p->row.id, p->row.bidx_next, 0, 0);
+		memset(&ae, 0, sizeof(ae));
+		ae.actor_type = KURA_ACTOR_SYSTEM;
+		snprintf(ae.action, sizeof(ae.action), "property.index_rotated");
+		snprintf(ae.target_type, sizeof(ae.target_type), "property");
+		snprintf(target, sizeof(target), "%s.%s", x->obj->row.name, p->row.name);
+		tl = strnlen(target, sizeof(ae.target_id) - 1);
+		memcpy(ae.target_id, target, tl);
+		ae.target_id[tl] = '\0';
+		snprintf(ae.target_props, sizeof(ae.target_props), "data key version %u",
+			 p->row.bidx_next);
+		ae.outcome = KURA_AUDIT_SUCCESS;
+		if (e == KURA_OK)
+			e = kura_audit_append(db, &ae);
+		*done = e == KURA_OK;
+	}
+	e = kura_store_finish(db, e);
+	if (e != KURA_OK)
+		*done = false;
+	return e;
+}
+
+/*
+ * kura keys rotate-index moved a property's blind index to a newer key
+ * (bidx_next): new writes use it at once, searches look values up under
+ * both keys, and this job recomputes the values still under the old one.
+ * It starts KURA_REKEY_SETTLE_SECONDS after the rotation was asked for, so
+ * that no request which read the catalogue before (and writes or searches
+ * under the old key only) is still running. The index values of a batch
+ * are computed outside any transaction (for dates and numbers each is an
+ * Argon2id), then written in a short one, each only if the record's value
+ * is still the one they were computed from. When none is left, the switch.
+ */
+static enum kura_err
+rotate_blind(struct kura_housekeeper *h, struct kura_tenant_db *db,
+	     const struct kura_catalog *cat, int64_t now)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(db, &conn);
+	enum kura_err e = KURA_OK;
+
+	for (size_t i = 0; e == KURA_OK && i < cat->nprops; i++) {
+		const struct kura_prop *p = &cat->props[i];
+		struct kura_strpool sp = {0};
+		struct blind_batch *b;
+		struct kura_rec_ctx x;
+		int64_t lo, took = 0;
+		bool switched = false;
+
+		if (!p->row.sensitive || p->row.bidx_next == 0 || h->keys == NULL ||
+		    now - p->row.bidx_started_at < SETTLE_US)
+			continue;
+		memset(&x, 0, sizeof(x));
+		x.db = db;
+		x.cat = cat;
+		x.keys = h->keys;
+		for (size_t o = 0; o < cat->nobjects; o++) {
+			if (cat->objects[o].row.id == p->row.object_id)
+				x.obj = &cat->objects[o];
+		}
+		if (x.obj == NULL)
+			continue;
+		b = calloc(1, sizeof(*b));
+		if (b == NULL)
+			return KURA_E_NOMEM;
+		b->sp = &sp;
+		lo = kura_blind_lo(p->row.bidx_next);
+		while (e == KURA_OK && !switched) {
+			int64_t began;
+
+			kura_strpool_free(&sp);
+			b->n = 0;
+			b->e = KURA_OK;
+			e = ops->prop_blind_stale(conn, p->row.object_id, p->row.id, lo,
+						  lo + KURA_BLIND_SPAN, BLIND_BATCH, collect_blind, b);
+			if (e == KURA_OK)
+				e = b->e;
+			if (e == KURA_OK && b->n == 0) {
+				e = blind_switch(db, &x, p, b, &switched);
+				if (e == KURA_OK && switched)
+					kura_log(KURA_LOG_INFO, "blind_index_rotated",
+						 "tenant=%s property=%s.%s version=%u",
+						 kura_store_tenant_id(db), x.obj->row.name,
+						 p->row.name, p->row.bidx_next);
+				if (e == KURA_OK && !switched)
+					continue; /* a value came in under the old key meanwhile */
+				break;
+			}
+			for (size_t k = 0; e == KURA_OK && k < b->n; k++) {
+				struct kura_val clear;
+
+				e = kura_sensitive_open(&x, b->ids[k], p, &b->cts[k], &sp, &clear);
+				if (e == KURA_OK)
+					e = kura_sensitive_blind_at(&x, p, &clear, p->row.bidx_next,
+								    &b->blinds[k]);
+			}
+			if (e != KURA_OK)
+				break;
+			if (took > 0 && !pause_between(h, took))
+				break;
+			began = kura_now_us();
+			e = kura_store_begin(db);
+			for (size_t k = 0; e == KURA_OK && k < b->n; k++)
+				e = ops->prop_blind_put_if(conn, p->row.object_id, p->row.id, b->ids[k],
+							   &b->cts[k], b->blinds[k]);
+			e = kura_store_finish(db, e);
+			took = kura_now_us() - began + 1;
+			if (e == KURA_OK)
+				h->stats.blind_values_rotated += b->n;
+		}
+		kura_strpool_free(&sp);
+		free(b);
+	}
+	return e;
+}
+
 /* Records ever created in the tenant, all types: what its tables have grown to. */
 static enum kura_err
 tenant_size(struct kura_tenant_db *db, const struct kura_catalog *cat, int64_t *size)
@@ -447,6 +620,8 @@ tend(struct kura_housekeeper *h, const char *tenant, size_t *purged)
 	}
 	if (e == KURA_OK)
 		e = encrypt_flagged(h, db, cat, tenant);
+	if (e == KURA_OK)
+		e = rotate_blind(h, db, cat, now);
 	if (e == KURA_OK)
 		e = purge_access_log(h, m, db, tenant, now);
 	if (e == KURA_OK)

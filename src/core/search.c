@@ -645,8 +645,9 @@ run_blind(const struct kura_rec_ctx *x, struct kura_search_req *s, bool count, j
 	*out = NULL;
 	/* The same filters, with each sensitive value replaced by its blind index. */
 	fs = calloc(s->q.groups[0].n + 1, sizeof(*fs));
+	/* each value looked up under one key, or two during a rotation */
 	for (size_t i = 0; i < s->q.groups[0].n; i++)
-		nvals += s->q.groups[0].filters[i].nvals + 1;
+		nvals += 2 * (s->q.groups[0].filters[i].nvals + 1);
 	vals = calloc(nvals + 1, sizeof(*vals));
 	if (fs == NULL || vals == NULL) {
 		e = KURA_E_NOMEM;
@@ -660,15 +661,19 @@ run_blind(const struct kura_rec_ctx *x, struct kura_search_req *s, bool count, j
 		fs[i] = *f;
 		if (!f->blind)
 			continue;
-		if (f->op == KURA_OP_EQ) {
-			fs[i].v.kind = KURA_V_INT;
-			e = kura_sensitive_blind(x, p, &f->v, &fs[i].v.i);
-		} else {
-			fs[i].vals = &vals[nvals];
-			for (size_t k = 0; e == KURA_OK && k < f->nvals; k++) {
+		/* EQ and IN alike become IN over the index values to look up */
+		fs[i].op = KURA_OP_IN;
+		fs[i].vals = &vals[nvals];
+		fs[i].nvals = 0;
+		for (size_t k = 0; e == KURA_OK && k < (f->op == KURA_OP_EQ ? 1 : f->nvals); k++) {
+			int64_t bl[2];
+			size_t nb = kura_sensitive_blind_lookup(
+				x, p, f->op == KURA_OP_EQ ? &f->v : &f->vals[k], bl, &e);
+
+			for (size_t j = 0; j < nb; j++) {
 				vals[nvals].kind = KURA_V_INT;
-				e = kura_sensitive_blind(x, p, &f->vals[k], &vals[nvals].i);
-				nvals++;
+				vals[nvals++].i = bl[j];
+				fs[i].nvals++;
 			}
 		}
 	}

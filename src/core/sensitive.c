@@ -107,9 +107,17 @@ kura_prop_low_entropy(const struct kura_prop *p)
 	}
 }
 
+uint32_t
+kura_blind_write_version(const struct kura_prop *p)
+{
+	if (p->row.bidx_next != 0)
+		return p->row.bidx_next;
+	return p->row.bidx_version != 0 ? p->row.bidx_version : 1;
+}
+
 enum kura_err
-kura_sensitive_blind(const struct kura_rec_ctx *x, const struct kura_prop *p,
-		     const struct kura_val *v, int64_t *blind)
+kura_sensitive_blind_at(const struct kura_rec_ctx *x, const struct kura_prop *p,
+			const struct kura_val *v, uint32_t version, int64_t *blind)
 {
 	uint8_t b[KURA_BLIND_BYTES];
 	char op[KURA_OBJECT_NAME_MAX + KURA_PROP_NAME_MAX + 2];
@@ -118,24 +126,44 @@ kura_sensitive_blind(const struct kura_rec_ctx *x, const struct kura_prop *p,
 	enum kura_err e;
 
 	*blind = 0;
-	if (x->keys == NULL)
+	if (x->keys == NULL || version == 0)
 		return KURA_E_CRYPTO;
 	norm = normalise(p, v, &n);
 	if (norm == NULL)
 		return KURA_E_NOMEM;
 	object_prop(x, p, op, sizeof(op));
-	/* The index key is derived from the tenant's first data key: see kura/core.h. */
 	if (kura_prop_low_entropy(p))
-		e = kura_field_blind_slow(x->keys, kura_store_tenant_id(x->db),
-					  KURA_BLIND_KEY_VERSION, op, norm, n, b);
+		e = kura_field_blind_slow(x->keys, kura_store_tenant_id(x->db), version, op, norm,
+					  n, b);
 	else
-		e = kura_field_blind(x->keys, kura_store_tenant_id(x->db), KURA_BLIND_KEY_VERSION,
-				     op, norm, n, b);
+		e = kura_field_blind(x->keys, kura_store_tenant_id(x->db), version, op, norm, n, b);
 	sodium_memzero(norm, n);
 	free(norm);
 	if (e == KURA_OK)
-		*blind = ((int64_t)b[0] << 8) | b[1];
+		*blind = kura_blind_lo(version) + (((int64_t)b[0] << 8) | b[1]);
 	return e;
+}
+
+enum kura_err
+kura_sensitive_blind(const struct kura_rec_ctx *x, const struct kura_prop *p,
+		     const struct kura_val *v, int64_t *blind)
+{
+	return kura_sensitive_blind_at(x, p, v, kura_blind_write_version(p), blind);
+}
+
+size_t
+kura_sensitive_blind_lookup(const struct kura_rec_ctx *x, const struct kura_prop *p,
+			    const struct kura_val *v, int64_t out[2], enum kura_err *err)
+{
+	uint32_t cur = p->row.bidx_version != 0 ? p->row.bidx_version : 1;
+
+	*err = kura_sensitive_blind_at(x, p, v, cur, &out[0]);
+	if (*err != KURA_OK)
+		return 0;
+	if (p->row.bidx_next == 0)
+		return 1;
+	*err = kura_sensitive_blind_at(x, p, v, p->row.bidx_next, &out[1]);
+	return *err == KURA_OK ? 2 : 0;
 }
 
 /* The ciphertext alone (kura_sensitive_seal without the blind index). */

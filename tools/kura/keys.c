@@ -1,8 +1,10 @@
 /*
  * kura keys: a tenant's data keys. rotate makes a new data-key version
  * current (new writes use it at once; kurad's housekeeping re-encrypts the
- * older values in short transactions while it serves); status shows, per
- * sensitive property, how many values each key version holds.
+ * older values in short transactions while it serves); rotate-index moves
+ * the blind indexes to a key from a newer version; status shows, per
+ * sensitive property, how many values each key version holds and where its
+ * blind index stands.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +59,136 @@ rotate(struct cli *c, const char *tenant)
 	return cli_audit_operator(c, tenant, NULL, "keys.rotate", "data_key", target);
 }
 
+static bool
+count_value(void *ctx, int64_t id, const struct kura_val *v)
+{
+	(void)id;
+	(void)v;
+	(*(int64_t *)ctx)++;
+	return true;
+}
+
+static const char *
+object_name(const struct kura_catalog *cat, int64_t object_id)
+{
+	for (size_t o = 0; o < cat->nobjects; o++) {
+		if (cat->objects[o].row.id == object_id)
+			return cat->objects[o].row.name;
+	}
+	return "?";
+}
+
+/*
+ * Moves the blind index of every sensitive property to a key derived from
+ * the tenant's current data-key version (rotating the data key first when
+ * an index already comes from it). kurad writes new index values under the
+ * new key at once, looks values up under both, and its housekeeping
+ * recomputes the old ones, then switches (kura keys status shows how far).
+ */
+static int
+rotate_index(struct cli *c, const char *tenant)
+{
+	struct kura_tenant t;
+	struct kura_tenant_db *db = NULL;
+	const struct kura_catalog *cat = NULL;
+	const struct kura_crm_ops *ops;
+	void *conn;
+	uint32_t newest = 0;
+	size_t n = 0, busy = 0;
+	char target[32];
+	enum kura_err e;
+	int rc = 1;
+
+	e = kura_store_tenant_acquire_get(c->store, tenant, &t, &db);
+	if (e != KURA_OK) {
+		fprintf(stderr, "kura: no tenant \"%s\"\n", tenant);
+		return 1;
+	}
+	e = kura_catalog_get(NULL, db, &cat);
+	for (size_t i = 0; e == KURA_OK && i < cat->nprops; i++) {
+		const struct kura_prop *p = &cat->props[i];
+
+		if (!p->row.sensitive)
+			continue;
+		n++;
+		busy += p->row.bidx_next != 0;
+		if (p->row.bidx_version > newest)
+			newest = p->row.bidx_version;
+	}
+	kura_catalog_release(NULL, cat);
+	cat = NULL;
+	if (e != KURA_OK) {
+		fprintf(stderr, "kura: cannot read the properties of \"%s\": %s\n", tenant,
+			kura_err_name(e));
+		goto out;
+	}
+	if (n == 0) {
+		printf("tenant %s: no sensitive property, so no blind index to rotate\n", tenant);
+		rc = 0;
+		goto out;
+	}
+	if (busy > 0) {
+		fprintf(stderr, "kura: a rotation of the blind indexes of \"%s\" is under way (%zu "
+				"properties); see kura keys status --tenant %s\n", tenant, busy, tenant);
+		goto out;
+	}
+	if (newest >= t.key_version) {
+		/* a new key needs a new data-key version to come from */
+		kura_store_tenant_release(db);
+		db = NULL;
+		if (rotate(c, tenant) != 0)
+			return 1;
+		e = kura_store_tenant_acquire_get(c->store, tenant, &t, &db);
+		if (e != KURA_OK) {
+			fprintf(stderr, "kura: cannot open \"%s\": %s\n", tenant, kura_err_name(e));
+			return 1;
+		}
+	}
+	ops = kura_store_crm(db, &conn);
+	e = kura_store_begin(db);
+	if (e == KURA_OK)
+		e = kura_catalog_get(NULL, db, &cat);
+	n = 0;
+	for (size_t i = 0; e == KURA_OK && i < cat->nprops; i++) {
+		const struct kura_prop *p = &cat->props[i];
+
+		if (!p->row.sensitive || p->row.bidx_next != 0 ||
+		    p->row.bidx_version >= t.key_version)
+			continue;
+		e = ops->prop_bidx_set(conn, p->row.id, p->row.bidx_version, t.key_version,
+				       kura_now_us());
+		if (e == KURA_OK) {
+			printf("%s.%s\tblind index: version %u -> %u\n",
+			       object_name(cat, p->row.object_id), p->row.name, p->row.bidx_version,
+			       t.key_version);
+			n++;
+		}
+	}
+	kura_catalog_release(NULL, cat);
+	cat = NULL;
+	snprintf(target, sizeof(target), "version %u", t.key_version);
+	if (e == KURA_OK && cli_audit_operator(c, tenant, db, "keys.rotate_index", "blind_index",
+					       target) != 0)
+		e = KURA_E_STORE;
+	e = kura_store_finish(db, e);
+	if (e != KURA_OK) {
+		fprintf(stderr, "kura: cannot rotate the blind indexes of \"%s\": %s\n", tenant,
+			kura_err_name(e));
+		goto out;
+	}
+	kura_store_tenant_release(db);
+	db = NULL;
+	printf("tenant %s: %zu blind index(es) now written under data key version %u; kurad looks "
+	       "values up under both keys and moves the old ones in the background, starting %d s "
+	       "from now\n",
+	       tenant, n, t.key_version, KURA_REKEY_SETTLE_SECONDS);
+	rc = cli_audit_seal_after(c, tenant);
+out:
+	kura_catalog_release(NULL, cat);
+	kura_store_tenant_release(db);
+	return rc;
+}
+
 struct status_ctx {
 	const char *object;
 	const char *prop;
@@ -106,6 +238,18 @@ status(struct cli *c, const char *tenant)
 		}
 		e = ops->prop_key_versions(conn, p->row.object_id, p->row.id, print_version, &s);
 		stale += s.stale;
+		if (e == KURA_OK && p->row.bidx_next == 0) {
+			printf("%s.%s\tblind index: version %u\n", s.object, p->row.name,
+			       p->row.bidx_version);
+		} else if (e == KURA_OK) {
+			int64_t left = 0, lo = kura_blind_lo(p->row.bidx_next);
+
+			e = ops->prop_blind_stale(conn, p->row.object_id, p->row.id, lo,
+						  lo + KURA_BLIND_SPAN, UINT32_MAX, count_value, &left);
+			printf("%s.%s\tblind index: version %u, rotating to %u: %lld values left\n",
+			       s.object, p->row.name, p->row.bidx_version, p->row.bidx_next,
+			       (long long)left);
+		}
 	}
 	kura_catalog_release(NULL, cat);
 	kura_store_tenant_release(db);
@@ -132,7 +276,8 @@ cli_keys(struct cli *c, int argc, char **argv)
 			return 1;
 		return cli_rotate_master(c, "on request");
 	}
-	if (argc < 2 || (strcmp(argv[1], "rotate") != 0 && strcmp(argv[1], "status") != 0))
+	if (argc < 2 || (strcmp(argv[1], "rotate") != 0 && strcmp(argv[1], "status") != 0 &&
+			 strcmp(argv[1], "rotate-index") != 0))
 		goto usage;
 	optind = 0;
 	while ((opt = getopt_long(argc - 1, argv + 1, "t:", opts, NULL)) != -1) {
@@ -144,10 +289,12 @@ cli_keys(struct cli *c, int argc, char **argv)
 		goto usage;
 	if (cli_open(c) != 0)
 		return 1;
+	if (strcmp(argv[1], "rotate-index") == 0)
+		return rotate_index(c, tenant);
 	return strcmp(argv[1], "rotate") == 0 ? rotate(c, tenant) : status(c, tenant);
 usage:
-	fprintf(stderr, "usage: kura keys rotate --tenant T | kura keys status --tenant T | "
-			"kura keys rotate-master\n");
+	fprintf(stderr, "usage: kura keys rotate --tenant T | kura keys rotate-index --tenant T | "
+			"kura keys status --tenant T | kura keys rotate-master\n");
 	return 2;
 }
 

@@ -36,6 +36,7 @@ usage(FILE *f)
 		"  notice list                          list every notice (id, kind, tenant, times, title)\n"
 		"  keys rotate --tenant T               a new data-key version for T, current at once;\n"
 		"                                       kurad re-encrypts older values in the background\n"
+		"  keys rotate-index --tenant T         blind indexes to a key from a newer data key\n"
 		"  keys status --tenant T               values per key version, per sensitive property\n"
 		"  keys rotate-master                   a new master key; every data key re-wrapped\n"
 		"                                       (restart kurad afterwards)\n"

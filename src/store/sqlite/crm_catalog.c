@@ -145,6 +145,9 @@ prop_row(sqlite3_stmt *st, void *p)
 	r.permissions = col_str(st, 18);
 	r.enc_state = sqlite3_column_int(st, 19);
 	r.enc_total = sqlite3_column_int64(st, 20);
+	r.bidx_version = (uint32_t)sqlite3_column_int64(st, 21);
+	r.bidx_next = (uint32_t)sqlite3_column_int64(st, 22);
+	r.bidx_started_at = sqlite3_column_int64(st, 23);
 	x->stop = !x->pcb(x->ctx, &r);
 }
 
@@ -160,7 +163,8 @@ kura_sqlite_crm_prop_list(void *conn, kura_prop_row_cb cb, void *ctx)
 			    "SELECT id, object_id, name, label_en, label_ja, type, required, uniq, "
 			    "indexed, sensitive, classification, description, options, validation, "
 			    "standard, coalesce(archived_at, 0), created_at, updated_at, permissions, "
-			    "enc_state, enc_total FROM properties ORDER BY id",
+			    "enc_state, enc_total, bidx_version, bidx_next, bidx_started_at "
+			    "FROM properties ORDER BY id",
 			    &st);
 	if (e == KURA_OK)
 		e = kura_sqlite_each(c, st, "prop_list", prop_row, &x);

@@ -270,3 +270,93 @@ kura_sqlite_crm_fts_optimize(void *conn, int64_t object_id)
 		 (long long)object_id, (long long)object_id);
 	return kura_sqlite_crm_exec(c, sql, "fts_optimize");
 }
+
+/* ---------------------------------------------------------------- blind-index rotation */
+
+enum kura_err
+kura_sqlite_crm_prop_bidx_set(void *conn, int64_t prop_id, uint32_t version, uint32_t next,
+			      int64_t started_at)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+
+	e = kura_sqlite_dyn(c,
+			    "UPDATE properties SET bidx_version = ?, bidx_next = ?, "
+			    "bidx_started_at = ? WHERE id = ?",
+			    &st);
+	if (e == KURA_OK) {
+		sqlite3_bind_int64(st, 1, version);
+		sqlite3_bind_int64(st, 2, next);
+		sqlite3_bind_int64(st, 3, started_at);
+		sqlite3_bind_int64(st, 4, prop_id);
+		e = kura_sqlite_write(c, st, "prop_bidx_set", true);
+	}
+	kura_sqlite_done(st);
+	/* Which keys a search must try is part of the catalogue. */
+	if (e == KURA_OK)
+		e = kura_sqlite_crm_exec(c, "UPDATE catalog_meta SET version = version + 1",
+					 "catalog_version");
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_prop_blind_stale(void *conn, int64_t object_id, int64_t prop_id, int64_t lo,
+				 int64_t hi, unsigned limit, kura_colval_cb cb, void *ctx)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char sql[240];
+	enum kura_err e;
+	int rc;
+
+	/* Two ranges of the column's own index; values still in clear have no index yet. */
+	snprintf(sql, sizeof(sql),
+		 "SELECT id, p_%lld FROM r_%lld WHERE (b_%lld < ?1 OR b_%lld >= ?2) "
+		 "AND typeof(p_%lld) = 'blob' ORDER BY id LIMIT ?3",
+		 (long long)prop_id, (long long)object_id, (long long)prop_id, (long long)prop_id,
+		 (long long)prop_id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, lo);
+	sqlite3_bind_int64(st, 2, hi);
+	sqlite3_bind_int64(st, 3, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct kura_val v = {.kind = KURA_V_BLOB};
+
+		v.s = sqlite3_column_blob(st, 1);
+		v.n = (size_t)sqlite3_column_bytes(st, 1);
+		if (!cb(ctx, sqlite3_column_int64(st, 0), &v)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		e = kura_sqlite_error(c, "prop_blind_stale", rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_prop_blind_put_if(void *conn, int64_t object_id, int64_t prop_id, int64_t id,
+				  const struct kura_val *ct, int64_t blind)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char sql[200];
+	enum kura_err e;
+
+	snprintf(sql, sizeof(sql), "UPDATE r_%lld SET b_%lld = ? WHERE id = ? AND p_%lld = ?",
+		 (long long)object_id, (long long)prop_id, (long long)prop_id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e == KURA_OK) {
+		sqlite3_bind_int64(st, 1, blind);
+		sqlite3_bind_int64(st, 2, id);
+		bind_v(st, 3, ct);
+		e = kura_sqlite_write(c, st, "prop_blind_put_if", false);
+	}
+	kura_sqlite_done(st);
+	return e;
+}

@@ -72,6 +72,14 @@ enum kura_err kura_sqlite_crm_history_set(void *conn, int64_t id, const char *ch
 enum kura_err kura_sqlite_crm_prop_enc_get(void *conn, int64_t prop_id, int *state, int64_t *done,
 					   int64_t *total);
 enum kura_err kura_sqlite_crm_prop_enc_set(void *conn, int64_t prop_id, int state, int64_t total);
+enum kura_err kura_sqlite_crm_prop_bidx_set(void *conn, int64_t prop_id, uint32_t version,
+					    uint32_t next, int64_t started_at);
+enum kura_err kura_sqlite_crm_prop_blind_stale(void *conn, int64_t object_id, int64_t prop_id,
+					       int64_t lo, int64_t hi, unsigned limit,
+					       kura_colval_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_prop_blind_put_if(void *conn, int64_t object_id, int64_t prop_id,
+						int64_t id, const struct kura_val *ct,
+						int64_t blind);
 enum kura_err kura_sqlite_crm_prop_enc_step(void *conn, int64_t prop_id, int64_t done);
 enum kura_err kura_sqlite_crm_fts_optimize(void *conn, int64_t object_id);
 

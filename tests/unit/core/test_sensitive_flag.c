@@ -355,12 +355,112 @@ test_on_encrypts_in_rounds_and_off_decrypts(void **state)
 	expect_nick(f, 42);
 }
 
+/* nick's blind lookup values for v, its write version, and the index under `at`. */
+static size_t
+nick_blind(struct fx *f, const char *v, int64_t out[2], uint32_t *write_version, uint32_t at,
+	   int64_t *blind_at)
+{
+	struct kura_tenant_db *db = NULL;
+	const struct kura_catalog *cat = NULL;
+	const struct kura_prop *p;
+	struct kura_rec_ctx x;
+	struct kura_val val = {.kind = KURA_V_TEXT, .s = v, .n = strlen(v)};
+	enum kura_err e = KURA_OK;
+	size_t n;
+
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
+	rec_ctx(f, db, cat, &x);
+	p = kura_object_prop(x.obj, "nick");
+	n = kura_sensitive_blind_lookup(&x, p, &val, out, &e);
+	assert_int_equal(e, KURA_OK);
+	*write_version = kura_blind_write_version(p);
+	assert_int_equal(kura_sensitive_blind_at(&x, p, &val, at, blind_at), KURA_OK);
+	kura_catalog_release(NULL, cat);
+	kura_store_tenant_release(db);
+	return n;
+}
+
+static enum kura_err
+nick_bidx_set(struct fx *f, uint32_t version, uint32_t next)
+{
+	struct kura_tenant_db *db = NULL;
+	const struct kura_catalog *cat = NULL;
+	const struct kura_crm_ops *ops;
+	void *conn;
+	enum kura_err e;
+
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
+	ops = kura_store_crm(db, &conn);
+	e = kura_store_begin(db);
+	if (e == KURA_OK)
+		e = ops->prop_bidx_set(conn,
+				       kura_object_prop(kura_catalog_object(cat, "contacts"), "nick")
+					       ->row.id,
+				       version, next, kura_now_us());
+	e = kura_store_finish(db, e);
+	kura_catalog_release(NULL, cat);
+	kura_store_tenant_release(db);
+	return e;
+}
+
+/*
+ * The blind-index rotation's states: at rest one value is looked up,
+ * tagged with its key version (version 1: [0, 65536)); while rotating to
+ * version 2 new values are written under it and both are looked up (the
+ * old one unchanged, the new one in [65536, 131072) and under another key);
+ * after the switch only the new one. A "rotation" to the same or an older
+ * version is refused by the store.
+ */
+static void
+test_blind_index_rotation_states(void **state)
+{
+	struct fx *f = *state;
+	uint8_t w[KURA_WRAPPED_KEY_BYTES];
+	int64_t at[2], mid[2], end[2], b1, b2, x;
+	uint32_t wv;
+	int64_t total = 0;
+
+	turn(f, true, &total, NULL);
+	assert_int_equal(nick_blind(f, "NICK-0042", at, &wv, 1, &b1), 1);
+	assert_int_equal(wv, 1);
+	assert_int_equal(at[0], b1);
+	assert_true(at[0] >= 0 && at[0] < KURA_BLIND_SPAN);
+
+	/* a data key of version 2 to derive the new index key from */
+	assert_int_equal(kura_dek_new_wrapped(f->k, "acme", 2, w), KURA_OK);
+	assert_int_equal(kura_store_tenant_key_rotate(f->s, "acme", 2, w, sizeof(w), kura_now_us()),
+			 KURA_OK);
+	assert_int_equal(nick_bidx_set(f, 1, 2), KURA_OK);
+	assert_int_equal(nick_blind(f, "NICK-0042", mid, &wv, 2, &b2), 2);
+	assert_int_equal(wv, 2);
+	assert_int_equal(mid[0], b1);
+	assert_int_equal(mid[1], b2);
+	assert_true(b2 >= KURA_BLIND_SPAN && b2 < 2 * KURA_BLIND_SPAN);
+	/* the same 16 bits under another key would be a coincidence of 1 in 65,536 */
+	assert_int_not_equal(b2 - KURA_BLIND_SPAN, b1);
+	/* the index a write stores now is the new one */
+	assert_int_equal(nick_blind(f, "NICK-0042", mid, &wv, 2, &x), 2);
+	assert_int_equal(x, b2);
+
+	/* the switch: only the new key is looked up */
+	assert_int_equal(nick_bidx_set(f, 2, 0), KURA_OK);
+	assert_int_equal(nick_blind(f, "NICK-0042", end, &wv, 2, &x), 1);
+	assert_int_equal(end[0], b2);
+	assert_int_equal(wv, 2);
+	/* never backwards, never to itself */
+	assert_int_not_equal(nick_bidx_set(f, 2, 2), KURA_OK);
+	assert_int_not_equal(nick_bidx_set(f, 2, 1), KURA_OK);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_on_encrypts_in_rounds_and_off_decrypts, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_blind_index_rotation_states, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
