@@ -312,6 +312,16 @@ size_t kura_sensitive_blind_lookup(const struct kura_rec_ctx *x, const struct ku
  * *done counts them. base needs db, cat and keys (obj is chosen per value).
  */
 enum kura_err kura_sensitive_rekey(const struct kura_rec_ctx *base, unsigned max, size_t *done);
+/*
+ * The same for the history: the entries after *after_id (by id, at most
+ * max, every type) that hold sealed values get those under another
+ * version than base->key_version re-sealed under it, inside the caller's
+ * transaction. *after_id moves past the entries read, *done counts the
+ * values re-sealed, *more is false once the end of the history was read.
+ * Values of archived properties are re-sealed too.
+ */
+enum kura_err kura_sensitive_rekey_history(const struct kura_rec_ctx *base, unsigned max,
+					   int64_t *after_id, size_t *done, bool *more);
 /* {"$enc": base64} of a ciphertext (history entries), and back. */
 json_t *kura_sensitive_ct_json(const struct kura_val *ct);
 enum kura_err kura_sensitive_ct_from_json(json_t *j, struct kura_strpool *sp,
@@ -405,6 +415,7 @@ struct kura_housekeeping_stats {
 	uint64_t values_encrypted;  /* by the jobs of properties turned sensitive */
 	uint64_t access_rows_purged; /* consumer access log rows past a year */
 	uint64_t blind_values_rotated; /* index values moved to a newer key */
+	uint64_t history_rekeyed;   /* history values re-sealed under the current key */
 };
 void kura_housekeeper_stats(struct kura_housekeeper *h, struct kura_housekeeping_stats *out);
 /* Runs a round every interval_s seconds until stopped; keys (may be NULL) re-encrypt. */

@@ -120,7 +120,8 @@ struct kura_actor {
 
 struct kura_history_row {
 	int64_t id;
-	int64_t record_id;         /* set by history_of_prop only */
+	int64_t record_id;         /* set by history_of_prop and history_sealed_after only */
+	int64_t object_id;         /* set by history_sealed_after only */
 	int64_t at;
 	int actor_type;
 	int64_t actor_id;
@@ -375,6 +376,13 @@ struct kura_crm_ops {
 					 bool sealed, unsigned limit, kura_history_row_cb cb,
 					 void *ctx);
 	enum kura_err (*history_set)(void *conn, int64_t id, const char *changes);
+	/*
+	 * History entries of every type holding a sealed value ({"$enc": ...}),
+	 * with id > after_id, by id, at most limit; record_id and object_id set.
+	 * For re-encrypting them after a data-key rotation.
+	 */
+	enum kura_err (*history_sealed_after)(void *conn, int64_t after_id, unsigned limit,
+					      kura_history_row_cb cb, void *ctx);
 	/*
 	 * The property's encryption state (KURA_ENC_*), values encrypted so
 	 * far and values held when it began. enc_set sets state and total

@@ -44,6 +44,8 @@ struct memo {
 	uint32_t seen_version;    /* the current data-key version when last visited */
 	int64_t seen_at;          /* when seen_version was first seen (kura_now_us) */
 	bool rekeyed;             /* every value is under seen_version: no scan needed */
+	int64_t hist_after;       /* history re-sealed up to this entry id for seen_version */
+	bool hist_final;          /* the pass from the start that may end the re-sealing */
 	int64_t analyzed_at;      /* last ANALYZE; 0 = never */
 	int64_t analyzed_size;    /* records ever created (all types) at the last ANALYZE */
 	int64_t access_purged_at; /* last purge of the consumer access log; 0 = never */
@@ -112,61 +114,6 @@ memo_of(struct kura_housekeeper *h, const char *tenant)
 
 #define REKEY_PER_TRANSACTION 500
 
-/*
- * Values still under an older data key, re-encrypted in short transactions
- * so that requests keep being served in between. Skipped when the current
- * version is 1 (there is no older one) or when m says every value is under
- * it already.
- */
-static enum kura_err
-rekey(struct kura_housekeeper *h, struct memo *m, struct kura_tenant_db *db,
-      const struct kura_catalog *cat, const char *tenant, size_t *total)
-{
-	struct kura_rec_ctx x;
-	struct kura_tenant t;
-	int64_t started = kura_now_us();
-	size_t n = 0;
-	enum kura_err e;
-
-	*total = 0;
-	if (h->keys == NULL)
-		return KURA_OK;
-	e = kura_store_tenant_get(h->store, tenant, &t);
-	if (e != KURA_OK)
-		return e;
-	if (m != NULL && m->seen_version != t.key_version) {
-		/* A rotation (or the first visit): what was found before says nothing now. */
-		m->seen_version = t.key_version;
-		m->seen_at = started;
-		m->rekeyed = false;
-	}
-	if (t.key_version <= 1 || (m != NULL && m->rekeyed))
-		return KURA_OK;
-	h->stats.rekey_scans++;
-	memset(&x, 0, sizeof(x));
-	x.db = db;
-	x.cat = cat;
-	x.keys = h->keys;
-	x.key_version = t.key_version;
-	do {
-		e = kura_store_begin(db);
-		if (e == KURA_OK)
-			e = kura_sensitive_rekey(&x, REKEY_PER_TRANSACTION, &n);
-		e = kura_store_finish(db, e);
-		if (e == KURA_OK)
-			*total += n;
-	} while (e == KURA_OK && n == REKEY_PER_TRANSACTION);
-	h->stats.values_rekeyed += *total;
-	/*
-	 * Done for this version once a scan finds nothing left, if it started
-	 * late enough that no request which read the older version at its start
-	 * can still be writing under it.
-	 */
-	if (e == KURA_OK && m != NULL && started - m->seen_at >= SETTLE_US)
-		m->rekeyed = true;
-	return e;
-}
-
 /* The least pause between two transactions of a job (see pause_between). */
 #define JOB_GAP_US 110000
 
@@ -199,6 +146,105 @@ pause_between(struct kura_housekeeper *h, int64_t took_us)
 	go = !h->stop;
 	pthread_mutex_unlock(&h->lock);
 	return go;
+}
+
+#define HISTORY_PER_TRANSACTION 200
+
+/*
+ * The history's sealed values under an older data key, re-sealed in short
+ * transactions (the lock let go in between), walking the history by id
+ * from where the last round stopped (entries are appended, so those
+ * written meanwhile come after the cursor). Done for this version -- the
+ * values' scan has found nothing left -- once a round that started late
+ * enough that no request which read the older version can still be writing
+ * (SETTLE_US) has walked the whole history from its start.
+ */
+static enum kura_err
+rekey_history(struct kura_housekeeper *h, struct memo *m, const struct kura_rec_ctx *x,
+	      int64_t started)
+{
+	int64_t after = m != NULL ? m->hist_after : 0, took = 0;
+	bool settled = m != NULL && started - m->seen_at >= SETTLE_US, more = true;
+	enum kura_err e = KURA_OK;
+
+	if (settled && !m->hist_final) {
+		m->hist_final = true;
+		after = 0;
+	}
+	while (e == KURA_OK && more) {
+		size_t n = 0;
+		int64_t began;
+
+		if (took > 0 && !pause_between(h, took))
+			return KURA_OK; /* stopping: the next start goes on */
+		began = kura_now_us();
+		e = kura_store_begin(x->db);
+		if (e == KURA_OK)
+			e = kura_sensitive_rekey_history(x, HISTORY_PER_TRANSACTION, &after, &n,
+							 &more);
+		e = kura_store_finish(x->db, e);
+		took = kura_now_us() - began + 1;
+		if (e != KURA_OK)
+			break;
+		h->stats.history_rekeyed += n;
+		if (m != NULL)
+			m->hist_after = after;
+	}
+	if (e == KURA_OK && m != NULL && m->hist_final)
+		m->rekeyed = true;
+	return e;
+}
+
+/*
+ * Values still under an older data key, re-encrypted in short transactions
+ * so that requests keep being served in between. Skipped when the current
+ * version is 1 (there is no older one) or when m says every value is under
+ * it already.
+ */
+static enum kura_err
+rekey(struct kura_housekeeper *h, struct memo *m, struct kura_tenant_db *db,
+      const struct kura_catalog *cat, const char *tenant, size_t *total)
+{
+	struct kura_rec_ctx x;
+	struct kura_tenant t;
+	int64_t started = kura_now_us();
+	size_t n = 0;
+	enum kura_err e;
+
+	*total = 0;
+	if (h->keys == NULL)
+		return KURA_OK;
+	e = kura_store_tenant_get(h->store, tenant, &t);
+	if (e != KURA_OK)
+		return e;
+	if (m != NULL && m->seen_version != t.key_version) {
+		/* A rotation (or the first visit): what was found before says nothing now. */
+		m->seen_version = t.key_version;
+		m->seen_at = started;
+		m->rekeyed = false;
+		m->hist_after = 0;
+		m->hist_final = false;
+	}
+	if (t.key_version <= 1 || (m != NULL && m->rekeyed))
+		return KURA_OK;
+	h->stats.rekey_scans++;
+	memset(&x, 0, sizeof(x));
+	x.db = db;
+	x.cat = cat;
+	x.keys = h->keys;
+	x.key_version = t.key_version;
+	do {
+		e = kura_store_begin(db);
+		if (e == KURA_OK)
+			e = kura_sensitive_rekey(&x, REKEY_PER_TRANSACTION, &n);
+		e = kura_store_finish(db, e);
+		if (e == KURA_OK)
+			*total += n;
+	} while (e == KURA_OK && n == REKEY_PER_TRANSACTION);
+	h->stats.values_rekeyed += *total;
+	if (e == KURA_OK)
+		e = rekey_history(h, m, &x, started);
+	return e;
 }
 
 /*

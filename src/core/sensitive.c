@@ -396,3 +396,179 @@ out:
 	kura_strpool_free(&sp);
 	return e;
 }
+
+/* ---------------------------------------------------------------- history after a rotation */
+
+struct hist_batch {
+	int64_t *ids, *recs, *objs;
+	bool *initial;
+	char **texts;
+	size_t n, cap;
+	enum kura_err e;
+};
+
+static bool
+collect_hist(void *ctx, const struct kura_history_row *h)
+{
+	struct hist_batch *b = ctx;
+
+	if (b->n == b->cap)
+		return false;
+	b->texts[b->n] = strdup(h->changes);
+	if (b->texts[b->n] == NULL) {
+		b->e = KURA_E_NOMEM;
+		return false;
+	}
+	b->ids[b->n] = h->id;
+	b->recs[b->n] = h->record_id;
+	b->objs[b->n] = h->object_id;
+	b->initial[b->n] = h->initial;
+	b->n++;
+	return true;
+}
+
+/* The property `name` of object_id, archived ones too (their history stays). */
+static const struct kura_prop *
+prop_named(const struct kura_catalog *cat, int64_t object_id, const char *name)
+{
+	for (size_t i = 0; i < cat->nprops; i++) {
+		if (cat->props[i].row.object_id == object_id &&
+		    strcmp(cat->props[i].row.name, name) == 0)
+			return &cat->props[i];
+	}
+	return NULL;
+}
+
+/*
+ * v, if it is a sealed value of p under another version than x's, re-sealed
+ * under x's (a new reference in *out, *changed set); otherwise left alone.
+ */
+static enum kura_err
+reseal(const struct kura_rec_ctx *x, const struct kura_prop *p, int64_t record_id, json_t *v,
+       struct kura_strpool *sp, json_t **out, size_t *done)
+{
+	struct kura_val ct, clear, nct;
+	enum kura_err e;
+
+	*out = NULL;
+	if (!json_is_object(v) || json_object_get(v, "$enc") == NULL)
+		return KURA_OK;
+	e = kura_sensitive_ct_from_json(v, sp, &ct);
+	if (e != KURA_OK)
+		return e;
+	if (kura_field_key_version((const uint8_t *)ct.s, ct.n) == x->key_version)
+		return KURA_OK;
+	e = kura_sensitive_open(x, record_id, p, &ct, sp, &clear);
+	if (e == KURA_OK)
+		e = encrypt_value(x, record_id, p, &clear, sp, &nct);
+	if (e != KURA_OK)
+		return e;
+	*out = kura_sensitive_ct_json(&nct);
+	if (*out == NULL)
+		return KURA_E_NOMEM;
+	(*done)++;
+	return KURA_OK;
+}
+
+/* One entry's changes with every sealed value under another version re-sealed; NULL: unchanged. */
+static enum kura_err
+reseal_entry(const struct kura_rec_ctx *base, int64_t object_id, int64_t record_id,
+	     bool initial, const char *text, struct kura_strpool *sp, char **out, size_t *done)
+{
+	struct kura_rec_ctx x = *base;
+	json_error_t je;
+	json_t *changes = json_loads(text, 0, &je), *v;
+	const char *name;
+	size_t before = *done;
+	enum kura_err e = KURA_OK;
+
+	*out = NULL;
+	if (!json_is_object(changes)) {
+		json_decref(changes);
+		return KURA_E_INTERNAL;
+	}
+	for (size_t o = 0; o < base->cat->nobjects; o++) {
+		if (base->cat->objects[o].row.id == object_id)
+			x.obj = &base->cat->objects[o];
+	}
+	json_object_foreach(changes, name, v) {
+		const struct kura_prop *p = prop_named(base->cat, object_id, name);
+		json_t *nv = NULL;
+
+		if (p == NULL || x.obj == NULL)
+			continue;
+		if (initial) {
+			e = reseal(&x, p, record_id, v, sp, &nv, done);
+			if (e == KURA_OK && nv != NULL)
+				e = json_object_set_new(changes, name, nv) == 0 ? KURA_OK
+										: KURA_E_NOMEM;
+		} else {
+			for (size_t k = 0; e == KURA_OK && k < 2 && json_is_array(v); k++) {
+				e = reseal(&x, p, record_id, json_array_get(v, k), sp, &nv, done);
+				if (e == KURA_OK && nv != NULL)
+					e = json_array_set_new(v, k, nv) == 0 ? KURA_OK
+									      : KURA_E_NOMEM;
+			}
+		}
+		if (e != KURA_OK)
+			break;
+	}
+	if (e == KURA_OK && *done > before) {
+		*out = json_dumps(changes, JSON_COMPACT | JSON_REAL_PRECISION(17));
+		if (*out == NULL)
+			e = KURA_E_NOMEM;
+	}
+	json_decref(changes);
+	return e;
+}
+
+enum kura_err
+kura_sensitive_rekey_history(const struct kura_rec_ctx *base, unsigned max, int64_t *after_id,
+			     size_t *done, bool *more)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(base->db, &conn);
+	struct kura_strpool sp = {0};
+	struct hist_batch b = {0};
+	enum kura_err e;
+
+	*done = 0;
+	*more = false;
+	b.cap = max;
+	b.ids = calloc(max + 1, sizeof(*b.ids));
+	b.recs = calloc(max + 1, sizeof(*b.recs));
+	b.objs = calloc(max + 1, sizeof(*b.objs));
+	b.initial = calloc(max + 1, sizeof(*b.initial));
+	b.texts = calloc(max + 1, sizeof(*b.texts));
+	if (b.ids == NULL || b.recs == NULL || b.objs == NULL || b.initial == NULL ||
+	    b.texts == NULL) {
+		e = KURA_E_NOMEM;
+		goto out;
+	}
+	e = ops->history_sealed_after(conn, *after_id, max, collect_hist, &b);
+	if (e == KURA_OK)
+		e = b.e;
+	for (size_t i = 0; e == KURA_OK && i < b.n; i++) {
+		char *text = NULL;
+
+		e = reseal_entry(base, b.objs[i], b.recs[i], b.initial[i], b.texts[i], &sp, &text,
+				 done);
+		if (e == KURA_OK && text != NULL)
+			e = ops->history_set(conn, b.ids[i], text);
+		free(text);
+		if (e == KURA_OK)
+			*after_id = b.ids[i];
+	}
+	if (e == KURA_OK)
+		*more = b.n == max;
+out:
+	for (size_t i = 0; i < b.n; i++)
+		free(b.texts[i]);
+	free(b.ids);
+	free(b.recs);
+	free(b.objs);
+	free(b.initial);
+	free(b.texts);
+	kura_strpool_free(&sp);
+	return e;
+}

@@ -399,6 +399,12 @@ def test_key_rotation_reencrypts_while_serving(binaries):
         assert stale == 0, out
         assert "contacts.ssn\tversion 2 (current)\t80" in out, out
         assert "contacts.dob\tversion 2 (current)\t60" in out, out
+        # the history's sealed values too: 60 creations with ssn and dob, 20 with ssn
+        assert "history\tversion 2 (current)\t140" in out, out
+        assert "history\tversion 1" not in out, out
+        rid = next(iter(made))
+        h = admin.get(f"{OBJ}/{rid}/history", params={"property": "ssn"}).json()["results"]
+        assert h and h[-1]["newValue"] == made[rid], h
         # every value reads back as written, and exact search still finds them
         for rid, val in made.items():
             got = admin.get(f"{OBJ}/{rid}")

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "cli.h"
@@ -207,6 +208,64 @@ print_version(void *ctx, uint32_t version, int64_t n)
 		s->stale += n;
 }
 
+/* Sealed values in the history, per key version (a few versions at most). */
+#define HIST_VERSIONS 64
+struct hist_count {
+	uint32_t versions[HIST_VERSIONS];
+	int64_t counts[HIST_VERSIONS];
+	size_t n;
+	int64_t last_id;
+	enum kura_err e;
+};
+
+static void
+hist_value(struct hist_count *hc, json_t *v)
+{
+	struct kura_strpool sp = {0};
+	struct kura_val ct;
+	uint32_t version;
+	size_t i;
+
+	if (!json_is_object(v) || json_object_get(v, "$enc") == NULL)
+		return;
+	if (kura_sensitive_ct_from_json(v, &sp, &ct) != KURA_OK) {
+		hc->e = KURA_E_CRYPTO;
+		kura_strpool_free(&sp);
+		return;
+	}
+	version = kura_field_key_version((const uint8_t *)ct.s, ct.n);
+	kura_strpool_free(&sp);
+	for (i = 0; i < hc->n && hc->versions[i] != version; i++)
+		;
+	if (i == hc->n) {
+		if (hc->n == HIST_VERSIONS)
+			return;
+		hc->versions[hc->n++] = version;
+	}
+	hc->counts[i]++;
+}
+
+static bool
+count_history(void *ctx, const struct kura_history_row *h)
+{
+	struct hist_count *hc = ctx;
+	json_error_t je;
+	json_t *changes = json_loads(h->changes, 0, &je), *v;
+	const char *name;
+
+	hc->last_id = h->id;
+	json_object_foreach(changes, name, v) {
+		if (json_is_array(v)) {
+			hist_value(hc, json_array_get(v, 0));
+			hist_value(hc, json_array_get(v, 1));
+		} else {
+			hist_value(hc, v);
+		}
+	}
+	json_decref(changes);
+	return true;
+}
+
 static int
 status(struct cli *c, const char *tenant)
 {
@@ -251,13 +310,35 @@ status(struct cli *c, const char *tenant)
 			       (long long)left);
 		}
 	}
+	if (e == KURA_OK) {
+		struct hist_count hc = {.n = 0};
+
+		/* the history's sealed values, in chunks along the cursor */
+		do {
+			int64_t before = hc.last_id;
+
+			e = ops->history_sealed_after(conn, hc.last_id, 10000, count_history, &hc);
+			if (e == KURA_OK && hc.e != KURA_OK)
+				e = hc.e;
+			if (hc.last_id == before)
+				break;
+		} while (e == KURA_OK);
+		for (size_t i = 0; e == KURA_OK && i < hc.n; i++) {
+			printf("history\tversion %u%s\t%lld\n", hc.versions[i],
+			       hc.versions[i] == t.key_version ? " (current)" : "",
+			       (long long)hc.counts[i]);
+			if (hc.versions[i] != t.key_version)
+				stale += hc.counts[i];
+		}
+	}
 	kura_catalog_release(NULL, cat);
 	kura_store_tenant_release(db);
 	if (e != KURA_OK) {
 		fprintf(stderr, "kura: cannot read the key status: %s\n", kura_err_name(e));
 		return 1;
 	}
-	printf("values under older versions: %lld\n", (long long)stale);
+	printf("values under older versions (record values and history): %lld\n",
+	       (long long)stale);
 	return 0;
 }
 

@@ -271,6 +271,46 @@ kura_sqlite_crm_fts_optimize(void *conn, int64_t object_id)
 	return kura_sqlite_crm_exec(c, sql, "fts_optimize");
 }
 
+enum kura_err
+kura_sqlite_crm_history_sealed_after(void *conn, int64_t after_id, unsigned limit,
+				     kura_history_row_cb cb, void *ctx)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	/* Along the rowid from the cursor; a sealed value is the only "$enc" key there is. */
+	e = kura_sqlite_dyn(c,
+			    "SELECT id, record_id, object_id, initial, changes FROM record_history "
+			    "WHERE id > ?1 AND instr(changes, '\"$enc\"') > 0 ORDER BY id LIMIT ?2",
+			    &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, after_id);
+	sqlite3_bind_int64(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct kura_history_row h;
+		const unsigned char *ch = sqlite3_column_text(st, 4);
+
+		memset(&h, 0, sizeof(h));
+		h.id = sqlite3_column_int64(st, 0);
+		h.record_id = sqlite3_column_int64(st, 1);
+		h.object_id = sqlite3_column_int64(st, 2);
+		h.initial = sqlite3_column_int(st, 3) != 0;
+		h.changes = ch != NULL ? (const char *)ch : "{}";
+		if (!cb(ctx, &h)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		e = kura_sqlite_error(c, "history_sealed_after", rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
 /* ---------------------------------------------------------------- blind-index rotation */
 
 enum kura_err

@@ -56,6 +56,7 @@ const struct kura_crm_ops kura_store_sqlite_crm_ops = {
 	.history_set = kura_sqlite_crm_history_set,
 	.prop_enc_get = kura_sqlite_crm_prop_enc_get,
 	.prop_enc_set = kura_sqlite_crm_prop_enc_set,
+	.history_sealed_after = kura_sqlite_crm_history_sealed_after,
 	.prop_bidx_set = kura_sqlite_crm_prop_bidx_set,
 	.prop_blind_stale = kura_sqlite_crm_prop_blind_stale,
 	.prop_blind_put_if = kura_sqlite_crm_prop_blind_put_if,

@@ -72,6 +72,8 @@ enum kura_err kura_sqlite_crm_history_set(void *conn, int64_t id, const char *ch
 enum kura_err kura_sqlite_crm_prop_enc_get(void *conn, int64_t prop_id, int *state, int64_t *done,
 					   int64_t *total);
 enum kura_err kura_sqlite_crm_prop_enc_set(void *conn, int64_t prop_id, int state, int64_t total);
+enum kura_err kura_sqlite_crm_history_sealed_after(void *conn, int64_t after_id, unsigned limit,
+						   kura_history_row_cb cb, void *ctx);
 enum kura_err kura_sqlite_crm_prop_bidx_set(void *conn, int64_t prop_id, uint32_t version,
 					    uint32_t next, int64_t started_at);
 enum kura_err kura_sqlite_crm_prop_blind_stale(void *conn, int64_t object_id, int64_t prop_id,
