@@ -139,8 +139,13 @@ enum kura_err kura_field_keys_new(const struct kura_keyring *k, kura_wrapped_key
 				  void *ctx, struct kura_field_keys **out);
 /* Wipes every cached key. NULL is a no-op. */
 void kura_field_keys_free(struct kura_field_keys *fk);
-/* Wipes a tenant's cached keys (its keys are being destroyed). */
+/* Wipes a tenant's cached keys (its keys are being destroyed), and the slow-index memo. */
 void kura_field_keys_forget(struct kura_field_keys *fk, const char *tenant);
+/*
+ * Lookups of kura_field_blind_slow answered from its memo (65,536 results
+ * in locked memory, keyed by the keyed HMAC of the value) and computed.
+ */
+void kura_field_keys_memo_stats(struct kura_field_keys *fk, uint64_t *hits, uint64_t *misses);
 
 /* What a ciphertext is bound to (its AAD) and which key encrypts it. */
 struct kura_field_ctx {

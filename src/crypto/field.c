@@ -47,6 +47,22 @@ struct kura_tenant_key {
 	uint64_t used;
 };
 
+/*
+ * The slow index's memo: a direct-mapped table of Argon2id results, keyed
+ * by the keyed HMAC of the value (unique per tenant, key version, property
+ * and value; unpredictable without the key, so nobody can aim collisions
+ * at a slot). Low-entropy values repeat (a million contacts have some
+ * tens of thousands of birth dates), and without it an import paid an
+ * Argon2id per record. Never the value itself; in locked memory, wiped
+ * with the keys.
+ */
+#define SLOW_MEMO_SLOTS 65536
+struct slow_memo_slot {
+	uint8_t mac[32];
+	uint8_t out[KURA_BLIND_BYTES];
+	uint8_t used;
+};
+
 struct kura_field_keys {
 	const struct kura_keyring *keyring;
 	kura_wrapped_key_fn fetch;
@@ -54,6 +70,9 @@ struct kura_field_keys {
 	pthread_mutex_t mu;
 	struct kura_tenant_key slots[CACHE_SLOTS];
 	uint64_t clock;
+	pthread_mutex_t memo_mu;
+	struct slow_memo_slot *memo;   /* sodium_malloc'd; NULL = no memo */
+	uint64_t memo_hits, memo_misses;
 };
 
 enum kura_err
@@ -72,8 +91,35 @@ kura_field_keys_new(const struct kura_keyring *k, kura_wrapped_key_fn fetch, voi
 		free(fk);
 		return KURA_E_INTERNAL;
 	}
+	if (pthread_mutex_init(&fk->memo_mu, NULL) != 0) {
+		pthread_mutex_destroy(&fk->mu);
+		free(fk);
+		return KURA_E_INTERNAL;
+	}
+	/* without locked memory for it, no memo: slower, never less safe */
+	fk->memo = sodium_malloc(SLOW_MEMO_SLOTS * sizeof(*fk->memo));
+	if (fk->memo != NULL)
+		sodium_memzero(fk->memo, SLOW_MEMO_SLOTS * sizeof(*fk->memo));
 	*out = fk;
 	return KURA_OK;
+}
+
+static void
+memo_clear(struct kura_field_keys *fk)
+{
+	pthread_mutex_lock(&fk->memo_mu);
+	if (fk->memo != NULL)
+		sodium_memzero(fk->memo, SLOW_MEMO_SLOTS * sizeof(*fk->memo));
+	pthread_mutex_unlock(&fk->memo_mu);
+}
+
+void
+kura_field_keys_memo_stats(struct kura_field_keys *fk, uint64_t *hits, uint64_t *misses)
+{
+	pthread_mutex_lock(&fk->memo_mu);
+	*hits = fk->memo_hits;
+	*misses = fk->memo_misses;
+	pthread_mutex_unlock(&fk->memo_mu);
 }
 
 void
@@ -83,7 +129,9 @@ kura_field_keys_free(struct kura_field_keys *fk)
 		return;
 	for (size_t i = 0; i < CACHE_SLOTS; i++)
 		sodium_free(fk->slots[i].dek); /* wipes and unlocks */
+	sodium_free(fk->memo);
 	pthread_mutex_destroy(&fk->mu);
+	pthread_mutex_destroy(&fk->memo_mu);
 	free(fk);
 }
 
@@ -100,6 +148,8 @@ kura_field_keys_forget(struct kura_field_keys *fk, const char *tenant)
 		}
 	}
 	pthread_mutex_unlock(&fk->mu);
+	/* its slow-index results too (the memo does not say whose an entry is) */
+	memo_clear(fk);
 }
 
 /*
@@ -316,6 +366,55 @@ kura_field_blind(struct kura_field_keys *fk, const char *tenant, uint32_t key_ve
 	return e;
 }
 
+/* The slot of a MAC: its first bytes, uniformly random (keyed). */
+static size_t
+memo_slot(const uint8_t mac[32])
+{
+	uint32_t h;
+
+	memcpy(&h, mac, sizeof(h));
+	return h % SLOW_MEMO_SLOTS;
+}
+
+static bool
+memo_get(struct kura_field_keys *fk, const uint8_t mac[32], uint8_t out[KURA_BLIND_BYTES])
+{
+	bool hit = false;
+
+	if (fk->memo == NULL)
+		return false;
+	pthread_mutex_lock(&fk->memo_mu);
+	{
+		struct slow_memo_slot *s = &fk->memo[memo_slot(mac)];
+
+		if (s->used && sodium_memcmp(s->mac, mac, sizeof(s->mac)) == 0) {
+			memcpy(out, s->out, KURA_BLIND_BYTES);
+			hit = true;
+		}
+	}
+	if (hit)
+		fk->memo_hits++;
+	else
+		fk->memo_misses++;
+	pthread_mutex_unlock(&fk->memo_mu);
+	return hit;
+}
+
+static void
+memo_put(struct kura_field_keys *fk, const uint8_t mac[32], const uint8_t out[KURA_BLIND_BYTES])
+{
+	struct slow_memo_slot *s;
+
+	if (fk->memo == NULL)
+		return;
+	pthread_mutex_lock(&fk->memo_mu);
+	s = &fk->memo[memo_slot(mac)];
+	memcpy(s->mac, mac, sizeof(s->mac));
+	memcpy(s->out, out, KURA_BLIND_BYTES);
+	s->used = 1;
+	pthread_mutex_unlock(&fk->memo_mu);
+}
+
 enum kura_err
 kura_field_blind_slow(struct kura_field_keys *fk, const char *tenant, uint32_t key_version,
 		      const char *object_prop, const void *norm, size_t n,
@@ -334,14 +433,19 @@ kura_field_blind_slow(struct kura_field_keys *fk, const char *tenant, uint32_t k
 		 * birth date or every four digits costs KURA_SLOW_INDEX_* per guess.
 		 */
 		kura_hmac_sha256(key, sizeof(key), norm, n, mac);
+		if (memo_get(fk, mac, out))
+			goto done;
 		kura_hmac_sha256(key, sizeof(key), salt_label, sizeof(salt_label) - 1, salt);
 		if (crypto_pwhash(slow, sizeof(slow), (const char *)mac, sizeof(mac), salt,
 				  KURA_SLOW_INDEX_OPSLIMIT, KURA_SLOW_INDEX_MEMLIMIT,
-				  crypto_pwhash_ALG_ARGON2ID13) != 0)
+				  crypto_pwhash_ALG_ARGON2ID13) != 0) {
 			e = KURA_E_NOMEM;
-		else
+		} else {
 			memcpy(out, slow, KURA_BLIND_BYTES);
+			memo_put(fk, mac, out);
+		}
 	}
+done:
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(mac, sizeof(mac));
 	sodium_memzero(slow, sizeof(slow));

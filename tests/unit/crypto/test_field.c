@@ -254,6 +254,48 @@ slow_blind_index(void **state)
 			     KURA_OK);
 }
 
+/*
+ * The slow index's memo: a value computed once is answered from it (the
+ * same bytes), other properties and tenants are their own entries, and
+ * forgetting a tenant's keys empties it.
+ */
+static void
+slow_blind_memo(void **state)
+{
+	struct fx *f = *state;
+	uint8_t a[KURA_BLIND_BYTES], b[KURA_BLIND_BYTES], c[KURA_BLIND_BYTES];
+	uint64_t h0, m0, h1, m1;
+
+	kura_field_keys_memo_stats(f->fk, &h0, &m0);
+	assert_int_equal(kura_field_blind_slow(f->fk, "acme", 1, "contacts.memo", "1999-09-09", 10,
+					       a), KURA_OK);
+	kura_field_keys_memo_stats(f->fk, &h1, &m1);
+	assert_int_equal(h1 - h0, 0);
+	assert_int_equal(m1 - m0, 1);
+	assert_int_equal(kura_field_blind_slow(f->fk, "acme", 1, "contacts.memo", "1999-09-09", 10,
+					       b), KURA_OK);
+	kura_field_keys_memo_stats(f->fk, &h0, &m0);
+	assert_int_equal(h0 - h1, 1);
+	assert_int_equal(m0 - m1, 0);
+	assert_memory_equal(a, b, KURA_BLIND_BYTES);
+	/* another property or tenant is not answered with this entry */
+	assert_int_equal(kura_field_blind_slow(f->fk, "acme", 1, "contacts.memo2", "1999-09-09",
+					       10, c), KURA_OK);
+	assert_int_equal(kura_field_blind_slow(f->fk, "globex", 1, "contacts.memo", "1999-09-09",
+					       10, c), KURA_OK);
+	kura_field_keys_memo_stats(f->fk, &h1, &m1);
+	assert_int_equal(h1 - h0, 0);
+	assert_int_equal(m1 - m0, 2);
+	/* forgetting a tenant's keys empties the memo: computed again, the same result */
+	kura_field_keys_forget(f->fk, "acme");
+	assert_int_equal(kura_field_blind_slow(f->fk, "acme", 1, "contacts.memo", "1999-09-09", 10,
+					       b), KURA_OK);
+	kura_field_keys_memo_stats(f->fk, &h0, &m0);
+	assert_int_equal(h0 - h1, 0);
+	assert_int_equal(m0 - m1, 1);
+	assert_memory_equal(a, b, KURA_BLIND_BYTES);
+}
+
 int
 main(void)
 {
@@ -263,6 +305,7 @@ main(void)
 		cmocka_unit_test(key_versions_and_purposes),
 		cmocka_unit_test(blind_index),
 		cmocka_unit_test(slow_blind_index),
+		cmocka_unit_test(slow_blind_memo),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
