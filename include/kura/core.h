@@ -322,6 +322,16 @@ enum kura_err kura_sensitive_rekey(const struct kura_rec_ctx *base, unsigned max
  */
 enum kura_err kura_sensitive_rekey_history(const struct kura_rec_ctx *base, unsigned max,
 					   int64_t *after_id, size_t *done, bool *more);
+struct kura_field_ctx;
+/*
+ * What an attachment's wrapped file key (filename false) or its encrypted
+ * name (true) is bound to: tenant, object type, record, attachment id and
+ * purpose; sealed under version. name (at least 48 bytes) holds the text
+ * f->name points at.
+ */
+void kura_attachment_field_ctx(struct kura_field_ctx *f, char *name, size_t n, const char *tenant,
+			       uint32_t version, const char *object, int64_t record_id,
+			       int64_t attachment_id, bool filename);
 /* {"$enc": base64} of a ciphertext (history entries), and back. */
 json_t *kura_sensitive_ct_json(const struct kura_val *ct);
 enum kura_err kura_sensitive_ct_from_json(json_t *j, struct kura_strpool *sp,
@@ -416,6 +426,7 @@ struct kura_housekeeping_stats {
 	uint64_t access_rows_purged; /* consumer access log rows past a year */
 	uint64_t blind_values_rotated; /* index values moved to a newer key */
 	uint64_t history_rekeyed;   /* history values re-sealed under the current key */
+	uint64_t sealed_rekeyed;    /* authenticator secrets, attachment keys and names */
 };
 void kura_housekeeper_stats(struct kura_housekeeper *h, struct kura_housekeeping_stats *out);
 /* Runs a round every interval_s seconds until stopped; keys (may be NULL) re-encrypt. */

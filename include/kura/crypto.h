@@ -172,6 +172,12 @@ enum kura_err kura_field_decrypt(struct kura_field_keys *fk, const struct kura_f
 				 const uint8_t *ct, size_t n, uint8_t **out, size_t *outlen);
 /* The key version a ciphertext was made with (0 when it is not one). */
 uint32_t kura_field_key_version(const uint8_t *ct, size_t n);
+/*
+ * ct (bound to c, under whatever version it names) sealed again under
+ * c->key_version: *out malloc'd. The plaintext is wiped before returning.
+ */
+enum kura_err kura_field_reseal(struct kura_field_keys *fk, const struct kura_field_ctx *c,
+				const uint8_t *ct, size_t n, uint8_t **out, size_t *outlen);
 /* The blind index of a normalised value: KURA_BLIND_BYTES of HMAC-SHA256. */
 enum kura_err kura_field_blind(struct kura_field_keys *fk, const char *tenant,
 			       uint32_t key_version, const char *object_prop, const void *norm,

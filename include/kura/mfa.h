@@ -114,6 +114,14 @@ enum kura_err kura_mfa_recovery_renew(struct kura_req *r, json_t **out);
  */
 enum kura_err kura_mfa_reset_user(struct kura_req *r, int64_t user_id);
 
+struct kura_field_ctx;
+/*
+ * What a user's TOTP secret is bound to (tenant, the user, purpose
+ * "mfa-totp"), sealed under key_version; also for re-sealing it after a
+ * data-key rotation.
+ */
+void kura_mfa_secret_ctx(struct kura_field_ctx *f, const char *tenant, uint32_t key_version,
+			 int64_t user_id);
 /*
  * Seals a secret for user_id of the request's tenant (key version
  * key_version) / opens it. The plaintext of open is wiped by the caller.

@@ -374,6 +374,7 @@ struct kura_store_ops {
 					   const uint8_t *wrapped, size_t len, int64_t now);
 	enum kura_err (*tenant_delete)(void *be, const char *id);
 	enum kura_err (*tenant_keys_all)(void *be, kura_tenant_key_cb cb, void *ctx);
+	enum kura_err (*tenant_key_retire)(void *be, const char *id, uint32_t version);
 	enum kura_err (*tenant_keys_replace)(void *be, const struct kura_wrapped_key *keys,
 					     size_t n, const struct kura_resealed *seals,
 					     size_t nseals);
@@ -420,6 +421,14 @@ enum kura_err kura_store_tenant_key_rotate(struct kura_store *s, const char *id,
  * the tenant open. KURA_E_NOT_FOUND when there is no such tenant.
  */
 enum kura_err kura_store_tenant_delete(struct kura_store *s, const char *id);
+/*
+ * Destroys the tenant's wrapped data key `version` (older than the current
+ * one; secure_delete overwrites its bytes). Whether anything still needs it
+ * is the caller's to check. KURA_E_NOT_FOUND when there is no such key or
+ * it is the current one.
+ */
+enum kura_err kura_store_tenant_key_retire(struct kura_store *s, const char *id,
+					   uint32_t version);
 /* Every wrapped data key of the keystore, by tenant and version, until cb returns false. */
 enum kura_err kura_store_tenant_keys_all(struct kura_store *s, kura_tenant_key_cb cb, void *ctx);
 /* Replaces the wrapped form of these keys, all in one transaction (a master-key rotation). */

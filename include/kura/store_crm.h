@@ -174,6 +174,28 @@ struct kura_attachment_row {
 	int64_t created_at;
 };
 
+/*
+ * Values sealed under a tenant's data key outside the record tables and
+ * the history, by kind: re-sealed after a data-key rotation, counted before
+ * an old version is retired.
+ */
+enum kura_sealed_kind {
+	KURA_SEALED_MFA_SECRET = 0,    /* mfa_totp.secret; id = the user */
+	KURA_SEALED_ATTACHMENT_KEY,    /* attachments.wrapped_key; id = the attachment */
+	KURA_SEALED_ATTACHMENT_NAME,   /* attachments.filename */
+	KURA_SEALED__COUNT
+};
+
+struct kura_sealed_row {
+	int64_t id;
+	int64_t object_id;         /* attachments */
+	int64_t record_id;         /* attachments */
+	const uint8_t *ct;
+	size_t n;
+};
+
+typedef bool (*kura_sealed_cb)(void *ctx, const struct kura_sealed_row *r); /* false stops */
+
 /* Search: OR of groups, AND of filters inside a group. */
 enum kura_filter_op {
 	KURA_OP_EQ = 0, KURA_OP_NEQ, KURA_OP_LT, KURA_OP_LTE, KURA_OP_GT, KURA_OP_GTE,
@@ -400,6 +422,21 @@ struct kura_crm_ops {
 	 * value's ciphertext. blind_put_if sets a row's index value only while
 	 * its ciphertext is still ct (a write meanwhile wrote its own).
 	 */
+	/*
+	 * Sealed values of a kind (enum kura_sealed_kind) not under `version`,
+	 * by id, at most limit; sealed_replace swaps one for its re-sealed form
+	 * only while it is still ct (KURA_OK either way); sealed_versions counts
+	 * them per version. idem_older counts stored Idempotency-Key replies
+	 * made before `before` (they are sealed too, and expire in a day).
+	 */
+	enum kura_err (*sealed_stale)(void *conn, int kind, uint32_t version, unsigned limit,
+				      kura_sealed_cb cb, void *ctx);
+	enum kura_err (*sealed_replace)(void *conn, int kind, int64_t id, const uint8_t *ct,
+					size_t n, const uint8_t *nct, size_t nn);
+	enum kura_err (*sealed_versions)(void *conn, int kind,
+					 void (*cb)(void *ctx, uint32_t version, int64_t n),
+					 void *ctx);
+	enum kura_err (*idem_older)(void *conn, int64_t before, int64_t *n);
 	enum kura_err (*prop_bidx_set)(void *conn, int64_t prop_id, uint32_t version,
 				       uint32_t next, int64_t started_at);
 	enum kura_err (*prop_blind_stale)(void *conn, int64_t object_id, int64_t prop_id,

@@ -33,19 +33,6 @@ content_aad(const char *tenant, const char *object, int64_t record, int64_t aid,
 	return w < 0 || (size_t)w >= n ? 0 : (size_t)w;
 }
 
-static void
-key_ctx(struct kura_api_crm *c, struct kura_req *r, int64_t record, const char *name,
-	const char *purpose, struct kura_field_ctx *f)
-{
-	memset(f, 0, sizeof(*f));
-	f->tenant = r->principal.tenant_id;
-	f->key_version = c->x.key_version;
-	f->object = c->obj->row.name;
-	f->record_id = record;
-	f->name = name;
-	f->purpose = purpose;
-}
-
 static bool
 filename_ok(const char *s)
 {
@@ -85,8 +72,8 @@ attachment_json(struct kura_api_crm *c, struct kura_req *r, const struct kura_at
 	size_t fnlen = 0;
 	json_t *j;
 
-	snprintf(name, sizeof(name), "attachment-name:%lld", (long long)a->id);
-	key_ctx(c, r, a->record_id, name, "attachment-name", &f);
+	kura_attachment_field_ctx(&f, name, sizeof(name), r->principal.tenant_id, c->x.key_version,
+				  c->obj->row.name, a->record_id, a->id, true);
 	*e = kura_field_decrypt(c->x.keys, &f, a->filename, a->filename_len, &fn, &fnlen);
 	if (*e != KURA_OK)
 		return NULL;
@@ -217,13 +204,13 @@ kura_api_attachments_create(struct kura_req *r)
 				: kura_aead_seal(file_key, aad, aadlen, data, n, &ct, &ctlen);
 	}
 	if (e == KURA_OK) {
-		snprintf(name, sizeof(name), "attachment:%lld", (long long)aid);
-		key_ctx(&c, r, id, name, "attachment-key", &f);
+		kura_attachment_field_ctx(&f, name, sizeof(name), r->principal.tenant_id,
+					  c.x.key_version, c.obj->row.name, id, aid, false);
 		e = kura_field_encrypt(c.x.keys, &f, file_key, sizeof(file_key), &wrapped, &wlen);
 	}
 	if (e == KURA_OK) {
-		snprintf(name, sizeof(name), "attachment-name:%lld", (long long)aid);
-		key_ctx(&c, r, id, name, "attachment-name", &f);
+		kura_attachment_field_ctx(&f, name, sizeof(name), r->principal.tenant_id,
+					  c.x.key_version, c.obj->row.name, id, aid, true);
 		e = kura_field_encrypt(c.x.keys, &f, filename, strlen(filename), &fn, &fnlen);
 	}
 	if (e == KURA_OK)
@@ -346,8 +333,8 @@ kura_api_attachments_get(struct kura_req *r)
 		goto out;
 	}
 	if (e == KURA_OK) {
-		snprintf(name, sizeof(name), "attachment:%lld", (long long)aid);
-		key_ctx(&c, r, id, name, "attachment-key", &f);
+		kura_attachment_field_ctx(&f, name, sizeof(name), r->principal.tenant_id,
+					  c.x.key_version, c.obj->row.name, id, aid, false);
 		e = kura_field_decrypt(c.x.keys, &f, x.wrapped, x.wrapped_len, &key, &klen);
 		if (e == KURA_OK && klen != KURA_KEY_BYTES)
 			e = KURA_E_CRYPTO;

@@ -737,6 +737,9 @@ kura_api_props_create(struct kura_req *r)
 	e = kura_store_begin(r->principal.db);
 	if (e == KURA_OK)
 		e = ops->prop_create(conn, &p.row);
+	/* a new sensitive property's blind index comes from the current data key */
+	if (e == KURA_OK && p.row.sensitive)
+		e = ops->prop_bidx_set(conn, p.row.id, r->principal.tenant.key_version, 0, 0);
 	if (e == KURA_OK)
 		e = prop_audit(r, "property.create", c.obj, p.row.name, NULL);
 	e = kura_store_finish(r->principal.db, e);
@@ -1022,6 +1025,9 @@ kura_api_props_update(struct kura_req *r)
 	}
 	if (e == KURA_OK)
 		e = ops->prop_update(conn, &p.row);
+	/* so does one turned sensitive (an older version may have been retired) */
+	if (e == KURA_OK && p.row.sensitive && !cur->row.sensitive)
+		e = ops->prop_bidx_set(conn, p.row.id, r->principal.tenant.key_version, 0, 0);
 	if (e == KURA_OK && reindex) {
 		/* the object as it is after this change */
 		struct kura_object o = *c.obj;

@@ -250,8 +250,9 @@ kura_recovery_code_hash(const char *typed, uint8_t hash[32])
 	return true;
 }
 
-static void
-secret_ctx(struct kura_field_ctx *f, const char *tenant, uint32_t key_version, int64_t user_id)
+void
+kura_mfa_secret_ctx(struct kura_field_ctx *f, const char *tenant, uint32_t key_version,
+		    int64_t user_id)
 {
 	memset(f, 0, sizeof(*f));
 	f->tenant = tenant;
@@ -268,7 +269,7 @@ kura_mfa_secret_seal(struct kura_req *r, const char *tenant, uint32_t key_versio
 {
 	struct kura_field_ctx f;
 
-	secret_ctx(&f, tenant, key_version, user_id);
+	kura_mfa_secret_ctx(&f, tenant, key_version, user_id);
 	return kura_field_encrypt(r->srv->field_keys, &f, secret, n, ct, ctlen);
 }
 
@@ -278,7 +279,7 @@ kura_mfa_secret_open(struct kura_req *r, const char *tenant, int64_t user_id, co
 {
 	struct kura_field_ctx f;
 
-	secret_ctx(&f, tenant, 0, user_id);
+	kura_mfa_secret_ctx(&f, tenant, 0, user_id);
 	return kura_field_decrypt(r->srv->field_keys, &f, ct, ctlen, pt, ptlen);
 }
 

@@ -27,7 +27,9 @@
 #include "kura/audit.h"
 #include "kura/clock.h"
 #include "kura/core.h"
+#include "kura/crypto.h"
 #include "kura/log.h"
+#include "kura/mfa.h"
 
 #define IDEM_KEEP_US (24LL * 3600 * 1000000)
 #define PURGE_PER_ROUND 256
@@ -148,6 +150,126 @@ pause_between(struct kura_housekeeper *h, int64_t took_us)
 	return go;
 }
 
+#define SEALED_PER_TRANSACTION 100
+
+struct sealed_batch {
+	struct kura_sealed_row rows[SEALED_PER_TRANSACTION];
+	uint8_t *copies[SEALED_PER_TRANSACTION];
+	size_t n;
+	enum kura_err e;
+};
+
+static bool
+collect_sealed(void *ctx, const struct kura_sealed_row *r)
+{
+	struct sealed_batch *b = ctx;
+
+	if (b->n == SEALED_PER_TRANSACTION)
+		return false;
+	b->copies[b->n] = malloc(r->n + 1);
+	if (b->copies[b->n] == NULL) {
+		b->e = KURA_E_NOMEM;
+		return false;
+	}
+	memcpy(b->copies[b->n], r->ct, r->n);
+	b->rows[b->n] = *r;
+	b->rows[b->n].ct = b->copies[b->n];
+	b->n++;
+	return true;
+}
+
+static void
+sealed_free(struct sealed_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->copies[i]);
+	b->n = 0;
+}
+
+/* One value of a kind sealed again under x's version, if it is still the one read. */
+static enum kura_err
+reseal_one(const struct kura_rec_ctx *x, int kind, const struct kura_sealed_row *r)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	const char *tenant = kura_store_tenant_id(x->db), *object = NULL;
+	struct kura_field_ctx f;
+	char name[64];
+	uint8_t *nct = NULL;
+	size_t nn = 0;
+	enum kura_err e;
+
+	if (kind == KURA_SEALED_MFA_SECRET) {
+		kura_mfa_secret_ctx(&f, tenant, x->key_version, r->id);
+	} else {
+		for (size_t o = 0; o < x->cat->nobjects; o++) {
+			if (x->cat->objects[o].row.id == r->object_id)
+				object = x->cat->objects[o].row.name;
+		}
+		if (object == NULL)
+			return KURA_E_INTERNAL;
+		kura_attachment_field_ctx(&f, name, sizeof(name), tenant, x->key_version, object,
+					  r->record_id, r->id, kind == KURA_SEALED_ATTACHMENT_NAME);
+	}
+	e = kura_field_reseal(x->keys, &f, r->ct, r->n, &nct, &nn);
+	if (e == KURA_OK)
+		e = ops->sealed_replace(conn, kind, r->id, r->ct, r->n, nct, nn);
+	free(nct);
+	return e;
+}
+
+/*
+ * Authenticator secrets and attachment keys and names still under an older
+ * data key, re-sealed SEALED_PER_TRANSACTION per short transaction.
+ */
+static enum kura_err
+rekey_sealed(struct kura_housekeeper *h, const struct kura_rec_ctx *x)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	struct sealed_batch *b = calloc(1, sizeof(*b));
+	enum kura_err e = KURA_OK;
+	int64_t took = 0;
+
+	if (b == NULL)
+		return KURA_E_NOMEM;
+	for (int kind = 0; e == KURA_OK && kind < KURA_SEALED__COUNT; kind++) {
+		for (;;) {
+			int64_t began;
+			size_t n;
+
+			b->e = KURA_OK;
+			e = ops->sealed_stale(conn, kind, x->key_version, SEALED_PER_TRANSACTION,
+					      collect_sealed, b);
+			if (e == KURA_OK)
+				e = b->e;
+			n = b->n;
+			if (e != KURA_OK || n == 0)
+				break;
+			if (took > 0 && !pause_between(h, took)) {
+				sealed_free(b);
+				free(b);
+				return KURA_OK; /* stopping: the next start goes on */
+			}
+			began = kura_now_us();
+			e = kura_store_begin(x->db);
+			for (size_t i = 0; e == KURA_OK && i < n; i++)
+				e = reseal_one(x, kind, &b->rows[i]);
+			e = kura_store_finish(x->db, e);
+			took = kura_now_us() - began + 1;
+			sealed_free(b);
+			if (e != KURA_OK)
+				break;
+			h->stats.sealed_rekeyed += n;
+			if (n < SEALED_PER_TRANSACTION)
+				break;
+		}
+	}
+	sealed_free(b);
+	free(b);
+	return e;
+}
+
 #define HISTORY_PER_TRANSACTION 200
 
 /*
@@ -242,6 +364,8 @@ rekey(struct kura_housekeeper *h, struct memo *m, struct kura_tenant_db *db,
 			*total += n;
 	} while (e == KURA_OK && n == REKEY_PER_TRANSACTION);
 	h->stats.values_rekeyed += *total;
+	if (e == KURA_OK)
+		e = rekey_sealed(h, &x);
 	if (e == KURA_OK)
 		e = rekey_history(h, m, &x, started);
 	return e;

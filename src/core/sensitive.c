@@ -572,3 +572,19 @@ out:
 	kura_strpool_free(&sp);
 	return e;
 }
+
+void
+kura_attachment_field_ctx(struct kura_field_ctx *f, char *name, size_t n, const char *tenant,
+			  uint32_t version, const char *object, int64_t record_id,
+			  int64_t attachment_id, bool filename)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(name, n, "%s:%lld", filename ? "attachment-name" : "attachment",
+		 (long long)attachment_id);
+	f->tenant = tenant;
+	f->key_version = version;
+	f->object = object;
+	f->record_id = record_id;
+	f->name = name;
+	f->purpose = filename ? "attachment-name" : "attachment-key";
+}

@@ -366,6 +366,26 @@ kura_field_blind(struct kura_field_keys *fk, const char *tenant, uint32_t key_ve
 	return e;
 }
 
+enum kura_err
+kura_field_reseal(struct kura_field_keys *fk, const struct kura_field_ctx *c, const uint8_t *ct,
+		  size_t n, uint8_t **out, size_t *outlen)
+{
+	uint8_t *pt = NULL;
+	size_t ptlen = 0;
+	enum kura_err e;
+
+	*out = NULL;
+	*outlen = 0;
+	e = kura_field_decrypt(fk, c, ct, n, &pt, &ptlen);
+	if (e == KURA_OK)
+		e = kura_field_encrypt(fk, c, pt, ptlen, out, outlen);
+	if (pt != NULL) {
+		sodium_memzero(pt, ptlen);
+		free(pt);
+	}
+	return e;
+}
+
 /* The slot of a MAC: its first bytes, uniformly random (keyed). */
 static size_t
 memo_slot(const uint8_t mac[32])

@@ -72,6 +72,7 @@ ops_complete(const struct kura_store_ops *o)
 	       o->form_access_query != NULL && o->form_access_purge != NULL &&
 	       o->setting_get != NULL && o->tenant_key_rotate != NULL &&
 	       o->tenant_delete != NULL && o->tenant_keys_all != NULL &&
+	       o->tenant_key_retire != NULL &&
 	       o->tenant_keys_replace != NULL;
 }
 
@@ -837,6 +838,14 @@ kura_store_tenant_key_rotate(struct kura_store *s, const char *id, uint32_t vers
 	if (s == NULL || id == NULL || wrapped == NULL || len == 0)
 		return KURA_E_INTERNAL;
 	return s->ops->tenant_key_rotate(s->be, id, version, wrapped, len, now);
+}
+
+enum kura_err
+kura_store_tenant_key_retire(struct kura_store *s, const char *id, uint32_t version)
+{
+	if (s == NULL || id == NULL || version == 0)
+		return KURA_E_INTERNAL;
+	return s->ops->tenant_key_retire(s->be, id, version);
 }
 
 enum kura_err

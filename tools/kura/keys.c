@@ -190,80 +190,194 @@ out:
 	return rc;
 }
 
-struct status_ctx {
-	const char *object;
-	const char *prop;
-	uint32_t current;
-	int64_t stale;
+/*
+ * What a tenant's data-key versions hold, gathered once for status and
+ * retire: per version, the record values of each sensitive property, the
+ * history's sealed values, the other sealed values by kind, and which blind
+ * indexes are keyed from it.
+ */
+#define SURVEY_VERSIONS 64
+static const char *const sealed_names[KURA_SEALED__COUNT] = {
+	[KURA_SEALED_MFA_SECRET] = "mfa secrets",
+	[KURA_SEALED_ATTACHMENT_KEY] = "attachment keys",
+	[KURA_SEALED_ATTACHMENT_NAME] = "attachment names",
 };
 
-static void
-print_version(void *ctx, uint32_t version, int64_t n)
-{
-	struct status_ctx *s = ctx;
+struct survey {
+	uint32_t current;
+	uint32_t versions[SURVEY_VERSIONS];
+	bool in_keystore[SURVEY_VERSIONS];
+	int64_t values[SURVEY_VERSIONS], history[SURVEY_VERSIONS];
+	int64_t sealed[KURA_SEALED__COUNT][SURVEY_VERSIONS];
+	int blinds[SURVEY_VERSIONS];       /* blind indexes keyed from it */
+	size_t n;
+	int64_t stale;                     /* values under versions other than current */
+	bool quiet;                        /* gather only, print nothing */
+	/* for the callbacks */
+	const char *object, *prop;
+	enum kura_err e;
+	const char *tenant;
+};
 
-	printf("%s.%s\tversion %u%s\t%lld\n", s->object, s->prop, version,
-	       version == s->current ? " (current)" : "", (long long)n);
-	if (version != s->current)
-		s->stale += n;
+static size_t
+slot_of(struct survey *s, uint32_t v)
+{
+	size_t i;
+
+	for (i = 0; i < s->n && s->versions[i] != v; i++)
+		;
+	if (i == s->n) {
+		if (s->n == SURVEY_VERSIONS) {
+			s->e = KURA_E_INTERNAL;
+			return SURVEY_VERSIONS - 1;
+		}
+		s->versions[s->n++] = v;
+	}
+	return i;
 }
 
-/* Sealed values in the history, per key version (a few versions at most). */
-#define HIST_VERSIONS 64
-struct hist_count {
-	uint32_t versions[HIST_VERSIONS];
-	int64_t counts[HIST_VERSIONS];
-	size_t n;
-	int64_t last_id;
-	enum kura_err e;
-};
+static void
+on_prop_version(void *ctx, uint32_t version, int64_t n)
+{
+	struct survey *s = ctx;
+
+	s->values[slot_of(s, version)] += n;
+	if (version != s->current)
+		s->stale += n;
+	if (!s->quiet)
+		printf("%s.%s\tversion %u%s\t%lld\n", s->object, s->prop, version,
+		       version == s->current ? " (current)" : "", (long long)n);
+}
+
+static int survey_kind;
 
 static void
-hist_value(struct hist_count *hc, json_t *v)
+on_sealed_version(void *ctx, uint32_t version, int64_t n)
+{
+	struct survey *s = ctx;
+
+	s->sealed[survey_kind][slot_of(s, version)] += n;
+	if (version != s->current)
+		s->stale += n;
+	if (!s->quiet)
+		printf("%s\tversion %u%s\t%lld\n", sealed_names[survey_kind], version,
+		       version == s->current ? " (current)" : "", (long long)n);
+}
+
+static void
+hist_value(struct survey *s, json_t *v)
 {
 	struct kura_strpool sp = {0};
 	struct kura_val ct;
-	uint32_t version;
-	size_t i;
 
 	if (!json_is_object(v) || json_object_get(v, "$enc") == NULL)
 		return;
 	if (kura_sensitive_ct_from_json(v, &sp, &ct) != KURA_OK) {
-		hc->e = KURA_E_CRYPTO;
+		s->e = KURA_E_CRYPTO;
 		kura_strpool_free(&sp);
 		return;
 	}
-	version = kura_field_key_version((const uint8_t *)ct.s, ct.n);
+	s->history[slot_of(s, kura_field_key_version((const uint8_t *)ct.s, ct.n))]++;
 	kura_strpool_free(&sp);
-	for (i = 0; i < hc->n && hc->versions[i] != version; i++)
-		;
-	if (i == hc->n) {
-		if (hc->n == HIST_VERSIONS)
-			return;
-		hc->versions[hc->n++] = version;
-	}
-	hc->counts[i]++;
 }
 
+struct hist_walk {
+	struct survey *s;
+	int64_t last_id;
+};
+
 static bool
-count_history(void *ctx, const struct kura_history_row *h)
+on_history(void *ctx, const struct kura_history_row *h)
 {
-	struct hist_count *hc = ctx;
+	struct hist_walk *w = ctx;
 	json_error_t je;
 	json_t *changes = json_loads(h->changes, 0, &je), *v;
 	const char *name;
 
-	hc->last_id = h->id;
+	w->last_id = h->id;
 	json_object_foreach(changes, name, v) {
 		if (json_is_array(v)) {
-			hist_value(hc, json_array_get(v, 0));
-			hist_value(hc, json_array_get(v, 1));
+			hist_value(w->s, json_array_get(v, 0));
+			hist_value(w->s, json_array_get(v, 1));
 		} else {
-			hist_value(hc, v);
+			hist_value(w->s, v);
 		}
 	}
 	json_decref(changes);
 	return true;
+}
+
+static bool
+on_keystore(void *ctx, const char *tenant, uint32_t version, const uint8_t *wrapped, size_t len)
+{
+	struct survey *s = ctx;
+
+	(void)wrapped;
+	(void)len;
+	if (strcmp(tenant, s->tenant) == 0)
+		s->in_keystore[slot_of(s, version)] = true;
+	return true;
+}
+
+static enum kura_err
+survey(struct cli *c, struct kura_tenant_db *db, const struct kura_catalog *cat,
+       struct survey *s)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(db, &conn);
+	struct hist_walk w = {.s = s};
+	enum kura_err e;
+
+	s->tenant = kura_store_tenant_id(db);
+	slot_of(s, s->current);
+	e = kura_store_tenant_keys_all(c->store, on_keystore, s);
+	for (size_t i = 0; e == KURA_OK && i < cat->nprops; i++) {
+		const struct kura_prop *p = &cat->props[i];
+
+		if (!p->row.sensitive)
+			continue;
+		s->object = object_name(cat, p->row.object_id);
+		s->prop = p->row.name;
+		e = ops->prop_key_versions(conn, p->row.object_id, p->row.id, on_prop_version, s);
+		s->blinds[slot_of(s, p->row.bidx_version)]++;
+		if (p->row.bidx_next != 0)
+			s->blinds[slot_of(s, p->row.bidx_next)]++;
+		if (e != KURA_OK || s->quiet)
+			continue;
+		if (p->row.bidx_next == 0) {
+			printf("%s.%s\tblind index: version %u\n", s->object, p->row.name,
+			       p->row.bidx_version);
+		} else {
+			int64_t left = 0, lo = kura_blind_lo(p->row.bidx_next);
+
+			e = ops->prop_blind_stale(conn, p->row.object_id, p->row.id, lo,
+						  lo + KURA_BLIND_SPAN, UINT32_MAX, count_value, &left);
+			printf("%s.%s\tblind index: version %u, rotating to %u: %lld values left\n",
+			       s->object, p->row.name, p->row.bidx_version, p->row.bidx_next,
+			       (long long)left);
+		}
+	}
+	/* the history's sealed values, in chunks along the cursor */
+	while (e == KURA_OK) {
+		int64_t before = w.last_id;
+
+		e = ops->history_sealed_after(conn, w.last_id, 10000, on_history, &w);
+		if (w.last_id == before)
+			break;
+	}
+	for (size_t i = 0; e == KURA_OK && i < s->n; i++) {
+		if (s->history[i] == 0)
+			continue;
+		if (s->versions[i] != s->current)
+			s->stale += s->history[i];
+		if (!s->quiet)
+			printf("history\tversion %u%s\t%lld\n", s->versions[i],
+			       s->versions[i] == s->current ? " (current)" : "",
+			       (long long)s->history[i]);
+	}
+	for (survey_kind = 0; e == KURA_OK && survey_kind < KURA_SEALED__COUNT; survey_kind++)
+		e = ops->sealed_versions(conn, survey_kind, on_sealed_version, s);
+	return e != KURA_OK ? e : s->e;
 }
 
 static int
@@ -272,74 +386,159 @@ status(struct cli *c, const char *tenant)
 	struct kura_tenant t;
 	struct kura_tenant_db *db = NULL;
 	const struct kura_catalog *cat = NULL;
-	const struct kura_crm_ops *ops;
-	void *conn;
-	int64_t stale = 0;
+	struct survey *s = calloc(1, sizeof(*s));
 	enum kura_err e;
 
+	if (s == NULL)
+		return 1;
 	e = kura_store_tenant_acquire_get(c->store, tenant, &t, &db);
 	if (e != KURA_OK) {
 		fprintf(stderr, "kura: no tenant \"%s\"\n", tenant);
+		free(s);
 		return 1;
 	}
-	e = kura_catalog_get(NULL, db, &cat);
-	ops = kura_store_crm(db, &conn);
 	printf("tenant %s: current data key version %u\n", tenant, t.key_version);
-	for (size_t i = 0; e == KURA_OK && cat != NULL && i < cat->nprops; i++) {
-		const struct kura_prop *p = &cat->props[i];
-		struct status_ctx s = {.prop = p->row.name, .current = t.key_version};
-
-		if (!p->row.sensitive)
-			continue;
-		for (size_t o = 0; o < cat->nobjects; o++) {
-			if (cat->objects[o].row.id == p->row.object_id)
-				s.object = cat->objects[o].row.name;
-		}
-		e = ops->prop_key_versions(conn, p->row.object_id, p->row.id, print_version, &s);
-		stale += s.stale;
-		if (e == KURA_OK && p->row.bidx_next == 0) {
-			printf("%s.%s\tblind index: version %u\n", s.object, p->row.name,
-			       p->row.bidx_version);
-		} else if (e == KURA_OK) {
-			int64_t left = 0, lo = kura_blind_lo(p->row.bidx_next);
-
-			e = ops->prop_blind_stale(conn, p->row.object_id, p->row.id, lo,
-						  lo + KURA_BLIND_SPAN, UINT32_MAX, count_value, &left);
-			printf("%s.%s\tblind index: version %u, rotating to %u: %lld values left\n",
-			       s.object, p->row.name, p->row.bidx_version, p->row.bidx_next,
-			       (long long)left);
-		}
-	}
+	s->current = t.key_version;
+	e = kura_catalog_get(NULL, db, &cat);
+	if (e == KURA_OK)
+		e = survey(c, db, cat, s);
 	if (e == KURA_OK) {
-		struct hist_count hc = {.n = 0};
-
-		/* the history's sealed values, in chunks along the cursor */
-		do {
-			int64_t before = hc.last_id;
-
-			e = ops->history_sealed_after(conn, hc.last_id, 10000, count_history, &hc);
-			if (e == KURA_OK && hc.e != KURA_OK)
-				e = hc.e;
-			if (hc.last_id == before)
-				break;
-		} while (e == KURA_OK);
-		for (size_t i = 0; e == KURA_OK && i < hc.n; i++) {
-			printf("history\tversion %u%s\t%lld\n", hc.versions[i],
-			       hc.versions[i] == t.key_version ? " (current)" : "",
-			       (long long)hc.counts[i]);
-			if (hc.versions[i] != t.key_version)
-				stale += hc.counts[i];
+		printf("keystore:");
+		for (size_t i = 0; i < s->n; i++) {
+			if (s->in_keystore[i])
+				printf(" %u", s->versions[i]);
 		}
+		printf("\n");
 	}
 	kura_catalog_release(NULL, cat);
 	kura_store_tenant_release(db);
 	if (e != KURA_OK) {
 		fprintf(stderr, "kura: cannot read the key status: %s\n", kura_err_name(e));
+		free(s);
 		return 1;
 	}
-	printf("values under older versions (record values and history): %lld\n",
-	       (long long)stale);
+	printf("values under older versions: %lld\n", (long long)s->stale);
+	free(s);
 	return 0;
+}
+
+/*
+ * Destroys every data-key version older than the current one that nothing
+ * needs any more: no record value, history value, authenticator secret or
+ * attachment key or name under it, no blind index keyed from it, no stored
+ * Idempotency-Key reply made before the rotation had settled, and the
+ * rotation at least KURA_REKEY_SETTLE_SECONDS old (a request begun before
+ * it may still write under the old key). A version still needed is kept
+ * and what needs it is said. Exit 0 when no old version is left.
+ */
+static int
+retire(struct cli *c, const char *tenant)
+{
+	struct kura_tenant t;
+	struct kura_tenant_db *db = NULL;
+	const struct kura_catalog *cat = NULL;
+	const struct kura_crm_ops *ops;
+	struct survey *s = calloc(1, sizeof(*s));
+	int64_t now = kura_now_us(), settled = 0, idem = 0;
+	size_t kept = 0, retired = 0;
+	void *conn;
+	enum kura_err e;
+	int rc = 1;
+
+	if (s == NULL)
+		return 1;
+	e = kura_store_tenant_acquire_get(c->store, tenant, &t, &db);
+	if (e != KURA_OK) {
+		fprintf(stderr, "kura: no tenant \"%s\"\n", tenant);
+		free(s);
+		return 1;
+	}
+	s->tenant = tenant;
+	e = kura_store_tenant_keys_all(c->store, on_keystore, s);
+	for (size_t i = 0; e == KURA_OK && i < s->n; i++)
+		kept += s->versions[i] < t.key_version;
+	if (e == KURA_OK && kept == 0) {
+		printf("tenant %s: no data key version older than %u is left\n", tenant,
+		       t.key_version);
+		rc = 0;
+		goto out;
+	}
+	memset(s, 0, sizeof(*s));
+	kept = 0;
+	/* the tenant row changes at each rotation (and at a suspension: only later) */
+	settled = t.updated_at + (int64_t)KURA_REKEY_SETTLE_SECONDS * 1000000;
+	if (now < settled) {
+		fprintf(stderr,
+			"kura: data key version %u of \"%s\" became current less than %d s ago; "
+			"requests begun before may still write under older versions: try again in "
+			"%lld s\n",
+			t.key_version, tenant, KURA_REKEY_SETTLE_SECONDS,
+			(long long)((settled - now) / 1000000 + 1));
+		goto out;
+	}
+	s->current = t.key_version;
+	s->quiet = true;
+	ops = kura_store_crm(db, &conn);
+	e = kura_catalog_get(NULL, db, &cat);
+	if (e == KURA_OK)
+		e = survey(c, db, cat, s);
+	if (e == KURA_OK)
+		e = ops->idem_older(conn, settled, &idem);
+	if (e != KURA_OK) {
+		fprintf(stderr, "kura: cannot read what the keys of \"%s\" hold: %s\n", tenant,
+			kura_err_name(e));
+		goto out;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		uint32_t v = s->versions[i];
+		char why[512] = "", target[16];
+		size_t w = 0;
+
+		if (v == s->current || !s->in_keystore[i])
+			continue;
+#define WHY(...) (w += (size_t)snprintf(why + w, w < sizeof(why) ? sizeof(why) - w : 0, __VA_ARGS__))
+		if (s->values[i] > 0)
+			WHY(", %lld record values", (long long)s->values[i]);
+		if (s->history[i] > 0)
+			WHY(", %lld history values", (long long)s->history[i]);
+		for (int k = 0; k < KURA_SEALED__COUNT; k++) {
+			if (s->sealed[k][i] > 0)
+				WHY(", %lld %s", (long long)s->sealed[k][i], sealed_names[k]);
+		}
+		if (s->blinds[i] > 0)
+			WHY(", %d blind indexes (kura keys rotate-index)", s->blinds[i]);
+		if (idem > 0)
+			WHY(", %lld stored Idempotency-Key replies from before the rotation (they "
+			    "expire a day after they were made)",
+			    (long long)idem);
+#undef WHY
+		if (w > 0) {
+			printf("tenant %s: data key version %u kept: still needed by %s\n", tenant, v,
+			       why + 2);
+			kept++;
+			continue;
+		}
+		e = kura_store_tenant_key_retire(c->store, tenant, v);
+		if (e != KURA_OK) {
+			fprintf(stderr, "kura: cannot retire version %u of \"%s\": %s\n", v, tenant,
+				kura_err_name(e));
+			goto out;
+		}
+		printf("tenant %s: data key version %u retired (destroyed)\n", tenant, v);
+		retired++;
+		snprintf(target, sizeof(target), "%u", v);
+		if (cli_audit_operator(c, tenant, NULL, "keys.retire", "data_key", target) != 0)
+			goto out;
+	}
+	if (retired == 0 && kept == 0)
+		printf("tenant %s: no data key version older than %u is left\n", tenant,
+		       t.key_version);
+	rc = kept > 0 ? 1 : 0;
+out:
+	kura_catalog_release(NULL, cat);
+	kura_store_tenant_release(db);
+	free(s);
+	return rc;
 }
 
 int
@@ -358,7 +557,7 @@ cli_keys(struct cli *c, int argc, char **argv)
 		return cli_rotate_master(c, "on request");
 	}
 	if (argc < 2 || (strcmp(argv[1], "rotate") != 0 && strcmp(argv[1], "status") != 0 &&
-			 strcmp(argv[1], "rotate-index") != 0))
+			 strcmp(argv[1], "rotate-index") != 0 && strcmp(argv[1], "retire") != 0))
 		goto usage;
 	optind = 0;
 	while ((opt = getopt_long(argc - 1, argv + 1, "t:", opts, NULL)) != -1) {
@@ -372,10 +571,13 @@ cli_keys(struct cli *c, int argc, char **argv)
 		return 1;
 	if (strcmp(argv[1], "rotate-index") == 0)
 		return rotate_index(c, tenant);
+	if (strcmp(argv[1], "retire") == 0)
+		return retire(c, tenant);
 	return strcmp(argv[1], "rotate") == 0 ? rotate(c, tenant) : status(c, tenant);
 usage:
 	fprintf(stderr, "usage: kura keys rotate --tenant T | kura keys rotate-index --tenant T | "
-			"kura keys status --tenant T | kura keys rotate-master\n");
+			"kura keys retire --tenant T | kura keys status --tenant T | "
+			"kura keys rotate-master\n");
 	return 2;
 }
 

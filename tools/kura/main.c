@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kura/clock.h"
 #include "kura/log.h"
 
 extern char **environ;
@@ -37,7 +38,8 @@ usage(FILE *f)
 		"  keys rotate --tenant T               a new data-key version for T, current at once;\n"
 		"                                       kurad re-encrypts older values in the background\n"
 		"  keys rotate-index --tenant T         blind indexes to a key from a newer data key\n"
-		"  keys status --tenant T               values per key version, per sensitive property\n"
+		"  keys retire --tenant T               destroy the older data-key versions nothing needs\n"
+		"  keys status --tenant T               what each data-key version holds\n"
 		"  keys rotate-master                   a new master key; every data key re-wrapped\n"
 		"                                       (restart kurad afterwards)\n"
 		"  demo [--port N]                      init + tenant \"demo\" + an admin, for trying Kura\n\n"
@@ -49,6 +51,18 @@ int
 cli_open(struct cli *c)
 {
 	char err[1024] = "";
+
+	/* Tests only: the same clock as kurad's (test_clock_offset_file), read once. */
+	if (c->cfg.test_clock_offset_file[0] != '\0') {
+		FILE *f = fopen(c->cfg.test_clock_offset_file, "r");
+		double secs = 0;
+
+		if (f != NULL) {
+			if (fscanf(f, "%lf", &secs) == 1)
+				kura_clock_set_offset_us((int64_t)(secs * 1e6));
+			fclose(f);
+		}
+	}
 
 	if (c->keys == NULL &&
 	    kura_keyring_open(c->cfg.master_key_file, &c->keys, err, sizeof(err)) != KURA_OK) {

@@ -311,6 +311,154 @@ out:
 	return e;
 }
 
+/* ---------------------------------------------------------------- other sealed values */
+
+/* Where each kind lives: fixed names only (no caller text in SQL). */
+static const struct {
+	const char *table, *id, *blob, *object, *record;
+} sealed_at[KURA_SEALED__COUNT] = {
+	[KURA_SEALED_MFA_SECRET] = {"mfa_totp", "user_id", "secret", "0", "user_id"},
+	[KURA_SEALED_ATTACHMENT_KEY] = {"attachments", "id", "wrapped_key", "object_id",
+					"record_id"},
+	[KURA_SEALED_ATTACHMENT_NAME] = {"attachments", "id", "filename", "object_id",
+					 "record_id"},
+};
+
+static void
+version_bytes(uint32_t v, uint8_t out[4])
+{
+	out[0] = (uint8_t)(v >> 24);
+	out[1] = (uint8_t)(v >> 16);
+	out[2] = (uint8_t)(v >> 8);
+	out[3] = (uint8_t)v;
+}
+
+enum kura_err
+kura_sqlite_crm_sealed_stale(void *conn, int kind, uint32_t version, unsigned limit,
+			     kura_sealed_cb cb, void *ctx)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	uint8_t want[4];
+	char sql[320];
+	enum kura_err e;
+	int rc;
+
+	if (kind < 0 || kind >= KURA_SEALED__COUNT)
+		return KURA_E_INTERNAL;
+	version_bytes(version, want);
+	/* the key version is bytes 2..5 of a ciphertext */
+	snprintf(sql, sizeof(sql),
+		 "SELECT %s, %s, %s, %s FROM %s WHERE substr(%s, 2, 4) <> ?1 ORDER BY %s LIMIT ?2",
+		 sealed_at[kind].id, sealed_at[kind].blob, sealed_at[kind].object,
+		 sealed_at[kind].record, sealed_at[kind].table, sealed_at[kind].blob,
+		 sealed_at[kind].id);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_blob(st, 1, want, 4, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct kura_sealed_row r = {0};
+
+		r.id = sqlite3_column_int64(st, 0);
+		r.ct = sqlite3_column_blob(st, 1);
+		r.n = (size_t)sqlite3_column_bytes(st, 1);
+		r.object_id = sqlite3_column_int64(st, 2);
+		r.record_id = sqlite3_column_int64(st, 3);
+		if (!cb(ctx, &r)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		e = kura_sqlite_error(c, "sealed_stale", rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_sealed_replace(void *conn, int kind, int64_t id, const uint8_t *ct, size_t n,
+			       const uint8_t *nct, size_t nn)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char sql[240];
+	enum kura_err e;
+
+	if (kind < 0 || kind >= KURA_SEALED__COUNT)
+		return KURA_E_INTERNAL;
+	snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ?1 WHERE %s = ?2 AND %s = ?3",
+		 sealed_at[kind].table, sealed_at[kind].blob, sealed_at[kind].id,
+		 sealed_at[kind].blob);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e == KURA_OK) {
+		sqlite3_bind_blob(st, 1, nct, (int)nn, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, id);
+		sqlite3_bind_blob(st, 3, ct, (int)n, SQLITE_STATIC);
+		e = kura_sqlite_write(c, st, "sealed_replace", false);
+	}
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_sealed_versions(void *conn, int kind,
+				void (*cb)(void *ctx, uint32_t version, int64_t n), void *ctx)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char sql[240];
+	enum kura_err e;
+	int rc;
+
+	if (kind < 0 || kind >= KURA_SEALED__COUNT)
+		return KURA_E_INTERNAL;
+	snprintf(sql, sizeof(sql),
+		 "SELECT substr(%s, 2, 4) AS v, count(*) FROM %s GROUP BY v ORDER BY v",
+		 sealed_at[kind].blob, sealed_at[kind].table);
+	e = kura_sqlite_dyn(c, sql, &st);
+	if (e != KURA_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const uint8_t *b = sqlite3_column_blob(st, 0);
+		uint32_t v = 0;
+
+		if (b != NULL && sqlite3_column_bytes(st, 0) == 4)
+			v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+		cb(ctx, v, sqlite3_column_int64(st, 1));
+	}
+	if (rc != SQLITE_DONE)
+		e = kura_sqlite_error(c, "sealed_versions", rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_idem_older(void *conn, int64_t before, int64_t *n)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	*n = 0;
+	e = kura_sqlite_dyn(c, "SELECT count(*) FROM idempotency WHERE created_at < ?", &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, before);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	else
+		e = kura_sqlite_error(c, "idem_older", rc);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
 /* ---------------------------------------------------------------- blind-index rotation */
 
 enum kura_err

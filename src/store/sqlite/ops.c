@@ -77,5 +77,6 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 	.tenant_key_rotate = kura_sqlite_tenant_key_rotate,
 	.tenant_delete = kura_sqlite_tenant_delete,
 	.tenant_keys_all = kura_sqlite_tenant_keys_all,
+	.tenant_key_retire = kura_sqlite_tenant_key_retire,
 	.tenant_keys_replace = kura_sqlite_tenant_keys_replace,
 };

@@ -74,6 +74,14 @@ enum kura_err kura_sqlite_crm_prop_enc_get(void *conn, int64_t prop_id, int *sta
 enum kura_err kura_sqlite_crm_prop_enc_set(void *conn, int64_t prop_id, int state, int64_t total);
 enum kura_err kura_sqlite_crm_history_sealed_after(void *conn, int64_t after_id, unsigned limit,
 						   kura_history_row_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_sealed_stale(void *conn, int kind, uint32_t version, unsigned limit,
+					   kura_sealed_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_sealed_replace(void *conn, int kind, int64_t id, const uint8_t *ct,
+					     size_t n, const uint8_t *nct, size_t nn);
+enum kura_err kura_sqlite_crm_sealed_versions(void *conn, int kind,
+					      void (*cb)(void *ctx, uint32_t version, int64_t n),
+					      void *ctx);
+enum kura_err kura_sqlite_crm_idem_older(void *conn, int64_t before, int64_t *n);
 enum kura_err kura_sqlite_crm_prop_bidx_set(void *conn, int64_t prop_id, uint32_t version,
 					    uint32_t next, int64_t started_at);
 enum kura_err kura_sqlite_crm_prop_blind_stale(void *conn, int64_t object_id, int64_t prop_id,

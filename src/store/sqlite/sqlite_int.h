@@ -262,6 +262,7 @@ enum kura_err kura_sqlite_tenant_create(void *be, const struct kura_tenant *t,
 enum kura_err kura_sqlite_tenant_get(void *be, const char *id, struct kura_tenant *out);
 enum kura_err kura_sqlite_tenant_delete(void *be, const char *id);
 enum kura_err kura_sqlite_tenant_keys_all(void *be, kura_tenant_key_cb cb, void *ctx);
+enum kura_err kura_sqlite_tenant_key_retire(void *be, const char *id, uint32_t version);
 enum kura_err kura_sqlite_tenant_keys_replace(void *be, const struct kura_wrapped_key *keys,
 					      size_t n, const struct kura_resealed *seals,
 					      size_t nseals);

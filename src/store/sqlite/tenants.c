@@ -660,6 +660,33 @@ out:
 }
 
 enum kura_err
+kura_sqlite_tenant_key_retire(void *p, const char *id, uint32_t version)
+{
+	struct kura_sqlite_be *be = p;
+	struct kura_sqlite_conn *c = NULL;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+
+	e = kura_sqlite_system_acquire(be, &c);
+	if (e != KURA_OK)
+		goto out;
+	/* never the current version, whatever the caller thought */
+	e = kura_sqlite_dyn(c,
+			    "DELETE FROM tenant_keys WHERE tenant_id = ?1 AND version = ?2 AND "
+			    "version < (SELECT key_version FROM tenants WHERE id = ?1)",
+			    &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, version);
+	e = kura_sqlite_write(c, st, "tenant_key_retire", true);
+out:
+	kura_sqlite_done(st);
+	kura_sqlite_release(be, c);
+	return e;
+}
+
+enum kura_err
 kura_sqlite_tenant_keys_replace(void *p, const struct kura_wrapped_key *keys, size_t n,
 				const struct kura_resealed *seals, size_t nseals)
 {
