@@ -114,6 +114,32 @@ memo_of(struct kura_housekeeper *h, const char *tenant)
 	return &h->memo[h->nmemo++];
 }
 
+/*
+ * An audit entry by "system" in the caller's transaction: action on
+ * target_type target_id (may be NULL), props saying what (may be NULL).
+ */
+static enum kura_err
+system_audit(struct kura_tenant_db *db, const char *action, const char *target_type,
+	     const char *target_id, const char *props)
+{
+	struct kura_audit_entry ae;
+	size_t tl;
+
+	memset(&ae, 0, sizeof(ae));
+	ae.actor_type = KURA_ACTOR_SYSTEM;
+	snprintf(ae.action, sizeof(ae.action), "%s", action);
+	snprintf(ae.target_type, sizeof(ae.target_type), "%s", target_type);
+	if (target_id != NULL) {
+		tl = strnlen(target_id, sizeof(ae.target_id) - 1);
+		memcpy(ae.target_id, target_id, tl);
+		ae.target_id[tl] = '\0';
+	}
+	if (props != NULL)
+		snprintf(ae.target_props, sizeof(ae.target_props), "%s", props);
+	ae.outcome = KURA_AUDIT_SUCCESS;
+	return kura_audit_append(db, &ae);
+}
+
 #define REKEY_PER_TRANSACTION 500
 
 /* The least pause between two transactions of a job (see pause_between). */
@@ -427,21 +453,11 @@ encrypt_flagged(struct kura_housekeeper *h, struct kura_tenant_db *db,
 			if (e == KURA_OK)
 				e = kura_sensitive_flag_step(&x, p, KURA_ENC_BATCH, &n, &step);
 			if (e == KURA_OK && step == KURA_ENC_FINISHED) {
-				struct kura_audit_entry ae;
 				char target[KURA_OBJECT_NAME_MAX + KURA_PROP_NAME_MAX + 2];
-				size_t tl;
 
-				memset(&ae, 0, sizeof(ae));
-				ae.actor_type = KURA_ACTOR_SYSTEM;
-				snprintf(ae.action, sizeof(ae.action), "property.encrypted");
-				snprintf(ae.target_type, sizeof(ae.target_type), "property");
 				snprintf(target, sizeof(target), "%s.%s", x.obj->row.name,
 					 p->row.name);
-				tl = strnlen(target, sizeof(ae.target_id) - 1);
-				memcpy(ae.target_id, target, tl);
-				ae.target_id[tl] = '\0';
-				ae.outcome = KURA_AUDIT_SUCCESS;
-				e = kura_audit_append(db, &ae);
+				e = system_audit(db, "property.encrypted", "property", target, NULL);
 			}
 			e = kura_store_finish(db, e);
 			took = kura_now_us() - began + 1;
@@ -508,24 +524,13 @@ blind_switch(struct kura_tenant_db *db, const struct kura_rec_ctx *x, const stru
 		e = ops->prop_blind_stale(conn, p->row.object_id, p->row.id, lo, lo + KURA_BLIND_SPAN,
 					  1, collect_blind, b);
 	if (e == KURA_OK && b->n == 0) {
-		struct kura_audit_entry ae;
-		char target[KURA_OBJECT_NAME_MAX + KURA_PROP_NAME_MAX + 2];
-		size_t tl;
+		char target[KURA_OBJECT_NAME_MAX + KURA_PROP_NAME_MAX + 2], what[40];
 
 		e = ops->prop_bidx_set(conn, p->row.id, p->row.bidx_next, 0, 0);
-		memset(&ae, 0, sizeof(ae));
-		ae.actor_type = KURA_ACTOR_SYSTEM;
-		snprintf(ae.action, sizeof(ae.action), "property.index_rotated");
-		snprintf(ae.target_type, sizeof(ae.target_type), "property");
 		snprintf(target, sizeof(target), "%s.%s", x->obj->row.name, p->row.name);
-		tl = strnlen(target, sizeof(ae.target_id) - 1);
-		memcpy(ae.target_id, target, tl);
-		ae.target_id[tl] = '\0';
-		snprintf(ae.target_props, sizeof(ae.target_props), "data key version %u",
-			 p->row.bidx_next);
-		ae.outcome = KURA_AUDIT_SUCCESS;
+		snprintf(what, sizeof(what), "data key version %u", p->row.bidx_next);
 		if (e == KURA_OK)
-			e = kura_audit_append(db, &ae);
+			e = system_audit(db, "property.index_rotated", "property", target, what);
 		*done = e == KURA_OK;
 	}
 	e = kura_store_finish(db, e);
@@ -709,17 +714,11 @@ purge_access_log(struct kura_housekeeper *h, struct memo *m, struct kura_tenant_
 		if (e == KURA_OK)
 			e = kura_store_form_access_purge(db, cutoff, ACCESS_PURGE_BATCH, &n);
 		if (e == KURA_OK && n > 0) {
-			struct kura_audit_entry ae;
+			char what[64];
 
-			memset(&ae, 0, sizeof(ae));
-			ae.actor_type = KURA_ACTOR_SYSTEM;
-			snprintf(ae.action, sizeof(ae.action), "form_access.purged");
-			snprintf(ae.target_type, sizeof(ae.target_type), "form_access_log");
-			snprintf(ae.target_props, sizeof(ae.target_props),
-				 "%lld entries older than %d days", (long long)n,
+			snprintf(what, sizeof(what), "%lld entries older than %d days", (long long)n,
 				 KURA_FORM_ACCESS_KEEP_DAYS);
-			ae.outcome = KURA_AUDIT_SUCCESS;
-			e = kura_audit_append(db, &ae);
+			e = system_audit(db, "form_access.purged", "form_access_log", NULL, what);
 		}
 		e = kura_store_finish(db, e);
 		took = kura_now_us() - began + 1;
@@ -764,15 +763,10 @@ tend(struct kura_housekeeper *h, const char *tenant, size_t *purged)
 		if (e == KURA_OK)
 			e = kura_records_sweep(db, cat, now, PURGE_PER_ROUND, &n);
 		if (e == KURA_OK && n > 0) {
-			struct kura_audit_entry ae;
+			char what[32];
 
-			memset(&ae, 0, sizeof(ae));
-			ae.actor_type = KURA_ACTOR_SYSTEM;
-			snprintf(ae.action, sizeof(ae.action), "record.purge_expired");
-			snprintf(ae.target_type, sizeof(ae.target_type), "records");
-			snprintf(ae.target_props, sizeof(ae.target_props), "%zu records", n);
-			ae.outcome = KURA_AUDIT_SUCCESS;
-			e = kura_audit_append(db, &ae);
+			snprintf(what, sizeof(what), "%zu records", n);
+			e = system_audit(db, "record.purge_expired", "records", NULL, what);
 		}
 		if (e == KURA_OK)
 			e = ops->idem_expire(conn, now - IDEM_KEEP_US);

@@ -33,8 +33,8 @@ kura_sqlite_crm_write_ids(struct kura_sqlite_conn *c, const char *sql, const cha
 	return e;
 }
 
-static enum kura_err
-bump_version(struct kura_sqlite_conn *c)
+enum kura_err
+kura_sqlite_crm_catalog_bump(struct kura_sqlite_conn *c)
 {
 	return kura_sqlite_crm_exec(c, "UPDATE catalog_meta SET version = version + 1",
 				    "catalog_version");
@@ -215,7 +215,7 @@ kura_sqlite_crm_object_create(void *conn, struct kura_object_row *o)
 		 (long long)o->id, (long long)o->id, (long long)o->id, (long long)o->id);
 	e = kura_sqlite_crm_exec(c, ddl, "object_create");
 	if (e == KURA_OK)
-		e = bump_version(c);
+		e = kura_sqlite_crm_catalog_bump(c);
 out:
 	kura_sqlite_done(st);
 	return e;
@@ -340,7 +340,7 @@ kura_sqlite_crm_prop_create(void *conn, struct kura_prop_row *p)
 	if (e == KURA_OK && p->sensitive)
 		e = sync_blind(c, p->object_id, p->id, true);
 	if (e == KURA_OK)
-		e = bump_version(c);
+		e = kura_sqlite_crm_catalog_bump(c);
 out:
 	kura_sqlite_done(st);
 	return e;
@@ -395,7 +395,7 @@ kura_sqlite_crm_prop_update(void *conn, const struct kura_prop_row *p)
 	if (e == KURA_OK && was_sensitive != p->sensitive)
 		e = sync_blind(c, p->object_id, p->id, p->sensitive);
 	if (e == KURA_OK)
-		e = bump_version(c);
+		e = kura_sqlite_crm_catalog_bump(c);
 out:
 	kura_sqlite_done(st);
 	return e;

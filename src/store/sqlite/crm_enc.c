@@ -232,8 +232,7 @@ kura_sqlite_crm_prop_enc_set(void *conn, int64_t prop_id, int state, int64_t tot
 	kura_sqlite_done(st);
 	/* The state is part of the catalogue: requests see it with their next one. */
 	if (e == KURA_OK)
-		e = kura_sqlite_crm_exec(c, "UPDATE catalog_meta SET version = version + 1",
-					 "catalog_version");
+		e = kura_sqlite_crm_catalog_bump(c);
 	return e;
 }
 
@@ -483,8 +482,7 @@ kura_sqlite_crm_prop_bidx_set(void *conn, int64_t prop_id, uint32_t version, uin
 	kura_sqlite_done(st);
 	/* Which keys a search must try is part of the catalogue. */
 	if (e == KURA_OK)
-		e = kura_sqlite_crm_exec(c, "UPDATE catalog_meta SET version = version + 1",
-					 "catalog_version");
+		e = kura_sqlite_crm_catalog_bump(c);
 	return e;
 }
 
@@ -496,7 +494,6 @@ kura_sqlite_crm_prop_blind_stale(void *conn, int64_t object_id, int64_t prop_id,
 	sqlite3_stmt *st = NULL;
 	char sql[240];
 	enum kura_err e;
-	int rc;
 
 	/* Two ranges of the column's own index; values still in clear have no index yet. */
 	snprintf(sql, sizeof(sql),
@@ -510,18 +507,7 @@ kura_sqlite_crm_prop_blind_stale(void *conn, int64_t object_id, int64_t prop_id,
 	sqlite3_bind_int64(st, 1, lo);
 	sqlite3_bind_int64(st, 2, hi);
 	sqlite3_bind_int64(st, 3, limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct kura_val v = {.kind = KURA_V_BLOB};
-
-		v.s = sqlite3_column_blob(st, 1);
-		v.n = (size_t)sqlite3_column_bytes(st, 1);
-		if (!cb(ctx, sqlite3_column_int64(st, 0), &v)) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	if (rc != SQLITE_DONE)
-		e = kura_sqlite_error(c, "prop_blind_stale", rc);
+	e = kura_sqlite_crm_each_id_blob(c, st, "prop_blind_stale", cb, ctx);
 out:
 	kura_sqlite_done(st);
 	return e;

@@ -981,7 +981,6 @@ kura_sqlite_crm_prop_values_stale(void *conn, int64_t object_id, int64_t prop_id
 			   (uint8_t)(version >> 8), (uint8_t)version};
 	char sql[240];
 	enum kura_err e;
-	int rc;
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, p_%lld FROM r_%lld WHERE typeof(p_%lld) = 'blob' AND "
@@ -992,19 +991,25 @@ kura_sqlite_crm_prop_values_stale(void *conn, int64_t object_id, int64_t prop_id
 		goto out;
 	sqlite3_bind_blob(st, 1, want, 4, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, limit);
+	e = kura_sqlite_crm_each_id_blob(c, st, "prop_values_stale", cb, ctx);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_each_id_blob(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op,
+			     kura_colval_cb cb, void *ctx)
+{
+	int rc;
+
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct kura_val v = {.kind = KURA_V_BLOB};
 
 		v.s = sqlite3_column_blob(st, 1);
 		v.n = (size_t)sqlite3_column_bytes(st, 1);
-		if (!cb(ctx, sqlite3_column_int64(st, 0), &v)) {
-			rc = SQLITE_DONE;
-			break;
-		}
+		if (!cb(ctx, sqlite3_column_int64(st, 0), &v))
+			return KURA_OK;
 	}
-	if (rc != SQLITE_DONE)
-		e = kura_sqlite_error(c, "prop_values_stale", rc);
-out:
-	kura_sqlite_done(st);
-	return e;
+	return rc == SQLITE_DONE ? KURA_OK : kura_sqlite_error(c, op, rc);
 }
