@@ -752,7 +752,7 @@ prepare_bound(struct kura_sqlite_conn *c, const char *sql, const struct binds *b
 
 /* The count's budget: COUNT_BUDGET_TICKS times COUNT_TICK_OPS virtual-machine steps. */
 #define COUNT_TICK_OPS 1000
-#define COUNT_BUDGET_TICKS 300
+#define COUNT_BUDGET_TICKS 100
 
 static int
 count_budget(void *arg)
