@@ -348,7 +348,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (kura_store_open(&kura_store_sqlite_ops, srv.cfg.data_dir,
-			    srv.cfg.workers + srv.cfg.hash_workers, &srv.store, err,
+			    2 * srv.cfg.workers + srv.cfg.hash_workers, &srv.store, err,
 			    sizeof(err)) != KURA_OK) {
 		kura_log(KURA_LOG_ERROR, "start_failed", "reason=store msg=%s",
 			 kura_log_quote(qerr, sizeof(qerr), err));
@@ -385,6 +385,11 @@ main(int argc, char **argv)
 	}
 	if (kura_pool_new(srv.cfg.hash_workers, srv.cfg.hash_queue_max, &srv.hash_pool) != KURA_OK) {
 		kura_log(KURA_LOG_ERROR, "start_failed", "reason=hash_pool");
+		goto out;
+	}
+	/* searches and batches: as many threads as HTTP threads, room for every connection */
+	if (kura_pool_new(srv.cfg.workers, srv.cfg.connection_limit, &srv.work_pool) != KURA_OK) {
+		kura_log(KURA_LOG_ERROR, "start_failed", "reason=work_pool");
 		goto out;
 	}
 	if (srv.cfg.web_root[0] != '\0' &&
@@ -440,6 +445,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	kura_pool_free(srv.hash_pool);
+	kura_pool_free(srv.work_pool);
 	/* No request runs any more: nothing raises alerts or reads the block list. */
 	kura_alerts_free(srv.alerts);
 	kura_volume_free(srv.volume);

@@ -53,6 +53,10 @@ enum kura_auth_mode {
 					      caller has yet to enrol */
 #define KURA_ROUTE_SESSION_ONLY  (1u << 4) /* a person's own sign-in matters (MFA): API keys
 					      are refused */
+#define KURA_ROUTE_OFFLOAD       (1u << 5) /* may take milliseconds of database work: the
+					      handler runs on the work pool, the connection
+					      suspended, so the HTTP thread goes on serving
+					      its other connections */
 
 #define KURA_ROUTE_MAX_PARAMS 4
 

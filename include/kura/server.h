@@ -26,6 +26,7 @@ struct kura_server {
 	struct kura_store *store;
 	struct kura_keyring *keys;
 	struct kura_pool *hash_pool;
+	struct kura_pool *work_pool;      /* KURA_ROUTE_OFFLOAD handlers; NULL = run in place */
 	struct kura_static *web;
 	const struct kura_route *routes;
 	size_t nroutes;

@@ -11,6 +11,7 @@
 #define SIGNIN KURA_ROUTE_SIGNIN
 #define ENROL KURA_ROUTE_MFA_ENROL_OK
 #define PERSON KURA_ROUTE_SESSION_ONLY
+#define OFFLOAD KURA_ROUTE_OFFLOAD
 
 const struct kura_route kura_api_routes[] = {
 	{KURA_GET, "/healthz", kura_api_healthz, KURA_AUTH_NONE, NULL, 0, 0},
@@ -124,15 +125,15 @@ const struct kura_route kura_api_routes[] = {
 	{KURA_POST, "/api/v1/objects/{object}", kura_api_records_create, KURA_AUTH_SESSION,
 	 "records.write", JSON, 0},
 	{KURA_POST, "/api/v1/objects/{object}/search", kura_api_records_search, KURA_AUTH_SESSION,
-	 "records.read", JSON, 65536},
+	 "records.read", JSON | OFFLOAD, 65536},
 	{KURA_POST, "/api/v1/objects/{object}/batch/create", kura_api_batch_create,
-	 KURA_AUTH_SESSION, "records.write", JSON, 8388608},
+	 KURA_AUTH_SESSION, "records.write", JSON | OFFLOAD, 8388608},
 	{KURA_POST, "/api/v1/objects/{object}/batch/read", kura_api_batch_read, KURA_AUTH_SESSION,
-	 "records.read", JSON, 65536},
+	 "records.read", JSON | OFFLOAD, 65536},
 	{KURA_POST, "/api/v1/objects/{object}/batch/update", kura_api_batch_update,
-	 KURA_AUTH_SESSION, "records.write", JSON, 8388608},
+	 KURA_AUTH_SESSION, "records.write", JSON | OFFLOAD, 8388608},
 	{KURA_POST, "/api/v1/objects/{object}/batch/archive", kura_api_batch_archive,
-	 KURA_AUTH_SESSION, "records.delete", JSON, 65536},
+	 KURA_AUTH_SESSION, "records.delete", JSON | OFFLOAD, 65536},
 	{KURA_GET, "/api/v1/objects/{object}/{id}", kura_api_records_get, KURA_AUTH_SESSION,
 	 "records.read", 0, 0},
 	{KURA_PATCH, "/api/v1/objects/{object}/{id}", kura_api_records_update, KURA_AUTH_SESSION,
@@ -175,7 +176,7 @@ const struct kura_route kura_api_routes[] = {
 	{KURA_DELETE, "/api/v1/lists/{id}", kura_api_lists_delete, KURA_AUTH_SESSION,
 	 "records.delete", 0, 0},
 	{KURA_GET, "/api/v1/lists/{id}/members", kura_api_list_members, KURA_AUTH_SESSION,
-	 "records.read", 0, 0},
+	 "records.read", OFFLOAD, 0},
 	{KURA_POST, "/api/v1/lists/{id}/members", kura_api_list_members_add, KURA_AUTH_SESSION,
 	 "records.write", JSON, 16384},
 	{KURA_POST, "/api/v1/lists/{id}/members/remove", kura_api_list_members_remove,

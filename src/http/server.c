@@ -525,6 +525,30 @@ begin(struct req_priv *p, const char *url, const char *method)
 	kura_buf_init(&r->body, max_body);
 }
 
+static void defer_to(struct kura_req *r, struct kura_pool *pool, kura_handler_fn fn);
+
+/*
+ * Takes the tenant handle again when it was given back (while the body
+ * arrived, or while an offloaded job waited); false when it cannot be,
+ * with the answer made.
+ */
+static bool
+reacquire(struct req_priv *p)
+{
+	struct kura_req *r = &p->r;
+	enum kura_err e;
+
+	if (!p->reacquire)
+		return true;
+	p->reacquire = false;
+	e = kura_store_tenant_acquire(r->srv->store, r->principal.tenant_id, &r->principal.db);
+	if (e != KURA_OK) {
+		kura_reply_error(r, e == KURA_E_NOT_FOUND ? KURA_E_UNAUTHENTICATED : e, NULL);
+		return false;
+	}
+	return true;
+}
+
 /* The body is complete: parse it if the route wants JSON, then run the handler. */
 static void
 dispatch(struct req_priv *p)
@@ -545,16 +569,24 @@ dispatch(struct req_priv *p)
 			return;
 		}
 	}
-	if (p->reacquire) {
-		p->reacquire = false;
-		e = kura_store_tenant_acquire(r->srv->store, r->principal.tenant_id,
-					      &r->principal.db);
-		if (e != KURA_OK) {
-			kura_reply_error(r, e == KURA_E_NOT_FOUND ? KURA_E_UNAUTHENTICATED : e, NULL);
-			return;
+	/*
+	 * A handler that may take milliseconds of database work runs on the
+	 * work pool: a libmicrohttpd thread serves all the connections it
+	 * accepted, so in place it would make every one of them wait. The
+	 * tenant handle is taken there, not held while the job waits in the
+	 * queue: the handles of a tenant are few, and the requests holding
+	 * them could only give them back through this very thread.
+	 */
+	if ((r->route->flags & KURA_ROUTE_OFFLOAD) != 0 && r->srv->work_pool != NULL) {
+		if (r->principal.db != NULL) {
+			kura_store_tenant_release(r->principal.db);
+			r->principal.db = NULL;
+			p->reacquire = true;
 		}
+		defer_to(r, r->srv->work_pool, r->route->handler);
+	} else if (reacquire(p)) {
+		r->route->handler(r);
 	}
-	r->route->handler(r);
 	if (r->deferred)
 		return;
 	if (r->status == 0 && r->response == NULL) {
@@ -741,7 +773,8 @@ run_deferred(void *arg)
 	struct req_priv *p = arg;
 	struct MHD_Connection *conn = p->r.conn;
 
-	p->defer_fn(&p->r);
+	if (reacquire(p))
+		p->defer_fn(&p->r);
 	if (p->r.status == 0 && p->r.response == NULL) {
 		kura_log(KURA_LOG_ERROR, "deferred_no_reply", "rid=%s", p->r.rid);
 		kura_reply_error(&p->r, KURA_E_INTERNAL, "the deferred handler did not reply");
@@ -754,8 +787,9 @@ run_deferred(void *arg)
 	atomic_fetch_sub(&deferred_jobs, 1);
 }
 
-void
-kura_req_defer(struct kura_req *r, kura_handler_fn fn)
+/* Runs fn(r) on pool with the connection suspended (kura_req_defer's work). */
+static void
+defer_to(struct kura_req *r, struct kura_pool *pool, kura_handler_fn fn)
 {
 	struct req_priv *p = (struct req_priv *)r;
 	enum kura_err e;
@@ -782,7 +816,7 @@ kura_req_defer(struct kura_req *r, kura_handler_fn fn)
 	 * the next access-handler call sends it like any deferred reply.
 	 */
 	MHD_suspend_connection(r->conn);
-	e = kura_pool_submit(r->srv->hash_pool, run_deferred, p);
+	e = kura_pool_submit(pool, run_deferred, p);
 	if (e != KURA_OK) {
 		kura_log(KURA_LOG_WARN, "pool_busy", "rid=%s", r->rid);
 		if (r->route != NULL && (r->route->flags & KURA_ROUTE_SIGNIN) != 0)
@@ -791,6 +825,12 @@ kura_req_defer(struct kura_req *r, kura_handler_fn fn)
 		MHD_resume_connection(r->conn);
 		atomic_fetch_sub(&deferred_jobs, 1);
 	}
+}
+
+void
+kura_req_defer(struct kura_req *r, kura_handler_fn fn)
+{
+	defer_to(r, r->srv->hash_pool, fn);
 }
 
 /* The committer's callback: the reply leaves with its entry committed, or is replaced. */
