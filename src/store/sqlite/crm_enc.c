@@ -12,33 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void
-read_val(sqlite3_stmt *st, int col, struct kura_val *v)
-{
-	int t = sqlite3_column_type(st, col);
-
-	memset(v, 0, sizeof(*v));
-	if (t == SQLITE_INTEGER) {
-		v->kind = KURA_V_INT;
-		v->i = sqlite3_column_int64(st, col);
-	} else if (t == SQLITE_FLOAT) {
-		v->kind = KURA_V_REAL;
-		v->d = sqlite3_column_double(st, col);
-	} else if (t == SQLITE_BLOB) {
-		v->kind = KURA_V_BLOB;
-		v->s = sqlite3_column_blob(st, col);
-		v->n = (size_t)sqlite3_column_bytes(st, col);
-		if (v->s == NULL)
-			v->s = "";
-	} else if (t == SQLITE_TEXT) {
-		v->kind = KURA_V_TEXT;
-		v->s = (const char *)sqlite3_column_text(st, col);
-		v->n = (size_t)sqlite3_column_bytes(st, col);
-		if (v->s == NULL)
-			v->s = "";
-	}
-}
-
 enum kura_err
 kura_sqlite_crm_prop_values_form(void *conn, int64_t object_id, int64_t prop_id, bool sealed,
 				 unsigned limit, kura_colval_cb cb, void *ctx)
@@ -47,7 +20,6 @@ kura_sqlite_crm_prop_values_form(void *conn, int64_t object_id, int64_t prop_id,
 	sqlite3_stmt *st = NULL;
 	char sql[200];
 	enum kura_err e;
-	int rc;
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, p_%lld FROM r_%lld WHERE typeof(p_%lld) %s ORDER BY id LIMIT ?",
@@ -57,17 +29,7 @@ kura_sqlite_crm_prop_values_form(void *conn, int64_t object_id, int64_t prop_id,
 	if (e != KURA_OK)
 		goto out;
 	sqlite3_bind_int64(st, 1, limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct kura_val v;
-
-		read_val(st, 1, &v);
-		if (!cb(ctx, sqlite3_column_int64(st, 0), &v)) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	if (rc != SQLITE_DONE)
-		e = kura_sqlite_error(c, "prop_values_form", rc);
+	e = kura_sqlite_crm_each_id_val(c, st, "prop_values_form", cb, ctx);
 out:
 	kura_sqlite_done(st);
 	return e;
@@ -507,7 +469,7 @@ kura_sqlite_crm_prop_blind_stale(void *conn, int64_t object_id, int64_t prop_id,
 	sqlite3_bind_int64(st, 1, lo);
 	sqlite3_bind_int64(st, 2, hi);
 	sqlite3_bind_int64(st, 3, limit);
-	e = kura_sqlite_crm_each_id_blob(c, st, "prop_blind_stale", cb, ctx);
+	e = kura_sqlite_crm_each_id_val(c, st, "prop_blind_stale", cb, ctx);
 out:
 	kura_sqlite_done(st);
 	return e;

@@ -874,44 +874,13 @@ kura_sqlite_crm_prop_values(void *conn, int64_t object_id, int64_t prop_id, kura
 	sqlite3_stmt *st = NULL;
 	char sql[128];
 	enum kura_err e;
-	int rc;
 
 	snprintf(sql, sizeof(sql), "SELECT id, p_%lld FROM r_%lld WHERE p_%lld IS NOT NULL",
 		 (long long)prop_id, (long long)object_id, (long long)prop_id);
 	e = kura_sqlite_dyn(c, sql, &st);
 	if (e != KURA_OK)
 		goto out;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct kura_val v;
-		int t = sqlite3_column_type(st, 1);
-
-		memset(&v, 0, sizeof(v));
-		if (t == SQLITE_INTEGER) {
-			v.kind = KURA_V_INT;
-			v.i = sqlite3_column_int64(st, 1);
-		} else if (t == SQLITE_FLOAT) {
-			v.kind = KURA_V_REAL;
-			v.d = sqlite3_column_double(st, 1);
-		} else if (t == SQLITE_BLOB) {
-			v.kind = KURA_V_BLOB;
-			v.s = sqlite3_column_blob(st, 1);
-			v.n = (size_t)sqlite3_column_bytes(st, 1);
-			if (v.s == NULL)
-				v.s = "";
-		} else {
-			v.kind = KURA_V_TEXT;
-			v.s = (const char *)sqlite3_column_text(st, 1);
-			v.n = (size_t)sqlite3_column_bytes(st, 1);
-			if (v.s == NULL)
-				v.s = "";
-		}
-		if (!cb(ctx, sqlite3_column_int64(st, 0), &v)) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	if (rc != SQLITE_DONE)
-		e = kura_sqlite_error(c, "prop_values", rc);
+	e = kura_sqlite_crm_each_id_val(c, st, "prop_values", cb, ctx);
 out:
 	kura_sqlite_done(st);
 	return e;
@@ -991,23 +960,42 @@ kura_sqlite_crm_prop_values_stale(void *conn, int64_t object_id, int64_t prop_id
 		goto out;
 	sqlite3_bind_blob(st, 1, want, 4, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, limit);
-	e = kura_sqlite_crm_each_id_blob(c, st, "prop_values_stale", cb, ctx);
+	e = kura_sqlite_crm_each_id_val(c, st, "prop_values_stale", cb, ctx);
 out:
 	kura_sqlite_done(st);
 	return e;
 }
 
 enum kura_err
-kura_sqlite_crm_each_id_blob(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op,
-			     kura_colval_cb cb, void *ctx)
+kura_sqlite_crm_each_id_val(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op,
+			    kura_colval_cb cb, void *ctx)
 {
 	int rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct kura_val v = {.kind = KURA_V_BLOB};
+		struct kura_val v;
+		int t = sqlite3_column_type(st, 1);
 
-		v.s = sqlite3_column_blob(st, 1);
-		v.n = (size_t)sqlite3_column_bytes(st, 1);
+		memset(&v, 0, sizeof(v));
+		if (t == SQLITE_INTEGER) {
+			v.kind = KURA_V_INT;
+			v.i = sqlite3_column_int64(st, 1);
+		} else if (t == SQLITE_FLOAT) {
+			v.kind = KURA_V_REAL;
+			v.d = sqlite3_column_double(st, 1);
+		} else if (t == SQLITE_BLOB) {
+			v.kind = KURA_V_BLOB;
+			v.s = sqlite3_column_blob(st, 1);
+			v.n = (size_t)sqlite3_column_bytes(st, 1);
+		} else if (t == SQLITE_TEXT) {
+			v.kind = KURA_V_TEXT;
+			v.s = (const char *)sqlite3_column_text(st, 1);
+			v.n = (size_t)sqlite3_column_bytes(st, 1);
+		} else {
+			v.kind = KURA_V_NULL;
+		}
+		if ((v.kind == KURA_V_BLOB || v.kind == KURA_V_TEXT) && v.s == NULL)
+			v.s = "";
 		if (!cb(ctx, sqlite3_column_int64(st, 0), &v))
 			return KURA_OK;
 	}

@@ -75,11 +75,12 @@ enum kura_err kura_sqlite_crm_prop_enc_set(void *conn, int64_t prop_id, int stat
 /* A catalogue change: requests load the catalogue again with their next one. */
 enum kura_err kura_sqlite_crm_catalog_bump(struct kura_sqlite_conn *c);
 /*
- * Steps st, whose rows are (id, blob), calling cb with each until it
- * returns false; op names the call in errors. The caller finishes st.
+ * Steps st, whose rows are (id, a value of any storage class), calling cb
+ * with each until it returns false; op names the call in errors. The
+ * caller finishes st.
  */
-enum kura_err kura_sqlite_crm_each_id_blob(struct kura_sqlite_conn *c, sqlite3_stmt *st,
-					   const char *op, kura_colval_cb cb, void *ctx);
+enum kura_err kura_sqlite_crm_each_id_val(struct kura_sqlite_conn *c, sqlite3_stmt *st,
+					  const char *op, kura_colval_cb cb, void *ctx);
 enum kura_err kura_sqlite_crm_history_sealed_after(void *conn, int64_t after_id, unsigned limit,
 						   kura_history_row_cb cb, void *ctx);
 enum kura_err kura_sqlite_crm_sealed_stale(void *conn, int kind, uint32_t version, unsigned limit,

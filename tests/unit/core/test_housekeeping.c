@@ -8,7 +8,6 @@
  * ANALYZE runs on the first visit, then once an hour or when the tenant
  * has doubled; purges run every round. The clock is moved with kura_clock_set_offset_us.
  */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +19,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "crm_fixture.h"
 #include "kura/clock.h"
 #include "kura/core.h"
 #include "kura/crypto.h"
@@ -28,124 +28,29 @@
 #define RECORDS 12
 
 struct fx {
-	char dir[256];
-	char mk[300];
-	struct kura_keyring *k;
-	struct kura_store *s;
-	struct kura_field_keys *fk;
-	struct kura_housekeeper *h;
+	struct crm_fx c;
 	int64_t ids[RECORDS];
 };
 
-static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+static json_t *
+record_props(int i)
 {
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
+	char email[32];
 
-static enum kura_err
-fetch(void *ctx, const char *tenant, uint32_t version, uint8_t *out, size_t cap, size_t *len)
-{
-	return kura_store_tenant_key_get(ctx, tenant, version, out, cap, len);
-}
-
-/* A context for writing and reading contacts as a super admin would. */
-static void
-rec_ctx(struct fx *f, struct kura_tenant_db *db, const struct kura_catalog *cat,
-	struct kura_rec_ctx *x)
-{
-	struct kura_tenant t;
-
-	assert_int_equal(kura_store_tenant_get(f->s, "acme", &t), KURA_OK);
-	memset(x, 0, sizeof(*x));
-	x->db = db;
-	x->cat = cat;
-	x->obj = kura_catalog_object(cat, "contacts");
-	assert_non_null(x->obj);
-	x->actor.type = KURA_ACTOR_USER;
-	x->actor.id = 1;
-	x->actor.source = "API";
-	x->now = kura_now_us();
-	x->keys = f->fk;
-	x->key_version = t.key_version;
+	snprintf(email, sizeof(email), "p%d@example.com", i);
+	return json_pack("{s:s, s:s+}", "email", email, "ssn", "SECRET-", i % 2 ? "odd" : "even");
 }
 
 static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
-	struct kura_tenant t;
-	struct kura_tenant_db *db = NULL;
-	const struct kura_catalog *cat = NULL;
-	const struct kura_crm_ops *ops;
-	struct kura_prop_row p;
-	struct kura_rec_ctx x;
-	uint8_t w[KURA_WRAPPED_KEY_BYTES];
-	char err[256] = "";
-	void *conn;
 
-	if (f == NULL || kura_crypto_init() != KURA_OK)
+	if (f == NULL || crm_fx_open(&f->c, "kura-hk") != 0)
 		return -1;
-	kura_clock_set_offset_us(0);
-	snprintf(f->dir, sizeof(f->dir), "%s/kura-hk-XXXXXX", tmp != NULL ? tmp : "/tmp");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->mk, sizeof(f->mk), "%s/master.key", f->dir);
-	assert_int_equal(kura_master_key_create(f->mk), KURA_OK);
-	assert_int_equal(kura_keyring_open(f->mk, &f->k, err, sizeof(err)), KURA_OK);
-	assert_int_equal(kura_store_open(&kura_store_sqlite_ops, f->dir, 4, &f->s, err, sizeof(err)),
-			 KURA_OK);
-	memset(&t, 0, sizeof(t));
-	snprintf(t.id, sizeof(t.id), "acme");
-	snprintf(t.name, sizeof(t.name), "Acme");
-	t.key_version = 1;
-	t.created_at = t.updated_at = kura_now_us();
-	assert_int_equal(kura_dek_new_wrapped(f->k, t.id, 1, w), KURA_OK);
-	assert_int_equal(kura_store_tenant_create(f->s, &t, w, sizeof(w)), KURA_OK);
-	assert_int_equal(kura_field_keys_new(f->k, fetch, f->s, &f->fk), KURA_OK);
-	assert_int_equal(kura_housekeeper_new(f->s, f->fk, &f->h), KURA_OK);
-
 	/* contacts.ssn, sensitive, and RECORDS contacts with a value each */
-	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
-	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
-	ops = kura_store_crm(db, &conn);
-	memset(&p, 0, sizeof(p));
-	p.object_id = kura_catalog_object(cat, "contacts")->row.id;
-	snprintf(p.name, sizeof(p.name), "ssn");
-	snprintf(p.label_en, sizeof(p.label_en), "SSN");
-	snprintf(p.type, sizeof(p.type), "string");
-	p.sensitive = true;
-	p.options = "[]";
-	p.validation = "{}";
-	p.permissions = "{}";
-	p.created_at = p.updated_at = kura_now_us();
-	assert_int_equal(kura_store_begin(db), KURA_OK);
-	assert_int_equal(kura_store_finish(db, ops->prop_create(conn, &p)), KURA_OK);
-	kura_catalog_release(NULL, cat);
-	cat = NULL;
-	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
-	rec_ctx(f, db, cat, &x);
-	for (int i = 0; i < RECORDS; i++) {
-		char email[32];
-		json_t *props, *details = json_array();
-
-		snprintf(email, sizeof(email), "p%d@example.com", i);
-		props = json_pack("{s:s, s:s+}", "email", email, "ssn", "SECRET-",
-				  i % 2 ? "odd" : "even");
-
-		assert_int_equal(kura_store_begin(db), KURA_OK);
-		assert_int_equal(
-			kura_store_finish(db, kura_record_create(&x, props, details, &f->ids[i], NULL)),
-			KURA_OK);
-		json_decref(props);
-		json_decref(details);
-	}
-	kura_catalog_release(NULL, cat);
-	kura_store_tenant_release(db);
+	crm_fx_prop(&f->c, "ssn", "SSN", true);
+	crm_fx_create(&f->c, record_props, RECORDS, f->ids);
 	*state = f;
 	return 0;
 }
@@ -155,12 +60,7 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 
-	kura_clock_set_offset_us(0);
-	kura_housekeeper_stop(f->h);
-	kura_field_keys_free(f->fk);
-	kura_store_close(f->s);
-	kura_keyring_free(f->k);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	crm_fx_close(&f->c);
 	free(f);
 	return 0;
 }
@@ -171,9 +71,9 @@ rotate(struct fx *f)
 	struct kura_tenant t;
 	uint8_t w[KURA_WRAPPED_KEY_BYTES];
 
-	assert_int_equal(kura_store_tenant_get(f->s, "acme", &t), KURA_OK);
-	assert_int_equal(kura_dek_new_wrapped(f->k, "acme", t.key_version + 1, w), KURA_OK);
-	assert_int_equal(kura_store_tenant_key_rotate(f->s, "acme", t.key_version + 1, w, sizeof(w),
+	assert_int_equal(kura_store_tenant_get(f->c.s, "acme", &t), KURA_OK);
+	assert_int_equal(kura_dek_new_wrapped(f->c.k, "acme", t.key_version + 1, w), KURA_OK);
+	assert_int_equal(kura_store_tenant_key_rotate(f->c.s, "acme", t.key_version + 1, w, sizeof(w),
 						      kura_now_us()),
 			 KURA_OK);
 }
@@ -202,7 +102,7 @@ versions(struct fx *f, struct versions *v)
 	void *conn;
 
 	memset(v, 0, sizeof(*v));
-	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(f->c.s, "acme", &db), KURA_OK);
 	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
 	o = kura_catalog_object(cat, "contacts");
 	p = kura_object_prop(o, "ssn");
@@ -217,8 +117,8 @@ versions(struct fx *f, struct versions *v)
 static void
 round_stats(struct fx *f, struct kura_housekeeping_stats *st)
 {
-	kura_housekeeping_round(f->h);
-	kura_housekeeper_stats(f->h, st);
+	kura_housekeeping_round(f->c.h);
+	kura_housekeeper_stats(f->c.h, st);
 }
 
 static void
@@ -287,9 +187,9 @@ test_analyze_hourly_purge_every_round(void **state)
 	assert_int_equal(st.analyzes, 1);
 
 	/* A tenant that grew a lot within the hour is analysed again, once. */
-	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(f->c.s, "acme", &db), KURA_OK);
 	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
-	rec_ctx(f, db, cat, &x);
+	crm_fx_rec_ctx(&f->c, db, cat, &x);
 	assert_int_equal(kura_store_begin(db), KURA_OK);
 	for (int i = 0; i < 1000; i++) {
 		char email[40];
@@ -313,9 +213,9 @@ test_analyze_hourly_purge_every_round(void **state)
 	assert_int_equal(st.analyzes, 2);
 
 	/* Archive a record: 90 days later the next round purges it, analysed or not. */
-	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(f->c.s, "acme", &db), KURA_OK);
 	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
-	rec_ctx(f, db, cat, &x);
+	crm_fx_rec_ctx(&f->c, db, cat, &x);
 	assert_int_equal(kura_store_begin(db), KURA_OK);
 	assert_int_equal(kura_store_finish(db, kura_record_archive(&x, f->ids[0])), KURA_OK);
 	kura_store_tenant_release(db);
@@ -324,7 +224,7 @@ test_analyze_hourly_purge_every_round(void **state)
 	round_stats(f, &st);
 	/* More than an hour since the last ANALYZE: one more. */
 	assert_int_equal(st.analyzes, 3);
-	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(f->c.s, "acme", &db), KURA_OK);
 	x.db = db;
 	assert_int_equal(kura_record_json(&x, f->ids[0], true, NULL, &rec), KURA_E_NOT_FOUND);
 	assert_int_equal(kura_record_json(&x, f->ids[1], false, NULL, &rec), KURA_OK);

@@ -6,7 +6,6 @@
  * the history entries and ends the state, values read back in either
  * form; off opens every value and history entry again.
  */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +17,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "crm_fixture.h"
 #include "kura/clock.h"
 #include "kura/core.h"
 #include "kura/crypto.h"
@@ -26,124 +26,29 @@
 #define RECORDS 600
 
 struct fx {
-	char dir[256];
-	char mk[300];
-	struct kura_keyring *k;
-	struct kura_store *s;
-	struct kura_field_keys *fk;
-	struct kura_housekeeper *h;
+	struct crm_fx c;
 	int64_t ids[RECORDS];
 };
 
-static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+static json_t *
+record_props(int i)
 {
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
+	char nick[32];
+
+	snprintf(nick, sizeof(nick), "NICK-%04d", i);
+	return json_pack("{s:s}", "nick", nick);
 }
-
-static enum kura_err
-fetch(void *ctx, const char *tenant, uint32_t version, uint8_t *out, size_t cap, size_t *len)
-{
-	return kura_store_tenant_key_get(ctx, tenant, version, out, cap, len);
-}
-
-/* A context for writing and reading contacts as a super admin would. */
-static void
-rec_ctx(struct fx *f, struct kura_tenant_db *db, const struct kura_catalog *cat,
-	struct kura_rec_ctx *x)
-{
-	struct kura_tenant t;
-
-	assert_int_equal(kura_store_tenant_get(f->s, "acme", &t), KURA_OK);
-	memset(x, 0, sizeof(*x));
-	x->db = db;
-	x->cat = cat;
-	x->obj = kura_catalog_object(cat, "contacts");
-	assert_non_null(x->obj);
-	x->actor.type = KURA_ACTOR_USER;
-	x->actor.id = 1;
-	x->actor.source = "API";
-	x->now = kura_now_us();
-	x->keys = f->fk;
-	x->key_version = t.key_version;
-}
-
 
 static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
-	struct kura_tenant t;
-	struct kura_tenant_db *db = NULL;
-	const struct kura_catalog *cat = NULL;
-	const struct kura_crm_ops *ops;
-	struct kura_prop_row p;
-	struct kura_rec_ctx x;
-	uint8_t w[KURA_WRAPPED_KEY_BYTES];
-	char err[256] = "";
-	void *conn;
 
-	if (f == NULL || kura_crypto_init() != KURA_OK)
+	if (f == NULL || crm_fx_open(&f->c, "kura-flag") != 0)
 		return -1;
-	kura_clock_set_offset_us(0);
-	snprintf(f->dir, sizeof(f->dir), "%s/kura-flag-XXXXXX", tmp != NULL ? tmp : "/tmp");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->mk, sizeof(f->mk), "%s/master.key", f->dir);
-	assert_int_equal(kura_master_key_create(f->mk), KURA_OK);
-	assert_int_equal(kura_keyring_open(f->mk, &f->k, err, sizeof(err)), KURA_OK);
-	assert_int_equal(kura_store_open(&kura_store_sqlite_ops, f->dir, 4, &f->s, err, sizeof(err)),
-			 KURA_OK);
-	memset(&t, 0, sizeof(t));
-	snprintf(t.id, sizeof(t.id), "acme");
-	snprintf(t.name, sizeof(t.name), "Acme");
-	t.key_version = 1;
-	t.created_at = t.updated_at = kura_now_us();
-	assert_int_equal(kura_dek_new_wrapped(f->k, t.id, 1, w), KURA_OK);
-	assert_int_equal(kura_store_tenant_create(f->s, &t, w, sizeof(w)), KURA_OK);
-	assert_int_equal(kura_field_keys_new(f->k, fetch, f->s, &f->fk), KURA_OK);
-	assert_int_equal(kura_housekeeper_new(f->s, f->fk, &f->h), KURA_OK);
-
 	/* contacts.nick, not sensitive yet, and RECORDS contacts with a value each */
-	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
-	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
-	ops = kura_store_crm(db, &conn);
-	memset(&p, 0, sizeof(p));
-	p.object_id = kura_catalog_object(cat, "contacts")->row.id;
-	snprintf(p.name, sizeof(p.name), "nick");
-	snprintf(p.label_en, sizeof(p.label_en), "Nick");
-	snprintf(p.type, sizeof(p.type), "string");
-	snprintf(p.classification, sizeof(p.classification), "internal");
-	p.description = "";
-	p.options = "[]";
-	p.validation = "{}";
-	p.permissions = "{}";
-	p.created_at = p.updated_at = kura_now_us();
-	assert_int_equal(kura_store_begin(db), KURA_OK);
-	assert_int_equal(kura_store_finish(db, ops->prop_create(conn, &p)), KURA_OK);
-	kura_catalog_release(NULL, cat);
-	cat = NULL;
-	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
-	rec_ctx(f, db, cat, &x);
-	for (int i = 0; i < RECORDS; i++) {
-		char nick[32];
-		json_t *props, *details = json_array();
-
-		snprintf(nick, sizeof(nick), "NICK-%04d", i);
-		props = json_pack("{s:s}", "nick", nick);
-		assert_int_equal(kura_store_begin(db), KURA_OK);
-		assert_int_equal(
-			kura_store_finish(db, kura_record_create(&x, props, details, &f->ids[i], NULL)),
-			KURA_OK);
-		json_decref(props);
-		json_decref(details);
-	}
-	kura_catalog_release(NULL, cat);
-	kura_store_tenant_release(db);
+	crm_fx_prop(&f->c, "nick", "Nick", false);
+	crm_fx_create(&f->c, record_props, RECORDS, f->ids);
 	*state = f;
 	return 0;
 }
@@ -153,11 +58,7 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 
-	kura_housekeeper_stop(f->h);
-	kura_field_keys_free(f->fk);
-	kura_store_close(f->s);
-	kura_keyring_free(f->k);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	crm_fx_close(&f->c);
 	free(f);
 	return 0;
 }
@@ -191,7 +92,7 @@ forms(struct fx *f, int *clear, int *sealed, int *hclear, int *hsealed)
 	void *conn;
 
 	*clear = *sealed = *hclear = *hsealed = 0;
-	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(f->c.s, "acme", &db), KURA_OK);
 	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
 	o = kura_catalog_object(cat, "contacts");
 	p = kura_object_prop(o, "nick");
@@ -223,9 +124,9 @@ expect_nick(struct fx *f, int i)
 	char want[32];
 
 	snprintf(want, sizeof(want), "NICK-%04d", i);
-	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(f->c.s, "acme", &db), KURA_OK);
 	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
-	rec_ctx(f, db, cat, &x);
+	crm_fx_rec_ctx(&f->c, db, cat, &x);
 	assert_int_equal(kura_record_json(&x, f->ids[i], false, NULL, &rec), KURA_OK);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(rec, "properties"),
 							       "nick")),
@@ -248,9 +149,9 @@ turn(struct fx *f, bool on, int64_t *total, size_t *decrypted)
 	void *conn;
 	enum kura_err e;
 
-	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(f->c.s, "acme", &db), KURA_OK);
 	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
-	rec_ctx(f, db, cat, &x);
+	crm_fx_rec_ctx(&f->c, db, cat, &x);
 	p = kura_object_prop(x.obj, "nick");
 	row = p->row;
 	row.sensitive = on;
@@ -293,9 +194,9 @@ test_on_encrypts_in_rounds_and_off_decrypts(void **state)
 	expect_nick(f, 7); /* in clear, while pending */
 
 	/* one step by hand: KURA_ENC_BATCH values, progress counted, still pending */
-	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(f->c.s, "acme", &db), KURA_OK);
 	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
-	rec_ctx(f, db, cat, &x);
+	crm_fx_rec_ctx(&f->c, db, cat, &x);
 	p = kura_object_prop(x.obj, "nick");
 	assert_int_equal(p->row.enc_state, KURA_ENC_PENDING);
 	assert_int_equal(p->row.enc_total, RECORDS);
@@ -318,8 +219,8 @@ test_on_encrypts_in_rounds_and_off_decrypts(void **state)
 	expect_nick(f, 599); /* still in clear */
 
 	/* the housekeeper finishes it: values, then history, then the state */
-	kura_housekeeping_round(f->h);
-	kura_housekeeper_stats(f->h, &st);
+	kura_housekeeping_round(f->c.h);
+	kura_housekeeper_stats(f->c.h, &st);
 	assert_int_equal(st.values_encrypted, RECORDS - KURA_ENC_BATCH);
 	forms(f, &clear, &sealed, &hclear, &hsealed);
 	assert_int_equal(clear, 0);
@@ -330,9 +231,9 @@ test_on_encrypts_in_rounds_and_off_decrypts(void **state)
 	expect_nick(f, 599);
 
 	/* not pending any more: a step does nothing */
-	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(f->c.s, "acme", &db), KURA_OK);
 	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
-	rec_ctx(f, db, cat, &x);
+	crm_fx_rec_ctx(&f->c, db, cat, &x);
 	p = kura_object_prop(x.obj, "nick");
 	assert_int_equal(p->row.enc_state, KURA_ENC_NONE);
 	assert_int_equal(kura_store_begin(db), KURA_OK);
@@ -368,9 +269,9 @@ nick_blind(struct fx *f, const char *v, int64_t out[2], uint32_t *write_version,
 	enum kura_err e = KURA_OK;
 	size_t n;
 
-	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(f->c.s, "acme", &db), KURA_OK);
 	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
-	rec_ctx(f, db, cat, &x);
+	crm_fx_rec_ctx(&f->c, db, cat, &x);
 	p = kura_object_prop(x.obj, "nick");
 	n = kura_sensitive_blind_lookup(&x, p, &val, out, &e);
 	assert_int_equal(e, KURA_OK);
@@ -390,7 +291,7 @@ nick_bidx_set(struct fx *f, uint32_t version, uint32_t next)
 	void *conn;
 	enum kura_err e;
 
-	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &db), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(f->c.s, "acme", &db), KURA_OK);
 	assert_int_equal(kura_catalog_get(NULL, db, &cat), KURA_OK);
 	ops = kura_store_crm(db, &conn);
 	e = kura_store_begin(db);
@@ -429,8 +330,8 @@ test_blind_index_rotation_states(void **state)
 	assert_true(at[0] >= 0 && at[0] < KURA_BLIND_SPAN);
 
 	/* a data key of version 2 to derive the new index key from */
-	assert_int_equal(kura_dek_new_wrapped(f->k, "acme", 2, w), KURA_OK);
-	assert_int_equal(kura_store_tenant_key_rotate(f->s, "acme", 2, w, sizeof(w), kura_now_us()),
+	assert_int_equal(kura_dek_new_wrapped(f->c.k, "acme", 2, w), KURA_OK);
+	assert_int_equal(kura_store_tenant_key_rotate(f->c.s, "acme", 2, w, sizeof(w), kura_now_us()),
 			 KURA_OK);
 	assert_int_equal(nick_bidx_set(f, 1, 2), KURA_OK);
 	assert_int_equal(nick_blind(f, "NICK-0042", mid, &wv, 2, &b2), 2);
