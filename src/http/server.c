@@ -780,6 +780,15 @@ run_deferred(void *arg)
 		kura_reply_error(&p->r, KURA_E_INTERNAL, "the deferred handler did not reply");
 	}
 	/*
+	 * The answer is made: the tenant handle goes back here, not when the
+	 * HTTP thread completes the request -- that thread may itself be
+	 * waiting for a handle, and this one would then never come back.
+	 */
+	if (!p->r.streaming && p->r.principal.db != NULL) {
+		kura_store_tenant_release(p->r.principal.db);
+		p->r.principal.db = NULL;
+	}
+	/*
 	 * From here on the HTTP thread owns the request again and may complete
 	 * and free it at any moment: nothing below touches p.
 	 */
