@@ -8,8 +8,9 @@ and 12 custom ones it creates through POST /api/v1/properties/contacts
 (kana readings, birthdate, gender, prefecture, postal_code, address,
 mobile_phone, signup_at, score, customer_rank, newsletter_opt_in). About 60 %
 are Japanese (kanji names with matching katakana readings), 40 % have Latin
-names; e-mails are unique; phones use Japanese formats (03-xxxx-xxxx,
-090-xxxx-xxxx, +81 ...) or foreign ones for people abroad. The same seed
+names; e-mails are unique; phones use Japanese formats (fixed lines such as
+03-1234-5678, mobiles such as 090-1234-5678, or +81 forms) or foreign ones
+for people abroad. The same seed
 gives the same data, byte for byte.
 
 Steps (each one only when asked for):

@@ -30,7 +30,11 @@
 #define KURA_TOTP_SECRET_BYTES 20
 /* base32 of the secret: 32 characters, no padding for 20 bytes. */
 #define KURA_TOTP_B32_MAX 40
-/* "xxxx-xxxx-xxxx-xxxx" from a 32-letter alphabet: 80 bits. */
+/*
+ * A recovery code: four groups of four characters joined by hyphens (19 in
+ * all), drawn from 31 symbols without look-alikes (no 0/o, 1/l/i): 16 draws
+ * of log2(31) bits, about 79 bits.
+ */
 #define KURA_RECOVERY_CODE_CHARS 19
 /* How long the state between password and code lasts, and how many wrong codes it takes. */
 #define KURA_MFA_CHALLENGE_US (5LL * 60 * 1000000)
