@@ -126,3 +126,29 @@ def test_roles_and_other_tenants(rec):
     assert foreign.status_code == missing.status_code == 404
     assert foreign.json()["error"]["code"] == missing.json()["error"]["code"]
     assert foreign.json()["error"]["message"] == missing.json()["error"]["message"]
+    # listing, uploading to and deleting from acme's record: as if it did not exist
+    # (each compared with the same request for a record that exists nowhere)
+    gone = k.CRM_MISSING_ID
+    for r, same in (
+            (other.get(f"{OBJ}/{rid}/attachments"), other.get(f"{OBJ}/{gone}/attachments")),
+            (upload(other, rid, b"intruder", "x.txt", "text/plain"),
+             upload(other, gone, b"intruder", "x.txt", "text/plain")),
+            (other.request("DELETE", f"{OBJ}/{rid}/attachments/{att['id']}"),
+             other.request("DELETE", f"{OBJ}/{gone}/attachments/{att['id']}"))):
+        k.assert_error(r, 404, "not_found")
+        assert k.error_without_request_id(r) == k.error_without_request_id(same), r.text
+    listed = admin.get(f"{OBJ}/{rid}/attachments").json()["results"]
+    assert [a["id"] for a in listed] == [att["id"]]
+    assert admin.get(f"{OBJ}/{rid}/attachments/{att['id']}").content == b"hello"
+
+
+def test_bad_record_and_attachment_ids(rec):
+    world, admin, rid = rec
+    for path in (f"{OBJ}/{k.CRM_MISSING_ID}/attachments", f"{OBJ}/abc/attachments",
+                 f"/api/v1/objects/nosuchobject/{rid}/attachments"):
+        k.assert_error(admin.get(path), 404, "not_found")
+    att = upload(admin, rid, b"bye", "b.txt", "text/plain").json()
+    assert admin.request("DELETE", f"{OBJ}/{rid}/attachments/{att['id']}").status_code == 204
+    for aid in (att["id"], "999999", "abc"):
+        k.assert_error(admin.request("DELETE", f"{OBJ}/{rid}/attachments/{aid}"), 404,
+                       "not_found")

@@ -234,6 +234,29 @@ def test_teams(world, boss, admin):
     k.assert_error(member.request("PUT", f"/api/v1/teams/{tid}/members/{member.user_id}"), 403)
     r = admin.request("PATCH", f"/api/v1/teams/{tid}", json={"name": "Sales Tokyo"})
     assert r.status_code == 200 and r.json()["name"] == "Sales Tokyo", r.text
+    for body in ({"name": ""}, {"name": 5}, {"color": "red"}, {"name": "x" * 513}):
+        k.assert_error(admin.request("PATCH", f"/api/v1/teams/{tid}", json=body), 422,
+                       "validation_failed")
+    other_tid = admin.post("/api/v1/teams", json={"name": "Support"}).json()["id"]
+    k.assert_error(admin.request("PATCH", f"/api/v1/teams/{tid}", json={"name": "support"}), 409,
+                   "already_exists")
+    k.assert_error(admin.request("PATCH", f"/api/v1/teams/{k.CRM_MISSING_ID}",
+                                 json={"name": "x"}), 404, "not_found")
+    r = admin.get(f"/api/v1/teams/{tid}")
+    assert r.status_code == 200, r.text
+    assert (r.json()["id"], r.json()["name"], r.json()["members"]) == \
+        (tid, "Sales Tokyo", [member.user_id])
+    # another tenant: its list holds none of acme's teams, and it can change nothing here
+    g = world.login("globex_admin")
+    assert not {t["name"] for t in g.get("/api/v1/teams").json()["results"]} & \
+        {"Sales Tokyo", "Support"}
+    k.assert_error(g.request("PATCH", f"/api/v1/teams/{tid}", json={"name": "x"}), 404,
+                   "not_found")
+    k.assert_error(g.request("DELETE", f"/api/v1/teams/{tid}/members/{member.user_id}"), 404,
+                   "not_found")
+    r = admin.get(f"/api/v1/teams/{tid}").json()
+    assert r["name"] == "Sales Tokyo" and r["members"] == [member.user_id], r
+    assert admin.request("DELETE", f"/api/v1/teams/{other_tid}").status_code == 204
     r = admin.request("DELETE", f"/api/v1/teams/{tid}/members/{member.user_id}")
     assert r.status_code == 200 and r.json()["members"] == []
     k.assert_error(admin.request("DELETE", f"/api/v1/teams/{tid}/members/{member.user_id}"), 404)
@@ -244,6 +267,8 @@ def test_teams(world, boss, admin):
         k.assert_error(g.request(method, path), 404, "not_found")
     assert admin.request("DELETE", f"/api/v1/teams/{tid}").status_code == 204
     k.assert_error(admin.get(f"/api/v1/teams/{tid}"), 404)
+    k.assert_error(admin.request("DELETE", f"/api/v1/teams/{tid}"), 404, "not_found")
+    k.assert_error(admin.request("DELETE", "/api/v1/teams/abc"), 404, "not_found")
     for bad in ("abc", "0", "-1", "99999999999999999999"):
         k.assert_error(admin.get(f"/api/v1/teams/{bad}"), 404, "not_found")
     acts = [e["action"] for e in k.audit_entries(boss, targetType="team", targetId=tid)]
