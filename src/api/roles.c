@@ -400,8 +400,17 @@ kura_api_role_assignable(struct kura_req *r, const char *role, json_t *details, 
 	bool ok = true;
 
 	*forbidden = false;
-	if (kura_role_valid(role))
+	/* A built-in role too: a custom role that manages users makes no admins. */
+	if (kura_role_valid(role)) {
+		for (const char *const *p = kura_role_builtin_perms(role); p != NULL && *p != NULL;
+		     p++) {
+			if (!kura_user_has_permission(&r->principal.user, *p)) {
+				*forbidden = true;
+				return false;
+			}
+		}
 		return true;
+	}
 	row = calloc(1, sizeof(*row));
 	if (row == NULL || ops->role_get(conn, role, row) != KURA_OK) {
 		if (details != NULL)
@@ -429,8 +438,7 @@ kura_api_may_manage_user(struct kura_req *r, const struct kura_user *target)
 		kura_reply_error(r, KURA_E_FORBIDDEN, "only a super admin can manage super admins");
 		return false;
 	}
-	if (!kura_role_valid(target->role) &&
-	    !kura_api_role_assignable(r, target->role, NULL, &forbidden) && forbidden) {
+	if (!kura_api_role_assignable(r, target->role, NULL, &forbidden) && forbidden) {
 		kura_req_audit_denied(r, KURA_E_FORBIDDEN);
 		kura_reply_error(r, KURA_E_FORBIDDEN,
 				 "this user's role holds permissions you do not: you cannot manage them");

@@ -133,6 +133,33 @@ def test_role_validation(boss):
     k.assert_error(boss.request("DELETE", "/api/v1/roles/no_such_role"), 404)
 
 
+def test_a_custom_user_manager_cannot_hand_out_built_in_roles_above_it(world, boss):
+    """A custom role with users.read and users.manage only: its holders cannot
+    make themselves or anyone an admin, a member (records.* are not theirs) or
+    a super admin, nor change, delete or sign out an admin; a role within
+    their own permissions they can still give."""
+    hr = make_role(boss, ["users.read", "users.manage"])
+    me_acct, me = invite(world, boss, hr["name"])
+    _, admin_user = invite(world, boss, "admin")
+    for role in ("admin", "member", "super_admin"):
+        k.assert_error(me.request("PATCH", f"/api/v1/users/{me.user_id}", json={"role": role}),
+                       403, "forbidden")
+        email = f"rt-{secrets.token_hex(4)}@acme.example"
+        k.assert_error(me.post("/api/v1/users", json={"email": email, "role": role}), 403,
+                       "forbidden")
+    assert me.me().json()["user"]["role"] == hr["name"]
+    for method, path, body in (("PATCH", f"/api/v1/users/{admin_user.user_id}",
+                                {"status": "disabled"}),
+                               ("DELETE", f"/api/v1/users/{admin_user.user_id}", None),
+                               ("DELETE", f"/api/v1/users/{admin_user.user_id}/sessions", None)):
+        kw = {"json": body} if body is not None else {}
+        k.assert_error(me.request(method, path, **kw), 403, "forbidden")
+    assert admin_user.me().status_code == 200
+    # a role within its own permissions is still fine
+    email = f"rt-{secrets.token_hex(4)}@acme.example"
+    assert me.post("/api/v1/users", json={"email": email, "role": hr["name"]}).status_code == 201
+
+
 def test_no_handing_out_what_one_does_not_hold(world, boss, admin):
     """An admin (users.manage, no settings.security) cannot give a role that
     holds settings.security, nor manage someone who holds it; a role within
