@@ -462,6 +462,7 @@ struct kura_crm_ops {
 					   int64_t id);
 	enum kura_err (*file_put)(void *conn, int64_t id, const uint8_t *data, size_t len);
 	enum kura_err (*file_get)(void *conn, int64_t id, uint8_t **data, size_t *len);
+	/* Inside a transaction the file goes when it commits, never if it rolls back. */
 	enum kura_err (*file_delete)(void *conn, int64_t id);
 	/* Refreshes the query planner's statistics. */
 	enum kura_err (*optimize)(void *conn);

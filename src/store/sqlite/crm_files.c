@@ -283,10 +283,6 @@ kura_sqlite_crm_file_delete(void *conn, int64_t id)
 
 	if (path == NULL)
 		return KURA_E_NOMEM;
-	if (unlink(path) != 0 && errno != ENOENT) {
-		free(path);
-		return KURA_E_IO;
-	}
-	free(path);
-	return KURA_OK;
+	/* inside a transaction (a purge) the file goes only when it commits */
+	return kura_sqlite_unlink_on_commit(conn, path);
 }

@@ -314,15 +314,58 @@ kura_sqlite_begin(struct kura_sqlite_conn *c)
 	return run_simple(c, KURA_SQ_BEGIN, sql_begin, "begin");
 }
 
+/* The files of the transaction: unlinked (commit true) or kept; the list emptied. */
+static void
+pending_unlinks(struct kura_sqlite_conn *c, bool commit)
+{
+	for (size_t i = 0; i < c->n_unlink; i++) {
+		if (commit && unlink(c->unlink_on_commit[i]) != 0 && errno != ENOENT)
+			kura_log(KURA_LOG_ERROR, "unlink_failed", "path=%s errno=%d",
+				 c->unlink_on_commit[i], errno);
+		free(c->unlink_on_commit[i]);
+	}
+	c->n_unlink = 0;
+}
+
+enum kura_err
+kura_sqlite_unlink_on_commit(struct kura_sqlite_conn *c, char *path)
+{
+	if (sqlite3_get_autocommit(c->db)) {
+		enum kura_err e = unlink(path) != 0 && errno != ENOENT ? KURA_E_IO : KURA_OK;
+
+		free(path);
+		return e;
+	}
+	if (c->n_unlink == c->cap_unlink) {
+		size_t cap = c->cap_unlink ? c->cap_unlink * 2 : 8;
+		char **nv = realloc(c->unlink_on_commit, cap * sizeof(*nv));
+
+		if (nv == NULL) {
+			free(path);
+			return KURA_E_NOMEM;
+		}
+		c->unlink_on_commit = nv;
+		c->cap_unlink = cap;
+	}
+	c->unlink_on_commit[c->n_unlink++] = path;
+	return KURA_OK;
+}
+
 enum kura_err
 kura_sqlite_commit(struct kura_sqlite_conn *c)
 {
-	return run_simple(c, KURA_SQ_COMMIT, sql_commit, "commit");
+	enum kura_err e = run_simple(c, KURA_SQ_COMMIT, sql_commit, "commit");
+
+	/* A failed commit is rolled back by the caller, which drops the list. */
+	if (e == KURA_OK)
+		pending_unlinks(c, true);
+	return e;
 }
 
 void
 kura_sqlite_rollback(struct kura_sqlite_conn *c)
 {
+	pending_unlinks(c, false);
 	/* Nothing to undo (or SQLite already rolled back after an error). */
 	if (sqlite3_get_autocommit(c->db))
 		return;
@@ -645,6 +688,8 @@ kura_sqlite_conn_close(struct kura_sqlite_conn *c)
 
 	if (c == NULL)
 		return;
+	pending_unlinks(c, false);
+	free(c->unlink_on_commit);
 	for (i = 0; i < KURA_SQ__COUNT; i++)
 		sqlite3_finalize(c->stmt[i]);
 	for (i = 0; i < KURA_SQ_DYN_MAX; i++) {

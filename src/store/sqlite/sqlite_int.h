@@ -107,7 +107,20 @@ struct kura_sqlite_conn {
 		uint64_t used;
 	} dyn[KURA_SQ_DYN_MAX];
 	uint64_t dyn_clock;
+	/*
+	 * Files deleted inside the open transaction (attachment files of
+	 * purged records): unlinked when it commits, kept when it rolls back,
+	 * so a rolled-back purge never leaves rows without their files.
+	 */
+	char **unlink_on_commit;
+	size_t n_unlink, cap_unlink;
 };
+
+/*
+ * Unlinks path now outside a transaction, or when the open transaction
+ * commits (never if it rolls back). Takes path (malloc'd) either way.
+ */
+enum kura_err kura_sqlite_unlink_on_commit(struct kura_sqlite_conn *c, char *path);
 
 /*
  * Connections to one database file. All fields but cond are guarded by the

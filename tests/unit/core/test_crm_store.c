@@ -340,6 +340,44 @@ idempotency_replies(void **state)
 			 KURA_E_NOT_FOUND);
 }
 
+/*
+ * A file deleted inside a transaction (a purge's attachments) is gone only
+ * when it commits: a rollback leaves it, with the rows that name it; outside
+ * a transaction it goes at once.
+ */
+static void
+file_delete_follows_the_transaction(void **state)
+{
+	struct fx *f = *state;
+	static const uint8_t data[] = "ciphertext";
+	uint8_t *got = NULL;
+	size_t len = 0;
+
+	assert_int_equal(f->ops->file_put(f->conn, 41, data, sizeof(data)), KURA_OK);
+	assert_int_equal(kura_store_begin(f->db), KURA_OK);
+	assert_int_equal(f->ops->file_delete(f->conn, 41), KURA_OK);
+	/* still there until the commit */
+	assert_int_equal(f->ops->file_get(f->conn, 41, &got, &len), KURA_OK);
+	free(got);
+	got = NULL;
+	kura_store_rollback(f->db);
+	assert_int_equal(f->ops->file_get(f->conn, 41, &got, &len), KURA_OK);
+	assert_int_equal(len, sizeof(data));
+	assert_memory_equal(got, data, len);
+	free(got);
+	got = NULL;
+	assert_int_equal(kura_store_begin(f->db), KURA_OK);
+	assert_int_equal(f->ops->file_delete(f->conn, 41), KURA_OK);
+	assert_int_equal(kura_store_commit(f->db), KURA_OK);
+	assert_int_not_equal(f->ops->file_get(f->conn, 41, &got, &len), KURA_OK);
+	assert_null(got);
+	/* outside a transaction: at once */
+	assert_int_equal(f->ops->file_put(f->conn, 42, data, sizeof(data)), KURA_OK);
+	assert_int_equal(f->ops->file_delete(f->conn, 42), KURA_OK);
+	assert_int_not_equal(f->ops->file_get(f->conn, 42, &got, &len), KURA_OK);
+	assert_int_equal(f->ops->file_delete(f->conn, 42), KURA_OK);
+}
+
 int
 main(void)
 {
@@ -348,6 +386,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(search_filters_sorts_and_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(purge_takes_everything_along, setup, teardown),
 		cmocka_unit_test_setup_teardown(idempotency_replies, setup, teardown),
+		cmocka_unit_test_setup_teardown(file_delete_follows_the_transaction, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
