@@ -282,6 +282,14 @@ enum kura_err kura_sensitive_seal(const struct kura_rec_ctx *x, int64_t record_i
 				  const struct kura_prop *p, const struct kura_val *in,
 				  struct kura_strpool *sp, struct kura_val *ct,
 				  struct kura_val *blind);
+/*
+ * The ciphertext alone (kura_sensitive_seal without the blind index: for a
+ * history entry, which needs no index -- and for dates and numbers the
+ * index is an Argon2id).
+ */
+enum kura_err kura_sensitive_encrypt(const struct kura_rec_ctx *x, int64_t record_id,
+				     const struct kura_prop *p, const struct kura_val *in,
+				     struct kura_strpool *sp, struct kura_val *ct);
 /* The stored-form value of a ciphertext; KURA_E_CRYPTO when it does not open. */
 enum kura_err kura_sensitive_open(const struct kura_rec_ctx *x, int64_t record_id,
 				  const struct kura_prop *p, const struct kura_val *ct,
@@ -306,12 +314,21 @@ enum kura_err kura_sensitive_blind_at(const struct kura_rec_ctx *x, const struct
  */
 size_t kura_sensitive_blind_lookup(const struct kura_rec_ctx *x, const struct kura_prop *p,
 				   const struct kura_val *v, int64_t out[2], enum kura_err *err);
+/* Where a walk of the sensitive values stands: a property (index) and a record id. */
+struct kura_rekey_cursor {
+	size_t prop;
+	int64_t after_id;
+};
 /*
  * Re-encrypts up to max sensitive values that are not under the current
- * data-key version (base->key_version), inside the caller's transaction;
- * *done counts them. base needs db, cat and keys (obj is chosen per value).
+ * data-key version (base->key_version), from *cur on (a zeroed cursor: the
+ * start), inside the caller's transaction; *done counts them and *cur moves
+ * past them, so that the next call goes on where this one stopped instead of
+ * reading the finished part again. Fewer than max: the walk is at its end.
+ * base needs db, cat and keys (obj is chosen per value).
  */
-enum kura_err kura_sensitive_rekey(const struct kura_rec_ctx *base, unsigned max, size_t *done);
+enum kura_err kura_sensitive_rekey(const struct kura_rec_ctx *base, unsigned max,
+				   struct kura_rekey_cursor *cur, size_t *done);
 /*
  * The same for the history: the entries after *after_id (by id, at most
  * max, every type) that hold sealed values get those under another

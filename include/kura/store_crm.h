@@ -370,15 +370,15 @@ struct kura_crm_ops {
 	enum kura_err (*idem_expire)(void *conn, int64_t cutoff);
 	/*
 	 * Sensitive values by the data-key version in their ciphertext (bytes
-	 * 2..5): counts per version, and values not yet under `version` (at
-	 * most limit, by id) for re-encryption.
+	 * 2..5): counts per version, and values not yet under `version` of
+	 * records after after_id (at most limit, by id) for re-encryption.
 	 */
 	enum kura_err (*prop_key_versions)(void *conn, int64_t object_id, int64_t prop_id,
 					   void (*cb)(void *ctx, uint32_t version, int64_t n),
 					   void *ctx);
 	enum kura_err (*prop_values_stale)(void *conn, int64_t object_id, int64_t prop_id,
-					   uint32_t version, unsigned limit, kura_colval_cb cb,
-					   void *ctx);
+					   uint32_t version, int64_t after_id, unsigned limit,
+					   kura_colval_cb cb, void *ctx);
 	/*
 	 * Turning the sensitive flag of a property that holds values. Values
 	 * by form, by id, at most limit (archived records too): sealed, the

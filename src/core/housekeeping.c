@@ -355,7 +355,8 @@ rekey(struct kura_housekeeper *h, struct memo *m, struct kura_tenant_db *db,
 {
 	struct kura_rec_ctx x;
 	struct kura_tenant t;
-	int64_t started = kura_now_us();
+	struct kura_rekey_cursor cur = {0, 0};
+	int64_t started = kura_now_us(), took = 0;
 	size_t n = 0;
 	enum kura_err e;
 
@@ -381,11 +382,18 @@ rekey(struct kura_housekeeper *h, struct memo *m, struct kura_tenant_db *db,
 	x.cat = cat;
 	x.keys = h->keys;
 	x.key_version = t.key_version;
+	/* one walk through the values per round, the lock let go between transactions */
 	do {
+		int64_t began;
+
+		if (took > 0 && !pause_between(h, took))
+			return KURA_OK; /* stopping: the next start goes on */
+		began = kura_now_us();
 		e = kura_store_begin(db);
 		if (e == KURA_OK)
-			e = kura_sensitive_rekey(&x, REKEY_PER_TRANSACTION, &n);
+			e = kura_sensitive_rekey(&x, REKEY_PER_TRANSACTION, &cur, &n);
 		e = kura_store_finish(db, e);
+		took = kura_now_us() - began + 1;
 		if (e == KURA_OK)
 			*total += n;
 	} while (e == KURA_OK && n == REKEY_PER_TRANSACTION);
@@ -736,6 +744,18 @@ purge_access_log(struct kura_housekeeper *h, struct memo *m, struct kura_tenant_
 	return KURA_OK;
 }
 
+/* Keeps the first error of a round's jobs in *first; logs every failed one. */
+static void
+job_done(enum kura_err *first, enum kura_err e, const char *tenant, const char *job)
+{
+	if (e == KURA_OK)
+		return;
+	kura_log(KURA_LOG_ERROR, "housekeeping_job_failed", "tenant=%s job=%s err=%s", tenant, job,
+		 kura_err_name(e));
+	if (*first == KURA_OK)
+		*first = e;
+}
+
 /* One round for one tenant: *purged is how many records were purged. */
 static enum kura_err
 tend(struct kura_housekeeper *h, const char *tenant, size_t *purged)
@@ -774,22 +794,23 @@ tend(struct kura_housekeeper *h, const char *tenant, size_t *purged)
 		if (e == KURA_OK)
 			*purged += n;
 	} while (e == KURA_OK && n == PURGE_PER_ROUND);
-	if (e == KURA_OK) {
+	/*
+	 * The other jobs each on their own: one that fails every round (a
+	 * damaged value it cannot open) must not stop the year's purge of the
+	 * access log or the planner's statistics. The first error is returned.
+	 */
+	{
 		size_t rekeyed = 0;
 
-		e = rekey(h, m, db, cat, tenant, &rekeyed);
+		job_done(&e, rekey(h, m, db, cat, tenant, &rekeyed), tenant, "rekey");
 		if (rekeyed > 0)
 			kura_log(KURA_LOG_INFO, "values_reencrypted", "tenant=%s count=%zu", tenant,
 				 rekeyed);
 	}
-	if (e == KURA_OK)
-		e = encrypt_flagged(h, db, cat, tenant);
-	if (e == KURA_OK)
-		e = rotate_blind(h, db, cat, now);
-	if (e == KURA_OK)
-		e = purge_access_log(h, m, db, tenant, now);
-	if (e == KURA_OK)
-		e = analyze_if_due(h, m, db, cat, now);
+	job_done(&e, encrypt_flagged(h, db, cat, tenant), tenant, "encrypt_flagged");
+	job_done(&e, rotate_blind(h, db, cat, now), tenant, "rotate_blind");
+	job_done(&e, purge_access_log(h, m, db, tenant, now), tenant, "purge_access_log");
+	job_done(&e, analyze_if_due(h, m, db, cat, now), tenant, "analyze");
 out:
 	kura_catalog_release(NULL, cat);
 	kura_store_tenant_release(db);
@@ -879,13 +900,14 @@ kura_housekeeper_start(struct kura_store *store, struct kura_field_keys *keys, u
 	h->interval_s = interval_s > 0 ? interval_s : 1;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cond, NULL);
+	/* before the thread exists: it reads the flag (pause_between) */
+	h->threaded = true;
 	if (pthread_create(&h->thread, NULL, run, h) != 0) {
 		pthread_cond_destroy(&h->cond);
 		pthread_mutex_destroy(&h->lock);
 		free(h);
 		return KURA_E_INTERNAL;
 	}
-	h->threaded = true;
 	*out = h;
 	return KURA_OK;
 }

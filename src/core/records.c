@@ -429,9 +429,9 @@ kura_record_update(const struct kura_rec_ctx *x, int64_t id, json_t *properties,
 			 */
 			if (e == KURA_OK && oct != NULL && oct->kind != KURA_V_BLOB &&
 			    oct->kind != KURA_V_NULL) {
-				struct kura_val oc, ob;
+				struct kura_val oc;
 
-				e = kura_sensitive_seal(x, id, p, oct, &sp, &oc, &ob);
+				e = kura_sensitive_encrypt(x, id, p, oct, &sp, &oc);
 				if (e == KURA_OK)
 					*oct = oc;
 			}

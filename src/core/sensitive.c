@@ -166,10 +166,9 @@ kura_sensitive_blind_lookup(const struct kura_rec_ctx *x, const struct kura_prop
 	return *err == KURA_OK ? 2 : 0;
 }
 
-/* The ciphertext alone (kura_sensitive_seal without the blind index). */
-static enum kura_err
-encrypt_value(const struct kura_rec_ctx *x, int64_t record_id, const struct kura_prop *p,
-	      const struct kura_val *in, struct kura_strpool *sp, struct kura_val *ct)
+enum kura_err
+kura_sensitive_encrypt(const struct kura_rec_ctx *x, int64_t record_id, const struct kura_prop *p,
+		       const struct kura_val *in, struct kura_strpool *sp, struct kura_val *ct)
 {
 	struct kura_field_ctx c;
 	char op[KURA_OBJECT_NAME_MAX + KURA_PROP_NAME_MAX + 2];
@@ -220,7 +219,7 @@ kura_sensitive_seal(const struct kura_rec_ctx *x, int64_t record_id, const struc
 	enum kura_err e;
 
 	memset(blind, 0, sizeof(*blind));
-	e = encrypt_value(x, record_id, p, in, sp, ct);
+	e = kura_sensitive_encrypt(x, record_id, p, in, sp, ct);
 	if (e != KURA_OK || in->kind == KURA_V_NULL) {
 		blind->kind = KURA_V_NULL;
 		return e;
@@ -340,7 +339,8 @@ collect_stale(void *ctx, int64_t id, const struct kura_val *v)
 }
 
 enum kura_err
-kura_sensitive_rekey(const struct kura_rec_ctx *base, unsigned max, size_t *done)
+kura_sensitive_rekey(const struct kura_rec_ctx *base, unsigned max, struct kura_rekey_cursor *cur,
+		     size_t *done)
 {
 	void *conn;
 	const struct kura_crm_ops *ops = kura_store_crm(base->db, &conn);
@@ -355,8 +355,9 @@ kura_sensitive_rekey(const struct kura_rec_ctx *base, unsigned max, size_t *done
 		e = KURA_E_NOMEM;
 		goto out;
 	}
-	for (size_t pi = 0; e == KURA_OK && pi < base->cat->nprops && *done < max; pi++) {
-		const struct kura_prop *p = &base->cat->props[pi];
+	for (; e == KURA_OK && cur->prop < base->cat->nprops && *done < max;
+	     cur->prop++, cur->after_id = 0) {
+		const struct kura_prop *p = &base->cat->props[cur->prop];
 		struct kura_rec_ctx x = *base;
 
 		if (!p->row.sensitive)
@@ -368,27 +369,33 @@ kura_sensitive_rekey(const struct kura_rec_ctx *base, unsigned max, size_t *done
 		s.n = 0;
 		s.cap = max - *done;
 		e = ops->prop_values_stale(conn, p->row.object_id, p->row.id, x.key_version,
-					   (unsigned)s.cap, collect_stale, &s);
+					   cur->after_id, (unsigned)s.cap, collect_stale, &s);
 		if (e == KURA_OK)
 			e = s.e;
 		/*
 		 * Each value is opened under its old version and encrypted under the
-		 * current one. The blind index stays: it is keyed from the first data
-		 * key, and recomputing it would cost an Argon2id per value of a
-		 * low-entropy property inside this transaction.
+		 * current one. The blind index stays: it is keyed from the property's
+		 * own key version (bidx_version, moved only by kura keys
+		 * rotate-index), and recomputing it would cost an Argon2id per value
+		 * of a low-entropy property inside this transaction.
 		 */
 		for (size_t i = 0; e == KURA_OK && i < s.n; i++) {
 			struct kura_val clear, ct;
 
 			e = kura_sensitive_open(&x, s.ids[i], p, &s.vals[i], &sp, &clear);
 			if (e == KURA_OK)
-				e = encrypt_value(&x, s.ids[i], p, &clear, &sp, &ct);
+				e = kura_sensitive_encrypt(&x, s.ids[i], p, &clear, &sp, &ct);
 			if (e == KURA_OK)
 				e = ops->prop_value_set(conn, p->row.object_id, p->row.id, s.ids[i], &ct);
-			if (e == KURA_OK)
+			if (e == KURA_OK) {
 				(*done)++;
+				cur->after_id = s.ids[i];
+			}
 		}
 		kura_strpool_free(&sp);
+		/* the batch is full: this property may hold more after after_id */
+		if (e == KURA_OK && *done == max)
+			break;
 	}
 out:
 	free(s.ids);
@@ -460,7 +467,7 @@ reseal(const struct kura_rec_ctx *x, const struct kura_prop *p, int64_t record_i
 		return KURA_OK;
 	e = kura_sensitive_open(x, record_id, p, &ct, sp, &clear);
 	if (e == KURA_OK)
-		e = encrypt_value(x, record_id, p, &clear, sp, &nct);
+		e = kura_sensitive_encrypt(x, record_id, p, &clear, sp, &nct);
 	if (e != KURA_OK)
 		return e;
 	*out = kura_sensitive_ct_json(&nct);

@@ -154,7 +154,7 @@ static json_t *
 turn_value(const struct kura_rec_ctx *x, const struct kura_prop *p, int64_t record_id,
 	   json_t *v, bool to_clear, struct kura_strpool *sp, enum kura_err *e)
 {
-	struct kura_val in, out, blind;
+	struct kura_val in, out;
 
 	if (v == NULL || json_is_null(v))
 		return json_null();
@@ -182,7 +182,8 @@ turn_value(const struct kura_rec_ctx *x, const struct kura_prop *p, int64_t reco
 			return NULL;
 		}
 	}
-	*e = kura_sensitive_seal(x, record_id, p, &in, sp, &out, &blind);
+	/* a history entry needs no blind index */
+	*e = kura_sensitive_encrypt(x, record_id, p, &in, sp, &out);
 	if (*e != KURA_OK)
 		return NULL;
 	return out.kind == KURA_V_BLOB ? kura_sensitive_ct_json(&out) : json_null();

@@ -942,7 +942,8 @@ out:
 
 enum kura_err
 kura_sqlite_crm_prop_values_stale(void *conn, int64_t object_id, int64_t prop_id,
-				  uint32_t version, unsigned limit, kura_colval_cb cb, void *ctx)
+				  uint32_t version, int64_t after_id, unsigned limit,
+				  kura_colval_cb cb, void *ctx)
 {
 	struct kura_sqlite_conn *c = conn;
 	sqlite3_stmt *st = NULL;
@@ -952,14 +953,15 @@ kura_sqlite_crm_prop_values_stale(void *conn, int64_t object_id, int64_t prop_id
 	enum kura_err e;
 
 	snprintf(sql, sizeof(sql),
-		 "SELECT id, p_%lld FROM r_%lld WHERE typeof(p_%lld) = 'blob' AND "
-		 "substr(p_%lld, 2, 4) <> ? ORDER BY id LIMIT ?",
+		 "SELECT id, p_%lld FROM r_%lld WHERE id > ?3 AND typeof(p_%lld) = 'blob' AND "
+		 "substr(p_%lld, 2, 4) <> ?1 ORDER BY id LIMIT ?2",
 		 (long long)prop_id, (long long)object_id, (long long)prop_id, (long long)prop_id);
 	e = kura_sqlite_dyn(c, sql, &st);
 	if (e != KURA_OK)
 		goto out;
 	sqlite3_bind_blob(st, 1, want, 4, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, limit);
+	sqlite3_bind_int64(st, 3, after_id);
 	e = kura_sqlite_crm_each_id_val(c, st, "prop_values_stale", cb, ctx);
 out:
 	kura_sqlite_done(st);

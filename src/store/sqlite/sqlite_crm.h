@@ -55,8 +55,8 @@ enum kura_err kura_sqlite_crm_prop_key_versions(void *conn, int64_t object_id, i
 						void (*cb)(void *ctx, uint32_t version, int64_t n),
 						void *ctx);
 enum kura_err kura_sqlite_crm_prop_values_stale(void *conn, int64_t object_id, int64_t prop_id,
-						uint32_t version, unsigned limit,
-						kura_colval_cb cb, void *ctx);
+					       uint32_t version, int64_t after_id, unsigned limit,
+					       kura_colval_cb cb, void *ctx);
 
 /* crm_enc.c */
 enum kura_err kura_sqlite_crm_prop_values_form(void *conn, int64_t object_id, int64_t prop_id,
