@@ -11,8 +11,9 @@
  *
  * The secret (20 random bytes) is stored only as AES-256-GCM ciphertext
  * under the tenant's data key (purpose "mfa-totp", bound to the tenant and
- * the user id). Recovery codes (10, 80 random bits each) are stored as
- * SHA-256 of their normalised text and shown once.
+ * the user id). Recovery codes (10, each 16 symbols from an alphabet of 31:
+ * about 79 random bits) are stored as SHA-256 of their normalised text and
+ * shown once.
  */
 #ifndef KURA_MFA_H
 #define KURA_MFA_H
@@ -114,7 +115,8 @@ enum kura_err kura_mfa_recovery_renew(struct kura_req *r, json_t **out);
 /*
  * An administrator removes user_id's authenticator (a lost device): the
  * user's sessions end; at the next sign-in the user enrols again if the
- * tenant requires it.
+ * tenant requires it. Refused (audited) with KURA_E_CONFLICT for the
+ * caller's own: that goes through kura_mfa_disable.
  */
 enum kura_err kura_mfa_reset_user(struct kura_req *r, int64_t user_id);
 

@@ -64,7 +64,15 @@ struct kura_mfa_ops {
 	/* KURA_E_NOT_FOUND when unknown (expiry is the caller's check). */
 	enum kura_err (*challenge_get)(void *conn, const uint8_t id_hash[32],
 				       struct kura_mfa_challenge *out);
-	enum kura_err (*challenge_fail)(void *conn, const uint8_t id_hash[32]);
+	/*
+	 * Takes one of the challenge's tries before its code is checked, in one
+	 * statement (parallel tries cannot all see the same count): only while
+	 * it has had fewer than max and has not expired at now; *taken is its
+	 * number of tries with this one. KURA_E_NOT_FOUND when no try is left
+	 * (or the challenge is unknown or expired).
+	 */
+	enum kura_err (*challenge_take)(void *conn, const uint8_t id_hash[32], int64_t max,
+					int64_t now, int64_t *taken);
 	enum kura_err (*challenge_delete)(void *conn, const uint8_t id_hash[32]);
 	/* Deletes the challenges that expired before now. */
 	enum kura_err (*challenge_purge)(void *conn, int64_t now);

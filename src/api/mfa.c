@@ -246,6 +246,12 @@ kura_api_users_mfa_reset(struct kura_req *r)
 	if (!kura_api_may_manage_user(r, &u))
 		return;
 	e = kura_mfa_reset_user(r, u.id);
+	if (e == KURA_E_CONFLICT) {
+		kura_reply_error(r, e,
+				 "to turn off your own multi-factor authentication, use "
+				 "POST /api/v1/me/mfa/disable");
+		return;
+	}
 	if (e == KURA_E_NOT_FOUND) {
 		kura_reply_error(r, e, "this user has no authenticator");
 		return;

@@ -146,9 +146,10 @@ kura_api_settings_patch(struct kura_req *r)
 	}
 	/*
 	 * Requiring MFA ends every session opened without it, so whoever turns
-	 * it on must have signed in with it: otherwise they would end their own.
+	 * it on from a session must have signed in with it: otherwise they
+	 * would end their own. API keys are not subject to MFA.
 	 */
-	if (s.mfa_required && !was_required &&
+	if (s.mfa_required && !was_required && r->principal.api_key_id == 0 &&
 	    r->principal.session_mfa != KURA_SESSION_MFA_DONE) {
 		kura_api_detail(details, "mfaRequired", "would_lock_you_out",
 				"turn on multi-factor authentication for yourself and sign in with "

@@ -212,17 +212,27 @@ audit_refusal(struct kura_req *r, struct kura_tenant_db *db, const struct kura_u
  */
 static void
 count_failure(struct kura_req *r, struct kura_tenant_db *db, const struct kura_user *u,
-	      const struct kura_security_settings *set, int64_t failed, int64_t now)
+	      const struct kura_security_settings *set, int64_t now)
 {
-	int64_t until = 0;
+	int64_t failed = 0, locked_until = 0, until = 0;
 	enum kura_err e;
 
-	failed++;
-	if (set->lockout_threshold > 0 && failed >= set->lockout_threshold)
-		until = now + (int64_t)set->lockout_minutes * 60 * 1000000;
+	/*
+	 * The count is read again inside the write transaction (BEGIN IMMEDIATE
+	 * holds the write lock), not taken from the request's earlier read:
+	 * parallel failures must each add one, and one that finds the account
+	 * locked meanwhile must not undo the lock.
+	 */
 	e = kura_store_begin(db);
 	if (e == KURA_OK)
+		e = kura_store_lockout_get(db, u->id, &failed, &locked_until);
+	/* Already locked: nothing to add (the lock's entry was written then). */
+	if (e == KURA_OK && locked_until <= now) {
+		failed++;
+		if (set->lockout_threshold > 0 && failed >= set->lockout_threshold)
+			until = now + (int64_t)set->lockout_minutes * 60 * 1000000;
 		e = kura_store_lockout_put(db, u->id, until > 0 ? 0 : failed, until);
+	}
 	if (e == KURA_OK && until > 0) {
 		struct kura_audit_entry a;
 		char uid[24];
@@ -451,7 +461,7 @@ kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 	copy_str(out->tenant_id, sizeof(out->tenant_id), tenant_id);
 out:
 	if (e == KURA_E_INVALID_CREDENTIALS && have_user && !locked)
-		count_failure(r, db, &u, &set, failed, now);
+		count_failure(r, db, &u, &set, now);
 	if (e != KURA_OK && db != NULL)
 		audit_refusal(r, db, have_user ? &u : NULL, email,
 			      locked && e == KURA_E_INVALID_CREDENTIALS ? KURA_E_ACCOUNT_LOCKED : e);
@@ -519,17 +529,15 @@ check_second_factor(struct kura_req *r, struct kura_tenant_db *db, const char *t
 	return e;
 }
 
-/* A wrong code: one more failure for the challenge, which ends at the limit. */
+/* A wrong code: its try was taken already; the challenge ends with its last try. */
 static void
-challenge_failed(struct kura_tenant_db *db, const struct kura_mfa_challenge *c)
+challenge_failed(struct kura_tenant_db *db, const uint8_t id_hash[32], int64_t tries)
 {
 	void *conn;
 	const struct kura_mfa_ops *ops = kura_store_mfa(db, &conn);
 
-	if (c->failures + 1 >= KURA_MFA_CHALLENGE_TRIES)
-		ops->challenge_delete(conn, c->id_hash);
-	else
-		ops->challenge_fail(conn, c->id_hash);
+	if (tries >= KURA_MFA_CHALLENGE_TRIES)
+		ops->challenge_delete(conn, id_hash);
 }
 
 enum kura_err
@@ -546,7 +554,7 @@ kura_auth_login_mfa(struct kura_req *r, const char *token, const char *code,
 	char tenant_id[KURA_TENANT_ID_MAX + 1] = "";
 	uint8_t secret[32], id_hash[32], cert[32] = {0};
 	bool have_user = false, have_challenge = false;
-	int64_t failed = 0, locked_until = 0, now = kura_now_us();
+	int64_t failed = 0, locked_until = 0, tries = 0, now = kura_now_us();
 	void *conn = NULL;
 	const struct kura_mfa_ops *ops = NULL;
 	enum kura_err e = KURA_E_MFA_CHALLENGE_INVALID;
@@ -590,6 +598,16 @@ kura_auth_login_mfa(struct kura_req *r, const char *token, const char *code,
 	r->principal.user = u;
 	sodium_memzero(r->principal.user.password_hash, sizeof(r->principal.user.password_hash));
 	memcpy(sf.challenge, c.id_hash, sizeof(sf.challenge));
+	/*
+	 * The try is taken before the code is checked, in one statement: of
+	 * parallel requests on one challenge only KURA_MFA_CHALLENGE_TRIES get
+	 * a guess; the others find it used up, like a challenge already ended.
+	 */
+	e = ops->challenge_take(conn, c.id_hash, KURA_MFA_CHALLENGE_TRIES, now, &tries);
+	if (e == KURA_E_NOT_FOUND)
+		e = KURA_E_MFA_CHALLENGE_INVALID;
+	if (e != KURA_OK)
+		goto out;
 	e = check_second_factor(r, db, tenant_id, &u, code, recovery_code, &sf);
 	if (e == KURA_OK)
 		e = open_session(r, db, &u, &set, KURA_SESSION_MFA_DONE, &sf,
@@ -601,8 +619,8 @@ kura_auth_login_mfa(struct kura_req *r, const char *token, const char *code,
 	copy_str(out->tenant_id, sizeof(out->tenant_id), tenant_id);
 out:
 	if ((e == KURA_E_MFA_CODE_INVALID || e == KURA_E_MFA_CODE_REPLAYED) && have_user) {
-		challenge_failed(db, &c);
-		count_failure(r, db, &u, &set, failed, now);
+		challenge_failed(db, c.id_hash, tries);
+		count_failure(r, db, &u, &set, now);
 	} else if (e == KURA_E_MFA_CHALLENGE_INVALID && have_challenge) {
 		ops->challenge_delete(conn, c.id_hash);
 	}

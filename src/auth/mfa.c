@@ -564,6 +564,14 @@ kura_mfa_reset_user(struct kura_req *r, int64_t user_id)
 	enum kura_err e;
 
 	uid_text(user_id, uid);
+	/*
+	 * One's own authenticator goes only through kura_mfa_disable: the
+	 * password again, and not while the tenant requires MFA.
+	 */
+	if (user_id == p->user.id) {
+		kura_req_audit(r, NULL, "mfa.reset", "user", uid, KURA_E_CONFLICT);
+		return KURA_E_CONFLICT;
+	}
 	e = ops->totp_get(conn, user_id, &t);
 	sodium_memzero(&t, sizeof(t));
 	if (e != KURA_OK)
@@ -572,8 +580,7 @@ kura_mfa_reset_user(struct kura_req *r, int64_t user_id)
 	if (e == KURA_OK)
 		e = ops->totp_delete(conn, user_id);
 	if (e == KURA_OK)
-		e = kura_store_session_delete_user(p->db, user_id,
-						   user_id == p->user.id ? p->session_hash : NULL);
+		e = kura_store_session_delete_user(p->db, user_id, NULL);
 	if (e == KURA_OK)
 		e = kura_req_audit(r, NULL, "mfa.reset", "user", uid, KURA_OK);
 	return kura_store_finish(p->db, e);

@@ -247,6 +247,56 @@ def test_wrong_codes_end_the_challenge_and_lock_the_account(mw):
     assert s.me().status_code == 200
 
 
+def test_parallel_wrong_codes_get_at_most_five_tries(mw):
+    """Wrong codes sent at once on one challenge: each try is taken before
+    its code is checked, so exactly five are counted -- the challenge then
+    ends, even for the right code, and the account locks once. The requests
+    wait on open connections for their last byte, which all get at once;
+    several rounds, as one round may happen not to overlap on the server."""
+    n, rounds = 16, 8
+    boss = mw.login("acme_admin")
+    for rnd in range(rounds):
+        acct, c = member(mw)
+        secret, _ = k.enrol_mfa(c, acct.password, mw.clock.now())
+        next_step(mw)
+        good = k.totp(secret, mw.clock.now())
+        token = step1(mw, acct)
+        socks = []
+        for i in range(n):
+            body = json.dumps({"mfaToken": token,
+                               "code": f"{(int(good) + 1 + i) % 1000000:06d}"}).encode()
+            req = (b"POST /api/v1/auth/login/mfa HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   b"Content-Type: application/json\r\nConnection: close\r\n"
+                   b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            s = mw.server.tls_connect()
+            s.sendall(req[:-1])
+            socks.append((s, req[-1:]))
+        for s, last in socks:
+            s.sendall(last)
+        results = []
+        for s, _ in socks:
+            results.append(k.read_response(s))
+            s.close()
+        assert all(r.status == 401 for r in results), [(r.status, r.body[:100]) for r in results]
+        codes = [r.json()["error"]["code"] for r in results]
+        assert set(codes) <= {"mfa_code_invalid", "mfa_challenge_invalid"}, codes
+        # five tries were checked (and counted as wrong codes), no more
+        assert codes.count("mfa_code_invalid") == 5, (rnd, codes)
+        # the challenge is over, even with the right code
+        k.assert_error(k.login_mfa_raw(mw.server, token, code=good), 401, "mfa_challenge_invalid")
+        refused = k.audit_entries(boss, action="auth.login", actorId=c.user_id, outcome="denied",
+                                  limit=100)
+        wrong_codes = [e for e in refused if e["errorCode"] == "mfa_code_invalid"]
+        assert len(wrong_codes) == 5, (rnd, refused)
+        # five failures reach the default threshold: locked, exactly once
+        k.assert_error(mw.server.login_raw(acct.tenant, acct.email, acct.password), 401,
+                       "invalid_credentials")
+        locks = k.audit_entries(boss, action="auth.lockout", targetId=c.user_id)
+        assert len(locks) == 1, (rnd, locks)
+        assert boss.post(f"/api/v1/users/{c.user_id}/unlock").status_code == 204
+        assert mfa_login(mw, acct, secret).me().status_code == 200
+
+
 def test_password_success_does_not_reset_failures_while_a_code_is_owed(mw):
     """Wrong codes spread over new challenges still add up to a lockout:
     entering the password again must not start the count afresh."""
@@ -335,6 +385,26 @@ def test_admin_reset(mw):
     k.assert_error(admin.request("DELETE", f"/api/v1/users/{sa.user_id}/mfa"), 403, "forbidden")
 
 
+def test_admin_cannot_reset_their_own_mfa(mw):
+    """Resetting one's own authenticator as an administrator would skip the
+    password and the tenant's requirement that POST /me/mfa/disable checks."""
+    acct = k.active_user(mw, "acme", "admin", prefix="mfa-self")
+    admin = mw.server.login(acct.tenant, acct.email, acct.password)
+    secret, _ = k.enrol_mfa(admin, acct.password, mw.clock.now())
+    r = admin.request("DELETE", f"/api/v1/users/{admin.user_id}/mfa")
+    k.assert_error(r, 409, "conflict")
+    assert "/api/v1/me/mfa/disable" in r.json()["error"]["message"], r.text
+    # nothing changed: MFA is still on, the session still works
+    st = admin.get("/api/v1/me/mfa").json()
+    assert st["enabled"] is True and st["recoveryCodesLeft"] == 10, st
+    assert admin.me().status_code == 200
+    r = mw.server.login_raw(acct.tenant, acct.email, acct.password)
+    assert r.json()["mfaRequired"] is True, r.text
+    refused = audit(mw, action="mfa.reset", targetId=admin.user_id)
+    assert [(e["outcome"], e["errorCode"]) for e in refused][:1] == [("failed", "conflict")], refused
+    assert not [e for e in refused if e["outcome"] == "success"], refused
+
+
 def test_api_keys_cannot_manage_mfa(mw):
     acct, c = member(mw, role="admin")
     _, token = k.crm_api_key(c, ["records.read"])
@@ -399,6 +469,21 @@ def test_tenant_requires_mfa(mw):
     assert r.status_code == 200, r.text
     assert waiting.get("/api/v1/objects/contacts").status_code == 200
     boss.close()
+
+
+def test_api_key_can_require_mfa(mw):
+    """API keys are not subject to MFA: the "sign in with it first" refusal
+    is for sessions only."""
+    t = k.new_tenant(mw, "mfakey")
+    acct = k.active_user(mw, t, "super_admin", prefix="boss")
+    boss = mw.server.login(acct.tenant, acct.email, acct.password)
+    _, token = k.crm_api_key(boss, ["settings.security"])
+    r = k.bearer(mw.server, token, "PATCH", "/api/v1/settings/security", json={"mfaRequired": True})
+    assert r.status_code == 200 and r.json()["mfaRequired"] is True, r.text
+    assert k.bearer(mw.server, token, "GET", "/api/v1/settings/security").json()["mfaRequired"] is True
+    r = k.bearer(mw.server, token, "PATCH", "/api/v1/settings/security",
+                 json={"mfaRequired": False})
+    assert r.status_code == 200 and r.json()["mfaRequired"] is False, r.text
 
 
 def test_required_setting_is_audited(mw):

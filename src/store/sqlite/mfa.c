@@ -39,8 +39,10 @@ static const char sql_ch_put[] =
 static const char sql_ch_get[] =
 	"SELECT id_hash, user_id, created_at, expires_at, failures FROM mfa_challenges "
 	"WHERE id_hash = ?1";
-static const char sql_ch_fail[] =
-	"UPDATE mfa_challenges SET failures = failures + 1 WHERE id_hash = ?1";
+/* One statement: parallel tries on one challenge cannot all see the same count. */
+static const char sql_ch_take[] =
+	"UPDATE mfa_challenges SET failures = failures + 1 "
+	"WHERE id_hash = ?1 AND failures < ?2 AND expires_at > ?3 RETURNING failures";
 static const char sql_ch_delete[] = "DELETE FROM mfa_challenges WHERE id_hash = ?1";
 static const char sql_ch_purge[] = "DELETE FROM mfa_challenges WHERE expires_at < ?1";
 static const char sql_sess_set[] = "UPDATE sessions SET mfa = ?2 WHERE id_hash = ?1";
@@ -266,9 +268,33 @@ challenge_get(void *conn, const uint8_t id_hash[32], struct kura_mfa_challenge *
 }
 
 static enum kura_err
-challenge_fail(void *conn, const uint8_t id_hash[32])
+challenge_take(void *conn, const uint8_t id_hash[32], int64_t max, int64_t now, int64_t *taken)
 {
-	return write_hash(conn, sql_ch_fail, "mfa_challenge_fail", id_hash, true);
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	*taken = 0;
+	e = prep(conn, sql_ch_take, &st);
+	if (e != KURA_OK)
+		return e;
+	sqlite3_bind_blob(st, 1, id_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, max);
+	sqlite3_bind_int64(st, 3, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*taken = sqlite3_column_int64(st, 0);
+		/* RETURNING: the change is complete only once the statement is done. */
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_DONE)
+			e = kura_sqlite_error(conn, "mfa_challenge_take", rc);
+	} else if (rc == SQLITE_DONE) {
+		e = KURA_E_NOT_FOUND;
+	} else {
+		e = kura_sqlite_error(conn, "mfa_challenge_take", rc);
+	}
+	kura_sqlite_done(st);
+	return e;
 }
 
 static enum kura_err
@@ -397,7 +423,7 @@ const struct kura_mfa_ops kura_store_sqlite_mfa_ops = {
 	.recovery_left = recovery_left,
 	.challenge_put = challenge_put,
 	.challenge_get = challenge_get,
-	.challenge_fail = challenge_fail,
+	.challenge_take = challenge_take,
 	.challenge_delete = challenge_delete,
 	.challenge_purge = challenge_purge,
 	.session_set_mfa = session_set_mfa,
