@@ -391,9 +391,10 @@ kura_api_attachments_delete(struct kura_req *r)
 		snprintf(sid, sizeof(sid), "%lld", (long long)aid);
 		e = kura_api_crm_audit(r, "attachment.delete", c.obj->row.name, id, sid);
 	}
-	e = kura_store_finish(r->principal.db, e);
+	/* in the transaction: the file goes when it commits (the store unlinks it then) */
 	if (e == KURA_OK)
 		e = ops->file_delete(conn, aid);
+	e = kura_store_finish(r->principal.db, e);
 	if (e == KURA_E_NOT_FOUND)
 		kura_reply_error(r, e, "no such attachment");
 	else if (e != KURA_OK)

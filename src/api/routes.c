@@ -159,11 +159,14 @@ const struct kura_route kura_api_routes[] = {
 	 KURA_AUTH_SESSION, "records.write", JSON, 393216},
 	{KURA_GET, "/api/v1/objects/{object}/{id}/attachments", kura_api_attachments_list,
 	 KURA_AUTH_SESSION, "records.read", 0, 0},
-	/* The body is the file itself; attachment_max_bytes is checked by the handler. */
+	/*
+	 * The body is the file itself; attachment_max_bytes is checked by the
+	 * handler. Sealing or opening up to 100 MiB runs on the work pool.
+	 */
 	{KURA_POST, "/api/v1/objects/{object}/{id}/attachments", kura_api_attachments_create,
-	 KURA_AUTH_SESSION, "records.write", 0, 104857600},
+	 KURA_AUTH_SESSION, "records.write", OFFLOAD, 104857600},
 	{KURA_GET, "/api/v1/objects/{object}/{id}/attachments/{aid}", kura_api_attachments_get,
-	 KURA_AUTH_SESSION, "records.read", 0, 0},
+	 KURA_AUTH_SESSION, "records.read", OFFLOAD, 0},
 	{KURA_DELETE, "/api/v1/objects/{object}/{id}/attachments/{aid}", kura_api_attachments_delete,
 	 KURA_AUTH_SESSION, "records.delete", 0, 0},
 	{KURA_GET, "/api/v1/lists", kura_api_lists_list, KURA_AUTH_SESSION, "records.read", 0, 0},
