@@ -121,6 +121,8 @@ const struct kura_object *kura_catalog_object(const struct kura_catalog *cat, co
 const struct kura_prop *kura_object_prop(const struct kura_object *o, const char *name);
 /* Any property (archived too) by id, or NULL. */
 const struct kura_prop *kura_catalog_prop_by_id(const struct kura_catalog *cat, int64_t id);
+/* The object type of that id, archived properties' types too; NULL when none. */
+const struct kura_object *kura_catalog_object_by_id(const struct kura_catalog *cat, int64_t id);
 
 /* "string" ... "url" <-> enum kura_ptype; -1 when unknown. */
 int kura_ptype_parse(const char *s);

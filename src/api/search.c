@@ -70,11 +70,9 @@ out:
 static const char *
 object_name(const struct kura_catalog *cat, int64_t id)
 {
-	for (size_t i = 0; i < cat->nobjects; i++) {
-		if (cat->objects[i].row.id == id)
-			return cat->objects[i].row.name;
-	}
-	return "";
+	const struct kura_object *o = kura_catalog_object_by_id(cat, id);
+
+	return o != NULL ? o->row.name : "";
 }
 
 static json_t *

@@ -619,6 +619,16 @@ kura_object_prop(const struct kura_object *o, const char *name)
 	return NULL;
 }
 
+const struct kura_object *
+kura_catalog_object_by_id(const struct kura_catalog *cat, int64_t id)
+{
+	for (size_t i = 0; cat != NULL && i < cat->nobjects; i++) {
+		if (cat->objects[i].row.id == id)
+			return &cat->objects[i];
+	}
+	return NULL;
+}
+
 const struct kura_prop *
 kura_catalog_prop_by_id(const struct kura_catalog *cat, int64_t id)
 {

@@ -228,12 +228,11 @@ reseal_one(const struct kura_rec_ctx *x, int kind, const struct kura_sealed_row 
 	if (kind == KURA_SEALED_MFA_SECRET) {
 		kura_mfa_secret_ctx(&f, tenant, x->key_version, r->id);
 	} else {
-		for (size_t o = 0; o < x->cat->nobjects; o++) {
-			if (x->cat->objects[o].row.id == r->object_id)
-				object = x->cat->objects[o].row.name;
-		}
-		if (object == NULL)
+		const struct kura_object *o = kura_catalog_object_by_id(x->cat, r->object_id);
+
+		if (o == NULL)
 			return KURA_E_INTERNAL;
+		object = o->row.name;
 		kura_attachment_field_ctx(&f, name, sizeof(name), tenant, x->key_version, object,
 					  r->record_id, r->id, kind == KURA_SEALED_ATTACHMENT_NAME);
 	}
@@ -442,10 +441,7 @@ encrypt_flagged(struct kura_housekeeper *h, struct kura_tenant_db *db,
 		x.keys = h->keys;
 		x.key_version = t.key_version;
 		x.now = kura_now_us();
-		for (size_t o = 0; o < cat->nobjects; o++) {
-			if (cat->objects[o].row.id == p->row.object_id)
-				x.obj = &cat->objects[o];
-		}
+		x.obj = kura_catalog_object_by_id(cat, p->row.object_id);
 		if (x.obj == NULL)
 			continue;
 		while (e == KURA_OK && step == KURA_ENC_MORE) {
@@ -581,10 +577,7 @@ rotate_blind(struct kura_housekeeper *h, struct kura_tenant_db *db,
 		x.db = db;
 		x.cat = cat;
 		x.keys = h->keys;
-		for (size_t o = 0; o < cat->nobjects; o++) {
-			if (cat->objects[o].row.id == p->row.object_id)
-				x.obj = &cat->objects[o];
-		}
+		x.obj = kura_catalog_object_by_id(cat, p->row.object_id);
 		if (x.obj == NULL)
 			continue;
 		b = calloc(1, sizeof(*b));

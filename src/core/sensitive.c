@@ -362,10 +362,7 @@ kura_sensitive_rekey(const struct kura_rec_ctx *base, unsigned max, struct kura_
 
 		if (!p->row.sensitive)
 			continue;
-		for (size_t o = 0; o < base->cat->nobjects; o++) {
-			if (base->cat->objects[o].row.id == p->row.object_id)
-				x.obj = &base->cat->objects[o];
-		}
+		x.obj = kura_catalog_object_by_id(base->cat, p->row.object_id);
 		s.n = 0;
 		s.cap = max - *done;
 		e = ops->prop_values_stale(conn, p->row.object_id, p->row.id, x.key_version,
@@ -494,10 +491,7 @@ reseal_entry(const struct kura_rec_ctx *base, int64_t object_id, int64_t record_
 		json_decref(changes);
 		return KURA_E_INTERNAL;
 	}
-	for (size_t o = 0; o < base->cat->nobjects; o++) {
-		if (base->cat->objects[o].row.id == object_id)
-			x.obj = &base->cat->objects[o];
-	}
+	x.obj = kura_catalog_object_by_id(base->cat, object_id);
 	json_object_foreach(changes, name, v) {
 		const struct kura_prop *p = prop_named(base->cat, object_id, name);
 		json_t *nv = NULL;

@@ -72,11 +72,9 @@ count_value(void *ctx, int64_t id, const struct kura_val *v)
 static const char *
 object_name(const struct kura_catalog *cat, int64_t object_id)
 {
-	for (size_t o = 0; o < cat->nobjects; o++) {
-		if (cat->objects[o].row.id == object_id)
-			return cat->objects[o].row.name;
-	}
-	return "?";
+	const struct kura_object *o = kura_catalog_object_by_id(cat, object_id);
+
+	return o != NULL ? o->row.name : "?";
 }
 
 /*
@@ -215,6 +213,7 @@ struct survey {
 	bool quiet;                        /* gather only, print nothing */
 	/* for the callbacks */
 	const char *object, *prop;
+	int kind;                          /* the sealed kind being counted */
 	enum kura_err e;
 	const char *tenant;
 };
@@ -249,18 +248,16 @@ on_prop_version(void *ctx, uint32_t version, int64_t n)
 		       version == s->current ? " (current)" : "", (long long)n);
 }
 
-static int survey_kind;
-
 static void
 on_sealed_version(void *ctx, uint32_t version, int64_t n)
 {
 	struct survey *s = ctx;
 
-	s->sealed[survey_kind][slot_of(s, version)] += n;
+	s->sealed[s->kind][slot_of(s, version)] += n;
 	if (version != s->current)
 		s->stale += n;
 	if (!s->quiet)
-		printf("%s\tversion %u%s\t%lld\n", sealed_names[survey_kind], version,
+		printf("%s\tversion %u%s\t%lld\n", sealed_names[s->kind], version,
 		       version == s->current ? " (current)" : "", (long long)n);
 }
 
@@ -375,8 +372,8 @@ survey(struct cli *c, struct kura_tenant_db *db, const struct kura_catalog *cat,
 			       s->versions[i] == s->current ? " (current)" : "",
 			       (long long)s->history[i]);
 	}
-	for (survey_kind = 0; e == KURA_OK && survey_kind < KURA_SEALED__COUNT; survey_kind++)
-		e = ops->sealed_versions(conn, survey_kind, on_sealed_version, s);
+	for (s->kind = 0; e == KURA_OK && s->kind < KURA_SEALED__COUNT; s->kind++)
+		e = ops->sealed_versions(conn, s->kind, on_sealed_version, s);
 	return e != KURA_OK ? e : s->e;
 }
 
