@@ -23,14 +23,6 @@ static const char sql_purge[] =
 	"DELETE FROM form_access_log WHERE id IN (SELECT id FROM form_access_log "
 	"WHERE at_us < ?1 ORDER BY at_us LIMIT ?2)";
 
-static void
-col_text(sqlite3_stmt *st, int i, char *out, size_t n)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	snprintf(out, n, "%s", t != NULL ? (const char *)t : "");
-}
-
 enum kura_err
 kura_sqlite_form_access_add(void *conn, struct kura_form_access *a)
 {
@@ -92,13 +84,13 @@ kura_sqlite_form_access_query(void *conn, const struct kura_form_access_filter *
 		memset(&a, 0, sizeof(a));
 		a.id = sqlite3_column_int64(st, 0);
 		a.at_us = sqlite3_column_int64(st, 1);
-		col_text(st, 2, a.ip, sizeof(a.ip));
-		col_text(st, 3, a.form, sizeof(a.form));
-		col_text(st, 4, a.method, sizeof(a.method));
+		kura_sqlite_col_text(st, 2, a.ip, sizeof(a.ip));
+		kura_sqlite_col_text(st, 3, a.form, sizeof(a.form));
+		kura_sqlite_col_text(st, 4, a.method, sizeof(a.method));
 		a.status = (unsigned)sqlite3_column_int(st, 5);
-		col_text(st, 6, a.outcome, sizeof(a.outcome));
-		col_text(st, 7, a.user_agent, sizeof(a.user_agent));
-		col_text(st, 8, a.request_id, sizeof(a.request_id));
+		kura_sqlite_col_text(st, 6, a.outcome, sizeof(a.outcome));
+		kura_sqlite_col_text(st, 7, a.user_agent, sizeof(a.user_agent));
+		kura_sqlite_col_text(st, 8, a.request_id, sizeof(a.request_id));
 		if (!cb(ctx, &a))
 			break;
 	}

@@ -120,6 +120,30 @@ out:
 	return e;
 }
 
+/* One wrapped data key into the keystore; KURA_E_CONFLICT when that version exists. */
+static enum kura_err
+insert_key(struct kura_sqlite_conn *c, const char *id, uint32_t version, const uint8_t *wrapped,
+	   size_t len, int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_KEY_INSERT, sql_key_insert, &st);
+	if (e != KURA_OK)
+		return e;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, version);
+	sqlite3_bind_blob(st, 3, wrapped, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		e = kura_sqlite_is_dup(rc) ? KURA_E_CONFLICT
+					   : kura_sqlite_error(c, "tenant_key_insert", rc);
+	kura_sqlite_done(st);
+	return e;
+}
+
 enum kura_err
 kura_sqlite_tenant_create(void *p, const struct kura_tenant *t, const uint8_t *wrapped_key,
 			  size_t wrapped_len)
@@ -170,20 +194,9 @@ kura_sqlite_tenant_create(void *p, const struct kura_tenant *t, const uint8_t *w
 	}
 	kura_sqlite_done(st);
 
-	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_KEY_INSERT, sql_key_insert, &st);
+	e = insert_key(c, t->id, t->key_version, wrapped_key, wrapped_len, t->created_at);
 	if (e != KURA_OK)
 		goto out;
-	sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, t->key_version);
-	sqlite3_bind_blob(st, 3, wrapped_key, (int)wrapped_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, t->created_at);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		e = kura_sqlite_error(c, "tenant_key_insert", rc);
-		goto out;
-	}
-	kura_sqlite_done(st);
-	st = NULL;
 
 	err[0] = '\0';
 	e = kura_sqlite_mkdir(dir, err, sizeof(err));
@@ -487,20 +500,9 @@ kura_sqlite_tenant_key_rotate(void *p, const char *id, uint32_t version, const u
 	}
 	kura_sqlite_done(st);
 	st = NULL;
-	e = kura_sqlite_stmt(c, KURA_SQ_TENANT_KEY_INSERT, sql_key_insert, &st);
+	e = insert_key(c, id, version, wrapped, len, now);
 	if (e != KURA_OK)
 		goto out;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, version);
-	sqlite3_bind_blob(st, 3, wrapped, (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		e = kura_sqlite_is_dup(rc) ? KURA_E_CONFLICT : kura_sqlite_error(c, "tenant_key_insert", rc);
-		goto out;
-	}
-	kura_sqlite_done(st);
-	st = NULL;
 	e = kura_sqlite_commit(c);
 	if (e == KURA_OK)
 		in_tx = false;
