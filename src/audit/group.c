@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit_int.h"
 #include "kura/audit.h"
@@ -67,7 +68,21 @@ struct kura_audit_group {
 	pthread_cond_t work;
 	struct async_item *ahead;
 	struct async_item **atail;
+	size_t aqueued;           /* items on ahead */
+	size_t last_batch;        /* items the committer took last time */
 };
+
+/*
+ * Under load the committer waits a moment before it takes the queue, so
+ * that one transaction carries many entries: each commit costs its own
+ * write to the WAL and makes every reader of the tenant drop its page
+ * cache and memory map. It waits only when requests are arriving together
+ * (its last pass took more than one entry, or entries came in while it
+ * committed); a lone request never waits.
+ * The wait ends early once GROUP_FULL entries are queued.
+ */
+#define GROUP_LINGER_US 1000
+#define GROUP_FULL 128
 
 enum kura_err
 kura_audit_group_new(struct kura_audit_group **out)
@@ -85,6 +100,25 @@ kura_audit_group_new(struct kura_audit_group **out)
 	g->atail = &g->ahead;
 	*out = g;
 	return KURA_OK;
+}
+
+/* Waits on g->work (g->mu held) until the queue is full, stop, or GROUP_LINGER_US pass. */
+static void
+linger(struct kura_audit_group *g)
+{
+	struct timespec until;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &until) != 0)
+		return;
+	until.tv_nsec += GROUP_LINGER_US * 1000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (g->aqueued < GROUP_FULL && !g->stop) {
+		if (pthread_cond_timedwait(&g->work, &g->mu, &until) != 0)
+			break;
+	}
 }
 
 void
@@ -320,6 +354,7 @@ committer(void *arg)
 {
 	struct kura_audit_group *g = arg;
 	struct async_item *items;
+	bool arrived = false;   /* entries came in while the last transactions ran */
 
 	pthread_mutex_lock(&g->mu);
 	for (;;) {
@@ -327,14 +362,19 @@ committer(void *arg)
 			pthread_cond_wait(&g->work, &g->mu);
 		if (g->ahead == NULL)
 			break;
+		if ((g->last_batch > 1 || arrived) && g->aqueued < GROUP_FULL && !g->stop)
+			linger(g);
 		/* Everything queued while the last transactions ran goes in the next ones. */
 		items = g->ahead;
+		g->last_batch = g->aqueued;
 		g->ahead = NULL;
 		g->atail = &g->ahead;
+		g->aqueued = 0;
 		pthread_mutex_unlock(&g->mu);
 		while (items != NULL)
 			commit_tenant(g, &items);
 		pthread_mutex_lock(&g->mu);
+		arrived = g->ahead != NULL;
 	}
 	pthread_mutex_unlock(&g->mu);
 	return NULL;
@@ -353,9 +393,18 @@ kura_audit_group_start(struct kura_store *store, struct kura_audit_group **out)
 	if (err != KURA_OK)
 		return err;
 	g->store = store;
-	if (pthread_cond_init(&g->work, NULL) != 0) {
-		kura_audit_group_free(g);
-		return KURA_E_INTERNAL;
+	{
+		/* the linger's deadline is on the monotonic clock */
+		pthread_condattr_t ca;
+		bool ok = pthread_condattr_init(&ca) == 0;
+
+		ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+		     pthread_cond_init(&g->work, &ca) == 0;
+		pthread_condattr_destroy(&ca);
+		if (!ok) {
+			kura_audit_group_free(g);
+			return KURA_E_INTERNAL;
+		}
 	}
 	if (pthread_create(&g->thread, NULL, committer, g) != 0) {
 		pthread_cond_destroy(&g->work);
@@ -399,7 +448,9 @@ kura_audit_append_async(struct kura_audit_group *g, const char *tenant,
 	}
 	*g->atail = it;
 	g->atail = &it->next;
-	pthread_cond_signal(&g->work);
+	/* the committer waits for the first item, or for a full queue while it lingers */
+	if (++g->aqueued == 1 || g->aqueued == GROUP_FULL)
+		pthread_cond_signal(&g->work);
 	pthread_mutex_unlock(&g->mu);
 	return KURA_OK;
 }
