@@ -63,6 +63,22 @@ struct slow_memo_slot {
 	uint8_t used;
 };
 
+/*
+ * Derived subkeys (one per tenant, key version, purpose and property), so
+ * that a read or write of a sensitive value costs no HKDF: direct-mapped,
+ * in locked memory, wiped with the tenant's keys. A slot is used only when
+ * tenant, version and the whole HKDF info match.
+ */
+#define SUBKEY_SLOTS 1024
+
+struct subkey_slot {
+	char tenant[64];
+	char info[LABEL_MAX];
+	uint32_t version;
+	uint8_t key[KURA_KEY_BYTES];
+	uint8_t used;
+};
+
 struct kura_field_keys {
 	const struct kura_keyring *keyring;
 	kura_wrapped_key_fn fetch;
@@ -73,6 +89,8 @@ struct kura_field_keys {
 	pthread_mutex_t memo_mu;
 	struct slow_memo_slot *memo;   /* sodium_malloc'd; NULL = no memo */
 	uint64_t memo_hits, memo_misses;
+	struct subkey_slot *subkeys;   /* sodium_malloc'd, guarded by mu; NULL = none */
+	uint64_t forgets;              /* kura_field_keys_forget calls, guarded by mu */
 };
 
 enum kura_err
@@ -100,6 +118,9 @@ kura_field_keys_new(const struct kura_keyring *k, kura_wrapped_key_fn fetch, voi
 	fk->memo = sodium_malloc(SLOW_MEMO_SLOTS * sizeof(*fk->memo));
 	if (fk->memo != NULL)
 		sodium_memzero(fk->memo, SLOW_MEMO_SLOTS * sizeof(*fk->memo));
+	fk->subkeys = sodium_malloc(SUBKEY_SLOTS * sizeof(*fk->subkeys));
+	if (fk->subkeys != NULL)
+		sodium_memzero(fk->subkeys, SUBKEY_SLOTS * sizeof(*fk->subkeys));
 	*out = fk;
 	return KURA_OK;
 }
@@ -130,6 +151,7 @@ kura_field_keys_free(struct kura_field_keys *fk)
 	for (size_t i = 0; i < CACHE_SLOTS; i++)
 		sodium_free(fk->slots[i].dek); /* wipes and unlocks */
 	sodium_free(fk->memo);
+	sodium_free(fk->subkeys);
 	pthread_mutex_destroy(&fk->mu);
 	pthread_mutex_destroy(&fk->memo_mu);
 	free(fk);
@@ -147,6 +169,10 @@ kura_field_keys_forget(struct kura_field_keys *fk, const char *tenant)
 			memset(&fk->slots[i], 0, sizeof(fk->slots[i]));
 		}
 	}
+	/* every derived subkey too; one derived before this is not kept */
+	fk->forgets++;
+	if (fk->subkeys != NULL)
+		sodium_memzero(fk->subkeys, SUBKEY_SLOTS * sizeof(*fk->subkeys));
 	pthread_mutex_unlock(&fk->mu);
 	/* its slow-index results too (the memo does not say whose an entry is) */
 	memo_clear(fk);
@@ -212,6 +238,20 @@ dek_of(struct kura_field_keys *fk, const char *tenant, uint32_t v, uint8_t out[K
 	return KURA_OK;
 }
 
+/* FNV-1a over tenant, version and info: a slot number, nothing secret. */
+static size_t
+subkey_slot_of(const char *tenant, uint32_t v, const char *info, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const char *p = tenant; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	h = (h ^ v) * 1099511628211ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)info[i]) * 1099511628211ULL;
+	return (size_t)(h % SUBKEY_SLOTS);
+}
+
 /* The subkey for label (purpose) and name (object.property or a purpose). */
 static enum kura_err
 subkey(struct kura_field_keys *fk, const char *tenant, uint32_t v, const char *label,
@@ -220,15 +260,47 @@ subkey(struct kura_field_keys *fk, const char *tenant, uint32_t v, const char *l
 	uint8_t dek[KURA_KEY_BYTES];
 	char info[LABEL_MAX];
 	int w = snprintf(info, sizeof(info), "%s %s", label, name);
+	bool cacheable = strlen(tenant) < sizeof(fk->subkeys[0].tenant);
+	size_t slot = 0;
+	uint64_t forgets = 0;
 	enum kura_err e;
 
 	if (w < 0 || (size_t)w >= sizeof(info))
 		return KURA_E_CRYPTO;
+	if (cacheable) {
+		slot = subkey_slot_of(tenant, v, info, (size_t)w);
+		pthread_mutex_lock(&fk->mu);
+		forgets = fk->forgets;
+		if (fk->subkeys != NULL) {
+			const struct subkey_slot *s = &fk->subkeys[slot];
+
+			if (s->used && s->version == v && strcmp(s->tenant, tenant) == 0 &&
+			    strcmp(s->info, info) == 0) {
+				memcpy(out, s->key, KURA_KEY_BYTES);
+				pthread_mutex_unlock(&fk->mu);
+				return KURA_OK;
+			}
+		}
+		pthread_mutex_unlock(&fk->mu);
+	}
 	e = dek_of(fk, tenant, v, dek);
 	if (e == KURA_OK)
 		e = kura_hkdf_sha256(NULL, 0, dek, sizeof(dek), (const uint8_t *)info, (size_t)w, out,
 				     KURA_KEY_BYTES);
 	sodium_memzero(dek, sizeof(dek));
+	if (e == KURA_OK && cacheable) {
+		pthread_mutex_lock(&fk->mu);
+		if (fk->subkeys != NULL && fk->forgets == forgets) {
+			struct subkey_slot *s = &fk->subkeys[slot];
+
+			snprintf(s->tenant, sizeof(s->tenant), "%s", tenant);
+			memcpy(s->info, info, (size_t)w + 1);
+			s->version = v;
+			memcpy(s->key, out, KURA_KEY_BYTES);
+			s->used = 1;
+		}
+		pthread_mutex_unlock(&fk->mu);
+	}
 	return e;
 }
 
