@@ -190,8 +190,21 @@ enum kura_err kura_auth_login_mfa(struct kura_req *r, const char *token, const c
 enum kura_err kura_auth_logout(struct kura_req *r);
 
 /*
- * Changes the caller's password after checking the old one (slow: hash pool
- * only). Ends every other session of the user; the caller's session stays.
+ * Checks the caller's password again before a change to how they sign in
+ * (fresh: the user as just re-read; slow: hash pool only). A wrong password
+ * counts toward the account lockout like a failed sign-in; the failure that
+ * locks the account also ends every session of the user (someone holding a
+ * session who cannot confirm the password is treated as not its owner).
+ * Returns KURA_OK, KURA_E_INVALID_CREDENTIALS, KURA_E_ACCOUNT_LOCKED (now
+ * or already locked: no password is checked while locked) or
+ * KURA_E_UNAVAILABLE.
+ */
+enum kura_err kura_auth_reauthenticate(struct kura_req *r, const struct kura_user *fresh,
+				       const char *pw, size_t len);
+
+/*
+ * Changes the caller's password after checking the old one with
+ * kura_auth_reauthenticate (slow: hash pool only). Ends every other session of the user; the caller's session stays.
  * A new password that breaks the policy gives KURA_E_VALIDATION with one
  * entry per broken rule appended to details (if not NULL).
  */

@@ -64,7 +64,9 @@ kura_api_mfa_get(struct kura_req *r)
 /*
  * The caller's password, checked again before a change to how they sign in.
  * A wrong one answers 422 (field "password") and is recorded as a denied
- * `action`: it may be someone else at an unlocked screen.
+ * `action`: it may be someone else at an unlocked screen. It counts toward
+ * the account lockout; the one that locks ends the user's sessions (401
+ * account_locked).
  */
 static bool
 reauthenticated(struct kura_req *r, const char *action)
@@ -73,25 +75,27 @@ reauthenticated(struct kura_req *r, const char *action)
 	json_t *pw = json_object_get(r->json, "password");
 	struct kura_user fresh;
 	char uid[24];
-	bool ok;
+	enum kura_err e;
 
 	snprintf(uid, sizeof(uid), "%lld", (long long)p->user.id);
 	if (kura_store_user_get(p->db, p->user.id, &fresh) != KURA_OK) {
 		kura_reply_error(r, KURA_E_UNAVAILABLE, NULL);
 		return false;
 	}
-	ok = kura_password_verify(fresh.password_hash, json_string_value(pw),
-				  json_string_length(pw)) == KURA_OK;
+	e = kura_auth_reauthenticate(r, &fresh, json_string_value(pw), json_string_length(pw));
 	sodium_memzero(&fresh, sizeof(fresh));
-	if (!ok) {
+	if (e == KURA_E_INVALID_CREDENTIALS) {
 		json_t *details = json_array();
 
 		kura_req_audit(r, NULL, action, "user", uid, KURA_E_VALIDATION);
 		kura_api_detail(details, "password", "incorrect", "the password is wrong");
 		kura_reply_error_details(r, KURA_E_VALIDATION, "confirm with your password",
 					 details);
+	} else if (e != KURA_OK) {
+		kura_req_audit(r, NULL, action, "user", uid, e);
+		kura_reply_error(r, e, NULL);
 	}
-	return ok;
+	return e == KURA_OK;
 }
 
 /* Validates {"password": ...} and moves on to the hash pool with fn. */

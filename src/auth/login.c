@@ -208,11 +208,13 @@ audit_refusal(struct kura_req *r, struct kura_tenant_db *db, const struct kura_u
 /*
  * One more consecutive failure for an existing account; at the tenant's
  * threshold the account locks for lockout_minutes, recorded in the audit
- * log ("auth.lockout", by the system) in the same transaction.
+ * log ("auth.lockout", by the system) in the same transaction; with
+ * end_sessions, every session of the user ends with it. True when this
+ * failure locked the account.
  */
-static void
+static bool
 count_failure(struct kura_req *r, struct kura_tenant_db *db, const struct kura_user *u,
-	      const struct kura_security_settings *set, int64_t now)
+	      const struct kura_security_settings *set, int64_t now, bool end_sessions)
 {
 	int64_t failed = 0, locked_until = 0, until = 0;
 	enum kura_err e;
@@ -233,6 +235,8 @@ count_failure(struct kura_req *r, struct kura_tenant_db *db, const struct kura_u
 			until = now + (int64_t)set->lockout_minutes * 60 * 1000000;
 		e = kura_store_lockout_put(db, u->id, until > 0 ? 0 : failed, until);
 	}
+	if (e == KURA_OK && until > 0 && end_sessions)
+		e = kura_store_session_delete_user(db, u->id, NULL);
 	if (e == KURA_OK && until > 0) {
 		struct kura_audit_entry a;
 		char uid[24];
@@ -256,6 +260,42 @@ count_failure(struct kura_req *r, struct kura_tenant_db *db, const struct kura_u
 	else if (until > 0)
 		kura_log(KURA_LOG_WARN, "account_locked", "rid=%s tenant=%s user=%lld ip=%s", r->rid,
 			 kura_store_tenant_id(db), (long long)u->id, r->ip);
+	return e == KURA_OK && until > 0;
+}
+
+enum kura_err
+kura_auth_reauthenticate(struct kura_req *r, const struct kura_user *fresh, const char *pw,
+			 size_t len)
+{
+	struct kura_tenant_db *db = r->principal.db;
+	struct kura_security_settings set;
+	int64_t failed = 0, locked_until = 0, now = kura_now_us();
+	enum kura_err e;
+
+	if (kura_store_lockout_get(db, fresh->id, &failed, &locked_until) != KURA_OK ||
+	    kura_settings_load(db, &set) != KURA_OK)
+		return KURA_E_UNAVAILABLE;
+	/* Locked: no verdict on any password until the lock ends. */
+	if (locked_until > now)
+		return KURA_E_ACCOUNT_LOCKED;
+	if (kura_password_verify(fresh->password_hash, pw, len) != KURA_OK)
+		return count_failure(r, db, fresh, &set, now, true) ? KURA_E_ACCOUNT_LOCKED
+								     : KURA_E_INVALID_CREDENTIALS;
+	if (failed == 0)
+		return KURA_OK;
+	/* A success ends the run of failures, unless a parallel one has locked meanwhile. */
+	e = kura_store_begin(db);
+	if (e == KURA_OK)
+		e = kura_store_lockout_get(db, fresh->id, &failed, &locked_until);
+	if (e == KURA_OK && locked_until <= now && failed > 0)
+		e = kura_store_lockout_put(db, fresh->id, 0, 0);
+	if (e == KURA_OK)
+		e = kura_store_commit(db);
+	else if (kura_store_in_transaction(db))
+		kura_store_rollback(db);
+	if (e != KURA_OK)
+		return KURA_E_UNAVAILABLE;
+	return locked_until > now ? KURA_E_ACCOUNT_LOCKED : KURA_OK;
 }
 
 /*
@@ -461,7 +501,7 @@ kura_auth_login(struct kura_req *r, const char *tenant_id, const char *email,
 	copy_str(out->tenant_id, sizeof(out->tenant_id), tenant_id);
 out:
 	if (e == KURA_E_INVALID_CREDENTIALS && have_user && !locked)
-		count_failure(r, db, &u, &set, now);
+		(void)count_failure(r, db, &u, &set, now, false);
 	if (e != KURA_OK && db != NULL)
 		audit_refusal(r, db, have_user ? &u : NULL, email,
 			      locked && e == KURA_E_INVALID_CREDENTIALS ? KURA_E_ACCOUNT_LOCKED : e);
@@ -620,7 +660,7 @@ kura_auth_login_mfa(struct kura_req *r, const char *token, const char *code,
 out:
 	if ((e == KURA_E_MFA_CODE_INVALID || e == KURA_E_MFA_CODE_REPLAYED) && have_user) {
 		challenge_failed(db, c.id_hash, tries);
-		count_failure(r, db, &u, &set, now);
+		(void)count_failure(r, db, &u, &set, now, false);
 	} else if (e == KURA_E_MFA_CHALLENGE_INVALID && have_challenge) {
 		ops->challenge_delete(conn, c.id_hash);
 	}
@@ -892,11 +932,16 @@ kura_auth_change_password(struct kura_req *r, const char *old_pw, size_t oldlen,
 	e = kura_store_user_get(p->db, p->user.id, &fresh);
 	if (e != KURA_OK)
 		goto out;
-	if (kura_password_verify(fresh.password_hash, old_pw, oldlen) != KURA_OK) {
-		add_detail(details, "currentPassword", "incorrect", "the current password is wrong");
-		e = KURA_E_VALIDATION;
+	e = kura_auth_reauthenticate(r, &fresh, old_pw, oldlen);
+	if (e != KURA_OK) {
 		/* A wrong current password is worth a record: it may be someone else at the keyboard. */
-		kura_req_audit(r, NULL, "auth.password_change", "user", uid, KURA_E_VALIDATION);
+		kura_req_audit(r, NULL, "auth.password_change", "user", uid,
+			       e == KURA_E_INVALID_CREDENTIALS ? KURA_E_VALIDATION : e);
+		if (e == KURA_E_INVALID_CREDENTIALS) {
+			add_detail(details, "currentPassword", "incorrect",
+				   "the current password is wrong");
+			e = KURA_E_VALIDATION;
+		}
 		goto out;
 	}
 	{

@@ -253,3 +253,48 @@ def test_concurrent_sessions_refuse(clocked):
     entries = admin.get("/api/v1/audit", params={"action": "auth.login", "outcome": "failed",
                                                  "actorEmail": acct.email}).json()["results"]
     assert [e["errorCode"] for e in entries] == ["conflict"]
+
+
+@pytest.mark.parametrize("path,field,body", [
+    ("/api/v1/me/mfa/totp", "password", lambda pw: {"password": pw}),
+    ("/api/v1/auth/password", "currentPassword",
+     lambda pw: {"currentPassword": pw, "newPassword": "a new and long enough passphrase 7"}),
+])
+def test_password_rechecks_count_toward_lockout(fresh_world, path, field, body):
+    """A signed-in caller who must type the password again (MFA changes, a
+    new password) gets no more guesses than a sign-in: wrong ones count
+    toward the lockout, the one that locks ends the user's sessions, and no
+    password is checked while the account is locked."""
+    w = fresh_world
+    admin = w.login("acme_admin")
+    assert patch(admin, {"lockoutThreshold": 3}).status_code == 200
+    acct = w.activate(w.new_user("acme", role="member", prefix="rechk"))
+    uid = [u["id"] for u in admin.get("/api/v1/users").json()["results"] if u["email"] == acct.email][0]
+    c = w.server.login("acme", acct.email, acct.password)
+    other = w.server.login("acme", acct.email, acct.password)
+    # a correct re-check ends a run of failures, as a sign-in does
+    for _ in range(2):
+        e = k.assert_error(c.post(path, json=body("wrong-password-number-1")), 422, "validation_failed")
+        assert [d["field"] for d in e["details"]] == [field]
+    assert w.server.login_raw("acme", acct.email, acct.password).status_code == 200
+    for _ in range(2):
+        k.assert_error(c.post(path, json=body("wrong-password-number-2")), 422, "validation_failed")
+    # failed sign-ins and failed re-checks are one count: this sign-in locks
+    k.assert_error(w.server.login_raw("acme", acct.email, "wrong-password-number-3"), 401,
+                   "invalid_credentials")
+    k.assert_error(w.server.login_raw("acme", acct.email, acct.password), 401, "invalid_credentials")
+    # locked: the session may not try the password at all, right or wrong
+    k.assert_error(c.post(path, json=body(acct.password)), 401, "account_locked")
+    assert admin.post(f"/api/v1/users/{uid}/unlock").status_code == 204
+    # the third wrong re-check in a row locks the account and ends every session of the user
+    for _ in range(2):
+        k.assert_error(c.post(path, json=body("wrong-password-number-4")), 422, "validation_failed")
+    k.assert_error(c.post(path, json=body("wrong-password-number-5")), 401, "account_locked")
+    k.assert_error(c.get("/api/v1/me"), 401, "unauthenticated")
+    k.assert_error(other.get("/api/v1/me"), 401, "unauthenticated")
+    k.assert_error(w.server.login_raw("acme", acct.email, acct.password), 401, "invalid_credentials")
+    audit = admin.get("/api/v1/audit", params={"action": "auth.lockout"}).json()["results"]
+    assert [a["target"]["id"] for a in audit] == [uid, uid]
+    # the password was never changed and the account works again once unlocked
+    assert admin.post(f"/api/v1/users/{uid}/unlock").status_code == 204
+    assert w.server.login_raw("acme", acct.email, acct.password).status_code == 200
