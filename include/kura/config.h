@@ -59,7 +59,7 @@ struct kura_config {
 	unsigned login_block_minutes; /* how long an address past the limit is blocked */
 	unsigned form_ip_limit;       /* requests to /f/ per address per minute; 0 = no limit */
 	unsigned housekeeping_seconds; /* between rounds of kura_housekeeper (core.h) */
-	size_t attachment_max_bytes;   /* largest attachment; the route reads at most 100 MiB */
+	size_t attachment_max_bytes;   /* largest attachment (a larger body is not read); at most 100 MiB */
 	char alert_webhook_url[1024]; /* "" = alerts go to the log only */
 	char alert_webhook_secret_file[KURA_PATH_MAX]; /* HMAC key of the webhook's signature */
 	unsigned alert_5xx_per_minute; /* more 5xx answers in a minute raise an alert; 0 = never */

@@ -57,6 +57,8 @@ enum kura_auth_mode {
 					      handler runs on the work pool, the connection
 					      suspended, so the HTTP thread goes on serving
 					      its other connections */
+#define KURA_ROUTE_FILE_BODY     (1u << 6) /* the body is a file: its limit is the smaller of
+					      attachment_max_bytes and max_body */
 
 #define KURA_ROUTE_MAX_PARAMS 4
 

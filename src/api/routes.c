@@ -160,11 +160,12 @@ const struct kura_route kura_api_routes[] = {
 	{KURA_GET, "/api/v1/objects/{object}/{id}/attachments", kura_api_attachments_list,
 	 KURA_AUTH_SESSION, "records.read", 0, 0},
 	/*
-	 * The body is the file itself; attachment_max_bytes is checked by the
-	 * handler. Sealing or opening up to 100 MiB runs on the work pool.
+	 * The body is the file itself, at most attachment_max_bytes (never more
+	 * than 100 MiB), refused from its Content-Length before it is read.
+	 * Sealing or opening it runs on the work pool.
 	 */
 	{KURA_POST, "/api/v1/objects/{object}/{id}/attachments", kura_api_attachments_create,
-	 KURA_AUTH_SESSION, "records.write", OFFLOAD, 104857600},
+	 KURA_AUTH_SESSION, "records.write", OFFLOAD | KURA_ROUTE_FILE_BODY, 104857600},
 	{KURA_GET, "/api/v1/objects/{object}/{id}/attachments/{aid}", kura_api_attachments_get,
 	 KURA_AUTH_SESSION, "records.read", OFFLOAD, 0},
 	{KURA_DELETE, "/api/v1/objects/{object}/{id}/attachments/{aid}", kura_api_attachments_delete,

@@ -477,6 +477,9 @@ begin(struct req_priv *p, const char *url, const char *method)
 	r->route = route;
 	p->metric_route = (int)(route - r->srv->routes);
 	max_body = route->max_body != 0 ? route->max_body : cfg->max_body_bytes;
+	/* a file larger than attachments may be is refused before it is read */
+	if ((route->flags & KURA_ROUTE_FILE_BODY) != 0 && cfg->attachment_max_bytes < max_body)
+		max_body = cfg->attachment_max_bytes;
 	if (content_length(r->conn, &clen) && clen > max_body) {
 		/*
 		 * A body a little over the limit is read and dropped, then answered

@@ -152,3 +152,20 @@ def test_bad_record_and_attachment_ids(rec):
     for aid in (att["id"], "999999", "abc"):
         k.assert_error(admin.request("DELETE", f"{OBJ}/{rid}/attachments/{aid}"), 404,
                        "not_found")
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_sent(binaries):
+    """The limit applies to the declared length: a 10 MiB upload against a
+    2 KiB limit is answered 413 at once, without waiting for (or reading)
+    the body, and without a session (the length is checked first)."""
+    w = k.make_world(env={"KURA_ATTACHMENT_MAX_BYTES": "2048"})
+    try:
+        head = k.http_request_bytes(
+            "POST", f"{OBJ}/1/attachments?filename=big.bin",
+            headers=[("Content-Type", "application/octet-stream"),
+                     ("Content-Length", str(10 << 20))])
+        resp = w.server.raw(head, timeout=5)
+        assert resp.status == 413, resp
+        assert b"payload_too_large" in resp.body
+    finally:
+        k.destroy_world(w)
