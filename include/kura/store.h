@@ -298,6 +298,7 @@ struct kura_store_ops {
 	enum kura_err (*tenant_acquire)(void *be, const char *id, struct kura_tenant *t, void **conn);
 	void (*tenant_release)(void *be, void *conn);
 	enum kura_err (*begin)(void *conn);
+	enum kura_err (*begin_nowait)(void *conn);
 	enum kura_err (*commit)(void *conn);
 	void (*rollback)(void *conn);
 
@@ -452,6 +453,8 @@ void kura_store_tenant_release(struct kura_tenant_db *db); /* NULL is a no-op */
 const char *kura_store_tenant_id(const struct kura_tenant_db *db);
 
 enum kura_err kura_store_begin(struct kura_tenant_db *db);
+/* As kura_store_begin, but KURA_E_BUSY at once while another writer holds the lock. */
+enum kura_err kura_store_begin_nowait(struct kura_tenant_db *db);
 enum kura_err kura_store_commit(struct kura_tenant_db *db);
 void kura_store_rollback(struct kura_tenant_db *db);
 /*

@@ -26,6 +26,7 @@
 
 #include "audit_int.h"
 #include "kura/audit.h"
+#include "kura/log.h"
 
 struct waiter {
 	struct kura_audit_entry *e;
@@ -52,6 +53,7 @@ struct async_item {
 	char tenant[KURA_TENANT_ID_MAX + 1];
 	kura_audit_done_fn done;
 	void *ctx;
+	int64_t queued_us;        /* monotonic time it was handed over */
 	struct async_item *next;
 };
 
@@ -83,6 +85,25 @@ struct kura_audit_group {
  */
 #define GROUP_LINGER_US 1000
 #define GROUP_FULL 128
+
+/*
+ * A tenant whose write lock another holds (a long import, say) does not
+ * hold up the others: the committer does not wait for that lock but puts
+ * the tenant's entries back and tries again on a later pass (about every
+ * millisecond), while it commits every other tenant's. Entries that have
+ * waited GROUP_BUSY_LIMIT_US fail (their requests answer 500, as when a
+ * write lock cannot be had).
+ */
+#define GROUP_BUSY_LIMIT_US (30LL * 1000000)
+
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 enum kura_err
 kura_audit_group_new(struct kura_audit_group **out)
@@ -302,9 +323,11 @@ kura_audit_group_queued(struct kura_audit_group *g, const char *tenant)
 /*
  * Commits the items of one tenant (taken off the list *items, which keeps
  * the others) in one transaction on a handle of its own, then calls back.
+ * When another holds the tenant's write lock, the items go on *retry
+ * instead (in their order), unless they have waited too long.
  */
 static void
-commit_tenant(struct kura_audit_group *g, struct async_item **items)
+commit_tenant(struct kura_audit_group *g, struct async_item **items, struct async_item ***retry)
 {
 	struct async_item *mine = NULL, **mtail = &mine, **pp = items, *it, *next;
 	struct kura_tenant_db *db = NULL;
@@ -328,7 +351,18 @@ commit_tenant(struct kura_audit_group *g, struct async_item **items)
 	}
 	err = kura_store_tenant_acquire(g->store, tenant, &db);
 	if (err == KURA_OK)
-		err = kura_store_begin(db);
+		err = kura_store_begin_nowait(db);
+	if (err == KURA_E_BUSY && mono_us() - mine->queued_us < GROUP_BUSY_LIMIT_US) {
+		kura_store_tenant_release(db);
+		**retry = mine;
+		*retry = mtail;
+		return;
+	}
+	if (err == KURA_E_BUSY) {
+		kura_log(KURA_LOG_ERROR, "audit_append_failed",
+			 "tenant=%s entries=%zu reason=write_lock_busy", tenant, n);
+		err = KURA_E_UNAVAILABLE;
+	}
 	for (it = mine; err == KURA_OK && it != NULL; it = it->next)
 		err = kura_audit_chain_in_tx(db, &it->e);
 	if (err == KURA_OK)
@@ -353,7 +387,7 @@ static void *
 committer(void *arg)
 {
 	struct kura_audit_group *g = arg;
-	struct async_item *items;
+	struct async_item *items, *retry = NULL, **rtail;
 	bool arrived = false;   /* entries came in while the last transactions ran */
 
 	pthread_mutex_lock(&g->mu);
@@ -362,7 +396,9 @@ committer(void *arg)
 			pthread_cond_wait(&g->work, &g->mu);
 		if (g->ahead == NULL)
 			break;
-		if ((g->last_batch > 1 || arrived) && g->aqueued < GROUP_FULL && !g->stop)
+		/* after a busy tenant, a pause before its next try (no spinning on its lock) */
+		if ((g->last_batch > 1 || arrived || retry != NULL) && g->aqueued < GROUP_FULL &&
+		    !g->stop)
 			linger(g);
 		/* Everything queued while the last transactions ran goes in the next ones. */
 		items = g->ahead;
@@ -371,10 +407,21 @@ committer(void *arg)
 		g->atail = &g->ahead;
 		g->aqueued = 0;
 		pthread_mutex_unlock(&g->mu);
+		retry = NULL;
+		rtail = &retry;
 		while (items != NULL)
-			commit_tenant(g, &items);
+			commit_tenant(g, &items, &rtail);
 		pthread_mutex_lock(&g->mu);
 		arrived = g->ahead != NULL;
+		if (retry != NULL) {
+			/* older than anything queued since: they go first */
+			for (struct async_item *it = retry; it != NULL; it = it->next)
+				g->aqueued++;
+			*rtail = g->ahead;
+			if (g->ahead == NULL)
+				g->atail = rtail;
+			g->ahead = retry;
+		}
 	}
 	pthread_mutex_unlock(&g->mu);
 	return NULL;
@@ -433,6 +480,7 @@ kura_audit_append_async(struct kura_audit_group *g, const char *tenant,
 	memcpy(it->tenant, tenant, strlen(tenant) + 1);
 	it->done = done;
 	it->ctx = ctx;
+	it->queued_us = mono_us();
 	/* A malformed entry is refused here, before it can share a transaction. */
 	err = kura_audit_prepare(&it->e, &it->set_ts);
 	if (err != KURA_OK) {

@@ -284,6 +284,14 @@ kura_store_begin(struct kura_tenant_db *db)
 }
 
 enum kura_err
+kura_store_begin_nowait(struct kura_tenant_db *db)
+{
+	if (db == NULL)
+		return KURA_E_INTERNAL;
+	return db->store->ops->begin_nowait(db->conn);
+}
+
+enum kura_err
 kura_store_commit(struct kura_tenant_db *db)
 {
 	if (db == NULL)

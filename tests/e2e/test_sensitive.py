@@ -12,6 +12,7 @@ properties, never the value).
 import glob
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -125,6 +126,42 @@ def test_no_value_leaves_when_its_read_entry_fails(tenant):
         db.close()
     r = admin.get(f"{OBJ}/{ids[0]}")
     assert r.status_code == 200 and r.json()["properties"]["ssn"] == SECRETS[0]
+
+
+def test_a_tenant_whose_write_lock_is_held_does_not_hold_up_another(tenant):
+    """Read entries are committed for all tenants by one committer: while
+    another process holds one tenant's write lock, that tenant's reads wait
+    for it, and another tenant's reads are answered meanwhile."""
+    world, admin, ids = tenant
+    g = world.login("globex_admin")
+    r = g.post("/api/v1/properties/contacts", json={"name": "ssn", "labels": {"en": "SSN"},
+                                                     "type": "string", "sensitive": True})
+    assert r.status_code == 201, r.text
+    r = g.post(OBJ, json={"properties": {"ssn": "GLOBEX-SECRET-1"}})
+    assert r.status_code == 201, r.text
+    gid = r.json()["id"]
+    db = sqlite3.connect(str(world.data_dir / "tenants" / "acme" / "tenant.db"), timeout=10,
+                         isolation_level=None)
+    ex = ThreadPoolExecutor(max_workers=1)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        waiting = ex.submit(admin.get, f"{OBJ}/{ids[0]}", timeout=60)
+        time.sleep(0.5)
+        acme_waited = not waiting.done()
+        other = g.get(f"{OBJ}/{gid}", timeout=10)
+        acme_still_waited = not waiting.done()
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    r = waiting.result(timeout=60)
+    ex.shutdown()
+    assert acme_waited and acme_still_waited, "acme's read left before its entry was committed"
+    assert other.status_code == 200, other.text
+    assert other.json()["properties"]["ssn"] == "GLOBEX-SECRET-1"
+    assert r.status_code == 200 and r.json()["properties"]["ssn"] == SECRETS[0]
+    # both reads are on record, each in its own tenant's log
+    assert any(e["target"]["id"] == str(ids[0]) for e in read_entries(admin))
+    assert any(e["target"]["id"] == str(gid) for e in read_entries(g))
 
 
 def test_no_plaintext_in_the_raw_files(tenant):

@@ -314,6 +314,33 @@ kura_sqlite_begin(struct kura_sqlite_conn *c)
 	return run_simple(c, KURA_SQ_BEGIN, sql_begin, "begin");
 }
 
+enum kura_err
+kura_sqlite_begin_nowait(struct kura_sqlite_conn *c)
+{
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int rc;
+
+	e = kura_sqlite_stmt(c, KURA_SQ_BEGIN, sql_begin, &st);
+	if (e != KURA_OK)
+		return e;
+	c->no_wait = true;
+	rc = sqlite3_step(st);
+	c->no_wait = false;
+	if ((rc & 0xff) == SQLITE_BUSY)
+		e = KURA_E_BUSY;
+	else if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		e = kura_sqlite_error(c, "begin", rc);
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_op_begin_nowait(void *conn)
+{
+	return kura_sqlite_begin_nowait(conn);
+}
+
 /* The files of the transaction: unlinked (commit true) or kept; the list emptied. */
 static void
 pending_unlinks(struct kura_sqlite_conn *c, bool commit)
@@ -558,11 +585,11 @@ wal_cb(void *ctx, int ncol, char **val, char **name)
 static int
 busy_wait(void *arg, int count)
 {
+	const struct kura_sqlite_conn *c = arg;
 	struct timespec ts = {0, count < 50 ? 200000 : 1000000};
 	long waited_us = count < 50 ? count * 200L : 50 * 200L + (count - 50) * 1000L;
 
-	(void)arg;
-	if (waited_us >= BUSY_TIMEOUT_MS * 1000L)
+	if (c->no_wait || waited_us >= BUSY_TIMEOUT_MS * 1000L)
 		return 0;
 	nanosleep(&ts, NULL);
 	return 1;
@@ -643,7 +670,7 @@ kura_sqlite_conn_open(const char *path, enum kura_sqlite_kind kind, const char *
 	sqlite3_db_config(c->db, SQLITE_DBCONFIG_DQS_DDL, 0, NULL);
 	sqlite3_db_config(c->db, SQLITE_DBCONFIG_DQS_DML, 0, NULL);
 	/* Before anything that may need a lock. */
-	rc = sqlite3_busy_handler(c->db, busy_wait, NULL);
+	rc = sqlite3_busy_handler(c->db, busy_wait, c);
 	if (rc != SQLITE_OK) {
 		e = kura_sqlite_error(c, "busy_timeout", rc);
 		goto fail;

@@ -21,6 +21,7 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 	.tenant_acquire = kura_sqlite_tenant_acquire,
 	.tenant_release = kura_sqlite_tenant_release,
 	.begin = kura_sqlite_op_begin,
+	.begin_nowait = kura_sqlite_op_begin_nowait,
 	.commit = kura_sqlite_op_commit,
 	.rollback = kura_sqlite_op_rollback,
 

@@ -114,6 +114,7 @@ struct kura_sqlite_conn {
 	 */
 	char **unlink_on_commit;
 	size_t n_unlink, cap_unlink;
+	bool no_wait;   /* busy_wait gives up at once (kura_sqlite_begin_nowait) */
 };
 
 /*
@@ -224,6 +225,8 @@ void kura_sqlite_col_text(sqlite3_stmt *st, int col, char *dst, size_t n);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK on a connection. */
 enum kura_err kura_sqlite_begin(struct kura_sqlite_conn *c);
+/* BEGIN IMMEDIATE without waiting: KURA_E_BUSY (nothing logged) while another holds the lock. */
+enum kura_err kura_sqlite_begin_nowait(struct kura_sqlite_conn *c);
 enum kura_err kura_sqlite_commit(struct kura_sqlite_conn *c);
 void kura_sqlite_rollback(struct kura_sqlite_conn *c);
 
@@ -266,6 +269,7 @@ enum kura_err kura_sqlite_open(const char *data_dir, unsigned max_conns_per_tena
 void kura_sqlite_close(void *be);
 enum kura_err kura_sqlite_ping(void *be);
 enum kura_err kura_sqlite_op_begin(void *conn);
+enum kura_err kura_sqlite_op_begin_nowait(void *conn);
 enum kura_err kura_sqlite_op_commit(void *conn);
 void kura_sqlite_op_rollback(void *conn);
 
