@@ -20,10 +20,7 @@
 #define KURA_PW_CLASS_DIGIT (1u << 2)
 #define KURA_PW_CLASS_SYMBOL (1u << 3)
 
-#define KURA_IP_ALLOWLIST_MAX 50       /* ranges */
-#define KURA_IP_ALLOWLIST_TEXT_MAX (KURA_IP_ALLOWLIST_MAX * 44 + 1)
-#define KURA_SETTING_IP_ALLOWLIST "ipAllowlist"
-#define KURA_SETTING_APIKEY_IP_ALLOWLIST "apiKeyIpAllowlist"
+/* KURA_IP_ALLOWLIST_* and KURA_SETTING_*IP_ALLOWLIST: kura/store.h (the authenticating reads use them) */
 /* Not a setting: a PATCH member that lets a list exclude its own caller. */
 #define KURA_SETTING_CONFIRM_LOCKOUT "confirmLockout"
 
@@ -92,9 +89,11 @@ enum kura_err kura_settings_apply(struct kura_security_settings *s, json_t *patc
  */
 bool kura_settings_ip_allowed(struct kura_tenant_db *db, const char *ip, enum kura_err *e);
 
-/* The same for an API-key request (apiKeyIpAllowlist). */
-bool kura_settings_apikey_ip_allowed(struct kura_tenant_db *db, const char *ip,
-				     enum kura_err *e);
+/*
+ * Whether list (a stored allow-list setting, "" = none) admits ip; a list
+ * that does not parse admits nobody.
+ */
+bool kura_settings_allowlist_admits(const char *list, const char *ip);
 
 /*
  * The lock-out guard of a change from before to after, made by a caller at

@@ -41,6 +41,12 @@ extern const int kura_store_schema_version_tenant;
 enum kura_tenant_status { KURA_TENANT_ACTIVE = 0, KURA_TENANT_SUSPENDED = 1 };
 enum kura_user_status { KURA_USER_ACTIVE = 0, KURA_USER_DISABLED = 1 };
 
+/* The tenant's IP allow-list settings, read with every authenticating look-up. */
+#define KURA_IP_ALLOWLIST_MAX 50       /* ranges */
+#define KURA_IP_ALLOWLIST_TEXT_MAX (KURA_IP_ALLOWLIST_MAX * 44 + 1)
+#define KURA_SETTING_IP_ALLOWLIST "ipAllowlist"
+#define KURA_SETTING_APIKEY_IP_ALLOWLIST "apiKeyIpAllowlist"
+
 struct kura_tenant {
 	char id[KURA_TENANT_ID_MAX + 1];
 	char name[KURA_NAME_MAX + 1];
@@ -312,7 +318,7 @@ struct kura_store_ops {
 	enum kura_err (*session_create)(void *conn, const struct kura_session *s);
 	enum kura_err (*session_get)(void *conn, const uint8_t id_hash[32], struct kura_session *out);
 	enum kura_err (*session_auth)(void *conn, const uint8_t id_hash[32], struct kura_session *s,
-				      struct kura_user *u);
+				      struct kura_user *u, char *allowlist, size_t n);
 	enum kura_err (*session_touch)(void *conn, const uint8_t id_hash[32], int64_t now);
 	enum kura_err (*session_delete)(void *conn, const uint8_t id_hash[32]);
 	enum kura_err (*session_delete_user)(void *conn, int64_t user_id,
@@ -347,7 +353,8 @@ struct kura_store_ops {
 
 	enum kura_err (*apikey_create)(void *conn, struct kura_apikey *k);
 	enum kura_err (*apikey_auth)(void *conn, const uint8_t secret_hash[32],
-				     struct kura_apikey *k, struct kura_user *u);
+				     struct kura_apikey *k, struct kura_user *u, char *allowlist,
+				     size_t n);
 	enum kura_err (*apikey_list)(void *conn, int64_t user_id, kura_apikey_cb cb, void *ctx);
 	enum kura_err (*apikey_revoke)(void *conn, int64_t id, int64_t user_id, int64_t now);
 	enum kura_err (*apikey_touch)(void *conn, int64_t id, int64_t now, const char *ip);
@@ -477,10 +484,14 @@ enum kura_err kura_store_user_set_password(struct kura_tenant_db *db, int64_t id
 enum kura_err kura_store_session_create(struct kura_tenant_db *db, const struct kura_session *s);
 /*
  * The session and its user in one look-up (the hot path of every signed-in
- * request). KURA_E_NOT_FOUND when either is missing.
+ * request), with the tenant's ipAllowlist setting as of the same read
+ * (allowlist, n bytes: "" when there is none; a value that does not fit is
+ * given as "!", which admits nobody). KURA_E_NOT_FOUND when the session or
+ * its user is missing.
  */
 enum kura_err kura_store_session_auth(struct kura_tenant_db *db, const uint8_t id_hash[32],
-				      struct kura_session *s, struct kura_user *u);
+				      struct kura_session *s, struct kura_user *u, char *allowlist,
+				      size_t n);
 enum kura_err kura_store_session_get(struct kura_tenant_db *db, const uint8_t id_hash[32],
 				     struct kura_session *out);
 enum kura_err kura_store_session_touch(struct kura_tenant_db *db, const uint8_t id_hash[32],
@@ -601,11 +612,13 @@ enum kura_err kura_store_apikey_create(struct kura_tenant_db *db, struct kura_ap
 /*
  * The key whose secret hashes to secret_hash, and its creator (one read),
  * whatever their state: the caller checks revocation, expiry and the
- * creator's status. KURA_E_NOT_FOUND when there is none; k and u zeroed on
- * error.
+ * creator's status; with the tenant's apiKeyIpAllowlist setting as of the
+ * same read (as kura_store_session_auth). KURA_E_NOT_FOUND when there is
+ * none; k and u zeroed on error.
  */
 enum kura_err kura_store_apikey_auth(struct kura_tenant_db *db, const uint8_t secret_hash[32],
-				     struct kura_apikey *k, struct kura_user *u);
+				     struct kura_apikey *k, struct kura_user *u, char *allowlist,
+				     size_t n);
 /* Calls cb for the keys of user_id (0 = every key of the tenant), newest first. */
 enum kura_err kura_store_apikey_list(struct kura_tenant_db *db, int64_t user_id,
 				     kura_apikey_cb cb, void *ctx);

@@ -119,7 +119,8 @@ authenticate_session(struct kura_req *r, const char **msg)
 	if (kura_store_tenant_acquire_get(srv->store, p->tenant_id, t, &p->db) != KURA_OK)
 		goto out;
 	kura_sha256(secret, sizeof(secret), p->session_hash);
-	if (kura_store_session_auth(p->db, p->session_hash, &s, &p->user) != KURA_OK)
+	if (kura_store_session_auth(p->db, p->session_hash, &s, &p->user, p->ip_allowlist,
+				    sizeof(p->ip_allowlist)) != KURA_OK)
 		goto out;
 	/* The tenant's idle timeout, fixed into the session at sign-in, wins. */
 	if (s.idle_timeout_s > 0)
@@ -186,7 +187,6 @@ kura_auth_request(struct kura_req *r, const char **msg)
 {
 	const struct kura_route *rt = r->route;
 	enum kura_err e;
-	bool allowed;
 
 	*msg = NULL;
 	if (rt == NULL || rt->auth == KURA_AUTH_NONE)
@@ -202,15 +202,10 @@ kura_auth_request(struct kura_req *r, const char **msg)
 		return e;
 	/*
 	 * The tenant's IP allow-lists: ipAllowlist for sessions, apiKeyIpAllowlist
-	 * for API keys (whose own ranges were checked in apikey.c).
+	 * for API keys (whose own ranges were checked in apikey.c), each read in
+	 * the same query as the credential.
 	 */
-	if (r->principal.api_key_id != 0)
-		allowed = kura_settings_apikey_ip_allowed(r->principal.db, r->ip, &e);
-	else
-		allowed = kura_settings_ip_allowed(r->principal.db, r->ip, &e);
-	if (!allowed) {
-		if (e != KURA_OK)
-			return e;
+	if (!kura_settings_allowlist_admits(r->principal.ip_allowlist, r->ip)) {
 		*msg = "this tenant does not accept requests from your address";
 		kura_req_audit_denied(r, KURA_E_IP_NOT_ALLOWED);
 		return KURA_E_IP_NOT_ALLOWED;

@@ -499,6 +499,12 @@ ip_allowed(struct kura_tenant_db *db, const char *key, const char *ip, enum kura
 	}
 	if (*e != KURA_OK)
 		return false;
+	return kura_settings_allowlist_admits(list, ip);
+}
+
+bool
+kura_settings_allowlist_admits(const char *list, const char *ip)
+{
 	if (list[0] == '\0')
 		return true;
 	/* A list that no longer parses admits nobody rather than everybody. */
@@ -509,12 +515,6 @@ bool
 kura_settings_ip_allowed(struct kura_tenant_db *db, const char *ip, enum kura_err *e)
 {
 	return ip_allowed(db, ALLOWLIST_KEY, ip, e);
-}
-
-bool
-kura_settings_apikey_ip_allowed(struct kura_tenant_db *db, const char *ip, enum kura_err *e)
-{
-	return ip_allowed(db, APIKEY_ALLOWLIST_KEY, ip, e);
 }
 
 const char *

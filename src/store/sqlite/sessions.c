@@ -21,7 +21,9 @@ static const char sql_auth[] =
 	"SELECT s.id_hash, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, "
 	"s.user_agent, s.idle_timeout_s, s.mfa, s.client_cert, u.id, u.email, u.display_name, u.role, u.status, "
 	"u.password_hash, u.must_change_password, u.password_changed_at, u.created_at, "
-	"u.updated_at, u.mfa_enabled, r.permissions FROM sessions s JOIN users u ON u.id = s.user_id "
+	"u.updated_at, u.mfa_enabled, r.permissions, "
+	"(SELECT value FROM settings WHERE key = '" KURA_SETTING_IP_ALLOWLIST "') "
+	"FROM sessions s JOIN users u ON u.id = s.user_id "
 	"LEFT JOIN roles r ON r.name = u.role WHERE s.id_hash = ?1";
 /* max(): of two requests racing on one session, the older time must not win. */
 static const char sql_touch[] =
@@ -123,7 +125,7 @@ out:
 
 enum kura_err
 kura_sqlite_session_auth(void *conn, const uint8_t id_hash[32], struct kura_session *s,
-			 struct kura_user *u)
+			 struct kura_user *u, char *allowlist, size_t n)
 {
 	struct kura_sqlite_conn *c = conn;
 	sqlite3_stmt *st = NULL;
@@ -141,6 +143,7 @@ kura_sqlite_session_auth(void *conn, const uint8_t id_hash[32], struct kura_sess
 		row_to_session(st, s);
 		kura_sqlite_row_to_user(st, 10, u);
 		kura_sqlite_row_role_perms(st, 10 + KURA_SQLITE_USER_NCOLS, u);
+		kura_sqlite_col_allowlist(st, 10 + KURA_SQLITE_USER_NCOLS + 1, allowlist, n);
 	} else if (rc == SQLITE_DONE) {
 		e = KURA_E_NOT_FOUND;
 	} else {

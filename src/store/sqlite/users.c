@@ -6,6 +6,7 @@
  */
 #include "sqlite_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "kura/crypto.h"
@@ -63,6 +64,15 @@ kura_sqlite_row_to_user(sqlite3_stmt *st, int off, struct kura_user *u)
 	u->created_at = sqlite3_column_int64(st, off + 8);
 	u->updated_at = sqlite3_column_int64(st, off + 9);
 	u->mfa_enabled = sqlite3_column_int(st, off + 10) != 0;
+}
+
+void
+kura_sqlite_col_allowlist(sqlite3_stmt *st, int col, char *out, size_t n)
+{
+	if ((size_t)sqlite3_column_bytes(st, col) >= n)
+		snprintf(out, n, "!");
+	else
+		kura_sqlite_col_text(st, col, out, n);
 }
 
 void
