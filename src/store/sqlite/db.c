@@ -755,6 +755,7 @@ kura_sqlite_open(const char *data_dir, unsigned max_conns_per_tenant, void **out
 	if (be->data_dir == NULL)
 		goto nomem;
 	be->max_conns = max_conns_per_tenant;
+	be->gen_fd = -1;
 	if (pthread_mutex_init(&be->mu, NULL) != 0)
 		goto nomem;
 	mu = true;
@@ -786,6 +787,9 @@ kura_sqlite_open(const char *data_dir, unsigned max_conns_per_tenant, void **out
 	if (e != KURA_OK)
 		goto out;
 	kura_sqlite_system_adopt(be, c);
+	/* Without the generation file every request reads its tenant row: slower, as correct. */
+	if (!kura_sqlite_tenant_cache_init(be))
+		kura_log(KURA_LOG_WARN, "tenant_cache_off", "dir=%s", data_dir);
 	*out = be;
 	be = NULL;
 	goto out;
@@ -814,6 +818,7 @@ kura_sqlite_close(void *p)
 		return;
 	kura_sqlite_pools_free(be);
 	kura_sqlite_pool_fini(&be->system);
+	kura_sqlite_tenant_cache_fini(be);
 	pthread_mutex_destroy(&be->mu);
 	free(be->data_dir);
 	free(be);

@@ -12,9 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "kura/crypto.h"
 #include "kura/log.h"
+
+static void tenants_changed(struct kura_sqlite_be *be);
 
 static const char sql_insert[] =
 	"INSERT INTO tenants (id, name, status, key_version, created_at, updated_at) "
@@ -219,6 +223,7 @@ kura_sqlite_tenant_create(void *p, const struct kura_tenant *t, const uint8_t *w
 	if (e != KURA_OK)
 		goto out;
 	in_tx = false;
+	tenants_changed(be);
 	kura_log(KURA_LOG_INFO, "store_tenant_created", "tenant=%s", t->id);
 out:
 	kura_sqlite_done(st);
@@ -348,6 +353,8 @@ kura_sqlite_tenant_set_status(void *p, const char *id, enum kura_tenant_status s
 	}
 	if (sqlite3_changes(c->db) == 0)
 		e = KURA_E_NOT_FOUND;
+	else
+		tenants_changed(be);
 out:
 	kura_sqlite_done(st);
 	kura_sqlite_release(be, c);
@@ -401,6 +408,114 @@ out:
 	return e;
 }
 
+/* ------------------------------------------------------------ tenant row cache */
+
+bool
+kura_sqlite_tenant_cache_init(struct kura_sqlite_be *be)
+{
+	char *path = NULL;
+
+	be->gen_fd = -1;
+	if (pthread_mutex_init(&be->tcache_mu, NULL) != 0)
+		return false;
+	if (asprintf(&path, "%s/tenants.gen", be->data_dir) < 0)
+		return false;
+	be->gen_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	free(path);
+	return be->gen_fd >= 0;
+}
+
+void
+kura_sqlite_tenant_cache_fini(struct kura_sqlite_be *be)
+{
+	if (be->gen_fd >= 0) {
+		close(be->gen_fd);
+		be->gen_fd = -1;
+	}
+	pthread_mutex_destroy(&be->tcache_mu);
+}
+
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The tenants generation now; false when it cannot be read (then nothing is cached). */
+static bool
+read_gen(struct kura_sqlite_be *be, uint64_t *gen)
+{
+	ssize_t n;
+
+	*gen = 0;
+	if (be->gen_fd < 0)
+		return false;
+	n = pread(be->gen_fd, gen, sizeof(*gen), 0);
+	/* an empty file (never changed since it was made) is generation 0 */
+	return n == 0 || n == (ssize_t)sizeof(*gen);
+}
+
+/*
+ * After a change to the tenants table has committed: a new generation, so
+ * that every process drops the rows it keeps. Random rather than counted:
+ * writers need no lock, and a read torn by a concurrent write is only
+ * another change. On failure every cached row is still dropped within
+ * KURA_TENANT_CACHE_TTL_US.
+ */
+static void
+tenants_changed(struct kura_sqlite_be *be)
+{
+	uint64_t gen;
+
+	kura_random_bytes(&gen, sizeof(gen));
+	pthread_mutex_lock(&be->tcache_mu);
+	memset(be->tcache, 0, sizeof(be->tcache));
+	pthread_mutex_unlock(&be->tcache_mu);
+	if (be->gen_fd < 0 || pwrite(be->gen_fd, &gen, sizeof(gen), 0) != (ssize_t)sizeof(gen))
+		kura_log(KURA_LOG_ERROR, "tenant_generation_write_failed", "dir=%s", be->data_dir);
+}
+
+static size_t
+cache_slot(const char *id)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (uint8_t)*id) * 16777619u;
+	return h % KURA_TENANT_CACHE_SLOTS;
+}
+
+static bool
+cache_get(struct kura_sqlite_be *be, const char *id, uint64_t gen, struct kura_tenant *t)
+{
+	const struct kura_tenant_cache_slot *s = &be->tcache[cache_slot(id)];
+	bool hit;
+
+	pthread_mutex_lock(&be->tcache_mu);
+	hit = s->t.id[0] != '\0' && s->gen == gen && strcmp(s->t.id, id) == 0 &&
+	      mono_us() - s->read_at_us < KURA_TENANT_CACHE_TTL_US;
+	if (hit)
+		*t = s->t;
+	pthread_mutex_unlock(&be->tcache_mu);
+	return hit;
+}
+
+/* gen: the generation read before the row was. */
+static void
+cache_put(struct kura_sqlite_be *be, const struct kura_tenant *t, uint64_t gen, int64_t read_at)
+{
+	struct kura_tenant_cache_slot *s = &be->tcache[cache_slot(t->id)];
+
+	pthread_mutex_lock(&be->tcache_mu);
+	s->t = *t;
+	s->gen = gen;
+	s->read_at_us = read_at;
+	pthread_mutex_unlock(&be->tcache_mu);
+}
+
 enum kura_err
 kura_sqlite_tenant_acquire(void *p, const char *id, struct kura_tenant *t, void **conn)
 {
@@ -409,12 +524,23 @@ kura_sqlite_tenant_acquire(void *p, const char *id, struct kura_tenant *t, void 
 	sqlite3_stmt *st = NULL;
 	enum kura_err e;
 	int rc;
+	struct kura_tenant row;
+	uint64_t gen = 0;
+	bool cacheable;
+	int64_t read_at;
 
 	*conn = NULL;
 	if (!kura_sqlite_tenant_id_ok(id)) {
 		e = KURA_E_NOT_FOUND;
 		goto out;
 	}
+	if (t == NULL)
+		t = &row;
+	/* The generation before the row: a change after this read is seen next time. */
+	cacheable = read_gen(be, &gen);
+	read_at = mono_us();
+	if (cacheable && cache_get(be, id, gen, t))
+		goto open;
 	/* Only a tenant system.db knows gets a handle, whatever lies on disk. */
 	e = kura_sqlite_system_acquire(be, &c);
 	if (e != KURA_OK)
@@ -432,13 +558,15 @@ kura_sqlite_tenant_acquire(void *p, const char *id, struct kura_tenant *t, void 
 		e = kura_sqlite_error(c, "tenant_acquire", rc);
 		goto out;
 	}
-	if (t != NULL)
-		row_to_tenant(st, t);
+	row_to_tenant(st, t);
 	kura_sqlite_done(st);
 	st = NULL;
+	if (cacheable)
+		cache_put(be, t, gen, read_at);
 	/* Give the system connection back before possibly waiting on the tenant pool. */
 	kura_sqlite_release(be, c);
 	c = NULL;
+open:
 	e = kura_sqlite_tenant_conn(be, id, &tc);
 	if (e != KURA_OK)
 		goto out;
@@ -504,8 +632,10 @@ kura_sqlite_tenant_key_rotate(void *p, const char *id, uint32_t version, const u
 	if (e != KURA_OK)
 		goto out;
 	e = kura_sqlite_commit(c);
-	if (e == KURA_OK)
+	if (e == KURA_OK) {
 		in_tx = false;
+		tenants_changed(be);
+	}
 out:
 	kura_sqlite_done(st);
 	if (in_tx)
@@ -607,6 +737,7 @@ kura_sqlite_tenant_delete(void *p, const char *id)
 		e = KURA_E_NOT_FOUND;
 		goto out;
 	}
+	tenants_changed(be);
 	kura_sqlite_done(st);
 	st = NULL;
 	/* Then the files, overwritten before they are unlinked. */

@@ -183,6 +183,52 @@ collect_tenant(void *ctx, const struct kura_tenant *t)
 	tn->n++;
 }
 
+/*
+ * The tenant rows a store keeps for authenticated requests: another
+ * process's change (the kura CLI, here a second store on the same
+ * directory) is seen by the very next acquire, never a cached row.
+ */
+static void
+test_tenant_rows_follow_another_process(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *s = open_store(f, 4), *cli = NULL;
+	struct kura_tenant_db *db = NULL;
+	struct kura_tenant got;
+	char err[256] = "";
+
+	make_tenant(s, "acme");
+	assert_int_equal(kura_store_open(ops, f->dir, 4, &cli, err, sizeof(err)), KURA_OK);
+	for (int round = 0; round < 3; round++) {
+		/* read twice: the second may come from what the store keeps */
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(kura_store_tenant_acquire_get(s, "acme", &got, &db), KURA_OK);
+			kura_store_tenant_release(db);
+			assert_int_equal(got.status, KURA_TENANT_ACTIVE);
+			assert_int_equal(got.key_version, (uint32_t)(1 + round));
+		}
+		assert_int_equal(kura_store_tenant_set_status(cli, "acme", KURA_TENANT_SUSPENDED, 5),
+				 KURA_OK);
+		assert_int_equal(kura_store_tenant_acquire_get(s, "acme", &got, &db), KURA_OK);
+		kura_store_tenant_release(db);
+		assert_int_equal(got.status, KURA_TENANT_SUSPENDED);
+		assert_int_equal(kura_store_tenant_set_status(cli, "acme", KURA_TENANT_ACTIVE, 6),
+				 KURA_OK);
+		/* a new data-key version is used at once */
+		assert_int_equal(kura_store_tenant_key_rotate(cli, "acme", (uint32_t)(2 + round),
+							      wrapped_a, sizeof(wrapped_a), 7),
+				 KURA_OK);
+	}
+	/* a tenant deleted by another process gets no handle */
+	assert_int_equal(kura_store_tenant_acquire_get(s, "acme", &got, &db), KURA_OK);
+	kura_store_tenant_release(db);
+	assert_int_equal(kura_store_tenant_delete(cli, "acme"), KURA_OK);
+	db = NULL;
+	assert_int_equal(kura_store_tenant_acquire_get(s, "acme", &got, &db), KURA_E_NOT_FOUND);
+	assert_null(db);
+	kura_store_close(cli);
+}
+
 static void
 test_tenant_create_get_list_status(void **state)
 {
@@ -1843,6 +1889,7 @@ main(void)
 	const struct CMUnitTest conformance[] = {
 		T(test_ping),
 		T(test_tenant_create_get_list_status),
+	T(test_tenant_rows_follow_another_process),
 		T(test_tenant_duplicate),
 		T(test_tenant_bad_ids),
 		T(test_tenant_key),
