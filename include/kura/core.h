@@ -114,6 +114,9 @@ void kura_catalog_cache_free(struct kura_catalog_cache *c); /* NULL is a no-op *
  */
 enum kura_err kura_catalog_get(struct kura_catalog_cache *cache, struct kura_tenant_db *db,
 			       const struct kura_catalog **out);
+/* The same, with the catalogue's version already read (version > 0; 0 = read it here). */
+enum kura_err kura_catalog_get_at(struct kura_catalog_cache *cache, struct kura_tenant_db *db,
+				  int64_t version, const struct kura_catalog **out);
 void kura_catalog_release(struct kura_catalog_cache *cache, const struct kura_catalog *cat);
 
 const struct kura_object *kura_catalog_object(const struct kura_catalog *cat, const char *name);

@@ -87,8 +87,8 @@ struct kura_principal {
 	char csrf_token[KURA_TOKEN_CHARS];
 	struct kura_tenant_db *db;    /* released when the request completes */
 	int64_t api_key_id;           /* the API key used (user = its creator); 0 = a session */
-	/* the allow-list for this kind of credential, read with it ("" = none) */
-	char ip_allowlist[KURA_IP_ALLOWLIST_TEXT_MAX];
+	/* read with the credential: its kind's IP allow-list, the catalogue version */
+	struct kura_auth_read auth_read;
 };
 
 struct kura_req {

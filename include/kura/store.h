@@ -47,6 +47,18 @@ enum kura_user_status { KURA_USER_ACTIVE = 0, KURA_USER_DISABLED = 1 };
 #define KURA_SETTING_IP_ALLOWLIST "ipAllowlist"
 #define KURA_SETTING_APIKEY_IP_ALLOWLIST "apiKeyIpAllowlist"
 
+/*
+ * What an authenticating look-up reads besides the credential and its user,
+ * in the same query: the tenant's IP allow-list for that kind of credential
+ * ("" when there is none; a value too long for the buffer is given as "!",
+ * which admits nobody -- never a cut list, which could name wider ranges)
+ * and the version of the tenant's CRM catalogue.
+ */
+struct kura_auth_read {
+	char ip_allowlist[KURA_IP_ALLOWLIST_TEXT_MAX];
+	int64_t catalog_version;
+};
+
 struct kura_tenant {
 	char id[KURA_TENANT_ID_MAX + 1];
 	char name[KURA_NAME_MAX + 1];
@@ -318,7 +330,7 @@ struct kura_store_ops {
 	enum kura_err (*session_create)(void *conn, const struct kura_session *s);
 	enum kura_err (*session_get)(void *conn, const uint8_t id_hash[32], struct kura_session *out);
 	enum kura_err (*session_auth)(void *conn, const uint8_t id_hash[32], struct kura_session *s,
-				      struct kura_user *u, char *allowlist, size_t n);
+				      struct kura_user *u, struct kura_auth_read *x);
 	enum kura_err (*session_touch)(void *conn, const uint8_t id_hash[32], int64_t now);
 	enum kura_err (*session_delete)(void *conn, const uint8_t id_hash[32]);
 	enum kura_err (*session_delete_user)(void *conn, int64_t user_id,
@@ -353,8 +365,8 @@ struct kura_store_ops {
 
 	enum kura_err (*apikey_create)(void *conn, struct kura_apikey *k);
 	enum kura_err (*apikey_auth)(void *conn, const uint8_t secret_hash[32],
-				     struct kura_apikey *k, struct kura_user *u, char *allowlist,
-				     size_t n);
+				     struct kura_apikey *k, struct kura_user *u,
+				     struct kura_auth_read *x);
 	enum kura_err (*apikey_list)(void *conn, int64_t user_id, kura_apikey_cb cb, void *ctx);
 	enum kura_err (*apikey_revoke)(void *conn, int64_t id, int64_t user_id, int64_t now);
 	enum kura_err (*apikey_touch)(void *conn, int64_t id, int64_t now, const char *ip);
@@ -484,14 +496,12 @@ enum kura_err kura_store_user_set_password(struct kura_tenant_db *db, int64_t id
 enum kura_err kura_store_session_create(struct kura_tenant_db *db, const struct kura_session *s);
 /*
  * The session and its user in one look-up (the hot path of every signed-in
- * request), with the tenant's ipAllowlist setting as of the same read
- * (allowlist, n bytes: "" when there is none; a value that does not fit is
- * given as "!", which admits nobody). KURA_E_NOT_FOUND when the session or
- * its user is missing.
+ * request), with x (ipAllowlist, catalogue version) as of the same read.
+ * KURA_E_NOT_FOUND when the session or its user is missing.
  */
 enum kura_err kura_store_session_auth(struct kura_tenant_db *db, const uint8_t id_hash[32],
-				      struct kura_session *s, struct kura_user *u, char *allowlist,
-				      size_t n);
+				      struct kura_session *s, struct kura_user *u,
+				      struct kura_auth_read *x);
 enum kura_err kura_store_session_get(struct kura_tenant_db *db, const uint8_t id_hash[32],
 				     struct kura_session *out);
 enum kura_err kura_store_session_touch(struct kura_tenant_db *db, const uint8_t id_hash[32],
@@ -612,13 +622,13 @@ enum kura_err kura_store_apikey_create(struct kura_tenant_db *db, struct kura_ap
 /*
  * The key whose secret hashes to secret_hash, and its creator (one read),
  * whatever their state: the caller checks revocation, expiry and the
- * creator's status; with the tenant's apiKeyIpAllowlist setting as of the
- * same read (as kura_store_session_auth). KURA_E_NOT_FOUND when there is
- * none; k and u zeroed on error.
+ * creator's status; with x (apiKeyIpAllowlist, catalogue version) as
+ * of the same read. KURA_E_NOT_FOUND when there is none; k and u zeroed on
+ * error.
  */
 enum kura_err kura_store_apikey_auth(struct kura_tenant_db *db, const uint8_t secret_hash[32],
-				     struct kura_apikey *k, struct kura_user *u, char *allowlist,
-				     size_t n);
+				     struct kura_apikey *k, struct kura_user *u,
+				     struct kura_auth_read *x);
 /* Calls cb for the keys of user_id (0 = every key of the tenant), newest first. */
 enum kura_err kura_store_apikey_list(struct kura_tenant_db *db, int64_t user_id,
 				     kura_apikey_cb cb, void *ctx);

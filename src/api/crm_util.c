@@ -54,7 +54,12 @@ kura_api_crm_begin(struct kura_req *r, struct kura_api_crm *c, const char *objec
 	enum kura_err e;
 
 	memset(c, 0, sizeof(*c));
-	e = kura_catalog_get(r->srv->catalogs, p->db, &c->cat);
+	/*
+	 * A GET uses the catalogue version read with its credential (one query
+	 * less); a change writes against the version it reads now.
+	 */
+	e = kura_catalog_get_at(r->srv->catalogs, p->db,
+				r->method == KURA_GET ? p->auth_read.catalog_version : 0, &c->cat);
 	if (e != KURA_OK) {
 		kura_reply_error(r, e, NULL);
 		return false;

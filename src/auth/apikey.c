@@ -140,8 +140,7 @@ kura_auth_apikey(struct kura_req *r, const char **msg)
 	if (kura_store_tenant_acquire_get(r->srv->store, p->tenant_id, &p->tenant, &p->db) !=
 	    KURA_OK)
 		goto out;
-	if (kura_store_apikey_auth(p->db, hash, &k, &p->user, p->ip_allowlist,
-				   sizeof(p->ip_allowlist)) != KURA_OK)
+	if (kura_store_apikey_auth(p->db, hash, &k, &p->user, &p->auth_read) != KURA_OK)
 		goto out;
 	if (k.revoked_at != 0 || (k.expires_at != 0 && now >= k.expires_at) ||
 	    p->user.status != KURA_USER_ACTIVE)

@@ -119,8 +119,7 @@ authenticate_session(struct kura_req *r, const char **msg)
 	if (kura_store_tenant_acquire_get(srv->store, p->tenant_id, t, &p->db) != KURA_OK)
 		goto out;
 	kura_sha256(secret, sizeof(secret), p->session_hash);
-	if (kura_store_session_auth(p->db, p->session_hash, &s, &p->user, p->ip_allowlist,
-				    sizeof(p->ip_allowlist)) != KURA_OK)
+	if (kura_store_session_auth(p->db, p->session_hash, &s, &p->user, &p->auth_read) != KURA_OK)
 		goto out;
 	/* The tenant's idle timeout, fixed into the session at sign-in, wins. */
 	if (s.idle_timeout_s > 0)
@@ -205,7 +204,7 @@ kura_auth_request(struct kura_req *r, const char **msg)
 	 * for API keys (whose own ranges were checked in apikey.c), each read in
 	 * the same query as the credential.
 	 */
-	if (!kura_settings_allowlist_admits(r->principal.ip_allowlist, r->ip)) {
+	if (!kura_settings_allowlist_admits(r->principal.auth_read.ip_allowlist, r->ip)) {
 		*msg = "this tenant does not accept requests from your address";
 		kura_req_audit_denied(r, KURA_E_IP_NOT_ALLOWED);
 		return KURA_E_IP_NOT_ALLOWED;

@@ -517,20 +517,29 @@ enum kura_err
 kura_catalog_get(struct kura_catalog_cache *cache, struct kura_tenant_db *db,
 		 const struct kura_catalog **out)
 {
+	return kura_catalog_get_at(cache, db, 0, out);
+}
+
+enum kura_err
+kura_catalog_get_at(struct kura_catalog_cache *cache, struct kura_tenant_db *db, int64_t known,
+		    const struct kura_catalog **out)
+{
 	const char *tenant = kura_store_tenant_id(db);
 	struct kura_catalog *cat = NULL;
 	struct slot *s = NULL, *victim;
 	void *conn;
 	const struct kura_crm_ops *ops = kura_store_crm(db, &conn);
-	int64_t version = 0;
+	int64_t version = known;
 	enum kura_err e;
 
 	*out = NULL;
 	if (ops == NULL || tenant == NULL)
 		return KURA_E_INTERNAL;
-	e = ops->catalog_version(conn, &version);
-	if (e != KURA_OK)
-		return e;
+	if (version <= 0) {
+		e = ops->catalog_version(conn, &version);
+		if (e != KURA_OK)
+			return e;
+	}
 	if (cache != NULL) {
 		pthread_mutex_lock(&cache->mu);
 		for (size_t i = 0; i < CACHE_SLOTS; i++) {

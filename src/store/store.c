@@ -381,7 +381,7 @@ kura_store_session_create(struct kura_tenant_db *db, const struct kura_session *
 
 enum kura_err
 kura_store_session_auth(struct kura_tenant_db *db, const uint8_t id_hash[32],
-			struct kura_session *sess, struct kura_user *u, char *allowlist, size_t n)
+			struct kura_session *sess, struct kura_user *u, struct kura_auth_read *x)
 {
 	enum kura_err e;
 
@@ -389,10 +389,9 @@ kura_store_session_auth(struct kura_tenant_db *db, const uint8_t id_hash[32],
 		memset(sess, 0, sizeof(*sess));
 	if (u != NULL)
 		memset(u, 0, sizeof(*u));
-	if (db == NULL || id_hash == NULL || sess == NULL || u == NULL || allowlist == NULL ||
-	    n < 2)
+	if (db == NULL || id_hash == NULL || sess == NULL || u == NULL || x == NULL)
 		return KURA_E_INTERNAL;
-	e = db->store->ops->session_auth(db->conn, id_hash, sess, u, allowlist, n);
+	e = db->store->ops->session_auth(db->conn, id_hash, sess, u, x);
 	if (e != KURA_OK) {
 		memset(sess, 0, sizeof(*sess));
 		memset(u, 0, sizeof(*u));
@@ -732,16 +731,15 @@ kura_store_apikey_create(struct kura_tenant_db *db, struct kura_apikey *k)
 
 enum kura_err
 kura_store_apikey_auth(struct kura_tenant_db *db, const uint8_t secret_hash[32],
-		       struct kura_apikey *k, struct kura_user *u, char *allowlist, size_t n)
+		       struct kura_apikey *k, struct kura_user *u, struct kura_auth_read *x)
 {
 	if (k != NULL)
 		memset(k, 0, sizeof(*k));
 	if (u != NULL)
 		memset(u, 0, sizeof(*u));
-	if (db == NULL || secret_hash == NULL || k == NULL || u == NULL || allowlist == NULL ||
-	    n < 2)
+	if (db == NULL || secret_hash == NULL || k == NULL || u == NULL || x == NULL)
 		return KURA_E_INTERNAL;
-	return db->store->ops->apikey_auth(db->conn, secret_hash, k, u, allowlist, n);
+	return db->store->ops->apikey_auth(db->conn, secret_hash, k, u, x);
 }
 
 enum kura_err

@@ -28,7 +28,8 @@ static const char sql_auth[] =
 	"SELECT " APIKEY_COLS ", u.id, u.email, u.display_name, u.role, u.status, "
 	"u.password_hash, u.must_change_password, u.password_changed_at, u.created_at, "
 	"u.updated_at, u.mfa_enabled, r.permissions, "
-	"(SELECT value FROM settings WHERE key = '" KURA_SETTING_APIKEY_IP_ALLOWLIST "') "
+	"(SELECT value FROM settings WHERE key = '" KURA_SETTING_APIKEY_IP_ALLOWLIST "'), "
+	"(SELECT version FROM catalog_meta WHERE id = 1) "
 	"FROM api_keys k JOIN users u ON u.id = k.user_id "
 	"LEFT JOIN roles r ON r.name = u.role WHERE k.secret_hash = ?1";
 /* ?1 = 0: every key of the tenant. */
@@ -131,7 +132,7 @@ out:
 
 enum kura_err
 kura_sqlite_apikey_auth(void *conn, const uint8_t secret_hash[32], struct kura_apikey *k,
-			struct kura_user *u, char *allowlist, size_t n)
+			struct kura_user *u, struct kura_auth_read *x)
 {
 	struct kura_sqlite_conn *c = conn;
 	sqlite3_stmt *st = NULL;
@@ -149,7 +150,7 @@ kura_sqlite_apikey_auth(void *conn, const uint8_t secret_hash[32], struct kura_a
 		row_to_key(st, k);
 		kura_sqlite_row_to_user(st, APIKEY_NCOLS, u);
 		kura_sqlite_row_role_perms(st, APIKEY_NCOLS + KURA_SQLITE_USER_NCOLS, u);
-		kura_sqlite_col_allowlist(st, APIKEY_NCOLS + KURA_SQLITE_USER_NCOLS + 1, allowlist, n);
+		kura_sqlite_auth_read(st, APIKEY_NCOLS + KURA_SQLITE_USER_NCOLS + 1, x);
 	} else if (rc == SQLITE_DONE) {
 		e = KURA_E_NOT_FOUND;
 	} else {

@@ -22,7 +22,8 @@ static const char sql_auth[] =
 	"s.user_agent, s.idle_timeout_s, s.mfa, s.client_cert, u.id, u.email, u.display_name, u.role, u.status, "
 	"u.password_hash, u.must_change_password, u.password_changed_at, u.created_at, "
 	"u.updated_at, u.mfa_enabled, r.permissions, "
-	"(SELECT value FROM settings WHERE key = '" KURA_SETTING_IP_ALLOWLIST "') "
+	"(SELECT value FROM settings WHERE key = '" KURA_SETTING_IP_ALLOWLIST "'), "
+	"(SELECT version FROM catalog_meta WHERE id = 1) "
 	"FROM sessions s JOIN users u ON u.id = s.user_id "
 	"LEFT JOIN roles r ON r.name = u.role WHERE s.id_hash = ?1";
 /* max(): of two requests racing on one session, the older time must not win. */
@@ -125,7 +126,7 @@ out:
 
 enum kura_err
 kura_sqlite_session_auth(void *conn, const uint8_t id_hash[32], struct kura_session *s,
-			 struct kura_user *u, char *allowlist, size_t n)
+			 struct kura_user *u, struct kura_auth_read *x)
 {
 	struct kura_sqlite_conn *c = conn;
 	sqlite3_stmt *st = NULL;
@@ -143,7 +144,7 @@ kura_sqlite_session_auth(void *conn, const uint8_t id_hash[32], struct kura_sess
 		row_to_session(st, s);
 		kura_sqlite_row_to_user(st, 10, u);
 		kura_sqlite_row_role_perms(st, 10 + KURA_SQLITE_USER_NCOLS, u);
-		kura_sqlite_col_allowlist(st, 10 + KURA_SQLITE_USER_NCOLS + 1, allowlist, n);
+		kura_sqlite_auth_read(st, 10 + KURA_SQLITE_USER_NCOLS + 1, x);
 	} else if (rc == SQLITE_DONE) {
 		e = KURA_E_NOT_FOUND;
 	} else {

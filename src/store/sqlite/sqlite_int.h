@@ -342,19 +342,15 @@ enum kura_err kura_sqlite_user_count_active_role(void *conn, const char *role, i
 enum kura_err kura_sqlite_session_list_user(void *conn, int64_t user_id, kura_session_cb cb,
 					    void *ctx);
 enum kura_err kura_sqlite_session_auth(void *conn, const uint8_t id_hash[32],
-				       struct kura_session *s, struct kura_user *u, char *allowlist,
-				       size_t n);
+				       struct kura_session *s, struct kura_user *u,
+				       struct kura_auth_read *x);
 /* Row readers shared by users.c and sessions.c; columns start at off. */
 #define KURA_SQLITE_USER_NCOLS 11
 void kura_sqlite_row_to_user(sqlite3_stmt *st, int off, struct kura_user *u);
 /* The role's permissions column of an authenticating read (NULL: a built-in role). */
 void kura_sqlite_row_role_perms(sqlite3_stmt *st, int col, struct kura_user *u);
-/*
- * An allow-list setting read with an authenticating read: "" for NULL (no
- * such setting); a value that does not fit in n bytes becomes "!", which no
- * address matches -- never a cut list, which could name wider ranges.
- */
-void kura_sqlite_col_allowlist(sqlite3_stmt *st, int col, char *out, size_t n);
+/* Columns col (the allow-list setting) and col + 1 (catalogue version) into x. */
+void kura_sqlite_auth_read(sqlite3_stmt *st, int col, struct kura_auth_read *x);
 enum kura_err kura_sqlite_session_get(void *conn, const uint8_t id_hash[32],
 				      struct kura_session *out);
 enum kura_err kura_sqlite_session_touch(void *conn, const uint8_t id_hash[32], int64_t now);
@@ -383,8 +379,8 @@ enum kura_err kura_sqlite_notice_list(void *be, const char *tenant_id, int64_t n
 /* apikeys.c */
 enum kura_err kura_sqlite_apikey_create(void *conn, struct kura_apikey *k);
 enum kura_err kura_sqlite_apikey_auth(void *conn, const uint8_t secret_hash[32],
-				      struct kura_apikey *k, struct kura_user *u, char *allowlist,
-				      size_t n);
+				      struct kura_apikey *k, struct kura_user *u,
+				      struct kura_auth_read *x);
 enum kura_err kura_sqlite_apikey_list(void *conn, int64_t user_id, kura_apikey_cb cb, void *ctx);
 enum kura_err kura_sqlite_apikey_revoke(void *conn, int64_t id, int64_t user_id, int64_t now);
 enum kura_err kura_sqlite_apikey_touch(void *conn, int64_t id, int64_t now, const char *ip);

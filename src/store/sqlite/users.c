@@ -67,12 +67,14 @@ kura_sqlite_row_to_user(sqlite3_stmt *st, int off, struct kura_user *u)
 }
 
 void
-kura_sqlite_col_allowlist(sqlite3_stmt *st, int col, char *out, size_t n)
+kura_sqlite_auth_read(sqlite3_stmt *st, int col, struct kura_auth_read *x)
 {
-	if ((size_t)sqlite3_column_bytes(st, col) >= n)
-		snprintf(out, n, "!");
+	/* NULL (no such setting) reads as "" */
+	if ((size_t)sqlite3_column_bytes(st, col) >= sizeof(x->ip_allowlist))
+		snprintf(x->ip_allowlist, sizeof(x->ip_allowlist), "!");
 	else
-		kura_sqlite_col_text(st, col, out, n);
+		kura_sqlite_col_text(st, col, x->ip_allowlist, sizeof(x->ip_allowlist));
+	x->catalog_version = sqlite3_column_int64(st, col + 1);
 }
 
 void

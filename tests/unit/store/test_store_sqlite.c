@@ -569,15 +569,17 @@ test_sessions(void **state)
 		struct kura_user u;
 		uint8_t none[32];
 
-		char al[KURA_IP_ALLOWLIST_TEXT_MAX], big[KURA_IP_ALLOWLIST_TEXT_MAX + 8];
+		struct kura_auth_read ar;
+		char big[KURA_IP_ALLOWLIST_TEXT_MAX + 8];
 
-		assert_int_equal(kura_store_session_auth(db, se.id_hash, &got, &u, al, sizeof(al)),
+		assert_int_equal(kura_store_session_auth(db, se.id_hash, &got, &u, &ar),
 				 KURA_OK);
 		assert_memory_equal(got.id_hash, se.id_hash, 32);
 		assert_true(got.expires_at == 9000);
 		assert_true(u.id == uid);
 		assert_string_equal(u.email, "a@example.com");
-		assert_string_equal(al, ""); /* no ipAllowlist setting */
+		assert_string_equal(ar.ip_allowlist, ""); /* no ipAllowlist setting */
+		assert_true(ar.catalog_version >= 1);       /* read with it */
 		/* the session's list comes with it; the API keys' list is not the session's */
 		assert_int_equal(kura_store_setting_put(db, KURA_SETTING_IP_ALLOWLIST, "10.0.0.0/8",
 							1),
@@ -585,21 +587,21 @@ test_sessions(void **state)
 		assert_int_equal(kura_store_setting_put(db, KURA_SETTING_APIKEY_IP_ALLOWLIST,
 							"192.0.2.0/24", 1),
 				 KURA_OK);
-		assert_int_equal(kura_store_session_auth(db, se.id_hash, &got, &u, al, sizeof(al)),
+		assert_int_equal(kura_store_session_auth(db, se.id_hash, &got, &u, &ar),
 				 KURA_OK);
-		assert_string_equal(al, "10.0.0.0/8");
+		assert_string_equal(ar.ip_allowlist, "10.0.0.0/8");
 		/* a value too long for the buffer is never cut (a cut range could be wider) */
 		memset(big, '1', sizeof(big) - 1);
 		big[sizeof(big) - 1] = '\0';
 		assert_int_equal(kura_store_setting_put(db, KURA_SETTING_IP_ALLOWLIST, big, 1),
 				 KURA_OK);
-		assert_int_equal(kura_store_session_auth(db, se.id_hash, &got, &u, al, sizeof(al)),
+		assert_int_equal(kura_store_session_auth(db, se.id_hash, &got, &u, &ar),
 				 KURA_OK);
-		assert_string_equal(al, "!");
+		assert_string_equal(ar.ip_allowlist, "!");
 		assert_int_equal(kura_store_setting_put(db, KURA_SETTING_IP_ALLOWLIST, "", 1),
 				 KURA_OK);
 		memset(none, 0x99, sizeof(none));
-		assert_int_equal(kura_store_session_auth(db, none, &got, &u, al, sizeof(al)),
+		assert_int_equal(kura_store_session_auth(db, none, &got, &u, &ar),
 				 KURA_E_NOT_FOUND);
 		assert_true(u.id == 0 && got.user_id == 0 && u.email[0] == '\0');
 	}
@@ -1568,7 +1570,7 @@ test_apikeys(void **state)
 	struct kura_apikey k, got;
 	struct kura_user u;
 	uint8_t h[32];
-	char al[KURA_IP_ALLOWLIST_TEXT_MAX];
+	struct kura_auth_read ar;
 	int64_t alice, bob, kid;
 	int n;
 
@@ -1595,13 +1597,13 @@ test_apikeys(void **state)
 	assert_int_equal(kura_store_apikey_create(db, &k), KURA_OK);
 
 	memset(h, 0x11, sizeof(h));
-	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u, al, sizeof(al)), KURA_OK);
-	assert_string_equal(al, "");
+	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u, &ar), KURA_OK);
+	assert_string_equal(ar.ip_allowlist, "");
 	assert_int_equal(kura_store_setting_put(db, KURA_SETTING_APIKEY_IP_ALLOWLIST,
 						"192.0.2.0/24,2001:db8::/32", 1),
 			 KURA_OK);
-	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u, al, sizeof(al)), KURA_OK);
-	assert_string_equal(al, "192.0.2.0/24,2001:db8::/32");
+	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u, &ar), KURA_OK);
+	assert_string_equal(ar.ip_allowlist, "192.0.2.0/24,2001:db8::/32");
 	assert_int_equal(got.id, kid);
 	assert_int_equal(u.id, alice);
 	assert_string_equal(u.email, "alice@acme.example");
@@ -1613,10 +1615,10 @@ test_apikeys(void **state)
 	assert_int_equal(got.revoked_at, 0);
 	assert_int_equal(got.last_used_at, 0);
 	/* another tenant's store does not know it; out-params zeroed */
-	assert_int_equal(kura_store_apikey_auth(other, h, &got, &u, al, sizeof(al)), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_apikey_auth(other, h, &got, &u, &ar), KURA_E_NOT_FOUND);
 	assert_true(all_zero(&got, sizeof(got)) && all_zero(&u, sizeof(u)));
 	memset(h, 0x33, sizeof(h));
-	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u, al, sizeof(al)), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u, &ar), KURA_E_NOT_FOUND);
 	assert_true(all_zero(&got, sizeof(got)) && all_zero(&u, sizeof(u)));
 
 	n = 0;
@@ -1633,7 +1635,7 @@ test_apikeys(void **state)
 	/* an older time never wins */
 	assert_int_equal(kura_store_apikey_touch(db, kid, 1700000000000150, "10.1.2.4"), KURA_OK);
 	memset(h, 0x11, sizeof(h));
-	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u, al, sizeof(al)), KURA_OK);
+	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u, &ar), KURA_OK);
 	assert_int_equal(got.last_used_at, 1700000000000200);
 
 	/* only the owner (or user_id 0) revokes; other tenants cannot */
@@ -1641,12 +1643,12 @@ test_apikeys(void **state)
 	assert_int_equal(kura_store_apikey_revoke(other, kid, 0, 1700000000000300), KURA_E_NOT_FOUND);
 	assert_int_equal(kura_store_apikey_revoke(db, kid, alice, 1700000000000300), KURA_OK);
 	assert_int_equal(kura_store_apikey_revoke(db, kid, 0, 1700000000000400), KURA_OK);
-	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u, al, sizeof(al)), KURA_OK);
+	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u, &ar), KURA_OK);
 	assert_int_equal(got.revoked_at, 1700000000000300);
 
 	/* keys die with their creator */
 	assert_int_equal(kura_store_user_delete(db, alice), KURA_OK);
-	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u, al, sizeof(al)), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_apikey_auth(db, h, &got, &u, &ar), KURA_E_NOT_FOUND);
 	n = 0;
 	assert_int_equal(kura_store_apikey_list(db, 0, count_key, &n), KURA_OK);
 	assert_int_equal(n, 1);
