@@ -436,6 +436,13 @@ enum kura_err kura_housekeeper_new(struct kura_store *store, struct kura_field_k
  * tenant's records have doubled (and grown by 1,000) since the last one.
  */
 void kura_housekeeping_round(struct kura_housekeeper *h);
+/*
+ * What the housekeeper thread does every minute between rounds (rounds
+ * every housekeeping_seconds): the ANALYZE of a tenant whose records have
+ * doubled since its last one, or that was never analysed and holds 1,000
+ * records; nothing else.
+ */
+void kura_housekeeping_stats_round(struct kura_housekeeper *h);
 /* Requests run well within this: after it, nothing writes under a key that is no longer current. */
 #define KURA_REKEY_SETTLE_SECONDS 300
 /* What the rounds of h did so far (for tests and logs). */
