@@ -703,6 +703,8 @@ filter_sql(struct kura_buf *sql, struct binds *b, const struct kura_filter *f, b
 	return e;
 }
 
+static bool blocked(int64_t driver, const struct kura_filter *f);
+
 /* FROM and WHERE of a search, shared by its SELECT and its count (driver: see pick_driver). */
 static enum kura_err
 from_where(struct kura_buf *sql, struct binds *b, const struct kura_search *q, bool paging,
@@ -741,8 +743,7 @@ from_where(struct kura_buf *sql, struct binds *b, const struct kura_search *q, b
 					e = kura_buf_printf(sql, " AND ");
 				if (e == KURA_OK)
 					e = filter_sql(sql, b, &grp->filters[i],
-						       driver != 0 && sargable(&grp->filters[i]) &&
-							       grp->filters[i].prop_id != driver);
+						       blocked(driver, &grp->filters[i]));
 			}
 			if (e == KURA_OK && grp->n == 0)
 				e = kura_buf_printf(sql, "1");
@@ -797,20 +798,26 @@ count_budget(void *arg)
 }
 
 /*
- * Which index a search of one AND group walks. Without histograms (Debian's
- * SQLite has no STAT4) the planner guesses how many rows a range keeps:
- * with statistics it takes a date range over an EQ on a prefecture (62,000
- * entries instead of 6,500 at 1M contacts), without them an EQ on a
- * five-value enumeration over a 90-day range (140,000 instead of 20,000).
- * So when two or more indexed properties are filtered, their indexes race:
- * an index-only scan of each property's own filters, stepped in turn, and
- * the first to finish has the fewest entries -- it costs about the number
- * of candidates times the smallest match count, bounded by PROBE_STEPS_MAX
- * steps in all (past it the planner decides). Returns the winner's
- * property id, or 0 (no race, no winner, or an error: the planner decides).
+ * Which index a search of one AND group walks, when it filters two or more
+ * properties with ordinary indexes and has no sorts. Results come in id
+ * order, and an EQ (or IN) walks its index in id order too: LIMIT stops
+ * after the first page of matches, and the count stops at its budget. A
+ * range walks its index in value order: every entry must be read and its
+ * row fetched before the page can be sorted. Debian's SQLite (no STAT4
+ * histograms) cannot see this and guesses range sizes: with statistics it
+ * took a 5-year birth-date range (62,000 entries at 1M contacts) over an
+ * EQ on a prefecture (6,500, a page after ~340). So an EQ drives -- the
+ * ranges are written +col, which keeps the planner off their indexes --
+ * unless a range is small: then reading it whole is cheaper than an EQ
+ * walk that may find the range's few matches only far down. A range is
+ * probed with one index-only count that stops past RANGE_SMALL entries.
+ * Returns DRIVE_EQ, DRIVE_NONE (the planner decides) or the id of the
+ * small range's property (every other indexed filter is written +col).
  */
-#define PROBE_PROPS_MAX 4
-#define PROBE_STEPS_MAX 120000
+#define RANGE_SMALL 2000
+#define DRIVE_NONE 0
+#define DRIVE_EQ (-1)
+#define PROBE_PROPS_MAX 8
 
 static bool
 plain_index(struct kura_sqlite_conn *c, int64_t object_id, int64_t prop_id)
@@ -831,20 +838,62 @@ plain_index(struct kura_sqlite_conn *c, int64_t object_id, int64_t prop_id)
 	return yes;
 }
 
+static bool
+is_eq(const struct kura_filter *f)
+{
+	return f->op == KURA_OP_EQ || f->op == KURA_OP_IN;
+}
+
+/* Entries of prop's index that its range filters keep, counted up to RANGE_SMALL + 1; -1 on error. */
+static int64_t
+range_entries(struct kura_sqlite_conn *c, const struct kura_search *q, int64_t prop)
+{
+	const struct kura_filter_group *g = &q->groups[0];
+	struct binds *b = calloc(1, sizeof(*b));
+	struct kura_buf sql;
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+	int64_t n = -1;
+	bool first = true;
+
+	if (b == NULL)
+		return -1;
+	kura_buf_init(&sql, SQL_MAX);
+	e = kura_buf_printf(&sql,
+			    "SELECT count(*) FROM (SELECT 1 FROM r_%lld r INDEXED BY x_%lld_%lld WHERE ",
+			    (long long)q->object_id, (long long)q->object_id, (long long)prop);
+	for (size_t i = 0; e == KURA_OK && i < g->n; i++) {
+		if (!sargable(&g->filters[i]) || g->filters[i].prop_id != prop)
+			continue;
+		if (!first)
+			e = kura_buf_printf(&sql, " AND ");
+		first = false;
+		if (e == KURA_OK)
+			e = filter_sql(&sql, b, &g->filters[i], false);
+	}
+	if (e == KURA_OK)
+		e = kura_buf_printf(&sql, " LIMIT %d)", RANGE_SMALL + 1);
+	if (e == KURA_OK)
+		e = prepare_bound(c, sql.data, b, &st);
+	if (e == KURA_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	kura_sqlite_done(st);
+	kura_buf_free(&sql);
+	free_binds(b);
+	free(b);
+	return n;
+}
+
 static int64_t
 pick_driver(struct kura_sqlite_conn *c, const struct kura_search *q)
 {
 	const struct kura_filter_group *g;
-	int64_t props[PROBE_PROPS_MAX];
-	sqlite3_stmt *st[PROBE_PROPS_MAX] = {NULL};
-	struct binds *pb[PROBE_PROPS_MAX] = {NULL};
-	size_t np = 0, nst = 0, steps = 0;
-	int64_t winner = 0;
-	struct kura_buf sql;
-	bool over = false;
+	int64_t props[PROBE_PROPS_MAX], best = 0, best_n = RANGE_SMALL + 1;
+	bool eq[PROBE_PROPS_MAX] = {false}, any_eq = false, any_range = false;
+	size_t np = 0;
 
 	if (q->ngroups != 1 || q->match != NULL || q->list_id != 0 || q->nsorts != 0)
-		return 0;
+		return DRIVE_NONE;
 	g = &q->groups[0];
 	for (size_t i = 0; i < g->n; i++) {
 		size_t k = 0;
@@ -853,73 +902,51 @@ pick_driver(struct kura_sqlite_conn *c, const struct kura_search *q)
 			continue;
 		while (k < np && props[k] != g->filters[i].prop_id)
 			k++;
-		if (k < np)
-			continue;
-		if (np == PROBE_PROPS_MAX)
-			return 0;
-		props[np++] = g->filters[i].prop_id;
+		if (k == np) {
+			if (np == PROBE_PROPS_MAX)
+				return DRIVE_NONE;
+			props[np++] = g->filters[i].prop_id;
+		}
+		eq[k] = eq[k] || is_eq(&g->filters[i]);
 	}
 	if (np < 2)
-		return 0;
-	kura_buf_init(&sql, SQL_MAX);
-	for (size_t k = 0; k < np && !over; k++) {
-		enum kura_err e;
-		bool first = true;
-
-		if (!plain_index(c, q->object_id, props[k]))
+		return DRIVE_NONE;
+	/* only properties with an ordinary index take part */
+	for (size_t k = 0; k < np; k++) {
+		if (!plain_index(c, q->object_id, props[k])) {
+			props[k] = 0;
 			continue;
-		pb[nst] = calloc(1, sizeof(*pb[nst]));
-		if (pb[nst] == NULL)
-			break;
-		kura_buf_reset(&sql);
-		e = kura_buf_printf(&sql, "SELECT 1 FROM r_%lld r INDEXED BY x_%lld_%lld WHERE ",
-				    (long long)q->object_id, (long long)q->object_id,
-				    (long long)props[k]);
-		for (size_t i = 0; e == KURA_OK && i < g->n; i++) {
-			if (!sargable(&g->filters[i]) || g->filters[i].prop_id != props[k])
-				continue;
-			if (!first)
-				e = kura_buf_printf(&sql, " AND ");
-			first = false;
-			if (e == KURA_OK)
-				e = filter_sql(&sql, pb[nst], &g->filters[i], false);
 		}
-		if (e == KURA_OK)
-			e = prepare_bound(c, sql.data, pb[nst], &st[nst]);
-		if (e != KURA_OK) {
-			over = true;
-			break;
-		}
-		props[nst] = props[k];
-		nst++;
+		any_eq = any_eq || eq[k];
+		any_range = any_range || !eq[k];
 	}
-	/* one index (the others not indexed): the planner has nothing to mistake */
-	while (!over && nst >= 2 && winner == 0 && steps < PROBE_STEPS_MAX) {
-		for (size_t k = 0; k < nst; k++) {
-			int rc = sqlite3_step(st[k]);
+	if (!any_eq || !any_range)
+		return DRIVE_NONE;
+	for (size_t k = 0; k < np; k++) {
+		int64_t n;
 
-			steps++;
-			if (rc == SQLITE_DONE) {
-				winner = props[k];
-				break;
-			}
-			if (rc != SQLITE_ROW) {
-				over = true;
-				break;
-			}
+		if (props[k] == 0 || eq[k])
+			continue;
+		n = range_entries(c, q, props[k]);
+		if (n < 0)
+			return DRIVE_NONE;
+		if (n < best_n) {
+			best_n = n;
+			best = props[k];
 		}
-		if (over)
-			break;
 	}
-	for (size_t k = 0; k < nst; k++)
-		kura_sqlite_done(st[k]);
-	for (size_t k = 0; k < PROBE_PROPS_MAX; k++) {
-		if (pb[k] != NULL)
-			free_binds(pb[k]);
-		free(pb[k]);
-	}
-	kura_buf_free(&sql);
-	return over ? 0 : winner;
+	return best != 0 ? best : DRIVE_EQ;
+}
+
+/* Whether filter f is written +col under driver (see pick_driver). */
+static bool
+blocked(int64_t driver, const struct kura_filter *f)
+{
+	if (driver == DRIVE_NONE || !sargable(f))
+		return false;
+	if (driver == DRIVE_EQ)
+		return !is_eq(f);
+	return f->prop_id != driver;
 }
 
 enum kura_err
