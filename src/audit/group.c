@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "audit_int.h"
+#include "kura/clock.h"
 #include "kura/audit.h"
 #include "kura/log.h"
 
@@ -95,15 +96,6 @@ struct kura_audit_group {
  * write lock cannot be had).
  */
 #define GROUP_BUSY_LIMIT_US (30LL * 1000000)
-
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 enum kura_err
 kura_audit_group_new(struct kura_audit_group **out)
@@ -352,7 +344,7 @@ commit_tenant(struct kura_audit_group *g, struct async_item **items, struct asyn
 	err = kura_store_tenant_acquire(g->store, tenant, &db);
 	if (err == KURA_OK)
 		err = kura_store_begin_nowait(db);
-	if (err == KURA_E_BUSY && mono_us() - mine->queued_us < GROUP_BUSY_LIMIT_US) {
+	if (err == KURA_E_BUSY && kura_mono_us() - mine->queued_us < GROUP_BUSY_LIMIT_US) {
 		kura_store_tenant_release(db);
 		**retry = mine;
 		*retry = mtail;
@@ -480,7 +472,7 @@ kura_audit_append_async(struct kura_audit_group *g, const char *tenant,
 	memcpy(it->tenant, tenant, strlen(tenant) + 1);
 	it->done = done;
 	it->ctx = ctx;
-	it->queued_us = mono_us();
+	it->queued_us = kura_mono_us();
 	/* A malformed entry is refused here, before it can share a transaction. */
 	err = kura_audit_prepare(&it->e, &it->set_ts);
 	if (err != KURA_OK) {

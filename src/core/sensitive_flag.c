@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kura/clock.h"
 #include "kura/core.h"
 
 /*
@@ -24,15 +25,6 @@
  * types), and requests wait for the write lock meanwhile.
  */
 #define STEP_BUDGET_US 150000
-
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static bool
 textual(const struct kura_prop *p)
@@ -203,7 +195,7 @@ turn_history(const struct kura_rec_ctx *x, const struct kura_prop *p, struct bat
 	enum kura_err e = KURA_OK;
 
 	for (size_t i = 0; e == KURA_OK && i < b->n; i++) {
-		if (started != 0 && i > 0 && mono_us() - started > STEP_BUDGET_US)
+		if (started != 0 && i > 0 && kura_mono_us() - started > STEP_BUDGET_US)
 			break;
 		json_error_t je;
 		json_t *changes = json_loads(b->texts[i], 0, &je), *v, *nv = NULL;
@@ -272,11 +264,11 @@ kura_sensitive_flag_step(const struct kura_rec_ctx *x, const struct kura_prop *p
 	e = ops->prop_values_form(conn, x->obj->row.id, p->row.id, false, max, collect_value, &b);
 	if (e == KURA_OK)
 		e = b.e;
-	started = mono_us();
+	started = kura_mono_us();
 	for (size_t i = 0; e == KURA_OK && i < b.n; i++) {
 		struct kura_val ct, blind;
 
-		if (i > 0 && mono_us() - started > STEP_BUDGET_US) {
+		if (i > 0 && kura_mono_us() - started > STEP_BUDGET_US) {
 			b.n = i;
 			out_of_time = true;
 			break;

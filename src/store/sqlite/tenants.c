@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kura/clock.h"
 #include "kura/crypto.h"
 #include "kura/log.h"
 
@@ -435,15 +436,6 @@ kura_sqlite_tenant_cache_fini(struct kura_sqlite_be *be)
 	pthread_mutex_destroy(&be->tcache_mu);
 }
 
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* The tenants generation now; false when it cannot be read (then nothing is cached). */
 static bool
 read_gen(struct kura_sqlite_be *be, uint64_t *gen)
@@ -496,7 +488,7 @@ cache_get(struct kura_sqlite_be *be, const char *id, uint64_t gen, struct kura_t
 
 	pthread_mutex_lock(&be->tcache_mu);
 	hit = s->t.id[0] != '\0' && s->gen == gen && strcmp(s->t.id, id) == 0 &&
-	      mono_us() - s->read_at_us < KURA_TENANT_CACHE_TTL_US;
+	      kura_mono_us() - s->read_at_us < KURA_TENANT_CACHE_TTL_US;
 	if (hit)
 		*t = s->t;
 	pthread_mutex_unlock(&be->tcache_mu);
@@ -538,7 +530,7 @@ kura_sqlite_tenant_acquire(void *p, const char *id, struct kura_tenant *t, void 
 		t = &row;
 	/* The generation before the row: a change after this read is seen next time. */
 	cacheable = read_gen(be, &gen);
-	read_at = mono_us();
+	read_at = kura_mono_us();
 	if (cacheable && cache_get(be, id, gen, t))
 		goto open;
 	/* Only a tenant system.db knows gets a handle, whatever lies on disk. */
