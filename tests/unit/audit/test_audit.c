@@ -6,7 +6,6 @@
  * append-only triggers first, as they could), and check that verify names
  * the right seq. The last group checks that no field outgrows its bound.
  */
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +18,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 #include <sqlite3.h>
 
 #include "kura/audit.h"
@@ -33,12 +34,6 @@ struct fx {
 	struct kura_keyring *k;
 	struct kura_store *s;
 };
-
-static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static void
 reopen(struct fx *f)
@@ -77,13 +72,11 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
 	char err[256] = "";
 
 	if (f == NULL || kura_crypto_init() != KURA_OK)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/kura-audit-XXXXXX", tmp != NULL ? tmp : "/tmp");
-	if (mkdtemp(f->dir) == NULL)
+	if (kura_test_mkdtemp(f->dir, sizeof(f->dir), "kura-audit") != 0)
 		return -1;
 	snprintf(f->mk, sizeof(f->mk), "%s/master.key", f->dir);
 	if (kura_master_key_create(f->mk) != KURA_OK ||
@@ -103,7 +96,7 @@ teardown(void **state)
 
 	kura_store_close(f->s);
 	kura_keyring_free(f->k);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	kura_test_rmtree(f->dir);
 	free(f);
 	return 0;
 }

@@ -1,4 +1,3 @@
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,17 +7,10 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "crm_fixture.h"
 #include "kura/clock.h"
-
-static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static enum kura_err
 fetch(void *ctx, const char *tenant, uint32_t version, uint8_t *out, size_t cap, size_t *len)
@@ -29,7 +21,6 @@ fetch(void *ctx, const char *tenant, uint32_t version, uint8_t *out, size_t cap,
 int
 crm_fx_open(struct crm_fx *f, const char *prefix)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct kura_tenant t;
 	uint8_t w[KURA_WRAPPED_KEY_BYTES];
 	char err[256] = "";
@@ -38,8 +29,7 @@ crm_fx_open(struct crm_fx *f, const char *prefix)
 	if (kura_crypto_init() != KURA_OK)
 		return -1;
 	kura_clock_set_offset_us(0);
-	snprintf(f->dir, sizeof(f->dir), "%s/%s-XXXXXX", tmp != NULL ? tmp : "/tmp", prefix);
-	if (mkdtemp(f->dir) == NULL)
+	if (kura_test_mkdtemp(f->dir, sizeof(f->dir), prefix) != 0)
 		return -1;
 	snprintf(f->mk, sizeof(f->mk), "%s/master.key", f->dir);
 	assert_int_equal(kura_master_key_create(f->mk), KURA_OK);
@@ -66,7 +56,7 @@ crm_fx_close(struct crm_fx *f)
 	kura_field_keys_free(f->fk);
 	kura_store_close(f->s);
 	kura_keyring_free(f->k);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	kura_test_rmtree(f->dir);
 }
 
 void

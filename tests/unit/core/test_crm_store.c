@@ -5,7 +5,6 @@
  * prefixes, sorts, keyset paging, counts), archive / restore / purge with
  * everything that hangs off a record, and Idempotency-Key replies.
  */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +14,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 
 #include "kura/store.h"
 
@@ -29,24 +30,13 @@ struct fx {
 static const uint8_t wrapped[40] = {1, 2, 3};
 
 static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
 	struct kura_tenant t;
 	char err[256];
 
-	snprintf(f->dir, sizeof(f->dir), "%s/kura-crm-XXXXXX", tmp != NULL ? tmp : "/tmp");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(kura_test_mkdtemp(f->dir, sizeof(f->dir), "kura-crm"), 0);
 	assert_int_equal(kura_store_open(&kura_store_sqlite_ops, f->dir, 2, &f->s, err, sizeof(err)),
 			 KURA_OK);
 	memset(&t, 0, sizeof(t));
@@ -68,7 +58,7 @@ teardown(void **state)
 
 	kura_store_tenant_release(f->db);
 	kura_store_close(f->s);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	kura_test_rmtree(f->dir);
 	free(f);
 	return 0;
 }

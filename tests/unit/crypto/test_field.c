@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "kura/crypto.h"
 
 struct fx {
@@ -54,12 +56,11 @@ static int
 setup(void **state)
 {
 	static struct fx f;
-	const char *tmp = getenv("TMPDIR");
 	char err[256];
 
 	memset(&f, 0, sizeof(f));
-	snprintf(f.dir, sizeof(f.dir), "%s/kura-field-XXXXXX", tmp != NULL ? tmp : "/tmp");
-	if (kura_crypto_init() != KURA_OK || mkdtemp(f.dir) == NULL)
+	if (kura_crypto_init() != KURA_OK ||
+	    kura_test_mkdtemp(f.dir, sizeof(f.dir), "kura-field") != 0)
 		return -1;
 	snprintf(f.mk, sizeof(f.mk), "%s/master.key", f.dir);
 	if (kura_master_key_create(f.mk) != KURA_OK ||

@@ -4,7 +4,6 @@
  * the "not yet ended" filter, newest first, the limit, a callback that
  * stops, and notices going with their tenant's row.
  */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +13,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 
 #include "kura/log.h"
 #include "kura/store.h"
@@ -27,28 +28,17 @@ struct fx {
 };
 
 static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	static const uint8_t wrapped[61] = {0x01, 0x02, 0x03};
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
 	const char *const ids[] = {"acme", "globex"};
 	char err[256] = "";
 
 	if (f == NULL)
 		return -1;
 	kura_log_set_level(KURA_LOG_ERROR);
-	snprintf(f->dir, sizeof(f->dir), "%s/kura-notices-XXXXXX", tmp != NULL ? tmp : "/tmp");
-	if (mkdtemp(f->dir) == NULL ||
+	if (kura_test_mkdtemp(f->dir, sizeof(f->dir), "kura-notices") != 0 ||
 	    kura_store_open(&kura_store_sqlite_ops, f->dir, 2, &f->s, err, sizeof(err)) != KURA_OK) {
 		free(f);
 		return -1;
@@ -74,7 +64,7 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	kura_store_close(f->s);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	kura_test_rmtree(f->dir);
 	free(f);
 	return 0;
 }

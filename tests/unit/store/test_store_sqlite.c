@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +21,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 #include <sqlite3.h>
 
 #include "kura/store.h"
@@ -39,21 +40,13 @@ static const uint8_t wrapped_a[61] = {0x01, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x11, 
 				      0xd0, 0xe0, 0xf0, 0x0f, 0x1f, 0x2f, 0x3f, 0x4f, 0x5f};
 
 static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
 
 	if (f == NULL)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/kura-store-XXXXXX", tmp != NULL ? tmp : "/tmp");
-	if (mkdtemp(f->dir) == NULL) {
+	if (kura_test_mkdtemp(f->dir, sizeof(f->dir), "kura-store") != 0) {
 		free(f);
 		return -1;
 	}
@@ -67,7 +60,7 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	kura_store_close(f->s);
-	nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	kura_test_rmtree(f->dir);
 	free(f);
 	return 0;
 }
