@@ -206,6 +206,7 @@ enum kura_filter_op {
 struct kura_filter {
 	int64_t prop_id;
 	bool blind;                /* compare the property's blind-index column */
+	bool indexed;              /* the column has an ordinary index of its own (not partial) */
 	enum kura_filter_op op;
 	struct kura_val v;         /* EQ .. GTE, BETWEEN (low), CONTAINS_TOKEN, STARTS_WITH */
 	struct kura_val v2;        /* BETWEEN (high) */

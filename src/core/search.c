@@ -190,6 +190,8 @@ parse_filter(struct kura_search_req *s, const struct kura_object *o, json_t *jf,
 		return false;
 	}
 	f->prop_id = p->row.id;
+	/* a unique property's index is partial (live records only); a sensitive one has none */
+	f->indexed = p->row.indexed && !p->row.unique && !p->row.sensitive;
 	/* Looked up through the blind index, then checked on the decrypted value. */
 	f->blind = p->row.sensitive && (f->op == KURA_OP_EQ || f->op == KURA_OP_IN);
 	switch (f->op) {

@@ -820,25 +820,6 @@ count_budget(void *arg)
 #define PROBE_PROPS_MAX 8
 
 static bool
-plain_index(struct kura_sqlite_conn *c, int64_t object_id, int64_t prop_id)
-{
-	char name[64];
-	sqlite3_stmt *st = NULL;
-	bool yes = false;
-
-	snprintf(name, sizeof(name), "x_%lld_%lld", (long long)object_id, (long long)prop_id);
-	/* an index of the property's own, not a partial one (unique ones are partial) */
-	if (kura_sqlite_dyn(c, "SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ? "
-			       "AND sql NOT LIKE '% WHERE %'",
-			    &st) != KURA_OK)
-		return false;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	yes = sqlite3_step(st) == SQLITE_ROW;
-	kura_sqlite_done(st);
-	return yes;
-}
-
-static bool
 is_eq(const struct kura_filter *f)
 {
 	return f->op == KURA_OP_EQ || f->op == KURA_OP_IN;
@@ -898,7 +879,8 @@ pick_driver(struct kura_sqlite_conn *c, const struct kura_search *q)
 	for (size_t i = 0; i < g->n; i++) {
 		size_t k = 0;
 
-		if (!sargable(&g->filters[i]))
+		/* only properties with an ordinary index take part */
+		if (!sargable(&g->filters[i]) || !g->filters[i].indexed)
 			continue;
 		while (k < np && props[k] != g->filters[i].prop_id)
 			k++;
@@ -909,14 +891,7 @@ pick_driver(struct kura_sqlite_conn *c, const struct kura_search *q)
 		}
 		eq[k] = eq[k] || is_eq(&g->filters[i]);
 	}
-	if (np < 2)
-		return DRIVE_NONE;
-	/* only properties with an ordinary index take part */
 	for (size_t k = 0; k < np; k++) {
-		if (!plain_index(c, q->object_id, props[k])) {
-			props[k] = 0;
-			continue;
-		}
 		any_eq = any_eq || eq[k];
 		any_range = any_range || !eq[k];
 	}
@@ -925,7 +900,7 @@ pick_driver(struct kura_sqlite_conn *c, const struct kura_search *q)
 	for (size_t k = 0; k < np; k++) {
 		int64_t n;
 
-		if (props[k] == 0 || eq[k])
+		if (eq[k])
 			continue;
 		n = range_entries(c, q, props[k]);
 		if (n < 0)
@@ -942,7 +917,7 @@ pick_driver(struct kura_sqlite_conn *c, const struct kura_search *q)
 static bool
 blocked(int64_t driver, const struct kura_filter *f)
 {
-	if (driver == DRIVE_NONE || !sargable(f))
+	if (driver == DRIVE_NONE || !sargable(f) || !f->indexed)
 		return false;
 	if (driver == DRIVE_EQ)
 		return !is_eq(f);
