@@ -609,13 +609,11 @@ filter_sql(struct kura_buf *sql, struct binds *b, const struct kura_filter *f, b
 		[KURA_OP_EQ] = "=",  [KURA_OP_LT] = "<",  [KURA_OP_LTE] = "<=",
 		[KURA_OP_GT] = ">",  [KURA_OP_GTE] = ">=",
 	};
-	char col[41];
+	char name[40], col[41];
 	enum kura_err e = KURA_OK;
 
-	col[0] = '+';
-	colname(f->prop_id, f->blind, col + 1, sizeof(col) - 1);
-	if (!block)
-		memmove(col, col + 1, strlen(col + 1) + 1);
+	colname(f->prop_id, f->blind, name, sizeof(name));
+	snprintf(col, sizeof(col), "%s%s", block ? "+" : "", name);
 	switch (f->op) {
 	case KURA_OP_EQ:
 	case KURA_OP_LT:
