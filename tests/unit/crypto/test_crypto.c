@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,26 +18,20 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "kura/crypto.h"
 #include "../../../src/crypto/crypto_int.h"
 
 struct fixture {
-	char dir[64];
-	char mk[128];
+	char dir[96];
+	char mk[256];
 	struct kura_keyring *k;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void rm_rf(const char *dir)
 {
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	kura_test_rmtree(dir);
 }
 
 static void hex2bin(const char *hex, uint8_t *out, size_t *len)
@@ -72,8 +65,7 @@ static int setup(void **state)
 
 	if (f == NULL || kura_crypto_init() != KURA_OK)
 		return -1;
-	strcpy(f->dir, "/tmp/kura-test-crypto-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (kura_test_mkdtemp(f->dir, sizeof(f->dir), "kura-test-crypto") != 0)
 		return -1;
 	snprintf(f->mk, sizeof f->mk, "%s/master.key", f->dir);
 	if (kura_master_key_create(f->mk) != KURA_OK)

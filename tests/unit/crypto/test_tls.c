@@ -4,7 +4,6 @@
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,24 +16,18 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
 #include "kura/crypto.h"
 
 struct fixture {
-	char dir[64];
-	char cert[128];
-	char key[128];
+	char dir[96];
+	char cert[256];
+	char key[256];
 };
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -42,8 +35,7 @@ static int setup(void **state)
 
 	if (f == NULL)
 		return -1;
-	strcpy(f->dir, "/tmp/kura-test-tls-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (kura_test_mkdtemp(f->dir, sizeof(f->dir), "kura-test-tls") != 0)
 		return -1;
 	snprintf(f->cert, sizeof f->cert, "%s/server.crt", f->dir);
 	snprintf(f->key, sizeof f->key, "%s/server.key", f->dir);
@@ -55,7 +47,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	kura_test_rmtree(f->dir);
 	free(f);
 	return 0;
 }

@@ -16,10 +16,12 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "kura/http.h"
 #include "kura/log.h"
 
-static char root[64];
+static char root[96];
 
 static void
 put(const char *rel, const char *text)
@@ -41,8 +43,7 @@ setup(void **state)
 
 	(void)state;
 	kura_log_set_level(KURA_LOG_ERROR);
-	snprintf(root, sizeof(root), "/tmp/kura-static-XXXXXX");
-	assert_non_null(mkdtemp(root));
+	assert_int_equal(kura_test_mkdtemp(root, sizeof(root), "kura-static"), 0);
 	put("index.html", "<!doctype html><title>Kura</title>");
 	put("app.js", "console.log(1);");
 	put("app.css", "body{}");
@@ -193,12 +194,11 @@ test_limits(void **state)
 {
 	struct kura_static *s = (void *)1;
 	char err[256] = "";
-	char dir[64], path[128];
+	char dir[96], path[256];
 	FILE *f;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/kura-static-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(kura_test_mkdtemp(dir, sizeof(dir), "kura-static"), 0);
 	/* a file over 4 MiB stops the load with a message naming it */
 	snprintf(path, sizeof(path), "%s/big.js", dir);
 	f = fopen(path, "w");
