@@ -20,8 +20,6 @@
 #include "kura/log.h"
 #include "kura/monitor.h"
 
-/* How long a statement waits for another connection's write lock. */
-#define BUSY_TIMEOUT_MS 5000
 /* Connections to system.db: enough for the HTTP and hashing threads. */
 #define SYSTEM_CONNS 8
 
@@ -338,7 +336,15 @@ kura_sqlite_begin_nowait(struct kura_sqlite_conn *c)
 enum kura_err
 kura_sqlite_op_begin_nowait(void *conn)
 {
-	return kura_sqlite_begin_nowait(conn);
+	struct kura_sqlite_conn *c = conn;
+	bool took = false;
+	enum kura_err e = kura_sqlite_writer_take(c, true, &took);
+
+	if (e == KURA_OK)
+		e = kura_sqlite_begin_nowait(c);
+	if (e != KURA_OK && took)
+		kura_sqlite_writer_give(c);
+	return e;
 }
 
 /* The files of the transaction: unlinked (commit true) or kept; the list emptied. */
@@ -402,19 +408,43 @@ kura_sqlite_rollback(struct kura_sqlite_conn *c)
 enum kura_err
 kura_sqlite_op_begin(void *conn)
 {
-	return kura_sqlite_begin(conn);
+	struct kura_sqlite_conn *c = conn;
+	bool took = false;
+	enum kura_err e = kura_sqlite_writer_take(c, false, &took);
+
+	if (e == KURA_OK)
+		e = kura_sqlite_begin(c);
+	if (e != KURA_OK && took)
+		kura_sqlite_writer_give(c);
+	return e;
 }
 
+/*
+ * The writer goes back with its transaction ended: a failed commit is
+ * rolled back here (the caller's own rollback then finds nothing to undo).
+ */
 enum kura_err
 kura_sqlite_op_commit(void *conn)
 {
-	return kura_sqlite_commit(conn);
+	struct kura_sqlite_conn *c = conn;
+	enum kura_err e = kura_sqlite_commit(c);
+
+	if (c->wslot != NULL) {
+		if (e != KURA_OK)
+			kura_sqlite_rollback(c);
+		kura_sqlite_writer_give(c);
+	}
+	return e;
 }
 
 void
 kura_sqlite_op_rollback(void *conn)
 {
-	kura_sqlite_rollback(conn);
+	struct kura_sqlite_conn *c = conn;
+
+	kura_sqlite_rollback(c);
+	if (c->wslot != NULL)
+		kura_sqlite_writer_give(c);
 }
 
 static enum kura_err
@@ -580,7 +610,7 @@ wal_cb(void *ctx, int ncol, char **val, char **name)
  * longer than the few milliseconds a batch holds the lock, and concurrent
  * writers of one tenant go slower together than one alone. Here the wait
  * is short and steady (0.2 ms, then 1 ms after the first 50 tries) up to
- * the same total of BUSY_TIMEOUT_MS.
+ * the same total of KURA_SQ_BUSY_TIMEOUT_MS.
  */
 static int
 busy_wait(void *arg, int count)
@@ -589,32 +619,27 @@ busy_wait(void *arg, int count)
 	struct timespec ts = {0, count < 50 ? 200000 : 1000000};
 	long waited_us = count < 50 ? count * 200L : 50 * 200L + (count - 50) * 1000L;
 
-	if (c->no_wait || waited_us >= BUSY_TIMEOUT_MS * 1000L)
+	if (c->no_wait || waited_us >= KURA_SQ_BUSY_TIMEOUT_MS * 1000L)
 		return 0;
 	nanosleep(&ts, NULL);
 	return 1;
 }
 
-/*
- * After each commit (instead of SQLite's auto-checkpoint, which it
- * replaces): past WAL_PASSIVE_PAGES a passive checkpoint, as SQLite would
- * do. Under back-to-back writes a passive checkpoint never catches up with
- * the newest frames, so the WAL is never started again from its beginning
- * and grows without bound (tens of GB over a million-record import); past
- * WAL_RESTART_PAGES the checkpoint waits for the other writers (through
- * the busy handler) so that the next write starts the WAL afresh, and
- * journal_size_limit then cuts the file back.
- */
-#define WAL_PASSIVE_PAGES 1000
-#define WAL_RESTART_PAGES 16384
+void
+kura_sqlite_busy_rebind(struct kura_sqlite_conn *c)
+{
+	(void)sqlite3_busy_handler(c->db, busy_wait, c);
+}
+
+/* After each commit: see KURA_SQ_WAL_PASSIVE_PAGES. */
 
 static int
 wal_checkpoint(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	(void)arg;
-	if (pages >= WAL_RESTART_PAGES)
+	if (pages >= KURA_SQ_WAL_RESTART_PAGES)
 		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-	else if (pages >= WAL_PASSIVE_PAGES)
+	else if (pages >= KURA_SQ_WAL_PASSIVE_PAGES)
 		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	return SQLITE_OK;
 }
@@ -787,6 +812,8 @@ kura_sqlite_open(const char *data_dir, unsigned max_conns_per_tenant, void **out
 	if (e != KURA_OK)
 		goto out;
 	kura_sqlite_system_adopt(be, c);
+	if (!kura_sqlite_checkpointer_start(be))
+		kura_log(KURA_LOG_WARN, "checkpointer_off", "dir=%s", data_dir);
 	/* Without the generation file every request reads its tenant row: slower, as correct. */
 	if (!kura_sqlite_tenant_cache_init(be))
 		kura_log(KURA_LOG_WARN, "tenant_cache_off", "dir=%s", data_dir);
@@ -816,6 +843,7 @@ kura_sqlite_close(void *p)
 
 	if (be == NULL)
 		return;
+	kura_sqlite_checkpointer_stop(be);
 	kura_sqlite_pools_free(be);
 	kura_sqlite_pool_fini(&be->system);
 	kura_sqlite_tenant_cache_fini(be);

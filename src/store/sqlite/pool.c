@@ -61,6 +61,11 @@ kura_sqlite_pool_init(struct kura_sqlite_pool *p, enum kura_sqlite_kind kind,
 		e = KURA_E_INTERNAL;
 		goto out;
 	}
+	if (pthread_cond_init(&p->wcond, &attr) != 0) {
+		pthread_cond_destroy(&p->cond);
+		e = KURA_E_INTERNAL;
+		goto out;
+	}
 out:
 	if (attr_ok)
 		pthread_condattr_destroy(&attr);
@@ -86,7 +91,13 @@ kura_sqlite_pool_fini(struct kura_sqlite_pool *p)
 	if (idle != p->open)
 		kura_log(KURA_LOG_WARN, "store_conn_leak", "tenant=%s in_use=%u",
 			 p->kind == KURA_SQ_SYSTEM ? "-" : p->tenant_id, p->open - idle);
+	if (p->writer_busy)
+		kura_log(KURA_LOG_WARN, "store_writer_leak", "tenant=%s", p->tenant_id);
+	else
+		kura_sqlite_conn_close(p->writer);
+	p->writer = NULL;
 	pthread_cond_destroy(&p->cond);
+	pthread_cond_destroy(&p->wcond);
 	free(p->path);
 	p->path = NULL;
 }
@@ -148,6 +159,11 @@ evict(struct kura_sqlite_be *be)
 		return NULL;
 	c = be->lru_head;
 	lru_remove(be, c);
+	if (c == c->pool->writer) {
+		/* an idle writer: the tenant's next transaction opens another */
+		c->pool->writer = NULL;
+		return c;
+	}
 	for (pp = &c->pool->idle; *pp != NULL; pp = &(*pp)->next_idle) {
 		if (*pp == c) {
 			*pp = c->next_idle;
@@ -174,6 +190,147 @@ deadline(struct timespec *ts)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
 	ts->tv_sec += WAIT_SECONDS;
+}
+
+/*
+ * A tenant connection's commit hook: past KURA_SQ_WAL_PASSIVE_PAGES the
+ * pool goes on the checkpointer's queue (so that no request waits for a
+ * checkpoint's writes and fsyncs, and the writer is free meanwhile); past
+ * KURA_SQ_WAL_HELP_PAGES this thread restarts the WAL itself.
+ */
+static int
+pool_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct kura_sqlite_pool *p = arg;
+	struct kura_sqlite_be *be = p->be;
+
+	if (pages < KURA_SQ_WAL_PASSIVE_PAGES)
+		return SQLITE_OK;
+	if (pages >= KURA_SQ_WAL_HELP_PAGES) {
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+		return SQLITE_OK;
+	}
+	pthread_mutex_lock(&be->mu);
+	if (pages > p->ckpt_pages)
+		p->ckpt_pages = pages;
+	if (!p->ckpt_queued) {
+		p->ckpt_queued = true;
+		p->ckpt_next = NULL;
+		if (be->ckpt_tail != NULL)
+			be->ckpt_tail->ckpt_next = p;
+		else
+			be->ckpt_head = p;
+		be->ckpt_tail = p;
+		pthread_cond_signal(&be->ckpt_cond);
+	}
+	pthread_mutex_unlock(&be->mu);
+	return SQLITE_OK;
+}
+
+/* Hands c's checkpoints to the checkpointer (tenant pools, while it runs). */
+static void
+pool_hook(struct kura_sqlite_conn *c)
+{
+	struct kura_sqlite_pool *p = c->pool;
+
+	if (p->kind == KURA_SQ_TENANT && p->be != NULL && p->be->ckpt_running)
+		sqlite3_wal_hook(c->db, pool_wal_hook, p);
+}
+
+static enum kura_err pool_get(struct kura_sqlite_be *be, struct kura_sqlite_pool *p,
+			      struct kura_sqlite_conn **out);
+
+/*
+ * The checkpointer: takes queued pools in turn and checkpoints each on one
+ * of its idle connections (a passive checkpoint, or a restart past
+ * KURA_SQ_WAL_RESTART_PAGES). A pool with none idle and no room for
+ * another stays queued and is tried again shortly.
+ */
+static void *
+checkpointer(void *arg)
+{
+	struct kura_sqlite_be *be = arg;
+
+	pthread_mutex_lock(&be->mu);
+	while (!be->ckpt_stop) {
+		struct kura_sqlite_pool *p = be->ckpt_head;
+		struct kura_sqlite_conn *c = NULL, *victim;
+		int pages, rc;
+
+		if (p == NULL) {
+			pthread_cond_wait(&be->ckpt_cond, &be->mu);
+			continue;
+		}
+		if (p->idle == NULL && p->open >= p->max) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 10 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			(void)pthread_cond_timedwait(&be->ckpt_cond, &be->mu, &ts);
+			continue;
+		}
+		be->ckpt_head = p->ckpt_next;
+		if (be->ckpt_head == NULL)
+			be->ckpt_tail = NULL;
+		p->ckpt_next = NULL;
+		p->ckpt_queued = false;
+		pages = p->ckpt_pages;
+		p->ckpt_pages = 0;
+		if (pool_get(be, p, &c) != KURA_OK)
+			continue;
+		pthread_mutex_unlock(&be->mu);
+		rc = sqlite3_wal_checkpoint_v2(c->db, "main",
+					       pages >= KURA_SQ_WAL_RESTART_PAGES
+						       ? SQLITE_CHECKPOINT_RESTART
+						       : SQLITE_CHECKPOINT_PASSIVE,
+					       NULL, NULL);
+		if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
+			kura_log(KURA_LOG_WARN, "checkpoint_failed", "tenant=%s rc=%d",
+				 p->tenant_id, rc);
+		pthread_mutex_lock(&be->mu);
+		make_idle(be, c);
+		victim = evict(be);
+		if (victim != NULL) {
+			pthread_mutex_unlock(&be->mu);
+			kura_sqlite_conn_close(victim);
+			pthread_mutex_lock(&be->mu);
+		}
+	}
+	pthread_mutex_unlock(&be->mu);
+	return NULL;
+}
+
+bool
+kura_sqlite_checkpointer_start(struct kura_sqlite_be *be)
+{
+	if (pthread_cond_init(&be->ckpt_cond, NULL) != 0)
+		return false;
+	be->ckpt_stop = false;
+	be->ckpt_running = true;
+	if (pthread_create(&be->ckpt_thread, NULL, checkpointer, be) != 0) {
+		be->ckpt_running = false;
+		pthread_cond_destroy(&be->ckpt_cond);
+		return false;
+	}
+	return true;
+}
+
+void
+kura_sqlite_checkpointer_stop(struct kura_sqlite_be *be)
+{
+	if (!be->ckpt_running)
+		return;
+	pthread_mutex_lock(&be->mu);
+	be->ckpt_stop = true;
+	pthread_cond_signal(&be->ckpt_cond);
+	pthread_mutex_unlock(&be->mu);
+	pthread_join(be->ckpt_thread, NULL);
+	be->ckpt_running = false;
+	pthread_cond_destroy(&be->ckpt_cond);
 }
 
 /*
@@ -221,6 +378,7 @@ pool_get(struct kura_sqlite_be *be, struct kura_sqlite_pool *p, struct kura_sqli
 				goto out;
 			}
 			c->pool = p;
+			pool_hook(c);
 			break;
 		}
 		if (!have_deadline) {
@@ -304,6 +462,7 @@ kura_sqlite_tenant_conn(struct kura_sqlite_be *be, const char *tenant_id,
 			free(p);
 			goto out;
 		}
+		p->be = be;
 		p->next = be->buckets[b];
 		be->buckets[b] = p;
 	}
@@ -322,6 +481,12 @@ kura_sqlite_release(struct kura_sqlite_be *be, struct kura_sqlite_conn *c)
 
 	if (c == NULL)
 		return;
+	if (c->wslot != NULL) {
+		kura_log(KURA_LOG_WARN, "store_tx_left_open", "tenant=%s action=rollback",
+			 c->pool->tenant_id);
+		kura_sqlite_rollback(c);
+		kura_sqlite_writer_give(c);
+	}
 	/* A transaction left open would leak into the next holder's work. */
 	if (!sqlite3_get_autocommit(c->db)) {
 		kura_log(KURA_LOG_WARN, "store_tx_left_open", "tenant=%s action=rollback",
@@ -336,6 +501,116 @@ kura_sqlite_release(struct kura_sqlite_be *be, struct kura_sqlite_conn *c)
 	pthread_mutex_lock(&be->mu);
 	make_idle(be, c);
 	victim = evict(be);
+	pthread_mutex_unlock(&be->mu);
+	/* Closing may checkpoint the WAL: never under the lock. */
+	kura_sqlite_conn_close(victim);
+}
+
+/*
+ * Exchanges the SQLite connections (and everything that goes with one:
+ * statements, pending unlinks, busy flag) of a and b; each keeps its place
+ * in the pool's lists.
+ */
+static void
+swap_state(struct kura_sqlite_conn *a, struct kura_sqlite_conn *b)
+{
+	struct kura_sqlite_conn t = *a;
+
+	*a = *b;
+	*b = t;
+	/* the links stay with the structs */
+	b->pool = a->pool;
+	a->pool = t.pool;
+	b->next_idle = a->next_idle;
+	a->next_idle = t.next_idle;
+	b->lru_prev = a->lru_prev;
+	a->lru_prev = t.lru_prev;
+	b->lru_next = a->lru_next;
+	a->lru_next = t.lru_next;
+	b->wslot = a->wslot;
+	a->wslot = t.wslot;
+	kura_sqlite_busy_rebind(a);
+	kura_sqlite_busy_rebind(b);
+}
+
+enum kura_err
+kura_sqlite_writer_take(struct kura_sqlite_conn *c, bool nowait, bool *took)
+{
+	struct kura_sqlite_pool *p = c->pool;
+	struct kura_sqlite_be *be;
+	struct kura_sqlite_conn *w;
+	struct timespec until;
+	enum kura_err e = KURA_OK;
+	char err[512];
+
+	*took = false;
+	if (p == NULL || p->kind != KURA_SQ_TENANT || p->be == NULL || c->wslot != NULL)
+		return KURA_OK;
+	be = p->be;
+	pthread_mutex_lock(&be->mu);
+	if (p->writer_busy && !nowait) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += KURA_SQ_BUSY_TIMEOUT_MS / 1000;
+		until.tv_nsec += (KURA_SQ_BUSY_TIMEOUT_MS % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (p->writer_busy &&
+		       pthread_cond_timedwait(&p->wcond, &be->mu, &until) != ETIMEDOUT)
+			;
+	}
+	if (p->writer_busy) {
+		pthread_mutex_unlock(&be->mu);
+		/* as SQLite's lock would answer once its busy wait gave up */
+		return KURA_E_BUSY;
+	}
+	p->writer_busy = true;
+	w = p->writer;
+	if (w != NULL)
+		lru_remove(be, w);
+	pthread_mutex_unlock(&be->mu);
+	if (w == NULL) {
+		err[0] = '\0';
+		e = kura_sqlite_conn_open(p->path, KURA_SQ_TENANT, p->tenant_id, &w, err,
+					  sizeof(err));
+		if (e != KURA_OK) {
+			char q[600];
+
+			kura_log(KURA_LOG_ERROR, "store_open_failed", "tenant=%s err=%s",
+				 p->tenant_id, kura_log_quote(q, sizeof(q), err));
+			pthread_mutex_lock(&be->mu);
+			p->writer_busy = false;
+			pthread_cond_signal(&p->wcond);
+			pthread_mutex_unlock(&be->mu);
+			return e;
+		}
+		w->pool = p;
+		pool_hook(w);
+		pthread_mutex_lock(&be->mu);
+		p->writer = w;
+		pthread_mutex_unlock(&be->mu);
+	}
+	swap_state(c, w);
+	c->wslot = w;
+	*took = true;
+	return KURA_OK;
+}
+
+void
+kura_sqlite_writer_give(struct kura_sqlite_conn *c)
+{
+	struct kura_sqlite_conn *w = c->wslot, *victim;
+	struct kura_sqlite_pool *p = c->pool;
+	struct kura_sqlite_be *be = p->be;
+
+	c->wslot = NULL;
+	swap_state(c, w);
+	pthread_mutex_lock(&be->mu);
+	p->writer_busy = false;
+	lru_push(be, w);
+	victim = evict(be);
+	pthread_cond_signal(&p->wcond);
 	pthread_mutex_unlock(&be->mu);
 	/* Closing may checkpoint the WAL: never under the lock. */
 	kura_sqlite_conn_close(victim);

@@ -92,6 +92,9 @@ enum kura_sqlite_kind { KURA_SQ_SYSTEM, KURA_SQ_TENANT };
 
 struct kura_sqlite_pool;
 
+/* How long a statement waits for another connection's write lock. */
+#define KURA_SQ_BUSY_TIMEOUT_MS 5000
+
 struct kura_sqlite_conn {
 	sqlite3 *db;
 	struct kura_sqlite_pool *pool;      /* owner; NULL for a loose connection */
@@ -115,6 +118,12 @@ struct kura_sqlite_conn {
 	char **unlink_on_commit;
 	size_t n_unlink, cap_unlink;
 	bool no_wait;   /* busy_wait gives up at once (kura_sqlite_begin_nowait) */
+	/*
+	 * While this handle's transaction runs on its tenant's writer
+	 * connection (see kura_sqlite_writer_take): the pool's writer
+	 * struct, which holds this connection's own state meanwhile.
+	 */
+	struct kura_sqlite_conn *wslot;
 };
 
 /*
@@ -137,7 +146,37 @@ struct kura_sqlite_pool {
 	unsigned max;
 	unsigned waiting;
 	pthread_cond_t cond;
+	/*
+	 * Tenant pools: the connection every transaction of this process
+	 * runs on (kura_sqlite_writer_take). NULL until the first one, or
+	 * after the idle list closed it; idle (in be's LRU) unless busy.
+	 */
+	struct kura_sqlite_be *be;
+	struct kura_sqlite_conn *writer;
+	bool writer_busy;
+	pthread_cond_t wcond;
+	/* Queued for the checkpointer (be->ckpt_head), with the WAL's size in pages. */
+	struct kura_sqlite_pool *ckpt_next;
+	bool ckpt_queued;
+	int ckpt_pages;
 };
+
+/*
+ * WAL checkpoints. Past WAL_PASSIVE_PAGES a passive one, as SQLite's
+ * auto-checkpoint would do. Under back-to-back writes a passive checkpoint
+ * never catches up with the newest frames, so the WAL is never started
+ * again from its beginning and grows without bound (tens of GB over a
+ * million-record import); past WAL_RESTART_PAGES the checkpoint waits for
+ * the other writers (through the busy handler) so that the next write
+ * starts the WAL afresh, and journal_size_limit then cuts the file back.
+ * A tenant database's checkpoints run on the back end's checkpointer
+ * thread (pool.c), not in the committing request; past WAL_HELP_PAGES
+ * (the checkpointer has fallen behind) the committing thread restarts the
+ * WAL itself, which bounds it.
+ */
+#define KURA_SQ_WAL_PASSIVE_PAGES 1000
+#define KURA_SQ_WAL_RESTART_PAGES 16384
+#define KURA_SQ_WAL_HELP_PAGES (4 * KURA_SQ_WAL_RESTART_PAGES)
 
 #define KURA_SQ_BUCKETS 256
 /*
@@ -177,6 +216,11 @@ struct kura_sqlite_be {
 	/* Every idle connection, oldest first (guarded by mu). */
 	struct kura_sqlite_conn *lru_head, *lru_tail;
 	unsigned idle_total;
+	/* The checkpointer thread and its queue of tenant pools (guarded by mu). */
+	pthread_t ckpt_thread;
+	pthread_cond_t ckpt_cond;
+	bool ckpt_running, ckpt_stop;
+	struct kura_sqlite_pool *ckpt_head, *ckpt_tail;
 };
 
 /* Opens (making it if need be) the tenants generation file; false when it cannot be. */
@@ -265,6 +309,9 @@ bool kura_sqlite_tenant_id_ok(const char *id);
 /* Writes "<data_dir>/tenants/<id>" (+ "/tenant.db" when file) into a new string. */
 char *kura_sqlite_tenant_path(const struct kura_sqlite_be *be, const char *id, bool file);
 
+/* Points c's SQLite busy handler at c (after its connection moved into c). */
+void kura_sqlite_busy_rebind(struct kura_sqlite_conn *c);
+
 /* --- pool.c: the system pool and the per-tenant pools --- */
 
 enum kura_err kura_sqlite_pool_init(struct kura_sqlite_pool *p, enum kura_sqlite_kind kind,
@@ -284,6 +331,30 @@ enum kura_err kura_sqlite_tenant_conn(struct kura_sqlite_be *be, const char *ten
 void kura_sqlite_release(struct kura_sqlite_be *be, struct kura_sqlite_conn *c);
 /* Closes every idle connection and frees the tenant pools. */
 void kura_sqlite_pools_free(struct kura_sqlite_be *be);
+/*
+ * Every transaction on a tenant's database runs on one connection per
+ * process, its pool's writer: SQLite lets one writer at a time in anyway,
+ * and a connection keeps its page cache only while no other connection
+ * has committed since its last transaction. With transactions spread over
+ * the pool, each began with an empty cache and read again every index page
+ * it touched (at a million records, a batch of 100 creates re-read some
+ * thousand pages). take swaps the writer's SQLite connection and
+ * statements into c, so pointers to c held by callers stay valid; give
+ * swaps them back once the transaction has ended. take waits while
+ * another handle of this process holds the writer (up to the busy
+ * timeout), or answers KURA_E_BUSY at once with nowait. *took says whether
+ * this call took it (false when c already holds it, or c is not a tenant
+ * pool's connection).
+ */
+/*
+ * Starts the checkpointer thread (false when it cannot: the tenant
+ * databases are then checkpointed by their committing threads) and stops
+ * it (before the pools are freed).
+ */
+bool kura_sqlite_checkpointer_start(struct kura_sqlite_be *be);
+void kura_sqlite_checkpointer_stop(struct kura_sqlite_be *be);
+enum kura_err kura_sqlite_writer_take(struct kura_sqlite_conn *c, bool nowait, bool *took);
+void kura_sqlite_writer_give(struct kura_sqlite_conn *c);
 
 /* --- the vtable entries, by file --- */
 

@@ -26,6 +26,9 @@
 #include <sqlite3.h>
 
 #include "kura/store.h"
+#include "kura/store_crm.h"
+/* The SQLite-only cases look at which connection a handle runs on. */
+#include "../../../src/store/sqlite/sqlite_int.h"
 
 static const struct kura_store_ops *ops;
 
@@ -1800,6 +1803,178 @@ test_form_access_log(void **state)
 	kura_store_tenant_release(other);
 }
 
+/* The SQLite connection a handle's statements run on just now. */
+static sqlite3 *
+handle_db(struct kura_tenant_db *db)
+{
+	void *conn = NULL;
+
+	(void)kura_store_crm(db, &conn);
+	assert_non_null(conn);
+	return ((struct kura_sqlite_conn *)conn)->db;
+}
+
+/*
+ * Every transaction of the process runs on the tenant's writer connection,
+ * which keeps its page cache from one transaction to the next: a second
+ * handle's transaction finds the pages the first one wrote in memory
+ * (its own connection's cache went stale with the first commit). Outside
+ * transactions each handle is back on its own connection.
+ */
+static void
+test_sqlite_transactions_share_writer(void **state)
+{
+	struct kura_store *s = open_store(*state, 4);
+	struct kura_tenant_db *a = NULL, *b = NULL;
+	sqlite3 *a_own, *b_own, *a_tx, *b_tx;
+	struct kura_user got;
+	int cur = -1, hi = 0;
+	char email[64];
+
+	make_tenant(s, "acme");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &a), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &b), KURA_OK);
+	a_own = handle_db(a);
+	b_own = handle_db(b);
+	assert_ptr_not_equal(a_own, b_own);
+	assert_int_equal(kura_store_user_get_by_email(b, "u0@example.com", &got),
+			 KURA_E_NOT_FOUND);
+
+	assert_int_equal(kura_store_begin(a), KURA_OK);
+	a_tx = handle_db(a);
+	assert_ptr_not_equal(a_tx, a_own);
+	for (int i = 0; i < 300; i++) {
+		snprintf(email, sizeof(email), "u%d@example.com", i);
+		(void)make_user(a, email, "User");
+	}
+	assert_int_equal(kura_store_commit(a), KURA_OK);
+	assert_ptr_equal(handle_db(a), a_own);
+
+	assert_int_equal(kura_store_begin(b), KURA_OK);
+	b_tx = handle_db(b);
+	assert_ptr_equal(b_tx, a_tx);
+	assert_int_equal(sqlite3_db_status(b_tx, SQLITE_DBSTATUS_CACHE_MISS, &cur, &hi, 1),
+			 SQLITE_OK);
+	for (int i = 0; i < 300; i++) {
+		snprintf(email, sizeof(email), "u%d@example.com", i);
+		assert_int_equal(kura_store_user_get_by_email(b, email, &got), KURA_OK);
+	}
+	assert_int_equal(sqlite3_db_status(b_tx, SQLITE_DBSTATUS_CACHE_MISS, &cur, &hi, 0),
+			 SQLITE_OK);
+	assert_int_equal(cur, 0);
+	kura_store_rollback(b);
+	assert_ptr_equal(handle_db(b), b_own);
+	/* the handles' own connections read what was committed */
+	assert_int_equal(kura_store_user_get_by_email(b, "u299@example.com", &got), KURA_OK);
+	kura_store_tenant_release(a);
+	kura_store_tenant_release(b);
+}
+
+struct begin_arg {
+	struct kura_tenant_db *db;
+	enum kura_err e;
+};
+
+static void *
+begin_thread(void *p)
+{
+	struct begin_arg *x = p;
+
+	x->e = kura_store_begin(x->db);
+	return NULL;
+}
+
+/*
+ * While one handle's transaction holds the writer, another handle's
+ * begin_nowait answers BUSY at once and its begin waits for the commit;
+ * a handle released in the middle of a transaction gives the writer back.
+ */
+static void
+test_sqlite_writer_waits(void **state)
+{
+	struct kura_store *s = open_store(*state, 4);
+	struct kura_tenant_db *a = NULL, *b = NULL;
+	struct begin_arg x;
+	struct kura_user got;
+	pthread_t th;
+
+	make_tenant(s, "acme");
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &a), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &b), KURA_OK);
+	assert_int_equal(kura_store_begin(a), KURA_OK);
+	(void)make_user(a, "first@example.com", "First");
+	assert_int_equal(kura_store_begin_nowait(b), KURA_E_BUSY);
+	assert_false(kura_store_in_transaction(b));
+	x.db = b;
+	x.e = KURA_E_INTERNAL;
+	assert_int_equal(pthread_create(&th, NULL, begin_thread, &x), 0);
+	usleep(50 * 1000);
+	assert_int_equal(kura_store_commit(a), KURA_OK);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(x.e, KURA_OK);
+	/* b's transaction sees a's commit and holds the writer now */
+	assert_int_equal(kura_store_user_get_by_email(b, "first@example.com", &got), KURA_OK);
+	assert_int_equal(kura_store_begin_nowait(a), KURA_E_BUSY);
+	(void)make_user(b, "left@example.com", "Left");
+	kura_store_tenant_release(b);
+	/* released mid-transaction: rolled back, and the writer is free */
+	assert_int_equal(kura_store_begin_nowait(a), KURA_OK);
+	assert_int_equal(kura_store_user_get_by_email(a, "left@example.com", &got),
+			 KURA_E_NOT_FOUND);
+	kura_store_rollback(a);
+	kura_store_tenant_release(a);
+}
+
+static off_t
+file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/*
+ * A commit that leaves the WAL past KURA_SQ_WAL_PASSIVE_PAGES is not
+ * checkpointed by the committing thread but by the store's own, on an idle
+ * connection of the pool: while both connections of a two-connection pool
+ * are held, the pages stay in the WAL; once one is given back they reach
+ * tenant.db with no further call into the store.
+ */
+static void
+test_sqlite_checkpoints_in_background(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *s = open_store(f, 2);
+	struct kura_tenant_db *a = NULL, *b = NULL;
+	char path[600];
+	off_t before;
+	int waited_ms = 0;
+
+	make_tenant(s, "acme");
+	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db", f->dir);
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &a), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &b), KURA_OK);
+	before = file_size(path);
+	assert_true(before > 0);
+	assert_int_equal(kura_store_begin(a), KURA_OK);
+	assert_int_equal(sqlite3_exec(handle_db(a),
+				      "CREATE TABLE filler (x);"
+				      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+				      "WHERE i < 2000) INSERT INTO filler SELECT randomblob(3000) FROM n",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(kura_store_commit(a), KURA_OK);
+	usleep(100 * 1000);
+	assert_true(file_size(path) < before + 2000 * 3000);
+	kura_store_tenant_release(b);
+	while (file_size(path) < before + 2000 * 3000 && waited_ms < 20000) {
+		usleep(10 * 1000);
+		waited_ms += 10;
+	}
+	assert_true(file_size(path) >= before + 2000 * 3000);
+	kura_store_tenant_release(a);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 /*
@@ -1908,6 +2083,9 @@ main(void)
 		T(test_sqlite_failed_create_leaves_nothing),
 		T(test_sqlite_misplaced_db_refused),
 		T(test_sqlite_idle_connections_bounded),
+		T(test_sqlite_transactions_share_writer),
+		T(test_sqlite_writer_waits),
+		T(test_sqlite_checkpoints_in_background),
 		T(test_sqlite_audit_append_only),
 		T(test_sqlite_migration_apikey_allowlist),
 	};
