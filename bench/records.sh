@@ -14,6 +14,7 @@
 #   BENCH_BUILD_DIR=/path                   use another build directory
 #   BENCH_NO_BUILD=1                        do not run meson/ninja (use what is built)
 #   BENCH_KEEP=1                            keep the temporary directory (data, generated files)
+#   BENCH_LOAD_ONLY=1                       stop after the batch create figures (no wrk runs)
 #
 # Figures (one line each, with the baseline and the ratio):
 #   batch create   records/s through POST .../batch/create (100 a request,
@@ -110,6 +111,13 @@ PLAIN_ROWS=$(sqlite3 "$TMP/plain.db" "SELECT count(*) FROM contacts")
 PLAIN_RATE=$(python3 -c 'import sys; print(int(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2])))' "$RECORDS" "$t0" "$t1")
 PLAIN_BYTES=$(stat -c %s "$TMP/plain.db")
 rm -f "$TMP/plain.db"
+if [ "${BENCH_LOAD_ONLY:-}" = 1 ]; then
+	echo
+	echo "records benchmark (load only): $(thousands "$RECORDS") contacts x 20 properties, seed $SEED, $(nproc) CPUs"
+	echo "batch create: $(thousands "$LOAD_RATE") records/s ($(printf '%.1f' "$LOAD_SECS") s, 100 a request, $LOAD_CONNS connections; raw sqlite3 .import of the same rows: $(thousands "$PLAIN_RATE") rows/s, ratio $(python3 -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$LOAD_RATE" "$PLAIN_RATE"))"
+	echo "  batch create as the tenant grows: $LOAD_TREND"
+	exit 0
+fi
 
 # ---------------------------------------------------------------- sanity: one of each request
 python3 -c '
