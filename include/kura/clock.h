@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "kura/err.h"
 
@@ -25,5 +26,7 @@ void kura_time_rfc3339(int64_t t_us, char *out, size_t n);
 enum kura_err kura_time_parse_rfc3339(const char *s, int64_t *out);
 /* Monotonic clock in microseconds, for durations. */
 int64_t kura_mono_us(void);
+/* The time us microseconds from now on clock id: a deadline for pthread_cond_timedwait. */
+struct timespec kura_deadline_us(clockid_t id, int64_t us);
 
 #endif

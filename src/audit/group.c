@@ -119,15 +119,8 @@ kura_audit_group_new(struct kura_audit_group **out)
 static void
 linger(struct kura_audit_group *g)
 {
-	struct timespec until;
+	struct timespec until = kura_deadline_us(CLOCK_MONOTONIC, GROUP_LINGER_US);
 
-	if (clock_gettime(CLOCK_MONOTONIC, &until) != 0)
-		return;
-	until.tv_nsec += GROUP_LINGER_US * 1000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	while (g->aqueued < GROUP_FULL && !g->stop) {
 		if (pthread_cond_timedwait(&g->work, &g->mu, &until) != 0)
 			break;

@@ -162,3 +162,18 @@ kura_time_parse_rfc3339(const char *s, int64_t *out)
 	*out = (days - (int64_t)oh * 3600 - (int64_t)om * 60) * 1000000 + frac;
 	return KURA_OK;
 }
+
+struct timespec
+kura_deadline_us(clockid_t id, int64_t us)
+{
+	struct timespec ts = {0, 0};
+
+	(void)clock_gettime(id, &ts);
+	ts.tv_sec += (time_t)(us / 1000000);
+	ts.tv_nsec += (long)(us % 1000000) * 1000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}

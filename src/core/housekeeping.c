@@ -161,13 +161,7 @@ pause_between(struct kura_housekeeper *h, int64_t took_us)
 
 	if (!h->threaded)
 		return true;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)(wait / 1000000);
-	until.tv_nsec += (long)(wait % 1000000) * 1000;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	until = kura_deadline_us(CLOCK_REALTIME, wait);
 	pthread_mutex_lock(&h->lock);
 	while (!h->stop && pthread_cond_timedwait(&h->cond, &h->lock, &until) != ETIMEDOUT)
 		;

@@ -173,15 +173,8 @@ out:
 static bool
 wait_ms(struct kura_alerts *a, long ms)
 {
-	struct timespec ts;
+	struct timespec ts = kura_deadline_us(CLOCK_REALTIME, (int64_t)ms * 1000);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	while (!a->stopping) {
 		if (pthread_cond_timedwait(&a->cond, &a->mu, &ts) == ETIMEDOUT)
 			break;

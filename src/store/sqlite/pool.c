@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kura/clock.h"
 #include "kura/log.h"
 
 /*
@@ -262,14 +263,8 @@ checkpointer(void *arg)
 			continue;
 		}
 		if (p->idle == NULL && p->open >= p->max) {
-			struct timespec ts;
+			struct timespec ts = kura_deadline_us(CLOCK_REALTIME, 10 * 1000);
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 10 * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
 			(void)pthread_cond_timedwait(&be->ckpt_cond, &be->mu, &ts);
 			continue;
 		}
@@ -549,13 +544,7 @@ kura_sqlite_writer_take(struct kura_sqlite_conn *c, bool nowait, bool *took)
 	be = p->be;
 	pthread_mutex_lock(&be->mu);
 	if (p->writer_busy && !nowait) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += KURA_SQ_BUSY_TIMEOUT_MS / 1000;
-		until.tv_nsec += (KURA_SQ_BUSY_TIMEOUT_MS % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		until = kura_deadline_us(CLOCK_MONOTONIC, KURA_SQ_BUSY_TIMEOUT_MS * 1000LL);
 		while (p->writer_busy &&
 		       pthread_cond_timedwait(&p->wcond, &be->mu, &until) != ETIMEDOUT)
 			;
