@@ -27,6 +27,7 @@
 
 #include "kura/clock.h"
 #include "kura/log.h"
+#include "kura/monitor.h"
 
 /*
  * How long acquire waits for a busy pool before answering UNAVAILABLE: a
@@ -551,8 +552,13 @@ kura_sqlite_writer_take(struct kura_sqlite_conn *c, bool nowait, bool *took)
 	}
 	if (p->writer_busy) {
 		pthread_mutex_unlock(&be->mu);
-		/* as SQLite's lock would answer once its busy wait gave up */
-		return KURA_E_BUSY;
+		if (nowait)
+			return KURA_E_BUSY;
+		/* as a BEGIN answers once its busy wait has given up: the store is overloaded */
+		kura_log(KURA_LOG_ERROR, "store_error", "op=begin tenant=%s msg=writer_busy",
+			 p->tenant_id);
+		kura_metrics_store_error();
+		return KURA_E_UNAVAILABLE;
 	}
 	p->writer_busy = true;
 	w = p->writer;

@@ -342,7 +342,8 @@ void kura_sqlite_pools_free(struct kura_sqlite_be *be);
  * statements into c, so pointers to c held by callers stay valid; give
  * swaps them back once the transaction has ended. take waits while
  * another handle of this process holds the writer (up to the busy
- * timeout), or answers KURA_E_BUSY at once with nowait. *took says whether
+ * timeout, then KURA_E_UNAVAILABLE as a BEGIN whose busy wait gave up), or
+ * answers KURA_E_BUSY at once with nowait. *took says whether
  * this call took it (false when c already holds it, or c is not a tenant
  * pool's connection).
  */

@@ -1886,7 +1886,8 @@ begin_thread(void *p)
 
 /*
  * While one handle's transaction holds the writer, another handle's
- * begin_nowait answers BUSY at once and its begin waits for the commit;
+ * begin_nowait answers BUSY at once and its begin waits for the commit
+ * (or, after the busy timeout, answers UNAVAILABLE);
  * a handle released in the middle of a transaction gives the writer back.
  */
 static void
@@ -1904,6 +1905,9 @@ test_sqlite_writer_waits(void **state)
 	assert_int_equal(kura_store_begin(a), KURA_OK);
 	(void)make_user(a, "first@example.com", "First");
 	assert_int_equal(kura_store_begin_nowait(b), KURA_E_BUSY);
+	assert_false(kura_store_in_transaction(b));
+	/* a wait past the busy timeout ends as a BEGIN's would: unavailable */
+	assert_int_equal(kura_store_begin(b), KURA_E_UNAVAILABLE);
 	assert_false(kura_store_in_transaction(b));
 	x.db = b;
 	x.e = KURA_E_INTERNAL;
