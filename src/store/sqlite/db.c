@@ -333,18 +333,24 @@ kura_sqlite_begin_nowait(struct kura_sqlite_conn *c)
 	return e;
 }
 
-enum kura_err
-kura_sqlite_op_begin_nowait(void *conn)
+/* A transaction of a pool's connection runs on its tenant's writer (kura_sqlite_writer_take). */
+static enum kura_err
+begin_on_writer(struct kura_sqlite_conn *c, bool nowait)
 {
-	struct kura_sqlite_conn *c = conn;
 	bool took = false;
-	enum kura_err e = kura_sqlite_writer_take(c, true, &took);
+	enum kura_err e = kura_sqlite_writer_take(c, nowait, &took);
 
 	if (e == KURA_OK)
-		e = kura_sqlite_begin_nowait(c);
+		e = nowait ? kura_sqlite_begin_nowait(c) : kura_sqlite_begin(c);
 	if (e != KURA_OK && took)
 		kura_sqlite_writer_give(c);
 	return e;
+}
+
+enum kura_err
+kura_sqlite_op_begin_nowait(void *conn)
+{
+	return begin_on_writer(conn, true);
 }
 
 /* The files of the transaction: unlinked (commit true) or kept; the list emptied. */
@@ -408,15 +414,7 @@ kura_sqlite_rollback(struct kura_sqlite_conn *c)
 enum kura_err
 kura_sqlite_op_begin(void *conn)
 {
-	struct kura_sqlite_conn *c = conn;
-	bool took = false;
-	enum kura_err e = kura_sqlite_writer_take(c, false, &took);
-
-	if (e == KURA_OK)
-		e = kura_sqlite_begin(c);
-	if (e != KURA_OK && took)
-		kura_sqlite_writer_give(c);
-	return e;
+	return begin_on_writer(conn, false);
 }
 
 /*
