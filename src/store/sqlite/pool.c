@@ -246,12 +246,17 @@ static enum kura_err pool_get(struct kura_sqlite_be *be, struct kura_sqlite_pool
  * The checkpointer: takes queued pools in turn and checkpoints each on one
  * of its idle connections (a passive checkpoint, or a restart past
  * KURA_SQ_WAL_RESTART_PAGES). A pool with none idle and no room for
- * another stays queued and is tried again shortly.
+ * another goes to the back of the queue; after CKPT_STUCK_PAUSE such in a
+ * row the thread pauses 10 ms before it tries again.
  */
+#define CKPT_STUCK_PAUSE 8
+
 static void *
 checkpointer(void *arg)
 {
 	struct kura_sqlite_be *be = arg;
+
+	unsigned stuck = 0; /* pools passed over in a row, all of their connections in use */
 
 	pthread_mutex_lock(&be->mu);
 	while (!be->ckpt_stop) {
@@ -260,19 +265,30 @@ checkpointer(void *arg)
 		int pages, rc;
 
 		if (p == NULL) {
+			stuck = 0;
 			pthread_cond_wait(&be->ckpt_cond, &be->mu);
-			continue;
-		}
-		if (p->idle == NULL && p->open >= p->max) {
-			struct timespec ts = kura_deadline_us(CLOCK_REALTIME, 10 * 1000);
-
-			(void)pthread_cond_timedwait(&be->ckpt_cond, &be->mu, &ts);
 			continue;
 		}
 		be->ckpt_head = p->ckpt_next;
 		if (be->ckpt_head == NULL)
 			be->ckpt_tail = NULL;
 		p->ckpt_next = NULL;
+		if (p->idle == NULL && p->open >= p->max) {
+			/* to the back of the queue: a busy tenant does not hold up the others */
+			if (be->ckpt_tail != NULL)
+				be->ckpt_tail->ckpt_next = p;
+			else
+				be->ckpt_head = p;
+			be->ckpt_tail = p;
+			if (++stuck >= CKPT_STUCK_PAUSE) {
+				struct timespec ts = kura_deadline_us(CLOCK_REALTIME, 10 * 1000);
+
+				stuck = 0;
+				(void)pthread_cond_timedwait(&be->ckpt_cond, &be->mu, &ts);
+			}
+			continue;
+		}
+		stuck = 0;
 		p->ckpt_queued = false;
 		pages = p->ckpt_pages;
 		p->ckpt_pages = 0;

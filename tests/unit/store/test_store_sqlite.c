@@ -1979,6 +1979,63 @@ test_sqlite_checkpoints_in_background(void **state)
 	kura_store_tenant_release(a);
 }
 
+/* Writes some 6 MB (about 1,500 pages) through the handle in one transaction. */
+static void
+write_filler(struct kura_tenant_db *db)
+{
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	assert_int_equal(sqlite3_exec(handle_db(db),
+				      "CREATE TABLE filler (x);"
+				      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+				      "WHERE i < 2000) INSERT INTO filler SELECT randomblob(3000) FROM n",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(kura_store_commit(db), KURA_OK);
+}
+
+/*
+ * A tenant whose connections are all in use waits for its checkpoint
+ * without holding up another tenant's: globex's pages reach its file while
+ * acme's stay in the WAL, and acme's follow once a connection is free.
+ */
+static void
+test_sqlite_checkpoint_queue_passes_a_busy_tenant(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *s = open_store(f, 2);
+	struct kura_tenant_db *a1 = NULL, *a2 = NULL, *g = NULL;
+	char apath[600], gpath[600];
+	off_t abefore, gbefore;
+	int waited_ms = 0;
+
+	make_tenant(s, "acme");
+	make_tenant(s, "globex");
+	snprintf(apath, sizeof(apath), "%s/tenants/acme/tenant.db", f->dir);
+	snprintf(gpath, sizeof(gpath), "%s/tenants/globex/tenant.db", f->dir);
+	abefore = file_size(apath);
+	gbefore = file_size(gpath);
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &a1), KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(s, "acme", &a2), KURA_OK);
+	write_filler(a1); /* queued first, and stuck: both of acme's connections are held */
+	assert_int_equal(kura_store_tenant_acquire(s, "globex", &g), KURA_OK);
+	write_filler(g);
+	kura_store_tenant_release(g);
+	while (file_size(gpath) < gbefore + 2000 * 3000 && waited_ms < 20000) {
+		usleep(10 * 1000);
+		waited_ms += 10;
+	}
+	assert_true(file_size(gpath) >= gbefore + 2000 * 3000);
+	assert_true(file_size(apath) < abefore + 2000 * 3000);
+	kura_store_tenant_release(a2);
+	waited_ms = 0;
+	while (file_size(apath) < abefore + 2000 * 3000 && waited_ms < 20000) {
+		usleep(10 * 1000);
+		waited_ms += 10;
+	}
+	assert_true(file_size(apath) >= abefore + 2000 * 3000);
+	kura_store_tenant_release(a1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 /*
@@ -2090,6 +2147,7 @@ main(void)
 		T(test_sqlite_transactions_share_writer),
 		T(test_sqlite_writer_waits),
 		T(test_sqlite_checkpoints_in_background),
+		T(test_sqlite_checkpoint_queue_passes_a_busy_tenant),
 		T(test_sqlite_audit_append_only),
 		T(test_sqlite_migration_apikey_allowlist),
 	};
