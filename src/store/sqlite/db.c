@@ -629,16 +629,23 @@ kura_sqlite_busy_rebind(struct kura_sqlite_conn *c)
 	(void)sqlite3_busy_handler(c->db, busy_wait, c);
 }
 
-/* After each commit: see KURA_SQ_WAL_PASSIVE_PAGES. */
+int
+kura_sqlite_checkpoint(sqlite3 *db, const char *name, int pages)
+{
+	if (pages < KURA_SQ_WAL_PASSIVE_PAGES)
+		return SQLITE_OK;
+	return sqlite3_wal_checkpoint_v2(db, name,
+					 pages >= KURA_SQ_WAL_RESTART_PAGES ? SQLITE_CHECKPOINT_RESTART
+									    : SQLITE_CHECKPOINT_PASSIVE,
+					 NULL, NULL);
+}
 
+/* After each commit, in the committing thread (see pool.c for tenant pools). */
 static int
 wal_checkpoint(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	(void)arg;
-	if (pages >= KURA_SQ_WAL_RESTART_PAGES)
-		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-	else if (pages >= KURA_SQ_WAL_PASSIVE_PAGES)
-		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	(void)kura_sqlite_checkpoint(db, name, pages);
 	return SQLITE_OK;
 }
 

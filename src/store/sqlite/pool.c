@@ -209,7 +209,7 @@ pool_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	if (pages < KURA_SQ_WAL_PASSIVE_PAGES)
 		return SQLITE_OK;
 	if (pages >= KURA_SQ_WAL_HELP_PAGES) {
-		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+		(void)kura_sqlite_checkpoint(db, name, pages);
 		return SQLITE_OK;
 	}
 	pthread_mutex_lock(&be->mu);
@@ -295,11 +295,7 @@ checkpointer(void *arg)
 		if (pool_get(be, p, &c) != KURA_OK)
 			continue;
 		pthread_mutex_unlock(&be->mu);
-		rc = sqlite3_wal_checkpoint_v2(c->db, "main",
-					       pages >= KURA_SQ_WAL_RESTART_PAGES
-						       ? SQLITE_CHECKPOINT_RESTART
-						       : SQLITE_CHECKPOINT_PASSIVE,
-					       NULL, NULL);
+		rc = kura_sqlite_checkpoint(c->db, "main", pages);
 		if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
 			kura_log(KURA_LOG_WARN, "checkpoint_failed", "tenant=%s rc=%d",
 				 p->tenant_id, rc);
@@ -493,18 +489,12 @@ kura_sqlite_release(struct kura_sqlite_be *be, struct kura_sqlite_conn *c)
 
 	if (c == NULL)
 		return;
-	if (c->wslot != NULL) {
-		kura_log(KURA_LOG_WARN, "store_tx_left_open", "tenant=%s action=rollback",
-			 c->pool->tenant_id);
-		kura_sqlite_rollback(c);
-		kura_sqlite_writer_give(c);
-	}
-	/* A transaction left open would leak into the next holder's work. */
-	if (!sqlite3_get_autocommit(c->db)) {
+	/* A transaction left open would leak into the next holder's work (and keep the writer). */
+	if (c->wslot != NULL || !sqlite3_get_autocommit(c->db)) {
 		kura_log(KURA_LOG_WARN, "store_tx_left_open", "tenant=%s action=rollback",
 			 c->pool != NULL && c->pool->kind == KURA_SQ_TENANT ? c->pool->tenant_id
 									 : "-");
-		kura_sqlite_rollback(c);
+		kura_sqlite_op_rollback(c);
 	}
 	if (c->pool == NULL) {
 		kura_sqlite_conn_close(c);

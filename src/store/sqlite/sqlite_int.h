@@ -162,15 +162,15 @@ struct kura_sqlite_pool {
 };
 
 /*
- * WAL checkpoints. Past WAL_PASSIVE_PAGES a passive one, as SQLite's
+ * WAL checkpoints. Past KURA_SQ_WAL_PASSIVE_PAGES a passive one, as SQLite's
  * auto-checkpoint would do. Under back-to-back writes a passive checkpoint
  * never catches up with the newest frames, so the WAL is never started
  * again from its beginning and grows without bound (tens of GB over a
- * million-record import); past WAL_RESTART_PAGES the checkpoint waits for
+ * million-record import); past KURA_SQ_WAL_RESTART_PAGES the checkpoint waits for
  * the other writers (through the busy handler) so that the next write
  * starts the WAL afresh, and journal_size_limit then cuts the file back.
  * A tenant database's checkpoints run on the back end's checkpointer
- * thread (pool.c), not in the committing request; past WAL_HELP_PAGES
+ * thread (pool.c), not in the committing request; past KURA_SQ_WAL_HELP_PAGES
  * (the checkpointer has fallen behind) the committing thread restarts the
  * WAL itself, which bounds it.
  */
@@ -309,6 +309,11 @@ bool kura_sqlite_tenant_id_ok(const char *id);
 /* Writes "<data_dir>/tenants/<id>" (+ "/tenant.db" when file) into a new string. */
 char *kura_sqlite_tenant_path(const struct kura_sqlite_be *be, const char *id, bool file);
 
+/*
+ * Checkpoints db's WAL of pages pages as KURA_SQ_WAL_PASSIVE_PAGES says
+ * (nothing below it, passive, or restart); SQLite's result code.
+ */
+int kura_sqlite_checkpoint(sqlite3 *db, const char *name, int pages);
 /* Points c's SQLite busy handler at c (after its connection moved into c). */
 void kura_sqlite_busy_rebind(struct kura_sqlite_conn *c);
 
@@ -347,6 +352,8 @@ void kura_sqlite_pools_free(struct kura_sqlite_be *be);
  * this call took it (false when c already holds it, or c is not a tenant
  * pool's connection).
  */
+enum kura_err kura_sqlite_writer_take(struct kura_sqlite_conn *c, bool nowait, bool *took);
+void kura_sqlite_writer_give(struct kura_sqlite_conn *c);
 /*
  * Starts the checkpointer thread (false when it cannot: the tenant
  * databases are then checkpointed by their committing threads) and stops
@@ -354,8 +361,6 @@ void kura_sqlite_pools_free(struct kura_sqlite_be *be);
  */
 bool kura_sqlite_checkpointer_start(struct kura_sqlite_be *be);
 void kura_sqlite_checkpointer_stop(struct kura_sqlite_be *be);
-enum kura_err kura_sqlite_writer_take(struct kura_sqlite_conn *c, bool nowait, bool *took);
-void kura_sqlite_writer_give(struct kura_sqlite_conn *c);
 
 /* --- the vtable entries, by file --- */
 
