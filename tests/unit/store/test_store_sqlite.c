@@ -1937,6 +1937,29 @@ file_size(const char *path)
 	return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
+/* Writes some 6 MB (about 1,500 pages) through the handle in one transaction. */
+static void
+write_filler(struct kura_tenant_db *db)
+{
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	assert_int_equal(sqlite3_exec(handle_db(db),
+				      "CREATE TABLE filler (x);"
+				      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+				      "WHERE i < 2000) INSERT INTO filler SELECT randomblob(3000) FROM n",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(kura_store_commit(db), KURA_OK);
+}
+
+/* The size of path once it reaches min bytes (or after 20 s, whatever it is then). */
+static off_t
+size_when_grown(const char *path, off_t min)
+{
+	for (int waited_ms = 0; file_size(path) < min && waited_ms < 20000; waited_ms += 10)
+		usleep(10 * 1000);
+	return file_size(path);
+}
+
 /*
  * A commit that leaves the WAL past KURA_SQ_WAL_PASSIVE_PAGES is not
  * checkpointed by the committing thread but by the store's own, on an idle
@@ -1952,7 +1975,6 @@ test_sqlite_checkpoints_in_background(void **state)
 	struct kura_tenant_db *a = NULL, *b = NULL;
 	char path[600];
 	off_t before;
-	int waited_ms = 0;
 
 	make_tenant(s, "acme");
 	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db", f->dir);
@@ -1960,37 +1982,12 @@ test_sqlite_checkpoints_in_background(void **state)
 	assert_int_equal(kura_store_tenant_acquire(s, "acme", &b), KURA_OK);
 	before = file_size(path);
 	assert_true(before > 0);
-	assert_int_equal(kura_store_begin(a), KURA_OK);
-	assert_int_equal(sqlite3_exec(handle_db(a),
-				      "CREATE TABLE filler (x);"
-				      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
-				      "WHERE i < 2000) INSERT INTO filler SELECT randomblob(3000) FROM n",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	assert_int_equal(kura_store_commit(a), KURA_OK);
+	write_filler(a);
 	usleep(100 * 1000);
 	assert_true(file_size(path) < before + 2000 * 3000);
 	kura_store_tenant_release(b);
-	while (file_size(path) < before + 2000 * 3000 && waited_ms < 20000) {
-		usleep(10 * 1000);
-		waited_ms += 10;
-	}
-	assert_true(file_size(path) >= before + 2000 * 3000);
+	assert_true(size_when_grown(path, before + 2000 * 3000) >= before + 2000 * 3000);
 	kura_store_tenant_release(a);
-}
-
-/* Writes some 6 MB (about 1,500 pages) through the handle in one transaction. */
-static void
-write_filler(struct kura_tenant_db *db)
-{
-	assert_int_equal(kura_store_begin(db), KURA_OK);
-	assert_int_equal(sqlite3_exec(handle_db(db),
-				      "CREATE TABLE filler (x);"
-				      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
-				      "WHERE i < 2000) INSERT INTO filler SELECT randomblob(3000) FROM n",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	assert_int_equal(kura_store_commit(db), KURA_OK);
 }
 
 /*
@@ -2006,7 +2003,6 @@ test_sqlite_checkpoint_queue_passes_a_busy_tenant(void **state)
 	struct kura_tenant_db *a1 = NULL, *a2 = NULL, *g = NULL;
 	char apath[600], gpath[600];
 	off_t abefore, gbefore;
-	int waited_ms = 0;
 
 	make_tenant(s, "acme");
 	make_tenant(s, "globex");
@@ -2020,19 +2016,10 @@ test_sqlite_checkpoint_queue_passes_a_busy_tenant(void **state)
 	assert_int_equal(kura_store_tenant_acquire(s, "globex", &g), KURA_OK);
 	write_filler(g);
 	kura_store_tenant_release(g);
-	while (file_size(gpath) < gbefore + 2000 * 3000 && waited_ms < 20000) {
-		usleep(10 * 1000);
-		waited_ms += 10;
-	}
-	assert_true(file_size(gpath) >= gbefore + 2000 * 3000);
+	assert_true(size_when_grown(gpath, gbefore + 2000 * 3000) >= gbefore + 2000 * 3000);
 	assert_true(file_size(apath) < abefore + 2000 * 3000);
 	kura_store_tenant_release(a2);
-	waited_ms = 0;
-	while (file_size(apath) < abefore + 2000 * 3000 && waited_ms < 20000) {
-		usleep(10 * 1000);
-		waited_ms += 10;
-	}
-	assert_true(file_size(apath) >= abefore + 2000 * 3000);
+	assert_true(size_when_grown(apath, abefore + 2000 * 3000) >= abefore + 2000 * 3000);
 	kura_store_tenant_release(a1);
 }
 
