@@ -111,6 +111,15 @@ size_t kura_audit_group_queued(struct kura_audit_group *g, const char *tenant);
  */
 char *kura_audit_canonical(const struct kura_audit_entry *e);
 
+/*
+ * Moves what the tenant's audit spool holds into the chain (a write
+ * transaction of its own, or inside the caller's): entries of reads that a
+ * committer (kura_audit_group_start) spooled and has not moved yet.
+ * kura_audit_query, _seal and _verify do this first; KURA_OK when there is
+ * nothing to move.
+ */
+enum kura_err kura_audit_flush(struct kura_tenant_db *db);
+
 /* Clears f to "everything": zeros, empty strings, outcome -1. */
 void kura_audit_filter_init(struct kura_audit_filter *f);
 /*

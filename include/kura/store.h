@@ -182,6 +182,8 @@ struct kura_audit_seal {
 
 typedef bool (*kura_audit_cb)(void *ctx, const struct kura_audit_entry *e); /* false stops */
 typedef bool (*kura_audit_seal_cb)(void *ctx, const struct kura_audit_seal *s); /* false stops */
+/* Given each spooled entry by kura_store_audit_unspool; an error stops and undoes the move. */
+typedef enum kura_err (*kura_audit_unspool_cb)(void *ctx, struct kura_audit_entry *e);
 
 /*
  * Notices of incidents and maintenance, written by the operator (kura
@@ -353,6 +355,11 @@ struct kura_store_ops {
 	enum kura_err (*audit_scan)(void *conn, int64_t from_seq, kura_audit_cb cb, void *ctx);
 	enum kura_err (*audit_query)(void *conn, const struct kura_audit_filter *f,
 				     kura_audit_cb cb, void *ctx);
+	enum kura_err (*audit_spool)(void *conn, const struct kura_audit_entry *const *e,
+				     size_t n);
+	bool (*audit_spooled)(void *conn, int64_t *since_us, int64_t *count);
+	enum kura_err (*audit_unspool)(void *conn, kura_audit_unspool_cb cb, void *ctx,
+				       size_t *moved);
 	enum kura_err (*seal_put)(void *be, const char *tenant_id, int64_t seq,
 				  const uint8_t hash[32], const uint8_t mac[32], int64_t now);
 	enum kura_err (*seal_list)(void *be, const char *tenant_id, kura_audit_seal_cb cb,
@@ -576,6 +583,37 @@ enum kura_err kura_store_audit_scan(struct kura_tenant_db *db, int64_t from_seq,
  */
 enum kura_err kura_store_audit_query(struct kura_tenant_db *db, const struct kura_audit_filter *f,
 				     kura_audit_cb cb, void *ctx);
+
+/*
+ * The audit spool. An entry that records a read (no change goes with it)
+ * must be durable before the reply leaves, but committing it to the
+ * tenant's database would make every other connection to that database
+ * drop its page cache and memory map: under a load of reads of sensitive
+ * values, one commit per millisecond. Such entries are committed to a
+ * spool of their own (audit-spool.db beside the tenant's database) and
+ * moved into the chain in batches, oldest first, by kura_audit (which
+ * chains them; see kura/audit.h).
+ *
+ * audit_spool: commits the n entries (ts_us set, seq and hashes ignored)
+ * to the tenant's spool in one transaction, in the order given.
+ * audit_spooled: true when the spool may hold entries not yet in the chain
+ * (always, the first time, when a spool file is there); *since_us (may be
+ * NULL) is when, on the monotonic clock, the oldest of them known to this
+ * process was spooled, *count (may be NULL) how many this process spooled
+ * since the last move.
+ * audit_unspool: inside the caller's write transaction, calls cb for every
+ * spooled entry not yet moved, oldest first, and records in the tenant's
+ * database how far the spool was moved; when the transaction commits, the
+ * moved entries leave the spool (a crash before that leaves them there,
+ * and the record keeps them from being moved twice). When cb or a read of
+ * the spool fails, everything this call did is undone (the transaction
+ * stays open) and the error returned. *moved (may be NULL): how many.
+ */
+enum kura_err kura_store_audit_spool(struct kura_tenant_db *db,
+				     const struct kura_audit_entry *const *e, size_t n);
+bool kura_store_audit_spooled(struct kura_tenant_db *db, int64_t *since_us, int64_t *count);
+enum kura_err kura_store_audit_unspool(struct kura_tenant_db *db, kura_audit_unspool_cb cb,
+				       void *ctx, size_t *moved);
 
 /*
  * Records a seal of tenant_id's chain at seq in system.db. Seals are never

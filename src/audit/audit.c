@@ -285,20 +285,14 @@ kura_audit_prepare(struct kura_audit_entry *e, bool *set_ts)
 	return KURA_OK;
 }
 
-enum kura_err
-kura_audit_chain_in_tx(struct kura_tenant_db *db, struct kura_audit_entry *e)
+/* Reads the head, fills seq and the hashes, inserts. */
+static enum kura_err
+chain_one(void *ctx, struct kura_audit_entry *e)
 {
+	struct kura_tenant_db *db = ctx;
 	int64_t head = 0;
 	enum kura_err err;
 
-#ifdef KURA_BENCH_NO_AUDIT
-	/*
-	 * -Dbench_no_audit=true (bench/audit.sh only; such programs refuse to
-	 * start without KURA_BENCH_ALLOW_NO_AUDIT=1): every append, single,
-	 * grouped or async, succeeds without writing anything.
-	 */
-	return KURA_OK;
-#endif
 	err = kura_store_audit_head(db, &head, e->prev_hash);
 	if (err != KURA_OK)
 		return err;
@@ -307,6 +301,63 @@ kura_audit_chain_in_tx(struct kura_tenant_db *db, struct kura_audit_entry *e)
 	if (err != KURA_OK)
 		return err;
 	return kura_store_audit_insert(db, e);
+}
+
+enum kura_err
+kura_audit_unspool_in_tx(struct kura_tenant_db *db, size_t *moved)
+{
+	size_t n = 0;
+	enum kura_err err = kura_store_audit_unspool(db, chain_one, db, &n);
+
+	if (moved != NULL)
+		*moved = n;
+	if (err != KURA_OK)
+		kura_log(KURA_LOG_ERROR, "audit_unspool_failed", "tenant=%s err=%s",
+			 kura_store_tenant_id(db), kura_err_name(err));
+	return err;
+}
+
+enum kura_err
+kura_audit_flush(struct kura_tenant_db *db)
+{
+	enum kura_err err;
+
+	if (db == NULL)
+		return KURA_E_INTERNAL;
+	if (kura_store_in_transaction(db))
+		return kura_audit_unspool_in_tx(db, NULL);
+	if (!kura_store_audit_spooled(db, NULL, NULL))
+		return KURA_OK;
+	err = kura_store_begin(db);
+	if (err != KURA_OK)
+		return err;
+	err = kura_audit_unspool_in_tx(db, NULL);
+	if (err == KURA_OK)
+		err = kura_store_commit(db);
+	if (err != KURA_OK && kura_store_in_transaction(db))
+		kura_store_rollback(db);
+	return err;
+}
+
+enum kura_err
+kura_audit_chain_in_tx(struct kura_tenant_db *db, struct kura_audit_entry *e)
+{
+#ifdef KURA_BENCH_NO_AUDIT
+	/*
+	 * -Dbench_no_audit=true (bench/audit.sh only; such programs refuse to
+	 * start without KURA_BENCH_ALLOW_NO_AUDIT=1): every append, single,
+	 * grouped or async, succeeds without writing anything.
+	 */
+	return KURA_OK;
+#endif
+	/*
+	 * Spooled reads go into the chain before this entry, so the chain
+	 * keeps the order in which things happened. A spool that cannot be
+	 * read (logged) must not stop the tenant's changes: it is left for
+	 * the next move, and this entry is chained all the same.
+	 */
+	(void)kura_audit_unspool_in_tx(db, NULL);
+	return chain_one(db, e);
 }
 
 void
@@ -381,6 +432,9 @@ enum kura_err
 kura_audit_query(struct kura_tenant_db *db, const struct kura_audit_filter *f, kura_audit_cb cb,
 		 void *ctx)
 {
+	/* What is spooled is shown too: moved into the chain first (logged when it cannot be). */
+	if (db != NULL && !kura_store_in_transaction(db))
+		(void)kura_audit_flush(db);
 	return kura_store_audit_query(db, f, cb, ctx);
 }
 
@@ -401,7 +455,10 @@ kura_audit_seal(struct kura_store *s, const struct kura_keyring *k, const char *
 	err = kura_store_tenant_acquire(s, tenant_id, &db);
 	if (err != KURA_OK)
 		goto out;
-	err = kura_store_audit_head(db, &seq, hash);
+	/* The seal covers what is spooled too. */
+	err = kura_audit_flush(db);
+	if (err == KURA_OK)
+		err = kura_store_audit_head(db, &seq, hash);
 	/* Give the handle back before taking a system.db connection. */
 	kura_store_tenant_release(db);
 	db = NULL;
@@ -590,6 +647,10 @@ kura_audit_verify(struct kura_store *s, const struct kura_keyring *k, const char
 	v->tenant_id = tenant_id;
 	v->expect = 1;
 	err = kura_store_tenant_acquire(s, tenant_id, &v->db);
+	if (err != KURA_OK)
+		goto out;
+	/* Spooled entries are checked too once they are chained. */
+	err = kura_audit_flush(v->db);
 	if (err != KURA_OK)
 		goto out;
 	/* One entry in memory at a time, whatever the length of the log. */

@@ -23,6 +23,12 @@ enum kura_err kura_audit_prepare(struct kura_audit_entry *e, bool *set_ts);
  */
 enum kura_err kura_audit_chain_in_tx(struct kura_tenant_db *db, struct kura_audit_entry *e);
 
+/*
+ * Moves the tenant's spooled entries into the chain inside the caller's
+ * transaction (see kura_store_audit_unspool); failures are logged.
+ */
+enum kura_err kura_audit_unspool_in_tx(struct kura_tenant_db *db, size_t *moved);
+
 /* After a failed append: counts it, clears seq and hashes (and ts_us if set_ts). */
 void kura_audit_failed(struct kura_audit_entry *e, bool set_ts);
 

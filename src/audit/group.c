@@ -18,6 +18,15 @@
  * to the group's committer thread, which commits everything queued (per
  * tenant, one transaction each) and then tells each caller its outcome
  * through a callback; the HTTP layer keeps the reply suspended until then.
+ *
+ * With a committer thread, these entries (they record reads) are committed
+ * to the tenant's audit spool (kura_store_audit_spool), not to its
+ * database: a commit there would make every connection reading the tenant
+ * drop its page cache and memory map. The committer moves each tenant's
+ * spool into the chain once its oldest entry is SPOOL_MOVE_US old or
+ * SPOOL_MOVE_ENTRIES wait, in one transaction, and everything at stop;
+ * a change's transaction and any reader of the log move it first too
+ * (audit.c), so the chain keeps the order in which things happened.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -35,6 +44,12 @@ struct waiter {
 	bool done;
 	enum kura_err err;
 	struct waiter *next;
+};
+
+/* A tenant whose spool the committer has to move (g->spooled). */
+struct spooled {
+	char tenant[KURA_TENANT_ID_MAX + 1];
+	struct spooled *next;
 };
 
 /* One tenant's queue. */
@@ -73,6 +88,7 @@ struct kura_audit_group {
 	struct async_item **atail;
 	size_t aqueued;           /* items on ahead */
 	size_t last_batch;        /* items the committer took last time */
+	struct spooled *spooled;  /* tenants with entries in their spool */
 };
 
 /*
@@ -88,14 +104,16 @@ struct kura_audit_group {
 #define GROUP_FULL 128
 
 /*
- * A tenant whose write lock another holds (a long import, say) does not
- * hold up the others: the committer does not wait for that lock but puts
- * the tenant's entries back and tries again on a later pass (about every
- * millisecond), while it commits every other tenant's. Entries that have
- * waited GROUP_BUSY_LIMIT_US fail (their requests answer 500, as when a
- * write lock cannot be had).
+ * A tenant's spool is moved into its chain once the oldest entry there is
+ * SPOOL_MOVE_US old or SPOOL_MOVE_ENTRIES wait; the committer looks every
+ * SPOOL_TICK_US. Each move is one commit to the tenant's database (which
+ * its readers then map again), a few times a second under load instead of
+ * a thousand. A tenant whose write lock another holds (a long import, say)
+ * is not waited for: its spool is moved on a later tick.
  */
-#define GROUP_BUSY_LIMIT_US (30LL * 1000000)
+#define SPOOL_MOVE_US 200000
+#define SPOOL_MOVE_ENTRIES 2048
+#define SPOOL_TICK_US 50000
 
 enum kura_err
 kura_audit_group_new(struct kura_audit_group **out)
@@ -148,6 +166,12 @@ kura_audit_group_free(struct kura_audit_group *g)
 		pthread_cond_destroy(&q->cond);
 		free(q);
 	}
+	while (g->spooled != NULL) {
+		struct spooled *sp = g->spooled;
+
+		g->spooled = sp->next;
+		free(sp);
+	}
 	pthread_mutex_destroy(&g->mu);
 	free(g);
 }
@@ -176,20 +200,69 @@ queue_of(struct kura_audit_group *g, const char *tenant)
 	return q;
 }
 
+/* Remembers that tenant's spool holds entries for the committer to move; g->mu held. */
+static void
+note_spooled(struct kura_audit_group *g, const char *tenant)
+{
+	struct spooled *sp;
+
+	for (sp = g->spooled; sp != NULL; sp = sp->next) {
+		if (strcmp(sp->tenant, tenant) == 0)
+			return;
+	}
+	/* Out of memory: the tenant's next change, log reader or seal moves them instead. */
+	sp = calloc(1, sizeof(*sp));
+	if (sp == NULL)
+		return;
+	memcpy(sp->tenant, tenant, strlen(tenant) + 1);
+	/* a committer waiting for work now wakes in time to move it */
+	if (g->spooled == NULL)
+		pthread_cond_signal(&g->work);
+	sp->next = g->spooled;
+	g->spooled = sp;
+}
+
+/* Commits the n entries to db's spool, for the committer to move into the chain. */
+static enum kura_err
+spool(struct kura_audit_group *g, struct kura_tenant_db *db,
+      const struct kura_audit_entry *const *es, size_t n)
+{
+	enum kura_err err;
+
+#ifdef KURA_BENCH_NO_AUDIT
+	/* as kura_audit_chain_in_tx in such builds: nothing is written */
+	(void)g;
+	(void)db;
+	(void)es;
+	(void)n;
+	return KURA_OK;
+#endif
+	err = kura_store_audit_spool(db, es, n);
+	if (err == KURA_OK) {
+		pthread_mutex_lock(&g->mu);
+		note_spooled(g, kura_store_tenant_id(db));
+		pthread_mutex_unlock(&g->mu);
+	}
+	return err;
+}
+
 /*
- * The leader's work, without g->mu: the write lock first, then the queue
- * as it is at that moment, chained and committed in one transaction.
+ * The leader's work, without g->mu: the queue as it is once the leader may
+ * write (the write lock, or with a committer the spool), committed at once.
  * Returns the batch taken (the leader's own waiter is in it).
  */
 static struct waiter *
 commit_batch(struct kura_audit_group *g, struct tenant_q *q, struct kura_tenant_db *db,
 	     size_t *n)
 {
+	const struct kura_audit_entry **es = NULL;
 	struct waiter *batch, *w;
-	enum kura_err err;
+	enum kura_err err = KURA_OK;
+	size_t i = 0;
 
 	*n = 0;
-	err = kura_store_begin(db);
+	if (!g->threaded)
+		err = kura_store_begin(db);
 	pthread_mutex_lock(&g->mu);
 	batch = q->head;
 	q->head = NULL;
@@ -197,12 +270,23 @@ commit_batch(struct kura_audit_group *g, struct tenant_q *q, struct kura_tenant_
 	pthread_mutex_unlock(&g->mu);
 	for (w = batch; w != NULL; w = w->next)
 		(*n)++;
-	for (w = batch; err == KURA_OK && w != NULL; w = w->next)
-		err = kura_audit_chain_in_tx(db, w->e);
-	if (err == KURA_OK)
-		err = kura_store_commit(db);
-	if (err != KURA_OK && kura_store_in_transaction(db))
-		kura_store_rollback(db);
+	if (g->threaded) {
+		es = malloc(*n * sizeof(*es));
+		if (es == NULL)
+			err = KURA_E_NOMEM;
+		for (w = batch; es != NULL && w != NULL; w = w->next)
+			es[i++] = w->e;
+		if (err == KURA_OK)
+			err = spool(g, db, es, *n);
+		free(es);
+	} else {
+		for (w = batch; err == KURA_OK && w != NULL; w = w->next)
+			err = kura_audit_chain_in_tx(db, w->e);
+		if (err == KURA_OK)
+			err = kura_store_commit(db);
+		if (err != KURA_OK && kura_store_in_transaction(db))
+			kura_store_rollback(db);
+	}
 	/* One transaction: every entry in it shares its outcome. */
 	for (w = batch; w != NULL; w = w->next) {
 		w->err = err;
@@ -307,21 +391,20 @@ kura_audit_group_queued(struct kura_audit_group *g, const char *tenant)
 
 /*
  * Commits the items of one tenant (taken off the list *items, which keeps
- * the others) in one transaction on a handle of its own, then calls back.
- * When another holds the tenant's write lock, the items go on *retry
- * instead (in their order), unless they have waited too long.
+ * the others) to its spool in one transaction, then calls back.
  */
 static void
-commit_tenant(struct kura_audit_group *g, struct async_item **items, struct async_item ***retry)
+commit_tenant(struct kura_audit_group *g, struct async_item **items)
 {
 	struct async_item *mine = NULL, **mtail = &mine, **pp = items, *it, *next;
+	const struct kura_audit_entry **es = NULL;
 	struct kura_tenant_db *db = NULL;
 	char tenant[KURA_TENANT_ID_MAX + 1];
 	enum kura_err err;
 	size_t n = 0;
 
 	memcpy(tenant, (*items)->tenant, sizeof(tenant));
-	/* This tenant's items, in queue order; the rest stay for the next pass. */
+	/* This tenant's items, in queue order; the rest stay for the next call. */
 	while (*pp != NULL) {
 		it = *pp;
 		if (strcmp(it->tenant, tenant) == 0) {
@@ -335,25 +418,18 @@ commit_tenant(struct kura_audit_group *g, struct async_item **items, struct asyn
 		}
 	}
 	err = kura_store_tenant_acquire(g->store, tenant, &db);
-	if (err == KURA_OK)
-		err = kura_store_begin_nowait(db);
-	if (err == KURA_E_BUSY && kura_mono_us() - mine->queued_us < GROUP_BUSY_LIMIT_US) {
-		kura_store_tenant_release(db);
-		**retry = mine;
-		*retry = mtail;
-		return;
+	if (err == KURA_OK) {
+		es = malloc(n * sizeof(*es));
+		err = es != NULL ? KURA_OK : KURA_E_NOMEM;
 	}
-	if (err == KURA_E_BUSY) {
-		kura_log(KURA_LOG_ERROR, "audit_append_failed",
-			 "tenant=%s entries=%zu reason=write_lock_busy", tenant, n);
-		err = KURA_E_UNAVAILABLE;
+	if (err == KURA_OK) {
+		size_t i = 0;
+
+		for (it = mine; it != NULL; it = it->next)
+			es[i++] = &it->e;
+		err = spool(g, db, es, n);
 	}
-	for (it = mine; err == KURA_OK && it != NULL; it = it->next)
-		err = kura_audit_chain_in_tx(db, &it->e);
-	if (err == KURA_OK)
-		err = kura_store_commit(db);
-	if (err != KURA_OK && db != NULL && kura_store_in_transaction(db))
-		kura_store_rollback(db);
+	free(es);
 	kura_store_tenant_release(db);
 	pthread_mutex_lock(&g->mu);
 	g->batches++;
@@ -368,46 +444,123 @@ commit_tenant(struct kura_audit_group *g, struct async_item **items, struct asyn
 	}
 }
 
+/*
+ * Moves one tenant's spool into its chain when it is due (or always, with
+ * all: at stop, waiting for the write lock). True when the tenant needs no
+ * further move: nothing is left in its spool.
+ */
+static bool
+move_tenant(struct kura_audit_group *g, const char *tenant, bool all)
+{
+	struct kura_tenant_db *db = NULL;
+	int64_t since = 0, count = 0;
+	enum kura_err err;
+	bool done = false;
+
+	if (kura_store_tenant_acquire(g->store, tenant, &db) != KURA_OK)
+		return true; /* gone (deleted), or its database unreadable: logged there */
+	if (!kura_store_audit_spooled(db, &since, &count)) {
+		done = true;
+		goto out;
+	}
+	if (!all && count < SPOOL_MOVE_ENTRIES && kura_mono_us() - since < SPOOL_MOVE_US)
+		goto out;
+	/* A tenant whose write lock another holds is tried again at the next tick. */
+	err = all ? kura_store_begin(db) : kura_store_begin_nowait(db);
+	if (err == KURA_OK)
+		err = kura_audit_unspool_in_tx(db, NULL);
+	if (err == KURA_OK)
+		err = kura_store_commit(db);
+	if (err != KURA_OK && kura_store_in_transaction(db))
+		kura_store_rollback(db);
+	done = err == KURA_OK && !kura_store_audit_spooled(db, NULL, NULL);
+out:
+	kura_store_tenant_release(db);
+	return done;
+}
+
+/* Every spooled tenant's move, when due (all: every one); g->mu held, dropped meanwhile. */
+static void
+move_spooled(struct kura_audit_group *g, bool all)
+{
+	struct spooled *list = g->spooled, *sp, *next, *keep = NULL;
+
+	g->spooled = NULL;
+	pthread_mutex_unlock(&g->mu);
+	for (sp = list; sp != NULL; sp = next) {
+		next = sp->next;
+		if (move_tenant(g, sp->tenant, all)) {
+			free(sp);
+		} else {
+			sp->next = keep;
+			keep = sp;
+		}
+	}
+	pthread_mutex_lock(&g->mu);
+	/* back on the list, unless spooled again meanwhile (then it is there already) */
+	for (sp = keep; sp != NULL; sp = next) {
+		struct spooled *o;
+
+		next = sp->next;
+		for (o = g->spooled; o != NULL && strcmp(o->tenant, sp->tenant) != 0; o = o->next)
+			;
+		if (o != NULL) {
+			free(sp);
+		} else {
+			sp->next = g->spooled;
+			g->spooled = sp;
+		}
+	}
+}
+
 static void *
 committer(void *arg)
 {
 	struct kura_audit_group *g = arg;
-	struct async_item *items, *retry = NULL, **rtail;
+	struct async_item *items;
 	bool arrived = false;   /* entries came in while the last transactions ran */
+	int64_t next_tick = 0;  /* monotonic time of the next look at the spools */
 
 	pthread_mutex_lock(&g->mu);
 	for (;;) {
-		while (g->ahead == NULL && !g->stop)
-			pthread_cond_wait(&g->work, &g->mu);
-		if (g->ahead == NULL)
+		while (g->ahead == NULL && !g->stop) {
+			struct timespec until;
+
+			if (g->spooled == NULL) {
+				pthread_cond_wait(&g->work, &g->mu);
+				continue;
+			}
+			if (kura_mono_us() >= next_tick)
+				break;
+			until = kura_deadline_us(CLOCK_MONOTONIC, next_tick - kura_mono_us());
+			if (pthread_cond_timedwait(&g->work, &g->mu, &until) != 0)
+				break;
+		}
+		if (g->ahead == NULL && g->stop)
 			break;
-		/* after a busy tenant, a pause before its next try (no spinning on its lock) */
-		if ((g->last_batch > 1 || arrived || retry != NULL) && g->aqueued < GROUP_FULL &&
-		    !g->stop)
-			linger(g);
-		/* Everything queued while the last transactions ran goes in the next ones. */
-		items = g->ahead;
-		g->last_batch = g->aqueued;
-		g->ahead = NULL;
-		g->atail = &g->ahead;
-		g->aqueued = 0;
-		pthread_mutex_unlock(&g->mu);
-		retry = NULL;
-		rtail = &retry;
-		while (items != NULL)
-			commit_tenant(g, &items, &rtail);
-		pthread_mutex_lock(&g->mu);
-		arrived = g->ahead != NULL;
-		if (retry != NULL) {
-			/* older than anything queued since: they go first */
-			for (struct async_item *it = retry; it != NULL; it = it->next)
-				g->aqueued++;
-			*rtail = g->ahead;
-			if (g->ahead == NULL)
-				g->atail = rtail;
-			g->ahead = retry;
+		if (g->ahead != NULL) {
+			if ((g->last_batch > 1 || arrived) && g->aqueued < GROUP_FULL && !g->stop)
+				linger(g);
+			/* Everything queued while the last transactions ran goes in the next ones. */
+			items = g->ahead;
+			g->last_batch = g->aqueued;
+			g->ahead = NULL;
+			g->atail = &g->ahead;
+			g->aqueued = 0;
+			pthread_mutex_unlock(&g->mu);
+			while (items != NULL)
+				commit_tenant(g, &items);
+			pthread_mutex_lock(&g->mu);
+			arrived = g->ahead != NULL;
+		}
+		if (g->spooled != NULL && kura_mono_us() >= next_tick) {
+			move_spooled(g, false);
+			next_tick = kura_mono_us() + SPOOL_TICK_US;
 		}
 	}
+	/* At stop, every spool goes into its chain. */
+	if (g->spooled != NULL)
+		move_spooled(g, true);
 	pthread_mutex_unlock(&g->mu);
 	return NULL;
 }

@@ -63,7 +63,8 @@ ops_complete(const struct kura_store_ops *o)
 	       o->settings_list != NULL && o->setting_put != NULL && o->lockout_get != NULL &&
 	       o->lockout_put != NULL &&
 	       o->audit_head != NULL && o->audit_insert != NULL && o->audit_scan != NULL &&
-	       o->audit_query != NULL && o->seal_put != NULL && o->seal_list != NULL &&
+	       o->audit_query != NULL && o->audit_spool != NULL && o->audit_spooled != NULL &&
+	       o->audit_unspool != NULL && o->seal_put != NULL && o->seal_list != NULL &&
 	       o->in_transaction != NULL && o->notice_create != NULL && o->notice_list != NULL &&
 	       o->apikey_create != NULL && o->apikey_auth != NULL && o->apikey_list != NULL &&
 	       o->apikey_revoke != NULL && o->apikey_touch != NULL &&
@@ -509,6 +510,42 @@ kura_store_audit_query(struct kura_tenant_db *db, const struct kura_audit_filter
 	if (f->outcome > KURA_AUDIT_FAILED)
 		return KURA_E_VALIDATION;
 	return db->store->ops->audit_query(db->conn, f, cb, ctx);
+}
+
+enum kura_err
+kura_store_audit_spool(struct kura_tenant_db *db, const struct kura_audit_entry *const *e,
+		       size_t n)
+{
+	if (db == NULL || (e == NULL && n > 0))
+		return KURA_E_INTERNAL;
+	if (n == 0)
+		return KURA_OK;
+	return db->store->ops->audit_spool(db->conn, e, n);
+}
+
+bool
+kura_store_audit_spooled(struct kura_tenant_db *db, int64_t *since_us, int64_t *count)
+{
+	if (since_us != NULL)
+		*since_us = 0;
+	if (count != NULL)
+		*count = 0;
+	if (db == NULL)
+		return false;
+	return db->store->ops->audit_spooled(db->conn, since_us, count);
+}
+
+enum kura_err
+kura_store_audit_unspool(struct kura_tenant_db *db, kura_audit_unspool_cb cb, void *ctx,
+			 size_t *moved)
+{
+	if (moved != NULL)
+		*moved = 0;
+	if (db == NULL || cb == NULL)
+		return KURA_E_INTERNAL;
+	if (!kura_store_in_transaction(db))
+		return KURA_E_INTERNAL;
+	return db->store->ops->audit_unspool(db->conn, cb, ctx, moved);
 }
 
 enum kura_err

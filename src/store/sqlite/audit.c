@@ -126,8 +126,8 @@ col_hash(sqlite3_stmt *st, int col, uint8_t dst[32])
 		memcpy(dst, p, 32);
 }
 
-static void
-row_to_entry(sqlite3_stmt *st, struct kura_audit_entry *e)
+void
+kura_sqlite_audit_fields(sqlite3_stmt *st, struct kura_audit_entry *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->seq = sqlite3_column_int64(st, 0);
@@ -146,6 +146,12 @@ row_to_entry(sqlite3_stmt *st, struct kura_audit_entry *e)
 	kura_sqlite_col_text(st, 12, e->target_props, sizeof(e->target_props));
 	e->outcome = (enum kura_audit_outcome)sqlite3_column_int(st, 13);
 	kura_sqlite_col_text(st, 14, e->error_code, sizeof(e->error_code));
+}
+
+static void
+row_to_entry(sqlite3_stmt *st, struct kura_audit_entry *e)
+{
+	kura_sqlite_audit_fields(st, e);
 	col_hash(st, 15, e->prev_hash);
 	col_hash(st, 16, e->hash);
 }
@@ -214,6 +220,25 @@ bind_str(sqlite3_stmt *st, int i, const char *s, size_t cap)
 	sqlite3_bind_text(st, i, s, (int)strnlen(s, cap - 1), SQLITE_STATIC);
 }
 
+void
+kura_sqlite_audit_bind_fields(sqlite3_stmt *st, const struct kura_audit_entry *e)
+{
+	sqlite3_bind_int64(st, 2, e->ts_us);
+	sqlite3_bind_int(st, 3, (int)e->actor_type);
+	sqlite3_bind_int64(st, 4, e->actor_id);
+	bind_str(st, 5, e->actor_email, sizeof(e->actor_email));
+	bind_str(st, 6, e->actor_role, sizeof(e->actor_role));
+	bind_str(st, 7, e->ip, sizeof(e->ip));
+	bind_str(st, 8, e->user_agent, sizeof(e->user_agent));
+	bind_str(st, 9, e->request_id, sizeof(e->request_id));
+	bind_str(st, 10, e->action, sizeof(e->action));
+	bind_str(st, 11, e->target_type, sizeof(e->target_type));
+	bind_str(st, 12, e->target_id, sizeof(e->target_id));
+	bind_str(st, 13, e->target_props, sizeof(e->target_props));
+	sqlite3_bind_int(st, 14, (int)e->outcome);
+	bind_str(st, 15, e->error_code, sizeof(e->error_code));
+}
+
 enum kura_err
 kura_sqlite_audit_insert(void *conn, const struct kura_audit_entry *e)
 {
@@ -230,20 +255,7 @@ kura_sqlite_audit_insert(void *conn, const struct kura_audit_entry *e)
 	if (err != KURA_OK)
 		goto out;
 	sqlite3_bind_int64(st, 1, e->seq);
-	sqlite3_bind_int64(st, 2, e->ts_us);
-	sqlite3_bind_int(st, 3, (int)e->actor_type);
-	sqlite3_bind_int64(st, 4, e->actor_id);
-	bind_str(st, 5, e->actor_email, sizeof(e->actor_email));
-	bind_str(st, 6, e->actor_role, sizeof(e->actor_role));
-	bind_str(st, 7, e->ip, sizeof(e->ip));
-	bind_str(st, 8, e->user_agent, sizeof(e->user_agent));
-	bind_str(st, 9, e->request_id, sizeof(e->request_id));
-	bind_str(st, 10, e->action, sizeof(e->action));
-	bind_str(st, 11, e->target_type, sizeof(e->target_type));
-	bind_str(st, 12, e->target_id, sizeof(e->target_id));
-	bind_str(st, 13, e->target_props, sizeof(e->target_props));
-	sqlite3_bind_int(st, 14, (int)e->outcome);
-	bind_str(st, 15, e->error_code, sizeof(e->error_code));
+	kura_sqlite_audit_bind_fields(st, e);
 	sqlite3_bind_blob(st, 16, e->prev_hash, sizeof(e->prev_hash), SQLITE_STATIC);
 	sqlite3_bind_blob(st, 17, e->hash, sizeof(e->hash), SQLITE_STATIC);
 	rc = sqlite3_step(st);

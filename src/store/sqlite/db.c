@@ -396,8 +396,10 @@ kura_sqlite_commit(struct kura_sqlite_conn *c)
 	enum kura_err e = run_simple(c, KURA_SQ_COMMIT, sql_commit, "commit");
 
 	/* A failed commit is rolled back by the caller, which drops the list. */
-	if (e == KURA_OK)
+	if (e == KURA_OK) {
 		pending_unlinks(c, true);
+		kura_sqlite_spool_trim(c);
+	}
 	return e;
 }
 
@@ -405,6 +407,7 @@ void
 kura_sqlite_rollback(struct kura_sqlite_conn *c)
 {
 	pending_unlinks(c, false);
+	c->spool_trim_to = 0;
 	/* Nothing to undo (or SQLite already rolled back after an error). */
 	if (sqlite3_get_autocommit(c->db))
 		return;
@@ -719,9 +722,16 @@ kura_sqlite_conn_open(const char *path, enum kura_sqlite_kind kind, const char *
 	e = exec(c, pragmas, "pragma");
 	if (e != KURA_OK)
 		goto fail;
-	e = migrate(c, path, kind, err, n);
-	if (e != KURA_OK)
-		goto out;
+	if (kind == KURA_SQ_SPOOL) {
+		/* One table that never changes shape (spool.c). */
+		e = exec(c, kura_sqlite_spool_schema, "spool_schema");
+		if (e != KURA_OK)
+			goto fail;
+	} else {
+		e = migrate(c, path, kind, err, n);
+		if (e != KURA_OK)
+			goto out;
+	}
 	if (kind == KURA_SQ_TENANT && tenant_id != NULL) {
 		e = check_tenant(c, path, tenant_id, err, n);
 		if (e != KURA_OK)

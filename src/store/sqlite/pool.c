@@ -68,6 +68,12 @@ kura_sqlite_pool_init(struct kura_sqlite_pool *p, enum kura_sqlite_kind kind,
 		e = KURA_E_INTERNAL;
 		goto out;
 	}
+	if (pthread_mutex_init(&p->spool_mu, NULL) != 0) {
+		pthread_cond_destroy(&p->cond);
+		pthread_cond_destroy(&p->wcond);
+		e = KURA_E_INTERNAL;
+		goto out;
+	}
 out:
 	if (attr_ok)
 		pthread_condattr_destroy(&attr);
@@ -98,6 +104,8 @@ kura_sqlite_pool_fini(struct kura_sqlite_pool *p)
 	else
 		kura_sqlite_conn_close(p->writer);
 	p->writer = NULL;
+	kura_sqlite_spool_fini(p);
+	pthread_mutex_destroy(&p->spool_mu);
 	pthread_cond_destroy(&p->cond);
 	pthread_cond_destroy(&p->wcond);
 	free(p->path);

@@ -85,7 +85,8 @@ enum kura_sqlite_stmt_id {
 	KURA_SQ__COUNT
 };
 
-enum kura_sqlite_kind { KURA_SQ_SYSTEM, KURA_SQ_TENANT };
+/* KURA_SQ_SPOOL: a tenant's audit spool (spool.c), not pooled. */
+enum kura_sqlite_kind { KURA_SQ_SYSTEM, KURA_SQ_TENANT, KURA_SQ_SPOOL };
 
 /* Run-time statements cached per connection; the least recently used goes. */
 #define KURA_SQ_DYN_MAX 48
@@ -124,6 +125,8 @@ struct kura_sqlite_conn {
 	 * struct, which holds this connection's own state meanwhile.
 	 */
 	struct kura_sqlite_conn *wslot;
+	/* Spool entries moved into audit_log by the open transaction (spool.c): trimmed when it commits. */
+	int64_t spool_trim_to;
 };
 
 /*
@@ -159,6 +162,19 @@ struct kura_sqlite_pool {
 	struct kura_sqlite_pool *ckpt_next;
 	bool ckpt_queued;
 	int ckpt_pages;
+	/*
+	 * Tenant pools: the audit spool (spool.c). Guarded by spool_mu, not
+	 * be->mu: the connection (opened when first needed, closed once the
+	 * spool is empty), the newest id this process spooled and the newest
+	 * moved into the chain, and whether the file was looked at yet.
+	 */
+	pthread_mutex_t spool_mu;
+	struct kura_sqlite_conn *spool;
+	int64_t spool_last_id;
+	int64_t spool_moved_id;
+	int64_t spool_since_us;
+	int64_t spool_count;
+	bool spool_checked;
 };
 
 /*
@@ -436,7 +452,28 @@ enum kura_err kura_sqlite_session_delete_user(void *conn, int64_t user_id,
 					      const uint8_t *keep_id_hash);
 enum kura_err kura_sqlite_session_purge_expired(void *conn, int64_t now, int64_t idle_cutoff);
 
+/* spool.c */
+extern const char kura_sqlite_spool_schema[];
+enum kura_err kura_sqlite_audit_spool(void *conn, const struct kura_audit_entry *const *e,
+				      size_t n);
+bool kura_sqlite_audit_spooled(void *conn, int64_t *since_us, int64_t *count);
+enum kura_err kura_sqlite_audit_unspool(void *conn, kura_audit_unspool_cb cb, void *ctx,
+					size_t *moved);
+/* After c's transaction committed: removes what it moved from the spool. */
+void kura_sqlite_spool_trim(struct kura_sqlite_conn *c);
+/* Closes the pool's spool connection (pool_fini). */
+void kura_sqlite_spool_fini(struct kura_sqlite_pool *p);
+/* "<tenant dir>/audit-spool.db" for the tenant database file at db_path, in a new string. */
+char *kura_sqlite_spool_path(const char *db_path);
+
 /* audit.c */
+/*
+ * An entry's fields but seq and the hashes, as parameters ?2 (ts_us) to
+ * ?15 (error_code) of an INSERT, in the column order of audit_log; and back
+ * from columns 0 (seq, or the spool's id) to 14 of a row (the rest zeroed).
+ */
+void kura_sqlite_audit_bind_fields(sqlite3_stmt *st, const struct kura_audit_entry *e);
+void kura_sqlite_audit_fields(sqlite3_stmt *st, struct kura_audit_entry *e);
 enum kura_err kura_sqlite_audit_head(void *conn, int64_t *seq, uint8_t hash[32]);
 enum kura_err kura_sqlite_audit_insert(void *conn, const struct kura_audit_entry *e);
 enum kura_err kura_sqlite_audit_scan(void *conn, int64_t from_seq, kura_audit_cb cb, void *ctx);

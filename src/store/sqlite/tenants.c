@@ -76,8 +76,12 @@ static bool
 leftovers(const char *file)
 {
 	static const char *const suffix[] = {"-wal", "-shm", "-journal"};
-	bool found = false;
+	char *spool = kura_sqlite_spool_path(file);
+	/* An audit spool left there would be moved into the new tenant's chain. */
+	bool found = spool == NULL || access(spool, F_OK) == 0;
 	size_t i;
+
+	free(spool);
 
 	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]) && !found; i++) {
 		char *p = NULL;
@@ -695,7 +699,7 @@ kura_sqlite_tenant_delete(void *p, const char *id)
 	struct kura_sqlite_be *be = p;
 	struct kura_sqlite_conn *c = NULL;
 	sqlite3_stmt *st = NULL;
-	char *dir = NULL, *file = NULL;
+	char *dir = NULL, *file = NULL, *spool = NULL;
 	enum kura_err e;
 	int rc;
 
@@ -703,7 +707,8 @@ kura_sqlite_tenant_delete(void *p, const char *id)
 		return KURA_E_NOT_FOUND;
 	dir = kura_sqlite_tenant_path(be, id, false);
 	file = kura_sqlite_tenant_path(be, id, true);
-	if (dir == NULL || file == NULL) {
+	spool = file != NULL ? kura_sqlite_spool_path(file) : NULL;
+	if (dir == NULL || file == NULL || spool == NULL) {
 		e = KURA_E_NOMEM;
 		goto out;
 	}
@@ -731,14 +736,18 @@ kura_sqlite_tenant_delete(void *p, const char *id)
 	tenants_changed(be);
 	kura_sqlite_done(st);
 	st = NULL;
-	/* Then the files, overwritten before they are unlinked. */
+	/* Then the files (the database and the audit spool), overwritten before they are unlinked. */
 	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		char *path = NULL;
+		char *path = NULL, *spath = NULL;
 
-		if (asprintf(&path, "%s%s", file, suffix[i]) < 0)
-			continue;
-		wipe_file(path);
+		if (asprintf(&path, "%s%s", file, suffix[i]) >= 0)
+			wipe_file(path);
+		if (asprintf(&spath, "%s%s", spool, suffix[i]) >= 0) {
+			wipe_file(spath);
+			unlink(spath);
+		}
 		free(path);
+		free(spath);
 	}
 	remove_files_dir(dir);
 	remove_tenant_files(dir, file);
@@ -748,6 +757,7 @@ out:
 	kura_sqlite_release(be, c);
 	free(dir);
 	free(file);
+	free(spool);
 	return e;
 }
 

@@ -1347,9 +1347,74 @@ async_done(void *ctx, enum kura_err err, const struct kura_audit_entry *e)
 	pthread_mutex_unlock(&slot->out->mu);
 }
 
-/* Queues ASYNC_ENTRIES entries while the write lock is held elsewhere, then lets go. */
+/* Waits (up to 10 s) until out has n callbacks. */
 static void
-async_round(struct fx *f, const char *lock_sql, struct async_out *out)
+wait_calls(struct async_out *out, int n)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		int calls;
+
+		pthread_mutex_lock(&out->mu);
+		calls = out->calls;
+		pthread_mutex_unlock(&out->mu);
+		if (calls >= n)
+			return;
+		usleep(10000);
+	}
+	fail_msg("%d callbacks, not %d", out->calls, n);
+}
+
+/* Runs sql on acme's audit spool file directly. */
+static void
+spool_exec(struct fx *f, const char *sql)
+{
+	char path[600];
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	snprintf(path, sizeof(path), "%s/tenants/acme/audit-spool.db", f->dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+	sqlite3_close(db);
+}
+
+/* What acme's chain holds, as it is (nothing moved from the spool): the request ids by seq. */
+struct chain_ids {
+	int64_t n;
+	char id[64][17];
+};
+
+static bool
+chain_id(void *ctx, const struct kura_audit_entry *e)
+{
+	struct chain_ids *c = ctx;
+
+	assert_int_equal(e->seq, c->n + 1);
+	if (c->n < 64)
+		memcpy(c->id[c->n], e->request_id, sizeof(c->id[0]));
+	c->n++;
+	return true;
+}
+
+static void
+chain_ids(struct fx *f, struct chain_ids *out)
+{
+	struct kura_tenant_db *db = acquire(f, "acme");
+
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(kura_store_audit_scan(db, 1, chain_id, out), KURA_OK);
+	kura_store_tenant_release(db);
+}
+
+/*
+ * Queues ASYNC_ENTRIES entries, numbered from first, while the tenant's
+ * write lock is held elsewhere: each is called back all the same (it goes
+ * to the spool, which does not need that lock). Then lets go and frees the
+ * group, which moves the spool into the chain.
+ */
+static void
+async_round(struct fx *f, int first, struct async_out *out)
 {
 	struct kura_audit_group *g = NULL;
 	struct async_slot slots[ASYNC_ENTRIES];
@@ -1359,12 +1424,12 @@ async_round(struct fx *f, const char *lock_sql, struct async_out *out)
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_init(&out->mu, NULL);
 	assert_int_equal(kura_audit_group_start(f->s, &g), KURA_OK);
-	lock = hold_write_lock(f, lock_sql);
+	lock = hold_write_lock(f, NULL);
 	for (int i = 0; i < ASYNC_ENTRIES; i++) {
 		slots[i].out = out;
 		slots[i].index = i;
 		out->err[i] = KURA_E_INTERNAL;
-		entry_init(&e, i + 1);
+		entry_init(&e, first + i);
 		assert_int_equal(kura_audit_append_async(g, "acme", &e, async_done, &slots[i]),
 				 KURA_OK);
 	}
@@ -1373,8 +1438,9 @@ async_round(struct fx *f, const char *lock_sql, struct async_out *out)
 	e.action[0] = '\0';
 	assert_int_equal(kura_audit_append_async(g, "acme", &e, async_done, NULL),
 			 KURA_E_VALIDATION);
+	wait_calls(out, ASYNC_ENTRIES);
 	release_write_lock(lock);
-	/* Freeing the group finishes every queued entry first. */
+	/* Freeing the group moves what it spooled into the chain. */
 	kura_audit_group_free(g);
 	assert_int_equal(out->calls, ASYNC_ENTRIES);
 	pthread_mutex_destroy(&out->mu);
@@ -1385,29 +1451,237 @@ test_group_committer_thread(void **state)
 {
 	struct fx *f = *state;
 	struct async_out *out = calloc(1, sizeof(*out));
-	bool seen[ASYNC_ENTRIES + 1] = {false};
+	struct chain_ids ids;
+	struct kura_audit_entry e;
 
 	assert_non_null(out);
-	async_round(f, NULL, out);
-	for (int i = 0; i < ASYNC_ENTRIES; i++) {
+	async_round(f, 1, out);
+	for (int i = 0; i < ASYNC_ENTRIES; i++)
 		assert_int_equal(out->err[i], KURA_OK);
-		assert_true(out->seq[i] >= 1 && out->seq[i] <= ASYNC_ENTRIES);
-		assert_false(seen[out->seq[i]]);
-		seen[out->seq[i]] = true;
+	/* In the chain, in the order they were queued. */
+	chain_ids(f, &ids);
+	assert_int_equal(ids.n, ASYNC_ENTRIES);
+	for (int i = 0; i < ASYNC_ENTRIES; i++) {
+		entry_init(&e, i + 1);
+		assert_string_equal(ids.id[i], e.request_id);
 	}
-	/* A refused transaction fails every entry in it, and none reaches the chain. */
-	async_round(f,
-		    "CREATE TRIGGER audit_refuse BEFORE INSERT ON audit_log "
-		    "BEGIN SELECT RAISE(ABORT, 'refused'); END;",
-		    out);
+	/* A refused spool transaction fails every entry in it, and none reaches the chain. */
+	spool_exec(f, "CREATE TRIGGER spool_refuse BEFORE INSERT ON spool "
+		      "BEGIN SELECT RAISE(ABORT, 'refused'); END;");
+	async_round(f, 100, out);
 	for (int i = 0; i < ASYNC_ENTRIES; i++) {
 		assert_int_not_equal(out->err[i], KURA_OK);
 		assert_int_equal(out->seq[i], 0);
 	}
-	release_write_lock(hold_write_lock(f, "DROP TRIGGER audit_refuse;"));
+	spool_exec(f, "DROP TRIGGER spool_refuse;");
 	seal(f);
 	expect_intact(f, ASYNC_ENTRIES, 1);
 	free(out);
+}
+
+static bool
+count_cb(void *ctx, const struct kura_audit_entry *e)
+{
+	(void)e;
+	(*(int64_t *)ctx)++;
+	return true;
+}
+
+/* PRAGMA data_version of a connection of its own: it changes when another one commits. */
+static int64_t
+data_version(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/*
+ * The point of the spool: committing a read's entry leaves the tenant's
+ * database as it was (its readers keep their page cache). The entry is
+ * in the chain once a reader of the log asks, or the committer's move.
+ */
+static void
+test_spool_leaves_tenant_db_alone(void **state)
+{
+	struct fx *f = *state;
+	struct kura_audit_group *g = NULL;
+	struct async_out *out = calloc(1, sizeof(*out));
+	struct async_slot slots[4];
+	struct kura_audit_filter flt;
+	struct kura_tenant_db *db;
+	struct chain_ids ids;
+	struct kura_audit_entry e;
+	char path[600];
+	sqlite3 *raw = NULL;
+	int64_t v0, found = 0;
+
+	assert_non_null(out);
+	append_range(f, 1, 2);
+	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db", f->dir);
+	assert_int_equal(sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	v0 = data_version(raw);
+	pthread_mutex_init(&out->mu, NULL);
+	assert_int_equal(kura_audit_group_start(f->s, &g), KURA_OK);
+	for (int i = 0; i < 4; i++) {
+		slots[i].out = out;
+		slots[i].index = i;
+		entry_init(&e, 3 + i);
+		assert_int_equal(kura_audit_append_async(g, "acme", &e, async_done, &slots[i]),
+				 KURA_OK);
+	}
+	wait_calls(out, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(out->err[i], KURA_OK);
+	assert_int_equal(data_version(raw), v0);
+	chain_ids(f, &ids);
+	assert_int_equal(ids.n, 2);
+	/* A query moves them first: all six, oldest first after the two. */
+	db = acquire(f, "acme");
+	kura_audit_filter_init(&flt);
+	assert_int_equal(kura_audit_query(db, &flt, count_cb, &found), KURA_OK);
+	kura_store_tenant_release(db);
+	assert_int_equal(found, 6);
+	assert_int_not_equal(data_version(raw), v0);
+	chain_ids(f, &ids);
+	assert_int_equal(ids.n, 6);
+	for (int i = 0; i < 6; i++) {
+		entry_init(&e, i + 1);
+		assert_string_equal(ids.id[i], e.request_id);
+	}
+	kura_audit_group_free(g);
+	sqlite3_close(raw);
+	pthread_mutex_destroy(&out->mu);
+	free(out);
+	seal(f);
+	expect_intact(f, 6, 1);
+}
+
+/* A change's entry goes into the chain after the reads spooled before it. */
+static void
+test_spool_moved_before_a_change(void **state)
+{
+	struct fx *f = *state;
+	struct kura_audit_group *g = NULL;
+	struct async_out *out = calloc(1, sizeof(*out));
+	struct async_slot slot = {out, 0};
+	struct kura_tenant_db *db;
+	struct chain_ids ids;
+	struct kura_audit_entry e;
+
+	assert_non_null(out);
+	pthread_mutex_init(&out->mu, NULL);
+	assert_int_equal(kura_audit_group_start(f->s, &g), KURA_OK);
+	entry_init(&e, 1);
+	assert_int_equal(kura_audit_append_async(g, "acme", &e, async_done, &slot), KURA_OK);
+	wait_calls(out, 1);
+	db = acquire(f, "acme");
+	entry_init(&e, 2);
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	assert_int_equal(kura_audit_append(db, &e), KURA_OK);
+	assert_int_equal(e.seq, 2);
+	assert_int_equal(kura_store_commit(db), KURA_OK);
+	kura_store_tenant_release(db);
+	chain_ids(f, &ids);
+	assert_int_equal(ids.n, 2);
+	entry_init(&e, 1);
+	assert_string_equal(ids.id[0], e.request_id);
+	kura_audit_group_free(g);
+	pthread_mutex_destroy(&out->mu);
+	free(out);
+}
+
+/* Spools entries first..last of acme without a committer (as one that died before its move). */
+static void
+spool_range(struct fx *f, int first, int last)
+{
+	struct kura_tenant_db *db = acquire(f, "acme");
+	struct kura_audit_entry es[16];
+	const struct kura_audit_entry *p[16];
+	int n = 0;
+
+	for (int i = first; i <= last && n < 16; i++, n++) {
+		entry_init(&es[n], i);
+		p[n] = &es[n];
+	}
+	assert_int_equal(kura_store_audit_spool(db, p, (size_t)n), KURA_OK);
+	kura_store_tenant_release(db);
+}
+
+static void
+copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	char buf[4096];
+	size_t n;
+
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+}
+
+/*
+ * A crash between the move's commit and the spool's trim leaves moved
+ * rows in the spool: they are not moved twice. A spool file made afresh
+ * (another epoch, ids from 1 again) is moved whole. What a process left in
+ * the spool is moved by the next one.
+ */
+static void
+test_spool_crash_and_restart(void **state)
+{
+	struct fx *f = *state;
+	char spool[600], saved[600];
+	struct kura_tenant_db *db;
+	struct chain_ids ids;
+	struct kura_audit_entry e;
+
+	snprintf(spool, sizeof(spool), "%s/tenants/acme/audit-spool.db", f->dir);
+	snprintf(saved, sizeof(saved), "%s/spool.saved", f->dir);
+	spool_range(f, 1, 3);
+	/* a new process finds the spool and moves it */
+	close_store(f);
+	copy_file(spool, saved);
+	reopen(f);
+	db = acquire(f, "acme");
+	assert_true(kura_store_audit_spooled(db, NULL, NULL));
+	assert_int_equal(kura_audit_flush(db), KURA_OK);
+	assert_false(kura_store_audit_spooled(db, NULL, NULL));
+	kura_store_tenant_release(db);
+	chain_ids(f, &ids);
+	assert_int_equal(ids.n, 3);
+	/* the spool as it was before the trim: nothing moved twice, and the rows go */
+	close_store(f);
+	copy_file(saved, spool);
+	reopen(f);
+	db = acquire(f, "acme");
+	assert_int_equal(kura_audit_flush(db), KURA_OK);
+	kura_store_tenant_release(db);
+	chain_ids(f, &ids);
+	assert_int_equal(ids.n, 3);
+	/* a spool made afresh starts again at id 1: all of it is moved */
+	close_store(f);
+	assert_int_equal(unlink(spool), 0);
+	reopen(f);
+	spool_range(f, 4, 5);
+	db = acquire(f, "acme");
+	assert_int_equal(kura_audit_flush(db), KURA_OK);
+	kura_store_tenant_release(db);
+	chain_ids(f, &ids);
+	assert_int_equal(ids.n, 5);
+	for (int i = 0; i < 5; i++) {
+		entry_init(&e, i + 1);
+		assert_string_equal(ids.id[i], e.request_id);
+	}
+	seal(f);
+	expect_intact(f, 5, 1);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1436,6 +1710,9 @@ main(void)
 		T(test_group_commit_failure_fails_every_waiter),
 		T(test_group_commit_concurrent),
 		T(test_group_committer_thread),
+		T(test_spool_leaves_tenant_db_alone),
+		T(test_spool_moved_before_a_change),
+		T(test_spool_crash_and_restart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
