@@ -12,6 +12,7 @@ properties, never the value).
 import glob
 import sqlite3
 import time
+from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -168,6 +169,41 @@ def test_reads_are_answered_while_the_write_lock_is_held(tenant):
     assert [e["target"]["id"] for e in entries[:2]] == [str(ids[1]), str(ids[0])]
     assert entries[0]["seq"] > entries[1]["seq"]
     assert any(e["target"]["id"] == str(gid) for e in read_entries(g))
+
+
+def test_a_read_entry_outlives_a_crash(tenant):
+    """kurad killed right after answering a read of sensitive values: the
+    read's entry was committed (to the audit spool) before the reply left,
+    and the next kurad moves it into the chain, once."""
+    world, admin, ids = tenant
+    spool = world.data_dir / "tenants" / "acme" / "audit-spool.db"
+    tdb = world.data_dir / "tenants" / "acme" / "tenant.db"
+    target = str(ids[2])
+    # the write lock held elsewhere keeps the entry from being moved before the crash
+    db = sqlite3.connect(str(tdb), timeout=10, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        r = admin.get(f"{OBJ}/{ids[2]}")
+        assert r.status_code == 200 and r.json()["properties"]["ssn"] == SECRETS[2]
+        world.server.kill()
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    q = "SELECT count(*) FROM {} WHERE action = 'record.read_sensitive' AND target_id = ?"
+    with closing(sqlite3.connect(str(spool))) as s:
+        assert s.execute(q.format("spool"), (target,)).fetchone()[0] == 1
+    with closing(sqlite3.connect(str(tdb))) as t:
+        assert t.execute(q.format("audit_log"), (target,)).fetchone()[0] == 0
+    world.server.start()
+    admin = world.login("acme_admin")
+    assert [e["target"]["id"] for e in read_entries(admin)].count(target) == 1
+    world.server.stop()
+    with closing(sqlite3.connect(str(tdb))) as t:
+        assert t.execute(q.format("audit_log"), (target,)).fetchone()[0] == 1
+    with closing(sqlite3.connect(str(spool))) as s:
+        assert s.execute("SELECT count(*) FROM spool").fetchone()[0] == 0
+    r = world.cli.run("audit", "verify", "--tenant", "acme")
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_no_plaintext_in_the_raw_files(tenant):
@@ -488,7 +524,10 @@ def test_tenant_deletion_shreds_its_keys(binaries):
                                                   "ssn": f"SECRET-{tenant}"}})
             assert r.status_code == 201, r.text
             ids[tenant] = r.json()["id"]
+            # a read of the value: its entry goes through the tenant's audit spool
+            assert c.get(f"{OBJ}/{ids[tenant]}").status_code == 200
         w.server.stop()
+        assert (w.data_dir / "tenants" / "acme" / "audit-spool.db").exists()
         # the "backup": keystore and acme's database as they were (never the master key)
         shutil.copy2(w.data_dir / "system.db", backup / "system.db")
         shutil.copytree(w.data_dir / "tenants" / "acme", backup / "acme")
