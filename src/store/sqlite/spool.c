@@ -284,9 +284,14 @@ kura_sqlite_audit_unspool(void *conn, kura_audit_unspool_cb cb, void *ctx, size_
 		return KURA_E_INTERNAL;
 	if (!kura_sqlite_audit_spooled(conn, NULL, NULL))
 		return KURA_OK;
+	es = malloc(SPOOL_CHUNK * sizeof(*es));
+	if (es == NULL)
+		return KURA_E_NOMEM;
 	/*
-	 * Under spool_mu throughout, so that no entry is spooled between the
-	 * last read and the mark; each chunk is a read of some 1,000 rows.
+	 * spool_mu is held while the spool is read, not while the entries are
+	 * chained: the committer goes on spooling meanwhile (rows with higher
+	 * ids, for the next move). No other move runs: the caller holds the
+	 * tenant's write lock.
 	 */
 	pthread_mutex_lock(&p->spool_mu);
 	e = spool_conn(p, false, &s);
@@ -303,23 +308,23 @@ kura_sqlite_audit_unspool(void *conn, kura_audit_unspool_cb cb, void *ctx, size_
 		e = mark_get(c, epoch, &last);
 	if (e != KURA_OK)
 		goto out;
-	es = malloc(SPOOL_CHUNK * sizeof(*es));
-	if (es == NULL) {
-		e = KURA_E_NOMEM;
-		goto out;
-	}
 	start = last;
 	e = savepoint(c, "SAVEPOINT audit_unspool");
 	if (e != KURA_OK)
 		goto out;
 	do {
 		e = take(s, last, es, &n);
+		pthread_mutex_unlock(&p->spool_mu);
 		for (i = 0; e == KURA_OK && i < n; i++) {
 			last = es[i].seq;
 			es[i].seq = 0;
 			e = cb(ctx, &es[i]);
 		}
 		total += i;
+		pthread_mutex_lock(&p->spool_mu);
+		/* the connection may have been closed meanwhile (a trim that found the spool empty) */
+		if (e == KURA_OK && n == SPOOL_CHUNK)
+			e = spool_conn(p, false, &s);
 	} while (e == KURA_OK && n == SPOOL_CHUNK);
 	if (e == KURA_OK && last > start)
 		e = mark_put(c, epoch, last);
@@ -364,8 +369,13 @@ kura_sqlite_spool_trim(struct kura_sqlite_conn *c)
 	pthread_mutex_lock(&p->spool_mu);
 	if (to > p->spool_moved_id)
 		p->spool_moved_id = to;
-	if (p->spool_last_id <= p->spool_moved_id)
+	if (p->spool_last_id <= p->spool_moved_id) {
 		p->spool_count = 0;
+	} else {
+		/* spooled while the move ran: the oldest of them is that recent */
+		p->spool_count = p->spool_last_id - p->spool_moved_id;
+		p->spool_since_us = kura_mono_us();
+	}
 	e = spool_conn(p, false, &s);
 	if (e == KURA_OK)
 		e = kura_sqlite_dyn(s, sql_trim, &st);

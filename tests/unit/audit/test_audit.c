@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 
 #include "kura/audit.h"
+#include "kura/clock.h"
 #include "kura/crypto.h"
 #include "kura/store.h"
 
@@ -1487,6 +1488,14 @@ count_cb(void *ctx, const struct kura_audit_entry *e)
 	return true;
 }
 
+static enum kura_err
+count_moved(void *ctx, struct kura_audit_entry *e)
+{
+	(void)e;
+	(*(size_t *)ctx)++;
+	return KURA_OK;
+}
+
 /* PRAGMA data_version of a connection of its own: it changes when another one commits. */
 static int64_t
 data_version(sqlite3 *db)
@@ -1684,6 +1693,41 @@ test_spool_crash_and_restart(void **state)
 	expect_intact(f, 5, 1);
 }
 
+/*
+ * Entries spooled while a move runs stay for the next one, which counts
+ * them from when that move ended: under a steady load the moves come at
+ * the mover's interval, not at every look.
+ */
+static void
+test_spool_during_a_move(void **state)
+{
+	struct fx *f = *state;
+	struct kura_tenant_db *db;
+	struct chain_ids ids;
+	int64_t since = 0, count = 0, before;
+	size_t moved = 0;
+
+	spool_range(f, 1, 3);
+	db = acquire(f, "acme");
+	assert_true(kura_store_audit_spooled(db, &since, &count));
+	assert_int_equal(count, 3);
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	assert_int_equal(kura_audit_flush(db), KURA_OK);
+	spool_range(f, 4, 5);
+	before = kura_mono_us();
+	assert_int_equal(kura_store_commit(db), KURA_OK);
+	assert_true(kura_store_audit_spooled(db, &since, &count));
+	assert_int_equal(count, 2);
+	assert_true(since >= before);
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	assert_int_equal(kura_store_audit_unspool(db, count_moved, &moved, NULL), KURA_OK);
+	kura_store_rollback(db);
+	assert_int_equal(moved, 2);
+	kura_store_tenant_release(db);
+	chain_ids(f, &ids);
+	assert_int_equal(ids.n, 3);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1713,6 +1757,7 @@ main(void)
 		T(test_spool_leaves_tenant_db_alone),
 		T(test_spool_moved_before_a_change),
 		T(test_spool_crash_and_restart),
+		T(test_spool_during_a_move),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
