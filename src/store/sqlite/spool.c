@@ -15,7 +15,11 @@
  * made afresh (another epoch) starts from its first row.
  *
  * One spool connection per tenant pool, guarded by the pool's spool_mu;
- * it is opened when first needed and closed once the spool is empty.
+ * it is opened when first needed and closed once the spool is empty. Its
+ * commits never checkpoint (a checkpoint syncs the file, and the committer,
+ * whose replies wait for those commits, must not wait for a sync): after
+ * a move, the thread that made it checkpoints the spool on a connection of
+ * its own, without spool_mu (a passive checkpoint lets writers go on).
  */
 #include "sqlite_int.h"
 
@@ -73,11 +77,40 @@ kura_sqlite_spool_path(const char *db_path)
 	return p;
 }
 
+/* Notes the WAL's size after each commit of the spool connection (spool_mu held). */
+static int
+spool_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct kura_sqlite_pool *p = arg;
+
+	(void)db;
+	(void)name;
+	p->spool_wal_pages = pages;
+	return SQLITE_OK;
+}
+
+/* A new connection to the spool at path; logged when it cannot be opened. */
+static enum kura_err
+spool_open(struct kura_sqlite_pool *p, const char *path, struct kura_sqlite_conn **out)
+{
+	char err[512], q[600];
+	enum kura_err e;
+
+	err[0] = '\0';
+	e = kura_sqlite_touch(path, false, err, sizeof(err));
+	if (e == KURA_OK)
+		e = kura_sqlite_conn_open(path, KURA_SQ_SPOOL, NULL, out, err, sizeof(err));
+	if (e != KURA_OK)
+		kura_log(KURA_LOG_ERROR, "audit_spool_open_failed", "tenant=%s err=%s", p->tenant_id,
+			 kura_log_quote(q, sizeof(q), err));
+	return e;
+}
+
 /* The pool's spool connection, opened (and with create, the file made) if need be; spool_mu held. */
 static enum kura_err
 spool_conn(struct kura_sqlite_pool *p, bool create, struct kura_sqlite_conn **out)
 {
-	char *path = NULL, err[512], q[600];
+	char *path = NULL;
 	enum kura_err e;
 
 	*out = p->spool;
@@ -86,18 +119,14 @@ spool_conn(struct kura_sqlite_pool *p, bool create, struct kura_sqlite_conn **ou
 	path = kura_sqlite_spool_path(p->path);
 	if (path == NULL)
 		return KURA_E_NOMEM;
-	err[0] = '\0';
 	if (!create && access(path, F_OK) != 0) {
 		free(path);
 		return KURA_E_NOT_FOUND;
 	}
-	e = kura_sqlite_touch(path, false, err, sizeof(err));
-	if (e == KURA_OK)
-		e = kura_sqlite_conn_open(path, KURA_SQ_SPOOL, NULL, &p->spool, err, sizeof(err));
-	if (e != KURA_OK)
-		kura_log(KURA_LOG_ERROR, "audit_spool_open_failed", "tenant=%s err=%s", p->tenant_id,
-			 kura_log_quote(q, sizeof(q), err));
+	e = spool_open(p, path, &p->spool);
 	free(path);
+	if (e == KURA_OK)
+		sqlite3_wal_hook(p->spool->db, spool_wal_hook, p);
 	*out = p->spool;
 	return e;
 }
@@ -354,14 +383,48 @@ out:
 	return e;
 }
 
+/* A passive checkpoint of the spool on the pool's checkpoint connection; no mutex held. */
+static void
+spool_checkpoint(struct kura_sqlite_pool *p)
+{
+	struct kura_sqlite_conn *ck, *spare;
+	char *path;
+	int rc;
+
+	pthread_mutex_lock(&p->spool_mu);
+	ck = p->spool_ckpt;
+	p->spool_ckpt = NULL;
+	pthread_mutex_unlock(&p->spool_mu);
+	if (ck == NULL) {
+		path = kura_sqlite_spool_path(p->path);
+		if (path == NULL || spool_open(p, path, &ck) != KURA_OK) {
+			free(path);
+			return;
+		}
+		free(path);
+		sqlite3_wal_hook(ck->db, NULL, NULL);
+	}
+	rc = sqlite3_wal_checkpoint_v2(ck->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
+		(void)kura_sqlite_error(ck, "audit_spool_checkpoint", rc);
+	pthread_mutex_lock(&p->spool_mu);
+	spare = p->spool_ckpt;
+	if (spare == NULL)
+		p->spool_ckpt = ck;
+	pthread_mutex_unlock(&p->spool_mu);
+	if (spare != NULL)
+		kura_sqlite_conn_close(ck);
+}
+
 void
 kura_sqlite_spool_trim(struct kura_sqlite_conn *c)
 {
 	struct kura_sqlite_pool *p = tenant_pool(c);
-	struct kura_sqlite_conn *s = NULL;
+	struct kura_sqlite_conn *s = NULL, *gone = NULL, *gone_ck = NULL;
 	sqlite3_stmt *st = NULL;
 	int64_t to = c->spool_trim_to;
 	enum kura_err e;
+	bool checkpoint = false;
 
 	c->spool_trim_to = 0;
 	if (p == NULL || to <= 0)
@@ -385,17 +448,29 @@ kura_sqlite_spool_trim(struct kura_sqlite_conn *c)
 		e = kura_sqlite_write(s, st, "audit_spool_trim", false);
 		kura_sqlite_done(st);
 	}
-	/* Empty: its descriptors go back until the next spooled entry. */
 	if (e == KURA_OK && p->spool_last_id <= p->spool_moved_id) {
-		kura_sqlite_conn_close(p->spool);
+		/* Empty: its descriptors go back until the next spooled entry (closed below). */
+		gone = p->spool;
+		gone_ck = p->spool_ckpt;
 		p->spool = NULL;
+		p->spool_ckpt = NULL;
+		p->spool_wal_pages = 0;
+	} else {
+		checkpoint = p->spool_wal_pages >= KURA_SQ_WAL_PASSIVE_PAGES;
 	}
 	pthread_mutex_unlock(&p->spool_mu);
+	/* Closing the last connection checkpoints and syncs: never under spool_mu. */
+	kura_sqlite_conn_close(gone_ck);
+	kura_sqlite_conn_close(gone);
+	if (checkpoint)
+		spool_checkpoint(p);
 }
 
 void
 kura_sqlite_spool_fini(struct kura_sqlite_pool *p)
 {
+	kura_sqlite_conn_close(p->spool_ckpt);
 	kura_sqlite_conn_close(p->spool);
+	p->spool_ckpt = NULL;
 	p->spool = NULL;
 }

@@ -170,6 +170,8 @@ struct kura_sqlite_pool {
 	 */
 	pthread_mutex_t spool_mu;
 	struct kura_sqlite_conn *spool;
+	struct kura_sqlite_conn *spool_ckpt; /* checkpoints the spool (taken out while in use) */
+	int spool_wal_pages;                 /* the spool's WAL after its last commit */
 	int64_t spool_last_id;
 	int64_t spool_moved_id;
 	int64_t spool_since_us;
