@@ -87,7 +87,6 @@ struct kura_audit_group {
 	pthread_cond_t work;
 	struct async_item *ahead;
 	struct async_item **atail;
-	size_t aqueued;           /* items on ahead */
 	/* the mover thread (started with the committer) */
 	struct spooled *spooled;  /* tenants with entries in their spool */
 	pthread_t mover;
@@ -198,21 +197,27 @@ queue_of(struct kura_audit_group *g, const char *tenant)
 	return q;
 }
 
-/* Remembers that tenant's spool holds entries for the committer to move; g->mu held. */
+/*
+ * Remembers that tenant's spool holds entries for the mover (g->mu held),
+ * in node when one is given (taken either way), else in a new one.
+ */
 static void
-note_spooled(struct kura_audit_group *g, const char *tenant)
+note_spooled(struct kura_audit_group *g, const char *tenant, struct spooled *node)
 {
 	struct spooled *sp;
 
 	for (sp = g->spooled; sp != NULL; sp = sp->next) {
-		if (strcmp(sp->tenant, tenant) == 0)
+		if (strcmp(sp->tenant, tenant) == 0) {
+			free(node);
 			return;
+		}
 	}
 	/* Out of memory: the tenant's next change, log reader or seal moves them instead. */
-	sp = calloc(1, sizeof(*sp));
+	sp = node != NULL ? node : calloc(1, sizeof(*sp));
 	if (sp == NULL)
 		return;
-	memcpy(sp->tenant, tenant, strlen(tenant) + 1);
+	if (sp != node)
+		memcpy(sp->tenant, tenant, strlen(tenant) + 1);
 	/* the mover waits for a first one */
 	if (g->spooled == NULL)
 		pthread_cond_signal(&g->mwork);
@@ -238,7 +243,7 @@ spool(struct kura_audit_group *g, struct kura_tenant_db *db,
 	err = kura_store_audit_spool(db, es, n);
 	if (err == KURA_OK) {
 		pthread_mutex_lock(&g->mu);
-		note_spooled(g, kura_store_tenant_id(db));
+		note_spooled(g, kura_store_tenant_id(db), NULL);
 		pthread_mutex_unlock(&g->mu);
 	}
 	return err;
@@ -497,17 +502,8 @@ move_spooled(struct kura_audit_group *g, bool all)
 	pthread_mutex_lock(&g->mu);
 	/* back on the list, unless spooled again meanwhile (then it is there already) */
 	for (sp = keep; sp != NULL; sp = next) {
-		struct spooled *o;
-
 		next = sp->next;
-		for (o = g->spooled; o != NULL && strcmp(o->tenant, sp->tenant) != 0; o = o->next)
-			;
-		if (o != NULL) {
-			free(sp);
-		} else {
-			sp->next = g->spooled;
-			g->spooled = sp;
-		}
+		note_spooled(g, sp->tenant, sp);
 	}
 }
 
@@ -527,7 +523,6 @@ committer(void *arg)
 		items = g->ahead;
 		g->ahead = NULL;
 		g->atail = &g->ahead;
-		g->aqueued = 0;
 		pthread_mutex_unlock(&g->mu);
 		while (items != NULL)
 			commit_tenant(g, &items);
@@ -647,11 +642,11 @@ kura_audit_append_async(struct kura_audit_group *g, const char *tenant,
 		free(it);
 		return KURA_E_UNAVAILABLE;
 	}
+	/* the committer waits for the first item */
+	if (g->ahead == NULL)
+		pthread_cond_signal(&g->work);
 	*g->atail = it;
 	g->atail = &it->next;
-	/* the committer waits for the first item */
-	if (++g->aqueued == 1)
-		pthread_cond_signal(&g->work);
 	pthread_mutex_unlock(&g->mu);
 	return KURA_OK;
 }

@@ -170,9 +170,9 @@ kura_sqlite_audit_spool(void *conn, const struct kura_audit_entry *const *es, si
 	if (e != KURA_OK && in_tx)
 		kura_sqlite_rollback(s);
 	if (e == KURA_OK) {
-		if (p->spool_count == 0)
+		/* the first entry since the spool was last all moved */
+		if (p->spool_last_id <= p->spool_moved_id)
 			p->spool_since_us = kura_mono_us();
-		p->spool_count += (int64_t)n;
 		p->spool_last_id = sqlite3_last_insert_rowid(s->db);
 		p->spool_checked = true;
 	}
@@ -203,8 +203,10 @@ kura_sqlite_audit_spooled(void *conn, int64_t *since_us, int64_t *count)
 	r = p->spool_last_id > p->spool_moved_id;
 	if (since_us != NULL)
 		*since_us = r ? p->spool_since_us : 0;
+	/* ids of one process's entries follow each other: how many is their difference */
 	if (count != NULL)
-		*count = r ? p->spool_count : 0;
+		*count = r && p->spool_last_id != INT64_MAX ? p->spool_last_id - p->spool_moved_id
+							   : 0;
 	pthread_mutex_unlock(&p->spool_mu);
 	return r;
 }
@@ -327,7 +329,6 @@ kura_sqlite_audit_unspool(void *conn, kura_audit_unspool_cb cb, void *ctx, size_
 	if (e == KURA_E_NOT_FOUND) {
 		/* no spool file: nothing was ever spooled */
 		p->spool_moved_id = p->spool_last_id = 0;
-		p->spool_count = 0;
 		e = KURA_OK;
 		goto out;
 	}
@@ -432,13 +433,9 @@ kura_sqlite_spool_trim(struct kura_sqlite_conn *c)
 	pthread_mutex_lock(&p->spool_mu);
 	if (to > p->spool_moved_id)
 		p->spool_moved_id = to;
-	if (p->spool_last_id <= p->spool_moved_id) {
-		p->spool_count = 0;
-	} else {
-		/* spooled while the move ran: the oldest of them is that recent */
-		p->spool_count = p->spool_last_id - p->spool_moved_id;
+	/* spooled while the move ran: the oldest of them is that recent */
+	if (p->spool_last_id > p->spool_moved_id)
 		p->spool_since_us = kura_mono_us();
-	}
 	e = spool_conn(p, false, &s);
 	if (e == KURA_OK)
 		e = kura_sqlite_dyn(s, sql_trim, &st);

@@ -175,7 +175,6 @@ struct kura_sqlite_pool {
 	int64_t spool_last_id;
 	int64_t spool_moved_id;
 	int64_t spool_since_us;
-	int64_t spool_count;
 	bool spool_checked;
 };
 
