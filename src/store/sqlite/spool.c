@@ -351,10 +351,8 @@ kura_sqlite_audit_unspool(void *conn, kura_audit_unspool_cb cb, void *ctx, size_
 			e = cb(ctx, &es[i]);
 		}
 		total += i;
+		/* s stays open meanwhile: only a move's commit (which this caller holds off) closes it */
 		pthread_mutex_lock(&p->spool_mu);
-		/* the connection may have been closed meanwhile (a trim that found the spool empty) */
-		if (e == KURA_OK && n == SPOOL_CHUNK)
-			e = spool_conn(p, false, &s);
 	} while (e == KURA_OK && n == SPOOL_CHUNK);
 	if (e == KURA_OK && last > start)
 		e = mark_put(c, epoch, last);
