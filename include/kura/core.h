@@ -364,9 +364,9 @@ enum kura_err kura_sensitive_ct_from_json(json_t *j, struct kura_strpool *sp,
 /* Values (or history entries) encrypted per transaction by the job. */
 #define KURA_ENC_BATCH 250
 /* What a search answers while a filtered property is being encrypted. */
-#define KURA_ENC_PENDING_MSG                                                                   \
-	"a filtered property is being encrypted (encryption.state \"pending\"): exact search " \
-	"on it works once every value is encrypted"
+#define KURA_ENC_PENDING_MSG                                                                \
+	"a filtered property is being encrypted or indexed (encryption.state \"pending\"): " \
+	"exact search on it works once every value is encrypted and indexed"
 
 /*
  * The flag goes on, inside the caller's transaction, after the property

@@ -41,6 +41,8 @@ struct kura_tenant_db;
  * history entry in clear is encrypted (values are then in both forms).
  */
 enum { KURA_ENC_NONE = 0, KURA_ENC_PENDING = 1 };
+/* Which values of a property prop_values_form returns. */
+enum kura_value_form { KURA_FORM_CLEAR = 0, KURA_FORM_SEALED, KURA_FORM_UNBLINDED };
 
 /* Built-in columns of every record, as negative property ids. */
 #define KURA_COL_ID (-1)
@@ -83,7 +85,7 @@ struct kura_prop_row {
 	char type[KURA_PROP_TYPE_MAX + 1];
 	bool required;
 	bool unique;
-	bool indexed;
+	bool indexed;              /* an ordinary index; for a sensitive property its blind index */
 	bool sensitive;
 	bool standard;
 	char classification[KURA_CLASS_MAX + 1];
@@ -264,11 +266,17 @@ struct kura_crm_ops {
 	enum kura_err (*prop_list)(void *conn, kura_prop_row_cb cb, void *ctx);
 	/* Creates the type (o->id set) with its record table and text index. KURA_E_EXISTS: name taken. */
 	enum kura_err (*object_create)(void *conn, struct kura_object_row *o);
-	/* Adds the property (p->id set) and its column, and its index when indexed or unique. */
+	/*
+	 * Adds the property (p->id set) and its column, and its index when
+	 * indexed or unique; a sensitive one also gets its blind-index column
+	 * (b_<id>), indexed when p->indexed.
+	 */
 	enum kura_err (*prop_create)(void *conn, struct kura_prop_row *p);
 	/*
 	 * Writes p's metadata (labels, type, flags, texts; by p->id) and brings
-	 * the column's index in line with p->indexed / p->unique.
+	 * the column's index in line with p->indexed / p->unique, or for a
+	 * sensitive property its blind index (a blind index that goes is
+	 * emptied: its values are set NULL).
 	 * KURA_E_CONFLICT when a unique index cannot be built (duplicates).
 	 */
 	enum kura_err (*prop_update)(void *conn, const struct kura_prop_row *p);
@@ -381,12 +389,15 @@ struct kura_crm_ops {
 					   uint32_t version, int64_t after_id, unsigned limit,
 					   kura_colval_cb cb, void *ctx);
 	/*
-	 * Turning the sensitive flag of a property that holds values. Values
-	 * by form, by id, at most limit (archived records too): sealed, the
-	 * ciphertexts (BLOBs); otherwise the values in clear.
+	 * Turning the sensitive flag (or the blind index) of a property that
+	 * holds values. Values by form, by id, at most limit (archived records
+	 * too): KURA_FORM_CLEAR the values in clear, KURA_FORM_SEALED the
+	 * ciphertexts (BLOBs), KURA_FORM_UNBLINDED the ciphertexts without a
+	 * blind index (it was turned on while they existed).
 	 */
 	enum kura_err (*prop_values_form)(void *conn, int64_t object_id, int64_t prop_id,
-					  bool sealed, unsigned limit, kura_colval_cb cb, void *ctx);
+					  enum kura_value_form form, unsigned limit,
+					  kura_colval_cb cb, void *ctx);
 	/* Sets a value and its blind index (NULL or KURA_V_NULL: none); no history. */
 	enum kura_err (*prop_value_put)(void *conn, int64_t object_id, int64_t prop_id, int64_t id,
 					const struct kura_val *v, const struct kura_val *blind);

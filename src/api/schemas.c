@@ -564,8 +564,6 @@ read_prop_fields(json_t *body, struct kura_prop *p, bool create, json_t *details
 	if (p->row.sensitive && p->row.unique)
 		kura_api_detail(details, "unique", "not_applicable",
 				"a sensitive property cannot be unique");
-	if (p->row.sensitive)
-		p->row.indexed = false;
 	if (p->row.unique)
 		p->row.indexed = true;
 	v = json_object_get(body, "permissions");
@@ -670,6 +668,23 @@ kura_api_props_get(struct kura_req *r)
 	kura_api_crm_end(r, &c);
 }
 
+/*
+ * "indexed" when the caller says nothing. A sensitive property gets its
+ * blind index (exact search; "indexed": false leaves it out: no search by
+ * the value, no equality of values visible in the file, no Argon2id per
+ * write for a low-entropy type). Otherwise the types people filter and
+ * sort on get an index (each one costs every write a B-tree insert); free
+ * text is found through the full-text index instead.
+ */
+static bool
+default_indexed(const struct kura_prop *p)
+{
+	if (p->row.sensitive)
+		return true;
+	return p->row.unique || p->type == KURA_PT_NUMBER || p->type == KURA_PT_DATE ||
+	       p->type == KURA_PT_DATETIME || p->type == KURA_PT_ENUM || p->type == KURA_PT_EMAIL;
+}
+
 void
 kura_api_props_create(struct kura_req *r)
 {
@@ -717,16 +732,8 @@ kura_api_props_create(struct kura_req *r)
 		kura_reply_error_details(r, KURA_E_VALIDATION, "check the listed fields", details);
 		goto out;
 	}
-	/*
-	 * Without a say from the caller, the types people filter and sort on
-	 * get an index (each one costs every write a B-tree insert); free text
-	 * is found through the full-text index instead.
-	 */
 	if (json_object_get(r->json, "indexed") == NULL)
-		p.row.indexed = !p.row.sensitive &&
-				(p.row.unique || p.type == KURA_PT_NUMBER || p.type == KURA_PT_DATE ||
-				 p.type == KURA_PT_DATETIME || p.type == KURA_PT_ENUM ||
-				 p.type == KURA_PT_EMAIL);
+		p.row.indexed = default_indexed(&p);
 	p.row.object_id = c.obj->row.id;
 	p.row.created_at = c.x.now;
 	p.row.description = p.description;
@@ -881,6 +888,7 @@ kura_api_props_update(struct kura_req *r)
 	struct conv cv;
 	json_t *details = json_array(), *dry, *force, *sens;
 	bool type_change, check_values, reindex, turn_on = false, turn_off = false, accepted;
+	bool index_on = false, index_off = false;
 	int64_t held = 0;
 	void *conn;
 	const struct kura_crm_ops *ops;
@@ -922,9 +930,14 @@ kura_api_props_update(struct kura_req *r)
 		}
 	}
 	read_prop_fields(r->json, &p, false, details);
+	/* the flag turned without a say on "indexed": the default of what it becomes */
+	if (json_object_get(r->json, "indexed") == NULL && p.row.sensitive != cur->row.sensitive)
+		p.row.indexed = default_indexed(&p);
 	if (json_array_size(details) == 0 && json_object_get(r->json, "permissions") != NULL)
 		check_grantees(r, p.permissions_text, details);
 	type_change = p.type != cur->type;
+	index_on = cur->row.sensitive && p.row.sensitive && !cur->row.indexed && p.row.indexed;
+	index_off = cur->row.sensitive && p.row.sensitive && cur->row.indexed && !p.row.indexed;
 	if (type_change && cur->row.standard)
 		kura_api_detail(details, "type", "read_only",
 				"a standard property's type cannot change");
@@ -1025,9 +1038,22 @@ kura_api_props_update(struct kura_req *r)
 	}
 	if (e == KURA_OK)
 		e = ops->prop_update(conn, &p.row);
-	/* so does one turned sensitive (an older version may have been retired) */
-	if (e == KURA_OK && p.row.sensitive && !cur->row.sensitive)
+	/*
+	 * So does one turned sensitive, or whose blind index is turned on (an
+	 * older version may have been retired); a blind index turned off ends
+	 * its rotation, if one was under way.
+	 */
+	if (e == KURA_OK && p.row.sensitive && (!cur->row.sensitive || index_on))
 		e = ops->prop_bidx_set(conn, p.row.id, r->principal.tenant.key_version, 0, 0);
+	else if (e == KURA_OK && index_off && cur->row.bidx_next != 0)
+		e = ops->prop_bidx_set(conn, p.row.id, cur->row.bidx_version, 0, 0);
+	/* values already sealed get their index from the background job, as above */
+	if (e == KURA_OK && index_on) {
+		struct kura_rec_ctx x = c.x;
+
+		x.obj = c.obj;
+		e = kura_sensitive_flag_on(&x, cur, &held);
+	}
 	if (e == KURA_OK && reindex) {
 		/* the object as it is after this change */
 		struct kura_object o = *c.obj;
@@ -1057,7 +1083,7 @@ kura_api_props_update(struct kura_req *r)
 		x.obj = c.obj;
 		e = kura_sensitive_flag_on(&x, cur, &held);
 	}
-	accepted = p.row.sensitive && held > 0 && !cur->row.sensitive;
+	accepted = p.row.sensitive && held > 0 && (!cur->row.sensitive || index_on);
 	if (accepted) {
 		p.row.enc_state = KURA_ENC_PENDING;
 		p.row.enc_total = held;

@@ -220,7 +220,8 @@ kura_sensitive_seal(const struct kura_rec_ctx *x, int64_t record_id, const struc
 
 	memset(blind, 0, sizeof(*blind));
 	e = kura_sensitive_encrypt(x, record_id, p, in, sp, ct);
-	if (e != KURA_OK || in->kind == KURA_V_NULL) {
+	/* "indexed": false: no blind index, so nothing to find it by (nor to compare) */
+	if (e != KURA_OK || in->kind == KURA_V_NULL || !p->row.indexed) {
 		blind->kind = KURA_V_NULL;
 		return e;
 	}

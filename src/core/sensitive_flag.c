@@ -11,6 +11,11 @@
  *
  * Off (forced by a super admin): everything is decrypted back at once, in
  * the request's transaction (kura_sensitive_flag_off).
+ *
+ * The blind index of a sensitive property ("indexed") turned on while it
+ * holds values goes the same way: pending, and the job computes the index
+ * of each sealed value still without one (kura_sensitive_flag_on, then
+ * the same steps).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -260,7 +265,14 @@ kura_sensitive_flag_step(const struct kura_rec_ctx *x, const struct kura_prop *p
 		goto out;
 	}
 	*step = KURA_ENC_MORE;
-	e = ops->prop_values_form(conn, x->obj->row.id, p->row.id, false, max, collect_value, &b);
+	e = ops->prop_values_form(conn, x->obj->row.id, p->row.id, KURA_FORM_CLEAR, max,
+				  collect_value, &b);
+	if (e == KURA_OK)
+		e = b.e;
+	/* then, with a blind index, the sealed values still without theirs */
+	if (e == KURA_OK && b.n < max && p->row.indexed)
+		e = ops->prop_values_form(conn, x->obj->row.id, p->row.id, KURA_FORM_UNBLINDED,
+					  (unsigned)(max - b.n), collect_value, &b);
 	if (e == KURA_OK)
 		e = b.e;
 	started = kura_mono_us();
@@ -271,6 +283,17 @@ kura_sensitive_flag_step(const struct kura_rec_ctx *x, const struct kura_prop *p
 			b.n = i;
 			out_of_time = true;
 			break;
+		}
+		if (b.vals[i].kind == KURA_V_BLOB) {
+			struct kura_val clear;
+
+			e = kura_sensitive_open(x, b.ids[i], p, &b.vals[i], &sp, &clear);
+			if (e == KURA_OK)
+				e = kura_sensitive_blind(x, p, &clear, &blind.i);
+			if (e == KURA_OK)
+				e = ops->prop_blind_put_if(conn, x->obj->row.id, p->row.id,
+							   b.ids[i], &b.vals[i], blind.i);
+			continue;
 		}
 		e = kura_sensitive_seal(x, b.ids[i], p, &b.vals[i], &sp, &ct, &blind);
 		if (e == KURA_OK)
@@ -331,8 +354,8 @@ kura_sensitive_flag_off(const struct kura_rec_ctx *x, const struct kura_prop *p,
 	 */
 	while (e == KURA_OK) {
 		b.n = 0;
-		e = ops->prop_values_form(conn, x->obj->row.id, p->row.id, true, KURA_ENC_BATCH,
-					  collect_value, &b);
+		e = ops->prop_values_form(conn, x->obj->row.id, p->row.id, KURA_FORM_SEALED,
+					  KURA_ENC_BATCH, collect_value, &b);
 		if (e == KURA_OK)
 			e = b.e;
 		for (size_t i = 0; e == KURA_OK && i < b.n; i++) {

@@ -107,7 +107,7 @@ rotate_index(struct cli *c, const char *tenant)
 	for (size_t i = 0; e == KURA_OK && i < cat->nprops; i++) {
 		const struct kura_prop *p = &cat->props[i];
 
-		if (!p->row.sensitive)
+		if (!p->row.sensitive || !p->row.indexed) /* "indexed": false: no blind index */
 			continue;
 		n++;
 		busy += p->row.bidx_next != 0;
@@ -122,7 +122,8 @@ rotate_index(struct cli *c, const char *tenant)
 		goto out;
 	}
 	if (n == 0) {
-		printf("tenant %s: no sensitive property, so no blind index to rotate\n", tenant);
+		printf("tenant %s: no sensitive property with a blind index, so none to rotate\n",
+		       tenant);
 		rc = 0;
 		goto out;
 	}
@@ -151,7 +152,7 @@ rotate_index(struct cli *c, const char *tenant)
 	for (size_t i = 0; e == KURA_OK && i < cat->nprops; i++) {
 		const struct kura_prop *p = &cat->props[i];
 
-		if (!p->row.sensitive || p->row.bidx_next != 0 ||
+		if (!p->row.sensitive || !p->row.indexed || p->row.bidx_next != 0 ||
 		    p->row.bidx_version >= t.key_version)
 			continue;
 		e = ops->prop_bidx_set(conn, p->row.id, p->row.bidx_version, t.key_version,
@@ -336,12 +337,16 @@ survey(struct cli *c, struct kura_tenant_db *db, const struct kura_catalog *cat,
 		s->object = object_name(cat, p->row.object_id);
 		s->prop = p->row.name;
 		e = ops->prop_key_versions(conn, p->row.object_id, p->row.id, on_prop_version, s);
-		s->blinds[slot_of(s, p->row.bidx_version)]++;
-		if (p->row.bidx_next != 0)
+		if (p->row.indexed)
+			s->blinds[slot_of(s, p->row.bidx_version)]++;
+		if (p->row.indexed && p->row.bidx_next != 0)
 			s->blinds[slot_of(s, p->row.bidx_next)]++;
 		if (e != KURA_OK || s->quiet)
 			continue;
-		if (p->row.bidx_next == 0) {
+		if (!p->row.indexed) {
+			printf("%s.%s\tblind index: none (\"indexed\": false)\n", s->object,
+			       p->row.name);
+		} else if (p->row.bidx_next == 0) {
 			printf("%s.%s\tblind index: version %u\n", s->object, p->row.name,
 			       p->row.bidx_version);
 		} else {

@@ -253,29 +253,41 @@ sync_index(struct kura_sqlite_conn *c, int64_t object_id, int64_t prop_id, bool 
 }
 
 /*
- * A sensitive property's blind-index column, b_<id>, and its index; the
- * column stays (empty) when the flag goes, its index does not.
+ * A sensitive property's blind-index column, b_<id>, and its index when
+ * indexed. The column stays when the flag or the index goes (a column
+ * cannot be dropped cheaply); its values do not: a blind index nobody
+ * uses must not stay in the file.
  */
 static enum kura_err
-sync_blind(struct kura_sqlite_conn *c, int64_t object_id, int64_t prop_id, bool sensitive)
+sync_blind(struct kura_sqlite_conn *c, int64_t object_id, int64_t prop_id, bool sensitive,
+	   bool indexed)
 {
 	char ddl[256];
+	enum kura_err e;
 	int rc;
 
-	if (!sensitive) {
-		snprintf(ddl, sizeof(ddl), "DROP INDEX IF EXISTS x_%lld_%lld_b", (long long)object_id,
+	if (sensitive) {
+		snprintf(ddl, sizeof(ddl), "ALTER TABLE r_%lld ADD COLUMN b_%lld",
+			 (long long)object_id, (long long)prop_id);
+		rc = sqlite3_exec(c->db, ddl, NULL, NULL, NULL);
+		/* Added by an earlier turn of the flag: the column is there already. */
+		if (rc != SQLITE_OK && strstr(sqlite3_errmsg(c->db), "duplicate column") == NULL)
+			return kura_sqlite_error(c, "prop_blind", rc);
+	}
+	if (sensitive && indexed) {
+		snprintf(ddl, sizeof(ddl),
+			 "CREATE INDEX IF NOT EXISTS x_%lld_%lld_b ON r_%lld (b_%lld)",
+			 (long long)object_id, (long long)prop_id, (long long)object_id,
 			 (long long)prop_id);
 		return kura_sqlite_crm_exec(c, ddl, "prop_blind");
 	}
-	snprintf(ddl, sizeof(ddl), "ALTER TABLE r_%lld ADD COLUMN b_%lld", (long long)object_id,
+	snprintf(ddl, sizeof(ddl), "DROP INDEX IF EXISTS x_%lld_%lld_b", (long long)object_id,
 		 (long long)prop_id);
-	rc = sqlite3_exec(c->db, ddl, NULL, NULL, NULL);
-	/* Added by an earlier turn of the flag: the column is there already. */
-	if (rc != SQLITE_OK && strstr(sqlite3_errmsg(c->db), "duplicate column") == NULL)
-		return kura_sqlite_error(c, "prop_blind", rc);
-	snprintf(ddl, sizeof(ddl), "CREATE INDEX IF NOT EXISTS x_%lld_%lld_b ON r_%lld (b_%lld)",
-		 (long long)object_id, (long long)prop_id, (long long)object_id,
-		 (long long)prop_id);
+	e = kura_sqlite_crm_exec(c, ddl, "prop_blind");
+	if (e != KURA_OK || !sensitive)
+		return e;
+	snprintf(ddl, sizeof(ddl), "UPDATE r_%lld SET b_%lld = NULL WHERE b_%lld IS NOT NULL",
+		 (long long)object_id, (long long)prop_id, (long long)prop_id);
 	return kura_sqlite_crm_exec(c, ddl, "prop_blind");
 }
 
@@ -335,10 +347,11 @@ kura_sqlite_crm_prop_create(void *conn, struct kura_prop_row *p)
 	snprintf(ddl, sizeof(ddl), "ALTER TABLE r_%lld ADD COLUMN p_%lld", (long long)p->object_id,
 		 (long long)p->id);
 	e = kura_sqlite_crm_exec(c, ddl, "prop_create");
+	/* a sensitive value is ciphertext with a fresh nonce: no ordinary index means anything */
 	if (e == KURA_OK)
-		e = sync_index(c, p->object_id, p->id, p->unique, p->indexed);
+		e = sync_index(c, p->object_id, p->id, p->unique, p->indexed && !p->sensitive);
 	if (e == KURA_OK && p->sensitive)
-		e = sync_blind(c, p->object_id, p->id, true);
+		e = sync_blind(c, p->object_id, p->id, true, p->indexed);
 	if (e == KURA_OK)
 		e = kura_sqlite_crm_catalog_bump(c);
 out:
@@ -390,10 +403,12 @@ kura_sqlite_crm_prop_update(void *conn, const struct kura_prop_row *p)
 	sqlite3_bind_int64(st, 14, p->updated_at);
 	sqlite3_bind_int64(st, 15, p->id);
 	e = kura_sqlite_write(c, st, "prop_update", true);
-	if (e == KURA_OK && (was_unique != p->unique || was_indexed != p->indexed))
-		e = sync_index(c, p->object_id, p->id, p->unique, p->indexed);
-	if (e == KURA_OK && was_sensitive != p->sensitive)
-		e = sync_blind(c, p->object_id, p->id, p->sensitive);
+	if (e == KURA_OK && (was_unique != p->unique ||
+			     (was_indexed && !was_sensitive) != (p->indexed && !p->sensitive)))
+		e = sync_index(c, p->object_id, p->id, p->unique, p->indexed && !p->sensitive);
+	if (e == KURA_OK && (was_sensitive != p->sensitive ||
+			     (p->sensitive && was_indexed != p->indexed)))
+		e = sync_blind(c, p->object_id, p->id, p->sensitive, p->indexed);
 	if (e == KURA_OK)
 		e = kura_sqlite_crm_catalog_bump(c);
 out:

@@ -13,18 +13,23 @@
 #include <string.h>
 
 enum kura_err
-kura_sqlite_crm_prop_values_form(void *conn, int64_t object_id, int64_t prop_id, bool sealed,
-				 unsigned limit, kura_colval_cb cb, void *ctx)
+kura_sqlite_crm_prop_values_form(void *conn, int64_t object_id, int64_t prop_id,
+				 enum kura_value_form form, unsigned limit, kura_colval_cb cb,
+				 void *ctx)
 {
 	struct kura_sqlite_conn *c = conn;
 	sqlite3_stmt *st = NULL;
-	char sql[200];
+	char sql[240], where[80];
 	enum kura_err e;
 
-	snprintf(sql, sizeof(sql),
-		 "SELECT id, p_%lld FROM r_%lld WHERE typeof(p_%lld) %s ORDER BY id LIMIT ?",
-		 (long long)prop_id, (long long)object_id, (long long)prop_id,
-		 sealed ? "= 'blob'" : "IN ('text', 'integer', 'real')");
+	if (form == KURA_FORM_UNBLINDED) /* b_ IS NULL: a lookup in the blind index itself */
+		snprintf(where, sizeof(where), "b_%lld IS NULL AND typeof(p_%lld) = 'blob'",
+			 (long long)prop_id, (long long)prop_id);
+	else
+		snprintf(where, sizeof(where), "typeof(p_%lld) %s", (long long)prop_id,
+			 form == KURA_FORM_SEALED ? "= 'blob'" : "IN ('text', 'integer', 'real')");
+	snprintf(sql, sizeof(sql), "SELECT id, p_%lld FROM r_%lld WHERE %s ORDER BY id LIMIT ?",
+		 (long long)prop_id, (long long)object_id, where);
 	e = kura_sqlite_dyn(c, sql, &st);
 	if (e != KURA_OK)
 		goto out;

@@ -60,8 +60,8 @@ enum kura_err kura_sqlite_crm_prop_values_stale(void *conn, int64_t object_id, i
 
 /* crm_enc.c */
 enum kura_err kura_sqlite_crm_prop_values_form(void *conn, int64_t object_id, int64_t prop_id,
-					       bool sealed, unsigned limit, kura_colval_cb cb,
-					       void *ctx);
+					       enum kura_value_form form, unsigned limit,
+					       kura_colval_cb cb, void *ctx);
 enum kura_err kura_sqlite_crm_prop_value_put(void *conn, int64_t object_id, int64_t prop_id,
 					     int64_t id, const struct kura_val *v,
 					     const struct kura_val *blind);

@@ -97,10 +97,10 @@ forms(struct fx *f, int *clear, int *sealed, int *hclear, int *hsealed)
 	o = kura_catalog_object(cat, "contacts");
 	p = kura_object_prop(o, "nick");
 	ops = kura_store_crm(db, &conn);
-	assert_int_equal(ops->prop_values_form(conn, o->row.id, p->row.id, false, 100000,
+	assert_int_equal(ops->prop_values_form(conn, o->row.id, p->row.id, KURA_FORM_CLEAR, 100000,
 					       count_val, clear),
 			 KURA_OK);
-	assert_int_equal(ops->prop_values_form(conn, o->row.id, p->row.id, true, 100000,
+	assert_int_equal(ops->prop_values_form(conn, o->row.id, p->row.id, KURA_FORM_SEALED, 100000,
 					       count_val, sealed),
 			 KURA_OK);
 	assert_int_equal(ops->history_of_prop(conn, o->row.id, "nick", false, 100000, count_hist,
