@@ -91,6 +91,8 @@ void kura_audit_seal_mac(const struct kura_keyring *k, const char *tenant_id, in
 
 /* Fills buf with n random bytes. */
 void kura_random_bytes(void *buf, size_t n);
+/* n random bytes for an AEAD nonce (GnuTLS's nonce generator: no system call each). */
+void kura_random_nonce(void *buf, size_t n);
 
 /* base64url, no padding, of n random bytes (n <= 32) into out (KURA_TOKEN_CHARS). */
 void kura_random_token(char out[KURA_TOKEN_CHARS], uint8_t raw[32], size_t n);

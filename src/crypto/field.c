@@ -345,7 +345,7 @@ kura_field_encrypt(struct kura_field_keys *fk, const struct kura_field_ctx *c, c
 	buf[2] = (uint8_t)(c->key_version >> 16);
 	buf[3] = (uint8_t)(c->key_version >> 8);
 	buf[4] = (uint8_t)c->key_version;
-	kura_random_bytes(buf + 5, NONCE_BYTES);
+	kura_random_nonce(buf + 5, NONCE_BYTES);
 	if (gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_256_GCM, &kd) < 0 ||
 	    gnutls_aead_cipher_encrypt(h, buf + 5, NONCE_BYTES, aad, aadlen, TAG_BYTES, pt, n,
 				       buf + HEADER_BYTES, &ctlen) < 0 ||
@@ -558,7 +558,7 @@ kura_aead_seal(const uint8_t key[KURA_KEY_BYTES], const void *aad, size_t aadlen
 	*outlen = 0;
 	if (buf == NULL)
 		return KURA_E_NOMEM;
-	kura_random_bytes(buf, NONCE_BYTES);
+	kura_random_nonce(buf, NONCE_BYTES);
 	if (gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_256_GCM, &kd) < 0 ||
 	    gnutls_aead_cipher_encrypt(h, buf, NONCE_BYTES, aad, aadlen, TAG_BYTES, pt, n,
 				       buf + NONCE_BYTES, &ctlen) < 0)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <sodium.h>
 
@@ -58,6 +59,20 @@ void kura_random_bytes(void *buf, size_t n)
 	if (buf == NULL || n == 0)
 		return;
 	randombytes_buf(buf, n);
+}
+
+void kura_random_nonce(void *buf, size_t n)
+{
+	if (buf == NULL || n == 0)
+		return;
+	/*
+	 * GnuTLS's nonce generator: a per-thread stream cipher keyed from the
+	 * kernel, re-keyed after a fork and every so many bytes -- what GnuTLS
+	 * takes for its own record nonces. A system call per value (libsodium's
+	 * randombytes_buf) was a twentieth of a sealed batch create.
+	 */
+	if (gnutls_rnd(GNUTLS_RND_NONCE, buf, n) != 0)
+		randombytes_buf(buf, n);
 }
 
 void kura_random_token(char out[KURA_TOKEN_CHARS], uint8_t raw[32], size_t n)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -775,6 +776,49 @@ static void test_random(void **state)
 	assert_memory_not_equal(a, b, sizeof a);
 }
 
+static int cmp_nonce(const void *a, const void *b)
+{
+	return memcmp(a, b, 12);
+}
+
+/*
+ * AEAD nonces: never the same twice, in one process or across a fork (a
+ * child that went on from the parent's generator state would repeat the
+ * parent's next nonces under the same keys).
+ */
+static void test_random_nonce(void **state)
+{
+	enum { N = 4096 };
+	static uint8_t nonces[N][12];
+	uint8_t zero[12] = { 0 }, mine[12], theirs[12];
+	int fds[2];
+	pid_t pid;
+	int status;
+
+	(void)state;
+	for (size_t i = 0; i < N; i++)
+		kura_random_nonce(nonces[i], 12);
+	qsort(nonces, N, 12, cmp_nonce);
+	for (size_t i = 1; i < N; i++)
+		assert_memory_not_equal(nonces[i - 1], nonces[i], 12);
+	assert_memory_not_equal(nonces[0], zero, 12);
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		kura_random_nonce(theirs, 12);
+		_exit(write(fds[1], theirs, 12) == 12 ? 0 : 1);
+	}
+	kura_random_nonce(mine, 12);
+	assert_int_equal(read(fds[0], theirs, 12), 12);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_memory_not_equal(mine, theirs, 12);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -794,6 +838,7 @@ int main(void)
 		cmocka_unit_test(test_ct_equal),
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_random_nonce),
 	};
 
 	if (kura_crypto_init() != KURA_OK)
