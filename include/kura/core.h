@@ -199,12 +199,14 @@ struct kura_rec_ctx {
 enum kura_err kura_record_create(const struct kura_rec_ctx *x, json_t *properties,
 				 json_t *details, int64_t *id, json_t **rec);
 /*
- * A create in three steps, so that a batch does its validation and JSON
- * work outside the write transaction: draft_make validates and converts
- * (no store access; details as for kura_record_create), draft_store
- * inserts the record and its history inside the caller's transaction,
- * draft_json is the stored record's JSON. A draft points into the JSON it
- * was made from, which must outlive it.
+ * A create in steps, so that a batch does its validation, JSON and
+ * encryption work outside the write transaction: draft_make validates and
+ * converts (no store access; details as for kura_record_create),
+ * drafts_number gives drafts their ids and seals their sensitive values
+ * (bound to the id), draft_store inserts the record and its history inside
+ * the caller's transaction (numbering and sealing it there if
+ * drafts_number did not), draft_json is the stored record's JSON. A draft
+ * points into the JSON it was made from, which must outlive it.
  */
 struct kura_record_draft {
 	struct kura_colval *cols;
@@ -213,12 +215,28 @@ struct kura_record_draft {
 	struct kura_buf fts;
 	json_t *props;             /* the stored values as the API shows them */
 	char *changes;             /* props as JSON text: the creation's history entry */
+	int64_t id;                /* from drafts_number; 0 until then */
+	struct kura_colval *sealed; /* cols with each sensitive value sealed; NULL: none */
+	size_t nsealed;
+	char *sealed_history;      /* changes with ciphertexts in place of sensitive values */
+	struct kura_strpool sealed_sp;
 };
 enum kura_err kura_record_draft_make(const struct kura_rec_ctx *x, json_t *properties,
 				     json_t *details, struct kura_record_draft *d);
-enum kura_err kura_record_draft_store(const struct kura_rec_ctx *x,
-				      const struct kura_record_draft *d, json_t *details,
-				      int64_t *id);
+/*
+ * Numbers the n drafts with consecutive ids (reserved in this process:
+ * record_ids; resync: past what the table holds now) and seals their
+ * sensitive values. Outside a transaction or inside one.
+ */
+enum kura_err kura_record_drafts_number(const struct kura_rec_ctx *x,
+					struct kura_record_draft *const *d, size_t n, bool resync);
+/*
+ * KURA_E_CONFLICT when d was numbered by drafts_number and its id is taken
+ * (another process numbered records meanwhile): the caller rolls back and
+ * numbers its drafts again with resync.
+ */
+enum kura_err kura_record_draft_store(const struct kura_rec_ctx *x, struct kura_record_draft *d,
+				      json_t *details, int64_t *id);
 json_t *kura_record_draft_json(const struct kura_rec_ctx *x, const struct kura_record_draft *d,
 			       int64_t id);
 void kura_record_draft_free(struct kura_record_draft *d); /* zeroed drafts too */

@@ -284,9 +284,10 @@ struct kura_crm_ops {
 	/*
 	 * Inserts a record with these values (created_at = updated_at = now),
 	 * its full-text body (NULL: none). *id > 0 on entry chooses the id (from
-	 * record_next_id, in the same transaction); 0 lets the store number it;
-	 * *id is the record's id on return. KURA_E_EXISTS when a unique property
-	 * is taken: *dup_prop names it.
+	 * record_ids); 0 lets the store number it; *id is the record's id on
+	 * return. KURA_E_EXISTS when a unique property is taken: *dup_prop
+	 * names it; KURA_E_CONFLICT when the chosen id is (a writer outside
+	 * this process numbered a record meanwhile: record_ids with resync).
 	 */
 	enum kura_err (*record_insert)(void *conn, int64_t object_id, int64_t now, int64_t actor_id,
 				       const struct kura_colval *cols, size_t n, const char *fts,
@@ -300,6 +301,16 @@ struct kura_crm_ops {
 				       int64_t *dup_prop);
 	/* The id the next insert into the type will get (never one used before). */
 	enum kura_err (*record_next_id)(void *conn, int64_t object_id, int64_t *id);
+	/*
+	 * Reserves n consecutive record ids of the type, *first on, inside a
+	 * transaction or outside one: no other call of this process gets them,
+	 * and they lie past every id the table held when the type was first
+	 * asked for (record_next_id) -- or, with resync, now. A record sealed
+	 * before its transaction (its ciphertexts are bound to its id) is
+	 * numbered so; the ids of a transaction that fails stay unused.
+	 */
+	enum kura_err (*record_ids)(void *conn, int64_t object_id, unsigned n, bool resync,
+				    int64_t *first);
 	/* One record; with archived false an archived record is KURA_E_NOT_FOUND. */
 	enum kura_err (*record_get)(void *conn, int64_t object_id, int64_t id, bool archived,
 				    kura_record_row_cb cb, void *ctx);

@@ -756,8 +756,9 @@ kura_api_batch_create(struct kura_req *r)
 {
 	static const char *const fields[] = {"inputs", NULL};
 	struct kura_api_crm c;
-	struct kura_record_draft drafts[BATCH_MAX];
+	struct kura_record_draft drafts[BATCH_MAX], *valid[BATCH_MAX];
 	enum kura_err status[BATCH_MAX];
+	bool ok[BATCH_MAX];
 	int64_t ids[BATCH_MAX];
 	json_t *errs[BATCH_MAX];
 	json_t *details = json_array(), *inputs, *in;
@@ -766,7 +767,7 @@ kura_api_batch_create(struct kura_req *r)
 	size_t tlen = 0;
 	uint8_t hash[32];
 	int64_t first = 0, last = 0;
-	size_t created = 0, n = 0;
+	size_t created = 0, n = 0, nvalid = 0;
 	bool all_ok = true, failed = false;
 	size_t i;
 	enum kura_err e;
@@ -796,31 +797,58 @@ kura_api_batch_create(struct kura_req *r)
 							   errs[i], &drafts[i]);
 		}
 	}
-	e = kura_api_crm_write_begin(r, &c);
-	if (e == KURA_OK && key != NULL) {
-		idem_hash(r, hash);
-		if (idem_replay(r, &c, key, hash, &failed) || failed) {
-			kura_store_rollback(r->principal.db);
-			goto out;
-		}
-	}
-	for (i = 0; e == KURA_OK && i < n; i++) {
-		if (status[i] != KURA_OK)
-			continue;
-		status[i] = kura_record_draft_store(&c.x, &drafts[i], errs[i], &ids[i]);
-		if (status[i] == KURA_OK) {
-			if (first == 0)
-				first = ids[i];
-			last = ids[i];
-			created++;
-		} else if (status[i] != KURA_E_EXISTS) {
-			e = status[i];
-		}
+	for (i = 0; i < n; i++) {
+		ok[i] = status[i] == KURA_OK;
+		if (ok[i])
+			valid[nvalid++] = &drafts[i];
 	}
 	/*
-	 * One audit entry for the batch: its records were numbered one after
-	 * the other inside this transaction (a refused input takes no number),
-	 * so "first-last" names exactly the records it created.
+	 * Numbered and sealed outside the transaction too (a ciphertext is
+	 * bound to its record's id): the encryption of one batch runs while
+	 * another holds the write lock. Once more, past what the table holds,
+	 * when another process numbered records meanwhile (a taken id).
+	 */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		e = kura_record_drafts_number(&c.x, valid, nvalid, attempt > 0);
+		if (e != KURA_OK) {
+			kura_reply_error(r, e, NULL);
+			goto out;
+		}
+		e = kura_api_crm_write_begin(r, &c);
+		if (e != KURA_OK)
+			break;
+		if (key != NULL) {
+			idem_hash(r, hash);
+			if (idem_replay(r, &c, key, hash, &failed) || failed) {
+				kura_store_rollback(r->principal.db);
+				goto out;
+			}
+		}
+		first = last = 0;
+		created = 0;
+		for (i = 0; e == KURA_OK && i < n; i++) {
+			if (!ok[i])
+				continue;
+			json_array_clear(errs[i]); /* from an attempt rolled back */
+			status[i] = kura_record_draft_store(&c.x, &drafts[i], errs[i], &ids[i]);
+			if (status[i] == KURA_OK) {
+				if (first == 0)
+					first = ids[i];
+				last = ids[i];
+				created++;
+			} else if (status[i] != KURA_E_EXISTS) {
+				e = status[i];
+			}
+		}
+		if (e != KURA_E_CONFLICT || attempt > 0)
+			break;
+		kura_store_rollback(r->principal.db);
+	}
+	/*
+	 * One audit entry for the batch: its inputs were numbered one after
+	 * the other, from ids reserved for it alone (an invalid input takes
+	 * none; one refused for a taken unique value leaves its id unused for
+	 * good), so "first-last" names exactly the records it created.
 	 */
 	if (e == KURA_OK && created > 0) {
 		struct kura_audit_entry ae;

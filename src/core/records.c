@@ -191,9 +191,22 @@ add_history(const struct kura_rec_ctx *x, int64_t id, json_t *changes)
 	return e;
 }
 
+/* Drops what draft_seal made. */
+static void
+draft_unseal(struct kura_record_draft *d)
+{
+	free(d->sealed);
+	free(d->sealed_history);
+	kura_strpool_free(&d->sealed_sp);
+	d->sealed = NULL;
+	d->sealed_history = NULL;
+	d->nsealed = 0;
+}
+
 void
 kura_record_draft_free(struct kura_record_draft *d)
 {
+	draft_unseal(d);
 	json_decref(d->props);
 	free(d->cols);
 	free(d->changes);
@@ -233,77 +246,126 @@ kura_record_draft_make(const struct kura_rec_ctx *x, json_t *properties, json_t 
 	return e;
 }
 
-enum kura_err
-kura_record_draft_store(const struct kura_rec_ctx *x, const struct kura_record_draft *d,
-			json_t *details, int64_t *id)
+/*
+ * Seals d's sensitive values under record id into d->sealed (ciphertext
+ * and blind index in place of each value) and d->sealed_history (the
+ * creation's history entry, ciphertexts instead of values). Nothing to do
+ * for a draft without sensitive values.
+ */
+static enum kura_err
+draft_seal(const struct kura_rec_ctx *x, struct kura_record_draft *d, int64_t id)
 {
-	void *conn;
-	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
-	struct kura_colval *cols = d->cols;
-	struct kura_strpool sp = {0};
-	char *history = NULL;
-	size_t n = d->n;
+	struct kura_colval *cols = NULL;
+	json_t *h = NULL;
 	bool sealed = false;
-	int64_t dup = 0;
-	enum kura_err e;
+	size_t n = 0;
+	enum kura_err e = KURA_OK;
 
-	*id = 0;
 	for (size_t i = 0; i < d->n && !sealed; i++) {
 		const struct kura_prop *p = prop_of(x->cat, d->cols[i].prop_id);
 
 		sealed = p != NULL && p->row.sensitive && d->cols[i].v.kind != KURA_V_NULL;
 	}
-	if (sealed) {
-		/*
-		 * A ciphertext is bound to its record's id, so the id is chosen
-		 * first (inside this transaction: no other writer can take it).
-		 */
-		json_t *h = json_deep_copy(d->props);
+	draft_unseal(d);
+	if (!sealed)
+		return KURA_OK;
+	h = json_deep_copy(d->props);
+	cols = calloc(2 * d->n + 1, sizeof(*cols));
+	if (cols == NULL || h == NULL)
+		e = KURA_E_NOMEM;
+	for (size_t i = 0; e == KURA_OK && i < d->n; i++) {
+		const struct kura_prop *p = prop_of(x->cat, d->cols[i].prop_id);
+		struct kura_colval ct = {.prop_id = d->cols[i].prop_id},
+				   bl = {.prop_id = d->cols[i].prop_id, .blind = true};
 
-		e = ops->record_next_id(conn, x->obj->row.id, id);
-		cols = calloc(2 * d->n + 1, sizeof(*cols));
-		if (e == KURA_OK && (cols == NULL || h == NULL))
-			e = KURA_E_NOMEM;
-		n = 0;
-		for (size_t i = 0; e == KURA_OK && i < d->n; i++) {
-			const struct kura_prop *p = prop_of(x->cat, d->cols[i].prop_id);
-			struct kura_colval ct = {.prop_id = d->cols[i].prop_id},
-					   bl = {.prop_id = d->cols[i].prop_id, .blind = true};
-
-			if (!p->row.sensitive) {
-				cols[n++] = d->cols[i];
-				continue;
-			}
-			e = kura_sensitive_seal(x, *id, p, &d->cols[i].v, &sp, &ct.v, &bl.v);
-			cols[n++] = ct;
+		if (!p->row.sensitive) {
+			cols[n++] = d->cols[i];
+			continue;
+		}
+		e = kura_sensitive_seal(x, id, p, &d->cols[i].v, &d->sealed_sp, &ct.v, &bl.v);
+		cols[n++] = ct;
+		if (p->row.indexed)
 			cols[n++] = bl;
-			/* the history holds the ciphertext, never the value */
-			if (e == KURA_OK && ct.v.kind == KURA_V_BLOB)
-				json_object_set_new(h, p->row.name, kura_sensitive_ct_json(&ct.v));
-		}
-		if (e == KURA_OK) {
-			history = json_dumps(h, JSON_COMPACT | JSON_REAL_PRECISION(15));
-			if (history == NULL)
-				e = KURA_E_NOMEM;
-		}
-		json_decref(h);
-		if (e != KURA_OK)
-			goto out;
+		/* the history holds the ciphertext, never the value */
+		if (e == KURA_OK && ct.v.kind == KURA_V_BLOB)
+			json_object_set_new(h, p->row.name, kura_sensitive_ct_json(&ct.v));
 	}
-	e = ops->record_insert(conn, x->obj->row.id, x->now, x->actor.id, cols, n,
-			       d->fts.len > 0 ? d->fts.data : NULL, id, &dup);
+	if (e == KURA_OK) {
+		d->sealed_history = json_dumps(h, JSON_COMPACT | JSON_REAL_PRECISION(15));
+		if (d->sealed_history == NULL)
+			e = KURA_E_NOMEM;
+	}
+	json_decref(h);
+	d->sealed = cols;
+	d->nsealed = n;
+	if (e != KURA_OK)
+		draft_unseal(d);
+	return e;
+}
+
+enum kura_err
+kura_record_drafts_number(const struct kura_rec_ctx *x, struct kura_record_draft *const *d,
+			  size_t n, bool resync)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	int64_t first = 0;
+	enum kura_err e;
+
+	if (n == 0)
+		return KURA_OK;
+	e = ops->record_ids(conn, x->obj->row.id, (unsigned)n, resync, &first);
+	for (size_t i = 0; e == KURA_OK && i < n; i++) {
+		d[i]->id = first + (int64_t)i;
+		e = draft_seal(x, d[i], d[i]->id);
+	}
+	if (e != KURA_OK) {
+		for (size_t i = 0; i < n; i++) {
+			draft_unseal(d[i]);
+			d[i]->id = 0;
+		}
+	}
+	return e;
+}
+
+enum kura_err
+kura_record_draft_store(const struct kura_rec_ctx *x, struct kura_record_draft *d,
+			json_t *details, int64_t *id)
+{
+	void *conn;
+	const struct kura_crm_ops *ops = kura_store_crm(x->db, &conn);
+	bool numbered = d->id > 0;
+	int64_t dup = 0;
+	enum kura_err e = KURA_OK;
+
+	*id = 0;
+	/*
+	 * Not numbered by kura_record_drafts_number: numbered (and sealed)
+	 * here, inside the transaction; a taken id means another process
+	 * numbered records meanwhile: once more past what the table holds now.
+	 */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (!numbered) {
+			e = kura_record_drafts_number(x, &d, 1, attempt > 0);
+			if (e != KURA_OK)
+				break;
+		}
+		*id = d->id;
+		e = ops->record_insert(conn, x->obj->row.id, x->now, x->actor.id,
+				       d->sealed != NULL ? d->sealed : d->cols,
+				       d->sealed != NULL ? d->nsealed : d->n,
+				       d->fts.len > 0 ? d->fts.data : NULL, id, &dup);
+		if (e != KURA_E_CONFLICT || numbered)
+			break;
+	}
 	if (e == KURA_E_EXISTS) {
 		e = dup_detail(x, dup, details);
 		goto out;
 	}
 	if (e == KURA_OK && d->n > 0)
 		e = ops->history_add(conn, x->obj->row.id, *id, x->now, &x->actor, true,
-				     history != NULL ? history : d->changes);
+				     d->sealed_history != NULL ? d->sealed_history : d->changes);
 out:
-	if (cols != d->cols)
-		free(cols);
-	free(history);
-	kura_strpool_free(&sp);
 	if (e != KURA_OK)
 		*id = 0;
 	return e;

@@ -257,6 +257,42 @@ def test_a_moved_or_changed_ciphertext_is_an_error(tenant):
     assert b != a
 
 
+def test_records_numbered_by_another_writer_meanwhile(tenant):
+    """A batch is numbered and sealed before its transaction (ciphertexts
+    are bound to the record's id). Ids another process took meanwhile are
+    found in the transaction: the batch is numbered and sealed again past
+    them, its values read back and its audit range names its records."""
+    world, admin, ids = tenant
+    top = max(int(i) for i in ids)
+    path = str(world.data_dir / "tenants" / "acme" / "tenant.db")
+
+    def take(*rid):
+        db = sqlite3.connect(path, timeout=30)
+        try:
+            for i in rid:
+                db.execute("INSERT INTO r_1 (id, created_at, updated_at) VALUES (?, 0, 0)", (i,))
+            db.commit()
+        finally:
+            db.close()
+
+    take(top + 1, top + 2)
+    r = admin.post(f"{OBJ}/batch/create", json={"inputs": [
+        {"properties": {"email": f"w{i}@example.com", "ssn": f"WRITER-{i}"}} for i in range(3)]})
+    assert r.status_code == 200, r.text
+    got = [int(x["record"]["id"]) for x in r.json()["results"]]
+    # consecutive, past the taken ones (the first reservation's ids stay unused)
+    assert got[0] > top + 2 and got == [got[0], got[0] + 1, got[0] + 2], got
+    for i, rid in enumerate(got):
+        assert admin.get(f"{OBJ}/{rid}").json()["properties"]["ssn"] == f"WRITER-{i}"
+    entry = k.audit_entries(admin, action="record.batch_create")[0]
+    assert entry["target"]["id"] == f"{got[0]}-{got[2]}", entry
+    # a single create inside its transaction goes past one taken meanwhile
+    take(got[2] + 1)
+    r = admin.post(OBJ, json={"properties": {"email": "w9@example.com", "ssn": "WRITER-9"}})
+    assert r.status_code == 201 and r.json()["id"] == str(got[2] + 2), r.text
+    assert admin.get(f"{OBJ}/{got[2] + 2}").json()["properties"]["ssn"] == "WRITER-9"
+
+
 def test_exact_search_through_the_blind_index(tenant):
     world, admin, ids = tenant
 

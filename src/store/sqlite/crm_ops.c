@@ -13,6 +13,7 @@ const struct kura_crm_ops kura_store_sqlite_crm_ops = {
 	.record_insert = kura_sqlite_crm_record_insert,
 	.record_update = kura_sqlite_crm_record_update,
 	.record_next_id = kura_sqlite_crm_record_next_id,
+	.record_ids = kura_sqlite_crm_record_ids,
 	.record_get = kura_sqlite_crm_record_get,
 	.record_archive = kura_sqlite_crm_record_archive,
 	.record_restore = kura_sqlite_crm_record_restore,

@@ -235,6 +235,9 @@ write_checked(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op, int6
 {
 	int rc = sqlite3_step(st);
 
+	/* the id chosen for an insert is taken: not a unique property's value */
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return KURA_E_CONFLICT;
 	if (kura_sqlite_is_dup(rc)) {
 		if (dup_prop != NULL)
 			*dup_prop = dup_prop_of(c);
@@ -358,6 +361,55 @@ kura_sqlite_crm_record_next_id(void *conn, int64_t object_id, int64_t *id)
 		e = kura_sqlite_error(c, "record_next_id", rc);
 out:
 	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_record_ids(void *conn, int64_t object_id, unsigned n, bool resync, int64_t *first)
+{
+	struct kura_sqlite_conn *c = conn;
+	struct kura_sqlite_pool *p = c->pool;
+	struct kura_sqlite_next_id *slot = NULL;
+	int64_t next = 0;
+	enum kura_err e = KURA_OK;
+
+	*first = 0;
+	/* A loose connection (a command-line tool) is the tenant's only writer. */
+	if (p == NULL)
+		return kura_sqlite_crm_record_next_id(conn, object_id, first);
+	pthread_mutex_lock(&p->ids_mu);
+	for (size_t i = 0; i < p->nids && slot == NULL; i++) {
+		if (p->ids[i].object_id == object_id)
+			slot = &p->ids[i];
+	}
+	/* Read under the mutex: no other thread of this process numbers the type meanwhile. */
+	if (slot == NULL || resync)
+		e = kura_sqlite_crm_record_next_id(conn, object_id, &next);
+	if (e == KURA_OK && slot == NULL) {
+		if (p->nids == p->capids) {
+			size_t cap = p->capids > 0 ? 2 * p->capids : 8;
+			struct kura_sqlite_next_id *grown = realloc(p->ids, cap * sizeof(*grown));
+
+			if (grown == NULL)
+				e = KURA_E_NOMEM;
+			else {
+				p->ids = grown;
+				p->capids = cap;
+			}
+		}
+		if (e == KURA_OK) {
+			slot = &p->ids[p->nids++];
+			slot->object_id = object_id;
+			slot->next = next;
+		}
+	}
+	if (e == KURA_OK) {
+		if (next > slot->next)
+			slot->next = next;
+		*first = slot->next;
+		slot->next += n;
+	}
+	pthread_mutex_unlock(&p->ids_mu);
 	return e;
 }
 

@@ -74,6 +74,13 @@ kura_sqlite_pool_init(struct kura_sqlite_pool *p, enum kura_sqlite_kind kind,
 		e = KURA_E_INTERNAL;
 		goto out;
 	}
+	if (pthread_mutex_init(&p->ids_mu, NULL) != 0) {
+		pthread_mutex_destroy(&p->spool_mu);
+		pthread_cond_destroy(&p->cond);
+		pthread_cond_destroy(&p->wcond);
+		e = KURA_E_INTERNAL;
+		goto out;
+	}
 out:
 	if (attr_ok)
 		pthread_condattr_destroy(&attr);
@@ -106,6 +113,9 @@ kura_sqlite_pool_fini(struct kura_sqlite_pool *p)
 	p->writer = NULL;
 	kura_sqlite_spool_fini(p);
 	pthread_mutex_destroy(&p->spool_mu);
+	pthread_mutex_destroy(&p->ids_mu);
+	free(p->ids);
+	p->ids = NULL;
 	pthread_cond_destroy(&p->cond);
 	pthread_cond_destroy(&p->wcond);
 	free(p->path);

@@ -50,6 +50,8 @@ enum kura_err kura_sqlite_crm_idem_put(void *conn, int actor_type, int64_t actor
 enum kura_err kura_sqlite_crm_idem_expire(void *conn, int64_t cutoff);
 enum kura_err kura_sqlite_crm_optimize(void *conn);
 enum kura_err kura_sqlite_crm_record_next_id(void *conn, int64_t object_id, int64_t *id);
+enum kura_err kura_sqlite_crm_record_ids(void *conn, int64_t object_id, unsigned n, bool resync,
+					 int64_t *first);
 
 enum kura_err kura_sqlite_crm_prop_key_versions(void *conn, int64_t object_id, int64_t prop_id,
 						void (*cb)(void *ctx, uint32_t version, int64_t n),

@@ -176,6 +176,17 @@ struct kura_sqlite_pool {
 	int64_t spool_moved_id;
 	int64_t spool_since_us;
 	bool spool_checked;
+	/*
+	 * Tenant pools: the next record id of each object type this process
+	 * hands out (kura_sqlite_crm_record_ids), so that a record can be
+	 * numbered, and sealed, before its transaction. Guarded by ids_mu.
+	 */
+	pthread_mutex_t ids_mu;
+	struct kura_sqlite_next_id {
+		int64_t object_id;
+		int64_t next;
+	} *ids;
+	size_t nids, capids;
 };
 
 /*

@@ -169,6 +169,58 @@ unique_values_and_updates(void **state)
 	(void)id;
 }
 
+/*
+ * Record ids reserved before a transaction: consecutive, never handed out
+ * twice, past the table's ids; an insert at an id another writer took is
+ * KURA_E_CONFLICT (not a unique value's EXISTS), and resync then moves
+ * past it.
+ */
+static void
+record_ids_are_reserved(void **state)
+{
+	struct fx *f = *state;
+	struct kura_colval cols[2] = {{.prop_id = 1, .v = text("Ann")},
+				      {.prop_id = 3, .v = text("ann@example.com")}};
+	struct kura_tenant_db *other = NULL;
+	const struct kura_crm_ops *oops;
+	void *oconn;
+	int64_t a, first = 0, again = 0, id, dup = 0, next = 0;
+
+	a = add(f, "Taro", "t@example.com", 0, 0);
+	assert_int_equal(f->ops->record_ids(f->conn, 1, 3, false, &first), KURA_OK);
+	assert_int_equal(first, a + 1);
+	/* another handle of the same tenant in this process shares the reservations */
+	assert_int_equal(kura_store_tenant_acquire(f->s, "acme", &other), KURA_OK);
+	oops = kura_store_crm(other, &oconn);
+	assert_int_equal(oops->record_ids(oconn, 1, 2, false, &again), KURA_OK);
+	assert_int_equal(again, first + 3);
+	kura_store_tenant_release(other);
+	/* reserved ids are not the table's: its own numbering does not know them */
+	assert_int_equal(f->ops->record_next_id(f->conn, 1, &next), KURA_OK);
+	assert_int_equal(next, a + 1);
+	/* a writer that numbers by the table takes first; inserting there is a conflict */
+	id = add(f, "Jiro", "j@example.com", 0, 0);
+	assert_int_equal(id, first);
+	id = first;
+	assert_int_equal(f->ops->record_insert(f->conn, 1, 1, 7, cols, 2, NULL, &id, &dup),
+			 KURA_E_CONFLICT);
+	assert_int_equal(dup, 0);
+	id = first + 1;
+	assert_int_equal(f->ops->record_insert(f->conn, 1, 1, 7, cols, 2, NULL, &id, &dup), KURA_OK);
+	assert_int_equal(id, first + 1);
+	/* past everything reserved, and past the table once asked to look again */
+	assert_int_equal(f->ops->record_ids(f->conn, 1, 1, false, &id), KURA_OK);
+	assert_int_equal(id, again + 2);
+	cols[1].v = text("bob@example.com");
+	id = again + 100;
+	assert_int_equal(f->ops->record_insert(f->conn, 1, 1, 7, cols, 2, NULL, &id, &dup), KURA_OK);
+	assert_int_equal(f->ops->record_ids(f->conn, 1, 1, true, &id), KURA_OK);
+	assert_int_equal(id, again + 101);
+	/* each type counts for itself */
+	assert_int_equal(f->ops->record_ids(f->conn, 2, 1, false, &id), KURA_OK);
+	assert_int_equal(id, 1);
+}
+
 static void
 search_filters_sorts_and_pages(void **state)
 {
@@ -373,6 +425,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(unique_values_and_updates, setup, teardown),
+		cmocka_unit_test_setup_teardown(record_ids_are_reserved, setup, teardown),
 		cmocka_unit_test_setup_teardown(search_filters_sorts_and_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(purge_takes_everything_along, setup, teardown),
 		cmocka_unit_test_setup_teardown(idempotency_replies, setup, teardown),
