@@ -91,7 +91,10 @@ void kura_audit_seal_mac(const struct kura_keyring *k, const char *tenant_id, in
 
 /* Fills buf with n random bytes. */
 void kura_random_bytes(void *buf, size_t n);
-/* n random bytes for an AEAD nonce (GnuTLS's nonce generator: no system call each). */
+/*
+ * n random bytes that must not repeat but need not be secret: AEAD nonces,
+ * request ids (GnuTLS's nonce generator: no system call each).
+ */
 void kura_random_nonce(void *buf, size_t n);
 
 /* base64url, no padding, of n random bytes (n <= 32) into out (KURA_TOKEN_CHARS). */

@@ -167,7 +167,8 @@ req_new(struct kura_server *srv, struct MHD_Connection *conn)
 	p->r.conn = conn;
 	p->r.t_start_us = kura_now_us();
 	p->t_mono_us = kura_mono_us();
-	kura_random_bytes(raw, sizeof(raw));
+	/* unique, not secret: no system call per request for it */
+	kura_random_nonce(raw, sizeof(raw));
 	for (size_t i = 0; i < sizeof(raw); i++) {
 		p->r.rid[2 * i] = hex[raw[i] >> 4];
 		p->r.rid[2 * i + 1] = hex[raw[i] & 15];
