@@ -41,7 +41,7 @@ const char kura_sqlite_spool_schema[] =
 	" epoch BLOB NOT NULL CHECK (length(epoch) = 16));"
 	"INSERT OR IGNORE INTO spool_meta (one, epoch) VALUES (1, randomblob(16));"
 	"CREATE TABLE IF NOT EXISTS spool ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" id INTEGER PRIMARY KEY,"
 	" ts_us INTEGER NOT NULL, actor_type INTEGER NOT NULL, actor_id INTEGER NOT NULL,"
 	" actor_email TEXT NOT NULL, actor_role TEXT NOT NULL, ip TEXT NOT NULL,"
 	" user_agent TEXT NOT NULL, request_id TEXT NOT NULL, action TEXT NOT NULL,"
@@ -54,7 +54,14 @@ static const char sql_put[] =
 static const char sql_epoch[] = "SELECT epoch FROM spool_meta WHERE one = 1";
 static const char sql_take[] =
 	"SELECT id, " SPOOL_COLS " FROM spool WHERE id > ?1 ORDER BY id LIMIT ?2";
-static const char sql_trim[] = "DELETE FROM spool WHERE id <= ?1";
+/*
+ * The newest row stays (the mark covers it: it is never moved again), so
+ * that the next id is past every one handed out in this file -- what
+ * AUTOINCREMENT would give, without writing sqlite_sequence's page in
+ * every commit. Files from before keep their AUTOINCREMENT; both work.
+ */
+static const char sql_trim[] =
+	"DELETE FROM spool WHERE id <= ?1 AND id < (SELECT max(id) FROM spool)";
 static const char sql_mark_get[] = "SELECT epoch, last_id FROM audit_spool_mark WHERE one = 1";
 static const char sql_mark_put[] =
 	"INSERT INTO audit_spool_mark (one, epoch, last_id) VALUES (1, ?1, ?2) "

@@ -1728,6 +1728,39 @@ test_spool_during_a_move(void **state)
 	assert_int_equal(ids.n, 3);
 }
 
+/*
+ * A spool moved to its end and spooled into again: the new entries get ids
+ * past the moved ones (the mark covers those), so none is taken for moved.
+ */
+static void
+test_spool_after_it_was_emptied(void **state)
+{
+	struct fx *f = *state;
+	struct kura_tenant_db *db;
+	struct chain_ids ids;
+	int64_t count = 0;
+
+	for (int round = 0; round < 3; round++) {
+		spool_range(f, 2 * round + 1, 2 * round + 2);
+		db = acquire(f, "acme");
+		assert_true(kura_store_audit_spooled(db, NULL, &count));
+		assert_int_equal(count, 2);
+		assert_int_equal(kura_audit_flush(db), KURA_OK);
+		assert_false(kura_store_audit_spooled(db, NULL, &count));
+		kura_store_tenant_release(db);
+		chain_ids(f, &ids);
+		assert_int_equal(ids.n, 2 * round + 2);
+	}
+	/* and by a process that starts afresh on the file left */
+	reopen(f);
+	spool_range(f, 7, 7);
+	db = acquire(f, "acme");
+	assert_int_equal(kura_audit_flush(db), KURA_OK);
+	kura_store_tenant_release(db);
+	chain_ids(f, &ids);
+	assert_int_equal(ids.n, 7);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1758,6 +1791,7 @@ main(void)
 		T(test_spool_moved_before_a_change),
 		T(test_spool_crash_and_restart),
 		T(test_spool_during_a_move),
+		T(test_spool_after_it_was_emptied),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
