@@ -324,6 +324,8 @@ enum kura_err kura_sensitive_open(const struct kura_rec_ctx *x, int64_t record_i
  * cannot change, so the index never has to be rebuilt.
  */
 bool kura_prop_low_entropy(const struct kura_prop *p);
+/* Whether p has a blind index: sensitive, and not made with "indexed": false. */
+bool kura_prop_blind_indexed(const struct kura_prop *p);
 /* The blind index of a stored-form value as written now (kura_blind_write_version). */
 enum kura_err kura_sensitive_blind(const struct kura_rec_ctx *x, const struct kura_prop *p,
 				   const struct kura_val *v, int64_t *blind);

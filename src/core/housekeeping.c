@@ -564,7 +564,7 @@ rotate_blind(struct kura_housekeeper *h, struct kura_tenant_db *db,
 		int64_t lo, took = 0;
 		bool switched = false;
 
-		if (!p->row.sensitive || !p->row.indexed || p->row.bidx_next == 0 ||
+		if (!kura_prop_blind_indexed(p) || p->row.bidx_next == 0 ||
 		    h->keys == NULL || now - p->row.bidx_started_at < SETTLE_US)
 			continue;
 		memset(&x, 0, sizeof(x));

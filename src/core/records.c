@@ -284,8 +284,7 @@ draft_seal(const struct kura_rec_ctx *x, struct kura_record_draft *d, int64_t id
 		}
 		e = kura_sensitive_seal(x, id, p, &d->cols[i].v, &d->sealed_sp, &ct.v, &bl.v);
 		cols[n++] = ct;
-		if (p->row.indexed)
-			cols[n++] = bl;
+		cols[n++] = bl;
 		/* the history holds the ciphertext, never the value */
 		if (e == KURA_OK && ct.v.kind == KURA_V_BLOB)
 			json_object_set_new(h, p->row.name, kura_sensitive_ct_json(&ct.v));

@@ -189,7 +189,8 @@ parse_filter(struct kura_search_req *s, const struct kura_object *o, json_t *jf,
 		       "(its values are encrypted)");
 		return false;
 	}
-	if (p->row.sensitive && !p->row.indexed && (f->op == KURA_OP_EQ || f->op == KURA_OP_IN)) {
+	if (p->row.sensitive && !kura_prop_blind_indexed(p) &&
+	    (f->op == KURA_OP_EQ || f->op == KURA_OP_IN)) {
 		detail(details, field, "not_searchable",
 		       "this sensitive property has no blind index (\"indexed\": false): its values "
 		       "cannot be searched; HAS_PROPERTY and NOT_HAS_PROPERTY work");

@@ -107,6 +107,12 @@ kura_prop_low_entropy(const struct kura_prop *p)
 	}
 }
 
+bool
+kura_prop_blind_indexed(const struct kura_prop *p)
+{
+	return p->row.sensitive && p->row.indexed;
+}
+
 uint32_t
 kura_blind_write_version(const struct kura_prop *p)
 {
@@ -221,7 +227,7 @@ kura_sensitive_seal(const struct kura_rec_ctx *x, int64_t record_id, const struc
 	memset(blind, 0, sizeof(*blind));
 	e = kura_sensitive_encrypt(x, record_id, p, in, sp, ct);
 	/* "indexed": false: no blind index, so nothing to find it by (nor to compare) */
-	if (e != KURA_OK || in->kind == KURA_V_NULL || !p->row.indexed) {
+	if (e != KURA_OK || in->kind == KURA_V_NULL || !kura_prop_blind_indexed(p)) {
 		blind->kind = KURA_V_NULL;
 		return e;
 	}

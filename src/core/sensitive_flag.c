@@ -270,7 +270,7 @@ kura_sensitive_flag_step(const struct kura_rec_ctx *x, const struct kura_prop *p
 	if (e == KURA_OK)
 		e = b.e;
 	/* then, with a blind index, the sealed values still without theirs */
-	if (e == KURA_OK && b.n < max && p->row.indexed)
+	if (e == KURA_OK && b.n < max && kura_prop_blind_indexed(p))
 		e = ops->prop_values_form(conn, x->obj->row.id, p->row.id, KURA_FORM_UNBLINDED,
 					  (unsigned)(max - b.n), collect_value, &b);
 	if (e == KURA_OK)

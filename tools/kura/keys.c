@@ -107,7 +107,7 @@ rotate_index(struct cli *c, const char *tenant)
 	for (size_t i = 0; e == KURA_OK && i < cat->nprops; i++) {
 		const struct kura_prop *p = &cat->props[i];
 
-		if (!p->row.sensitive || !p->row.indexed) /* "indexed": false: no blind index */
+		if (!kura_prop_blind_indexed(p))
 			continue;
 		n++;
 		busy += p->row.bidx_next != 0;
@@ -152,7 +152,7 @@ rotate_index(struct cli *c, const char *tenant)
 	for (size_t i = 0; e == KURA_OK && i < cat->nprops; i++) {
 		const struct kura_prop *p = &cat->props[i];
 
-		if (!p->row.sensitive || !p->row.indexed || p->row.bidx_next != 0 ||
+		if (!kura_prop_blind_indexed(p) || p->row.bidx_next != 0 ||
 		    p->row.bidx_version >= t.key_version)
 			continue;
 		e = ops->prop_bidx_set(conn, p->row.id, p->row.bidx_version, t.key_version,
@@ -337,13 +337,14 @@ survey(struct cli *c, struct kura_tenant_db *db, const struct kura_catalog *cat,
 		s->object = object_name(cat, p->row.object_id);
 		s->prop = p->row.name;
 		e = ops->prop_key_versions(conn, p->row.object_id, p->row.id, on_prop_version, s);
-		if (p->row.indexed)
+		if (kura_prop_blind_indexed(p)) {
 			s->blinds[slot_of(s, p->row.bidx_version)]++;
-		if (p->row.indexed && p->row.bidx_next != 0)
-			s->blinds[slot_of(s, p->row.bidx_next)]++;
+			if (p->row.bidx_next != 0)
+				s->blinds[slot_of(s, p->row.bidx_next)]++;
+		}
 		if (e != KURA_OK || s->quiet)
 			continue;
-		if (!p->row.indexed) {
+		if (!kura_prop_blind_indexed(p)) {
 			printf("%s.%s\tblind index: none (\"indexed\": false)\n", s->object,
 			       p->row.name);
 		} else if (p->row.bidx_next == 0) {
