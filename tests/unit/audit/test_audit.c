@@ -1605,6 +1605,17 @@ test_spool_moved_before_a_change(void **state)
 	free(out);
 }
 
+/* Moves acme's spool into the chain (kura_audit_flush), then the chain's entries into ids. */
+static void
+flush_and_chain(struct fx *f, struct chain_ids *ids)
+{
+	struct kura_tenant_db *db = acquire(f, "acme");
+
+	assert_int_equal(kura_audit_flush(db), KURA_OK);
+	kura_store_tenant_release(db);
+	chain_ids(f, ids);
+}
+
 /* Spools entries first..last of acme without a committer (as one that died before its move). */
 static void
 spool_range(struct fx *f, int first, int last)
@@ -1670,20 +1681,14 @@ test_spool_crash_and_restart(void **state)
 	close_store(f);
 	copy_file(saved, spool);
 	reopen(f);
-	db = acquire(f, "acme");
-	assert_int_equal(kura_audit_flush(db), KURA_OK);
-	kura_store_tenant_release(db);
-	chain_ids(f, &ids);
+	flush_and_chain(f, &ids);
 	assert_int_equal(ids.n, 3);
 	/* a spool made afresh starts again at id 1: all of it is moved */
 	close_store(f);
 	assert_int_equal(unlink(spool), 0);
 	reopen(f);
 	spool_range(f, 4, 5);
-	db = acquire(f, "acme");
-	assert_int_equal(kura_audit_flush(db), KURA_OK);
-	kura_store_tenant_release(db);
-	chain_ids(f, &ids);
+	flush_and_chain(f, &ids);
 	assert_int_equal(ids.n, 5);
 	for (int i = 0; i < 5; i++) {
 		entry_init(&e, i + 1);
@@ -1754,10 +1759,7 @@ test_spool_after_it_was_emptied(void **state)
 	/* and by a process that starts afresh on the file left */
 	reopen(f);
 	spool_range(f, 7, 7);
-	db = acquire(f, "acme");
-	assert_int_equal(kura_audit_flush(db), KURA_OK);
-	kura_store_tenant_release(db);
-	chain_ids(f, &ids);
+	flush_and_chain(f, &ids);
 	assert_int_equal(ids.n, 7);
 }
 
