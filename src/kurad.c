@@ -404,6 +404,7 @@ main(int argc, char **argv)
 				   srv.cfg.test_clock_offset_file) == 0)
 			pthread_detach(clock_thr);
 	}
+	kura_store_audit_spool_max(srv.store, (int64_t)srv.cfg.audit_spool_max_bytes);
 	/* The tenants' catalogues and data keys, shared by the HTTP threads and housekeeping. */
 	if (kura_catalog_cache_new(&srv.catalogs) != KURA_OK ||
 	    kura_field_keys_new(srv.keys, fetch_wrapped_key, srv.store, &srv.field_keys) !=

@@ -69,35 +69,25 @@ void kura_audit_group_free(struct kura_audit_group *g);
  * gets the error, and none of them is in the chain. A malformed entry
  * (KURA_E_VALIDATION) fails alone. With g NULL, or a transaction open on
  * db, this is kura_audit_append.
+ *
+ * With a group made by kura_audit_group_start, e (an entry that records a
+ * read) is appended to the tenant's audit spool instead
+ * (kura_store_audit_spool) and chained later by the mover: on KURA_OK it
+ * outlives the process, its ts_us is set and its seq still 0.
+ * KURA_E_UNAVAILABLE when the spool is full (its moves held up), KURA_E_IO
+ * when it cannot be written.
  */
 enum kura_err kura_audit_append_grouped(struct kura_audit_group *g, struct kura_tenant_db *db,
 					struct kura_audit_entry *e);
 
 /*
- * A group with a committer thread of its own, for kura_audit_append_async;
- * it commits with handles it acquires from store. _free finishes what is
- * queued (every callback runs) before it stops the thread.
+ * A group with a mover thread of its own, which moves each tenant's audit
+ * spool into its chain (with handles it acquires from store) about twice
+ * a second under load. _free stops the thread, then moves every spool.
  */
 enum kura_err kura_audit_group_start(struct kura_store *store, struct kura_audit_group **out);
 
-/* Called on the committer thread with an entry's outcome and the entry as stored. */
-typedef void (*kura_audit_done_fn)(void *ctx, enum kura_err err,
-				   const struct kura_audit_entry *e);
-
-/*
- * Queues a copy of e for tenant's chain and returns at once; done(ctx, ...)
- * runs on the committer thread once the transaction that carried it has
- * committed (KURA_OK) or failed (then every entry in it failed, and none is
- * in the chain). The committer takes everything queued meanwhile into one
- * transaction per tenant. On an error return (a malformed entry:
- * KURA_E_VALIDATION; no committer or stopping: KURA_E_INTERNAL /
- * KURA_E_UNAVAILABLE; KURA_E_NOMEM) nothing was queued and done never runs.
- */
-enum kura_err kura_audit_append_async(struct kura_audit_group *g, const char *tenant,
-				      const struct kura_audit_entry *e, kura_audit_done_fn done,
-				      void *ctx);
-
-/* Transactions committed by the group so far, and the entries they carried. */
+/* Transactions committed (or spool appends made) by the group so far, and the entries they carried. */
 void kura_audit_group_stats(struct kura_audit_group *g, uint64_t *batches, uint64_t *entries);
 
 /* Entries of tenant waiting for a leader to take them (for tests). */
@@ -113,8 +103,8 @@ char *kura_audit_canonical(const struct kura_audit_entry *e);
 
 /*
  * Moves what the tenant's audit spool holds into the chain (a write
- * transaction of its own, or inside the caller's): entries of reads that a
- * committer (kura_audit_group_start) spooled and has not moved yet.
+ * transaction of its own, or inside the caller's): entries of reads that
+ * kurad spooled (kura_audit_group_start) and has not moved yet.
  * kura_audit_query, _seal and _verify do this first; KURA_OK when there is
  * nothing to move.
  */

@@ -58,6 +58,7 @@ struct kura_config {
 	unsigned login_fail_ip_limit; /* failed sign-ins per address per minute; 0 = no block */
 	unsigned login_block_minutes; /* how long an address past the limit is blocked */
 	unsigned form_ip_limit;       /* requests to /f/ per address per minute; 0 = no limit */
+	size_t audit_spool_max_bytes;  /* a tenant's audit spool takes no entry past this */
 	unsigned housekeeping_seconds; /* between rounds of kura_housekeeper (core.h) */
 	size_t attachment_max_bytes;   /* largest attachment (a larger body is not read); at most 100 MiB */
 	char alert_webhook_url[1024]; /* "" = alerts go to the log only */

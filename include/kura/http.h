@@ -211,20 +211,6 @@ void kura_reply_stream(struct kura_req *r, unsigned status, const char *content_
  */
 void kura_reply_discard(struct kura_req *r);
 
-/*
- * Holds the reply made so far until e (an audit entry of r's tenant) is
- * committed, without holding an HTTP thread: the connection is suspended,
- * the tenant handle given back, and the entry goes to the server's audit
- * committer (kura_audit_append_async), which commits the entries of many
- * requests in one transaction. Committed: the reply is sent. Not: the
- * reply is replaced by a 500 and nothing of it is sent. Call as the last
- * thing before the handler returns. False (nothing done; append it
- * yourself) when there is no committer, the server is stopping, or r has
- * no reply to hold.
- */
-struct kura_audit_entry;
-bool kura_req_hold_for_audit(struct kura_req *r, const struct kura_audit_entry *e);
-
 /* Adds a header to a reply already made (after kura_reply_json / _text). */
 void kura_reply_add_header(struct kura_req *r, const char *name, const char *value);
 

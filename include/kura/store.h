@@ -360,6 +360,7 @@ struct kura_store_ops {
 	bool (*audit_spooled)(void *conn, int64_t *since_us, int64_t *count);
 	enum kura_err (*audit_unspool)(void *conn, kura_audit_unspool_cb cb, void *ctx,
 				       size_t *moved);
+	void (*audit_spool_max)(void *be, int64_t bytes);
 	enum kura_err (*seal_put)(void *be, const char *tenant_id, int64_t seq,
 				  const uint8_t hash[32], const uint8_t mac[32], int64_t now);
 	enum kura_err (*seal_list)(void *be, const char *tenant_id, kura_audit_seal_cb cb,
@@ -589,13 +590,18 @@ enum kura_err kura_store_audit_query(struct kura_tenant_db *db, const struct kur
  * must be durable before the reply leaves, but committing it to the
  * tenant's database would make every other connection to that database
  * drop its page cache and memory map: under a load of reads of sensitive
- * values, one commit per millisecond. Such entries are committed to a
- * spool of their own (audit-spool.db beside the tenant's database) and
+ * values, one commit per millisecond. Such entries are appended to a
+ * spool of their own (audit-spool.log beside the tenant's database) and
  * moved into the chain in batches, oldest first, by kura_audit (which
  * chains them; see kura/audit.h).
  *
- * audit_spool: commits the n entries (ts_us set, seq and hashes ignored)
- * to the tenant's spool in one transaction, in the order given.
+ * audit_spool: appends the n entries (ts_us set, seq and hashes ignored)
+ * to the tenant's spool in one write, in the order given; once it
+ * returns KURA_OK they outlive the process. KURA_E_UNAVAILABLE when the
+ * spool has reached its size limit (its moves are held up), KURA_E_IO
+ * when it cannot be written; then none of them is in it.
+ * audit_spool_max: that limit, in bytes, for every tenant of the store
+ * (256 MiB unless set).
  * audit_spooled: true when the spool may hold entries not yet in the chain
  * (always, the first time, when a spool file is there); *since_us (may be
  * NULL) is when, on the monotonic clock, the oldest of them known to this
@@ -614,6 +620,7 @@ enum kura_err kura_store_audit_spool(struct kura_tenant_db *db,
 bool kura_store_audit_spooled(struct kura_tenant_db *db, int64_t *since_us, int64_t *count);
 enum kura_err kura_store_audit_unspool(struct kura_tenant_db *db, kura_audit_unspool_cb cb,
 				       void *ctx, size_t *moved);
+void kura_store_audit_spool_max(struct kura_store *s, int64_t bytes);
 
 /*
  * Records a seal of tenant_id's chain at seq in system.db. Seals are never

@@ -258,10 +258,11 @@ kura_api_crm_end(struct kura_req *r, struct kura_api_crm *c)
 	/*
 	 * Every sensitive value in this reply is recorded before the reply can
 	 * leave (it is queued only after the handler returns): who, which
-	 * records, which properties, never the values. The appends of
-	 * concurrent requests share a transaction (audit/group.c). When the
-	 * entry cannot be committed, the reply is replaced by a 500: no value
-	 * leaves without its record.
+	 * records, which properties, never the values. In kurad the entry is
+	 * appended to the tenant's audit spool by this thread, and moved into
+	 * the chain within about half a second (audit/group.c). When it cannot
+	 * be written, the reply is replaced by an error: no value leaves
+	 * without its record.
 	 */
 	if (r->status > 0 && r->status < 400 && c->obj != NULL &&
 	    json_array_size(c->x.sensitive_reads) > 0) {
@@ -269,19 +270,20 @@ kura_api_crm_end(struct kura_req *r, struct kura_api_crm *c)
 		enum kura_err err;
 
 		read_entry(r, c, &e);
-		/* Usually the reply waits for the committer without holding this thread. */
-		if (kura_req_hold_for_audit(r, &e))
-			goto out;
 		err = kura_audit_append_grouped(r->srv->audit_group, r->principal.db, &e);
 		if (err != KURA_OK) {
 			kura_log(KURA_LOG_ERROR, "audit_append_failed",
 				 "rid=%s action=record.read_sensitive err=%s", r->rid,
 				 kura_err_name(err));
 			kura_reply_discard(r);
-			kura_reply_error(r, KURA_E_INTERNAL, NULL);
+			if (err == KURA_E_UNAVAILABLE)
+				kura_reply_error(r, err,
+						 "the audit log cannot record this read right now; "
+						 "try again shortly");
+			else
+				kura_reply_error(r, KURA_E_INTERNAL, NULL);
 		}
 	}
-out:
 	json_decref(c->x.sensitive_reads);
 	c->x.sensitive_reads = NULL;
 	free(c->teams);

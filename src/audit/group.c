@@ -12,22 +12,17 @@
  * queued past its caller's return: an entry is committed, or its caller is
  * told it failed.
  *
- * A caller that blocks can share a transaction only with callers that
- * block at the same moment, and there are no more of those than HTTP
- * worker threads. kura_audit_append_async does not block: the entry goes
- * to the group's committer thread, which commits everything queued (per
- * tenant, one transaction each) and then tells each caller its outcome
- * through a callback; the HTTP layer keeps the reply suspended until then.
- *
- * With a committer thread, these entries (they record reads) are committed
- * to the tenant's audit spool (kura_store_audit_spool), not to its
- * database: a commit there would make every connection reading the tenant
- * drop its page cache and memory map. A second thread, the mover, moves
- * each tenant's spool into the chain once its oldest entry is
- * SPOOL_MOVE_US old or SPOOL_MOVE_ENTRIES wait, in one transaction (the
- * committer goes on spooling meanwhile), and everything at stop;
- * a change's transaction and any reader of the log move it first too
- * (audit.c), so the chain keeps the order in which things happened.
+ * With a mover (kura_audit_group_start, in kurad), these entries record
+ * reads, and they go to the tenant's audit spool instead
+ * (kura_store_audit_spool: one write to a file of its own by the caller's
+ * thread, no transaction, no lock of the tenant's): a commit to the
+ * tenant's database would make every connection reading it drop its page
+ * cache and memory map. The mover thread moves each tenant's spool into
+ * the chain once its oldest entry is SPOOL_MOVE_US old or
+ * SPOOL_MOVE_ENTRIES wait, in one transaction (appends go on meanwhile),
+ * and everything at stop; a change's transaction and any reader of the log
+ * move it first too (audit.c), so the chain keeps the order in which
+ * things happened.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -47,7 +42,7 @@ struct waiter {
 	struct waiter *next;
 };
 
-/* A tenant whose spool the committer has to move (g->spooled). */
+/* A tenant whose spool the mover has to move (g->spooled). */
 struct spooled {
 	char tenant[KURA_TENANT_ID_MAX + 1];
 	struct spooled *next;
@@ -63,45 +58,19 @@ struct tenant_q {
 	struct tenant_q *next;
 };
 
-/* An entry handed to the committer thread. */
-struct async_item {
-	struct kura_audit_entry e;
-	bool set_ts;
-	char tenant[KURA_TENANT_ID_MAX + 1];
-	kura_audit_done_fn done;
-	void *ctx;
-	int64_t queued_us;        /* monotonic time it was handed over */
-	struct async_item *next;
-};
-
 struct kura_audit_group {
 	pthread_mutex_t mu;       /* guards everything below and every queue */
 	struct tenant_q *tenants;
 	uint64_t batches;
 	uint64_t entries;
-	/* the committer thread (kura_audit_group_start) */
+	/* the mover thread (kura_audit_group_start) */
 	struct kura_store *store;
 	bool threaded;
 	bool stop;
-	pthread_t thread;
-	pthread_cond_t work;
-	struct async_item *ahead;
-	struct async_item **atail;
-	/* the mover thread (started with the committer) */
 	struct spooled *spooled;  /* tenants with entries in their spool */
 	pthread_t mover;
 	pthread_cond_t mwork;     /* the mover waits on it for spooled tenants, or stop */
 };
-
-/*
- * The committer never waits for more entries before it commits: a spool
- * commit is a small append to the spool's WAL that no reader of the
- * tenant's database notices, and what arrives while it runs goes in the
- * next one. (When these entries were committed to tenant.db, a wait of
- * 1 ms under load made transactions fuller; with the spool, a GET of
- * sensitive values at 20,000 records ran at 7,300-8,200 req/s with that
- * wait and 8,300-8,800 without.)
- */
 
 /*
  * A tenant's spool is moved into its chain once the oldest entry there is
@@ -128,7 +97,6 @@ kura_audit_group_new(struct kura_audit_group **out)
 		free(g);
 		return KURA_E_INTERNAL;
 	}
-	g->atail = &g->ahead;
 	*out = g;
 	return KURA_OK;
 }
@@ -143,19 +111,15 @@ kura_audit_group_free(struct kura_audit_group *g)
 	if (g == NULL)
 		return;
 	if (g->threaded) {
-		/* The committer finishes what is queued before it stops. */
 		pthread_mutex_lock(&g->mu);
 		g->stop = true;
-		pthread_cond_signal(&g->work);
 		pthread_cond_signal(&g->mwork);
 		pthread_mutex_unlock(&g->mu);
-		pthread_join(g->thread, NULL);
 		pthread_join(g->mover, NULL);
 		/* Then every spool goes into its chain. */
 		pthread_mutex_lock(&g->mu);
 		move_spooled(g, true);
 		pthread_mutex_unlock(&g->mu);
-		pthread_cond_destroy(&g->work);
 		pthread_cond_destroy(&g->mwork);
 	}
 	for (q = g->tenants; q != NULL; q = next) {
@@ -225,7 +189,7 @@ note_spooled(struct kura_audit_group *g, const char *tenant, struct spooled *nod
 	g->spooled = sp;
 }
 
-/* Commits the n entries to db's spool, for the committer to move into the chain. */
+/* Appends the n entries to db's spool, for the mover to move into the chain. */
 static enum kura_err
 spool(struct kura_audit_group *g, struct kura_tenant_db *db,
       const struct kura_audit_entry *const *es, size_t n)
@@ -250,22 +214,19 @@ spool(struct kura_audit_group *g, struct kura_tenant_db *db,
 }
 
 /*
- * The leader's work, without g->mu: the queue as it is once the leader may
- * write (the write lock, or with a committer the spool), committed at once.
- * Returns the batch taken (the leader's own waiter is in it).
+ * The leader's work, without g->mu: the queue as it is once the leader
+ * holds the write lock, committed at once. Returns the batch taken (the
+ * leader's own waiter is in it).
  */
 static struct waiter *
 commit_batch(struct kura_audit_group *g, struct tenant_q *q, struct kura_tenant_db *db,
 	     size_t *n)
 {
-	const struct kura_audit_entry **es = NULL;
 	struct waiter *batch, *w;
-	enum kura_err err = KURA_OK;
-	size_t i = 0;
+	enum kura_err err;
 
 	*n = 0;
-	if (!g->threaded)
-		err = kura_store_begin(db);
+	err = kura_store_begin(db);
 	pthread_mutex_lock(&g->mu);
 	batch = q->head;
 	q->head = NULL;
@@ -273,23 +234,12 @@ commit_batch(struct kura_audit_group *g, struct tenant_q *q, struct kura_tenant_
 	pthread_mutex_unlock(&g->mu);
 	for (w = batch; w != NULL; w = w->next)
 		(*n)++;
-	if (g->threaded) {
-		es = malloc(*n * sizeof(*es));
-		if (es == NULL)
-			err = KURA_E_NOMEM;
-		for (w = batch; es != NULL && w != NULL; w = w->next)
-			es[i++] = w->e;
-		if (err == KURA_OK)
-			err = spool(g, db, es, *n);
-		free(es);
-	} else {
-		for (w = batch; err == KURA_OK && w != NULL; w = w->next)
-			err = kura_audit_chain_in_tx(db, w->e);
-		if (err == KURA_OK)
-			err = kura_store_commit(db);
-		if (err != KURA_OK && kura_store_in_transaction(db))
-			kura_store_rollback(db);
-	}
+	for (w = batch; err == KURA_OK && w != NULL; w = w->next)
+		err = kura_audit_chain_in_tx(db, w->e);
+	if (err == KURA_OK)
+		err = kura_store_commit(db);
+	if (err != KURA_OK && kura_store_in_transaction(db))
+		kura_store_rollback(db);
 	/* One transaction: every entry in it shares its outcome. */
 	for (w = batch; w != NULL; w = w->next) {
 		w->err = err;
@@ -318,6 +268,19 @@ kura_audit_append_grouped(struct kura_audit_group *g, struct kura_tenant_db *db,
 	err = kura_audit_prepare(e, &me.set_ts);
 	if (err != KURA_OK) {
 		kura_audit_failed(e, me.set_ts);
+		return err;
+	}
+	if (g->threaded) {
+		/* Into the spool at once: an append of its own, no transaction to share. */
+		const struct kura_audit_entry *one = e;
+
+		err = spool(g, db, &one, 1);
+		pthread_mutex_lock(&g->mu);
+		g->batches++;
+		g->entries++;
+		pthread_mutex_unlock(&g->mu);
+		if (err != KURA_OK)
+			kura_audit_failed(e, me.set_ts);
 		return err;
 	}
 	me.e = e;
@@ -390,62 +353,7 @@ kura_audit_group_queued(struct kura_audit_group *g, const char *tenant)
 	return n;
 }
 
-/* ------------------------------------------------------------ the committer thread */
-
-/*
- * Commits the items of one tenant (taken off the list *items, which keeps
- * the others) to its spool in one transaction, then calls back.
- */
-static void
-commit_tenant(struct kura_audit_group *g, struct async_item **items)
-{
-	struct async_item *mine = NULL, **mtail = &mine, **pp = items, *it, *next;
-	const struct kura_audit_entry **es = NULL;
-	struct kura_tenant_db *db = NULL;
-	char tenant[KURA_TENANT_ID_MAX + 1];
-	enum kura_err err;
-	size_t n = 0;
-
-	memcpy(tenant, (*items)->tenant, sizeof(tenant));
-	/* This tenant's items, in queue order; the rest stay for the next call. */
-	while (*pp != NULL) {
-		it = *pp;
-		if (strcmp(it->tenant, tenant) == 0) {
-			*pp = it->next;
-			it->next = NULL;
-			*mtail = it;
-			mtail = &it->next;
-			n++;
-		} else {
-			pp = &it->next;
-		}
-	}
-	err = kura_store_tenant_acquire(g->store, tenant, &db);
-	if (err == KURA_OK) {
-		es = malloc(n * sizeof(*es));
-		err = es != NULL ? KURA_OK : KURA_E_NOMEM;
-	}
-	if (err == KURA_OK) {
-		size_t i = 0;
-
-		for (it = mine; it != NULL; it = it->next)
-			es[i++] = &it->e;
-		err = spool(g, db, es, n);
-	}
-	free(es);
-	kura_store_tenant_release(db);
-	pthread_mutex_lock(&g->mu);
-	g->batches++;
-	g->entries += n;
-	pthread_mutex_unlock(&g->mu);
-	for (it = mine; it != NULL; it = next) {
-		next = it->next;
-		if (err != KURA_OK)
-			kura_audit_failed(&it->e, it->set_ts);
-		it->done(it->ctx, err, &it->e);
-		free(it);
-	}
-}
+/* ------------------------------------------------------------ the mover thread */
 
 /*
  * Moves one tenant's spool into its chain when it is due (or always, with
@@ -507,35 +415,9 @@ move_spooled(struct kura_audit_group *g, bool all)
 	}
 }
 
-static void *
-committer(void *arg)
-{
-	struct kura_audit_group *g = arg;
-	struct async_item *items;
-
-	pthread_mutex_lock(&g->mu);
-	for (;;) {
-		while (g->ahead == NULL && !g->stop)
-			pthread_cond_wait(&g->work, &g->mu);
-		if (g->ahead == NULL)
-			break;
-		/* Everything queued while the last transactions ran goes in the next ones. */
-		items = g->ahead;
-		g->ahead = NULL;
-		g->atail = &g->ahead;
-		pthread_mutex_unlock(&g->mu);
-		while (items != NULL)
-			commit_tenant(g, &items);
-		pthread_mutex_lock(&g->mu);
-	}
-	pthread_mutex_unlock(&g->mu);
-	return NULL;
-}
-
 /*
  * The mover: every SPOOL_TICK_US while some tenant has spooled entries,
- * the moves that are due. A thread of its own, so that the committer goes
- * on spooling (and replies go on leaving) while a spool is being chained.
+ * the moves that are due (appends go on while a spool is being chained).
  * What is left at stop is moved by kura_audit_group_free.
  */
 static void *
@@ -576,77 +458,22 @@ kura_audit_group_start(struct kura_store *store, struct kura_audit_group **out)
 	{
 		/* the mover's deadlines are on the monotonic clock */
 		pthread_condattr_t ca;
-		bool ok = pthread_condattr_init(&ca) == 0, work = false, mwork = false;
+		bool ok = pthread_condattr_init(&ca) == 0, mwork = false;
 
 		ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0;
-		work = ok && pthread_cond_init(&g->work, &ca) == 0;
-		mwork = work && pthread_cond_init(&g->mwork, &ca) == 0;
+		mwork = ok && pthread_cond_init(&g->mwork, &ca) == 0;
 		pthread_condattr_destroy(&ca);
 		if (!mwork) {
-			if (work)
-				pthread_cond_destroy(&g->work);
 			kura_audit_group_free(g);
 			return KURA_E_INTERNAL;
 		}
 	}
-	if (pthread_create(&g->thread, NULL, committer, g) != 0) {
-		pthread_cond_destroy(&g->work);
-		pthread_cond_destroy(&g->mwork);
-		kura_audit_group_free(g);
-		return KURA_E_INTERNAL;
-	}
 	if (pthread_create(&g->mover, NULL, mover, g) != 0) {
-		pthread_mutex_lock(&g->mu);
-		g->stop = true;
-		pthread_cond_signal(&g->work);
-		pthread_mutex_unlock(&g->mu);
-		pthread_join(g->thread, NULL);
-		pthread_cond_destroy(&g->work);
 		pthread_cond_destroy(&g->mwork);
 		kura_audit_group_free(g);
 		return KURA_E_INTERNAL;
 	}
 	g->threaded = true;
 	*out = g;
-	return KURA_OK;
-}
-
-enum kura_err
-kura_audit_append_async(struct kura_audit_group *g, const char *tenant,
-			const struct kura_audit_entry *e, kura_audit_done_fn done, void *ctx)
-{
-	struct async_item *it;
-	enum kura_err err;
-
-	if (g == NULL || !g->threaded || tenant == NULL || e == NULL || done == NULL ||
-	    strlen(tenant) > KURA_TENANT_ID_MAX)
-		return KURA_E_INTERNAL;
-	it = calloc(1, sizeof(*it));
-	if (it == NULL)
-		return KURA_E_NOMEM;
-	it->e = *e;
-	memcpy(it->tenant, tenant, strlen(tenant) + 1);
-	it->done = done;
-	it->ctx = ctx;
-	it->queued_us = kura_mono_us();
-	/* A malformed entry is refused here, before it can share a transaction. */
-	err = kura_audit_prepare(&it->e, &it->set_ts);
-	if (err != KURA_OK) {
-		kura_audit_failed(&it->e, it->set_ts);
-		free(it);
-		return err;
-	}
-	pthread_mutex_lock(&g->mu);
-	if (g->stop) {
-		pthread_mutex_unlock(&g->mu);
-		free(it);
-		return KURA_E_UNAVAILABLE;
-	}
-	/* the committer waits for the first item */
-	if (g->ahead == NULL)
-		pthread_cond_signal(&g->work);
-	*g->atail = it;
-	g->atail = &it->next;
-	pthread_mutex_unlock(&g->mu);
 	return KURA_OK;
 }

@@ -91,6 +91,11 @@ static const struct key keys[] = {
 	 100000, "failed sign-ins from one address within a minute before it is blocked; 0 = never"},
 	{"attachment_max_bytes", NULL, T_SIZE, OFF(attachment_max_bytes), SZ(attachment_max_bytes),
 	 1, 100u << 20, "largest file that may be attached to a record (at most 100 MiB)"},
+	{"audit_spool_max_bytes", NULL, T_SIZE, OFF(audit_spool_max_bytes),
+	 SZ(audit_spool_max_bytes), 4096, 64ull << 30,
+	 "largest a tenant's audit spool may grow while its moves into the audit log are held up "
+	 "(a long import holding the tenant's write lock); past it, reads of sensitive values "
+	 "answer 503"},
 	{"housekeeping_seconds", NULL, T_UINT, OFF(housekeeping_seconds), SZ(housekeeping_seconds),
 	 1, 86400,
 	 "seconds between housekeeping rounds (purging records archived over 90 days ago, "
@@ -130,6 +135,7 @@ kura_config_defaults(struct kura_config *c)
 	c->hash_workers = 0;
 	c->hash_queue_max = 64;
 	c->max_body_bytes = 1u << 20;
+	c->audit_spool_max_bytes = (size_t)256 << 20;
 	c->max_url_bytes = 8192;
 	c->max_header_bytes = 16384;
 	c->json_max_depth = 32;

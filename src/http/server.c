@@ -89,7 +89,6 @@ struct req_priv {
 	int metric_route;          /* index in the route table, or KURA_METRICS_ROUTE_* */
 	int64_t t_mono_us;
 	kura_handler_fn defer_fn;
-	char hold_action[KURA_AUDIT_ACTION_MAX + 1]; /* kura_req_hold_for_audit, for its log */
 };
 
 /*
@@ -844,62 +843,6 @@ void
 kura_req_defer(struct kura_req *r, kura_handler_fn fn)
 {
 	defer_to(r, r->srv->hash_pool, fn);
-}
-
-/* The committer's callback: the reply leaves with its entry committed, or is replaced. */
-static void
-audit_done(void *ctx, enum kura_err err, const struct kura_audit_entry *e)
-{
-	struct req_priv *p = ctx;
-	struct MHD_Connection *conn = p->r.conn;
-
-	(void)e;
-	if (err != KURA_OK) {
-		kura_log(KURA_LOG_ERROR, "audit_append_failed", "rid=%s action=%s err=%s",
-			 p->r.rid, p->hold_action, kura_err_name(err));
-		kura_reply_discard(&p->r);
-		kura_reply_error(&p->r, KURA_E_INTERNAL, NULL);
-	}
-	/* From here on the HTTP thread owns the request again: nothing below touches p. */
-	MHD_resume_connection(conn);
-	atomic_fetch_sub(&deferred_jobs, 1);
-}
-
-bool
-kura_req_hold_for_audit(struct kura_req *r, const struct kura_audit_entry *e)
-{
-	struct req_priv *p = (struct req_priv *)r;
-	enum kura_err err;
-
-	if (r->deferred || r->streaming || r->response == NULL || r->srv->audit_group == NULL)
-		return false;
-	/* As in kura_req_defer: one of this and kura_http_stop always sees the other. */
-	atomic_fetch_add(&deferred_jobs, 1);
-	if (atomic_load(&stopping)) {
-		atomic_fetch_sub(&deferred_jobs, 1);
-		return false;
-	}
-	snprintf(p->hold_action, sizeof(p->hold_action), "%s", e->action);
-	/*
-	 * The tenant handle goes back to the pool now: the committer takes one
-	 * of its own, and a suspended request must not hold one it waits on.
-	 */
-	if (p->auth_called)
-		kura_auth_release(r);
-	r->deferred = true;
-	/* Suspended before the committer can call back, so that its resume never comes first. */
-	MHD_suspend_connection(r->conn);
-	err = kura_audit_append_async(r->srv->audit_group, r->principal.tenant_id, e, audit_done,
-				      p);
-	if (err != KURA_OK) {
-		kura_log(KURA_LOG_ERROR, "audit_append_failed", "rid=%s action=%s err=%s", r->rid,
-			 e->action, kura_err_name(err));
-		kura_reply_discard(r);
-		kura_reply_error(r, KURA_E_INTERNAL, NULL);
-		MHD_resume_connection(r->conn);
-		atomic_fetch_sub(&deferred_jobs, 1);
-	}
-	return true;
 }
 
 static bool

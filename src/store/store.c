@@ -64,6 +64,7 @@ ops_complete(const struct kura_store_ops *o)
 	       o->lockout_put != NULL &&
 	       o->audit_head != NULL && o->audit_insert != NULL && o->audit_scan != NULL &&
 	       o->audit_query != NULL && o->audit_spool != NULL && o->audit_spooled != NULL &&
+	       o->audit_spool_max != NULL &&
 	       o->audit_unspool != NULL && o->seal_put != NULL && o->seal_list != NULL &&
 	       o->in_transaction != NULL && o->notice_create != NULL && o->notice_list != NULL &&
 	       o->apikey_create != NULL && o->apikey_auth != NULL && o->apikey_list != NULL &&
@@ -546,6 +547,13 @@ kura_store_audit_unspool(struct kura_tenant_db *db, kura_audit_unspool_cb cb, vo
 	if (!kura_store_in_transaction(db))
 		return KURA_E_INTERNAL;
 	return db->store->ops->audit_unspool(db->conn, cb, ctx, moved);
+}
+
+void
+kura_store_audit_spool_max(struct kura_store *s, int64_t bytes)
+{
+	if (s != NULL && bytes > 0)
+		s->ops->audit_spool_max(s->be, bytes);
 }
 
 enum kura_err

@@ -407,7 +407,7 @@ void
 kura_sqlite_rollback(struct kura_sqlite_conn *c)
 {
 	pending_unlinks(c, false);
-	c->spool_trim_to = 0;
+	c->spool_moved.set = false;
 	/* Nothing to undo (or SQLite already rolled back after an error). */
 	if (sqlite3_get_autocommit(c->db))
 		return;
@@ -795,6 +795,7 @@ kura_sqlite_open(const char *data_dir, unsigned max_conns_per_tenant, void **out
 	if (be->data_dir == NULL)
 		goto nomem;
 	be->max_conns = max_conns_per_tenant;
+	atomic_store(&be->spool_max, KURA_SQ_SPOOL_MAX_DEFAULT);
 	be->gen_fd = -1;
 	if (pthread_mutex_init(&be->mu, NULL) != 0)
 		goto nomem;

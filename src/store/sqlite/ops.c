@@ -54,6 +54,7 @@ const struct kura_store_ops kura_store_sqlite_ops = {
 	.audit_spool = kura_sqlite_audit_spool,
 	.audit_spooled = kura_sqlite_audit_spooled,
 	.audit_unspool = kura_sqlite_audit_unspool,
+	.audit_spool_max = kura_sqlite_audit_spool_max,
 	.seal_put = kura_sqlite_seal_put,
 	.seal_list = kura_sqlite_seal_list,
 	.in_transaction = kura_sqlite_in_transaction,

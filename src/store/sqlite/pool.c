@@ -47,6 +47,7 @@ kura_sqlite_pool_init(struct kura_sqlite_pool *p, enum kura_sqlite_kind kind,
 	p->kind = kind;
 	snprintf(p->tenant_id, sizeof(p->tenant_id), "%s", tenant_id);
 	p->max = max > 0 ? max : 1;
+	p->spool_fd = -1;
 	p->path = strdup(path);
 	if (p->path == NULL) {
 		e = KURA_E_NOMEM;

@@ -14,6 +14,7 @@
 #define KURA_STORE_SQLITE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -125,8 +126,18 @@ struct kura_sqlite_conn {
 	 * struct, which holds this connection's own state meanwhile.
 	 */
 	struct kura_sqlite_conn *wslot;
-	/* Spool entries moved into audit_log by the open transaction (spool.c): trimmed when it commits. */
-	int64_t spool_trim_to;
+	/*
+	 * What the open transaction moved from the audit spool (spool.c):
+	 * the files it read whole, and how far it read the log (its epoch,
+	 * the offset), for kura_sqlite_spool_trim once it commits.
+	 */
+	struct kura_sqlite_spool_moved {
+		bool set;
+		bool table, rolled, log;
+		uint8_t epoch[16];
+		int64_t to;
+		int64_t entries;
+	} spool_moved;
 };
 
 /*
@@ -164,18 +175,22 @@ struct kura_sqlite_pool {
 	int ckpt_pages;
 	/*
 	 * Tenant pools: the audit spool (spool.c). Guarded by spool_mu, not
-	 * be->mu: the connection (opened when first needed, closed once the
-	 * spool is empty), the newest id this process spooled and the newest
-	 * moved into the chain, and whether the file was looked at yet.
+	 * be->mu: the log this process appends to (-1 until its first entry,
+	 * and again once a move took all of it), its size as written and its
+	 * epoch; the entries this process spooled and no move took yet, since
+	 * when the oldest of them waits, whether the spool may hold entries not
+	 * moved, whether the files were looked at yet, and whether the last
+	 * append was refused for the size (logged once).
 	 */
 	pthread_mutex_t spool_mu;
-	struct kura_sqlite_conn *spool;
-	struct kura_sqlite_conn *spool_ckpt; /* checkpoints the spool (taken out while in use) */
-	int spool_wal_pages;                 /* the spool's WAL after its last commit */
-	int64_t spool_last_id;
-	int64_t spool_moved_id;
+	int spool_fd;
+	int64_t spool_end;
+	uint8_t spool_epoch[16];
+	int64_t spool_pending;
 	int64_t spool_since_us;
+	bool spool_dirty;
 	bool spool_checked;
+	bool spool_full;
 	/*
 	 * Tenant pools: the next record id of each object type this process
 	 * hands out (kura_sqlite_crm_record_ids), so that a record can be
@@ -249,6 +264,8 @@ struct kura_sqlite_be {
 	pthread_cond_t ckpt_cond;
 	bool ckpt_running, ckpt_stop;
 	struct kura_sqlite_pool *ckpt_head, *ckpt_tail;
+	/* A tenant's audit spool takes no entry past this size (kura_store_audit_spool_max). */
+	_Atomic int64_t spool_max;
 };
 
 /* Opens (making it if need be) the tenants generation file; false when it cannot be. */
@@ -473,10 +490,15 @@ enum kura_err kura_sqlite_audit_unspool(void *conn, kura_audit_unspool_cb cb, vo
 					size_t *moved);
 /* After c's transaction committed: removes what it moved from the spool. */
 void kura_sqlite_spool_trim(struct kura_sqlite_conn *c);
-/* Closes the pool's spool connection (pool_fini). */
+/* Closes the pool's spool log (pool_fini). */
 void kura_sqlite_spool_fini(struct kura_sqlite_pool *p);
-/* "<tenant dir>/audit-spool.db" for the tenant database file at db_path, in a new string. */
-char *kura_sqlite_spool_path(const char *db_path);
+/* The spool's files: the table of before, the log rolled aside, the log. */
+enum kura_sqlite_spool_file { KURA_SPOOL_TABLE, KURA_SPOOL_ROLLED, KURA_SPOOL_LOG };
+/* That spool file of the tenant database file at db_path ("<dir>/audit-spool.log"), in a new string. */
+char *kura_sqlite_spool_path(const char *db_path, enum kura_sqlite_spool_file which);
+void kura_sqlite_audit_spool_max(void *be, int64_t bytes);
+/* The spool's size limit unless set: 256 MiB (a million entries or so). */
+#define KURA_SQ_SPOOL_MAX_DEFAULT ((int64_t)256 << 20)
 
 /* audit.c */
 /*

@@ -76,12 +76,18 @@ static bool
 leftovers(const char *file)
 {
 	static const char *const suffix[] = {"-wal", "-shm", "-journal"};
-	char *spool = kura_sqlite_spool_path(file);
-	/* An audit spool left there would be moved into the new tenant's chain. */
-	bool found = spool == NULL || access(spool, F_OK) == 0;
+	static const enum kura_sqlite_spool_file spools[] = {KURA_SPOOL_TABLE, KURA_SPOOL_ROLLED,
+							     KURA_SPOOL_LOG};
+	bool found = false;
 	size_t i;
 
-	free(spool);
+	/* An audit spool left there would be moved into the new tenant's chain. */
+	for (i = 0; i < sizeof(spools) / sizeof(spools[0]) && !found; i++) {
+		char *spool = kura_sqlite_spool_path(file, spools[i]);
+
+		found = spool == NULL || access(spool, F_OK) == 0;
+		free(spool);
+	}
 
 	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]) && !found; i++) {
 		char *p = NULL;
@@ -699,7 +705,7 @@ kura_sqlite_tenant_delete(void *p, const char *id)
 	struct kura_sqlite_be *be = p;
 	struct kura_sqlite_conn *c = NULL;
 	sqlite3_stmt *st = NULL;
-	char *dir = NULL, *file = NULL, *spool = NULL;
+	char *dir = NULL, *file = NULL, *spool = NULL, *log = NULL, *rolled = NULL;
 	enum kura_err e;
 	int rc;
 
@@ -707,8 +713,10 @@ kura_sqlite_tenant_delete(void *p, const char *id)
 		return KURA_E_NOT_FOUND;
 	dir = kura_sqlite_tenant_path(be, id, false);
 	file = kura_sqlite_tenant_path(be, id, true);
-	spool = file != NULL ? kura_sqlite_spool_path(file) : NULL;
-	if (dir == NULL || file == NULL || spool == NULL) {
+	spool = file != NULL ? kura_sqlite_spool_path(file, KURA_SPOOL_TABLE) : NULL;
+	log = file != NULL ? kura_sqlite_spool_path(file, KURA_SPOOL_LOG) : NULL;
+	rolled = file != NULL ? kura_sqlite_spool_path(file, KURA_SPOOL_ROLLED) : NULL;
+	if (dir == NULL || file == NULL || spool == NULL || log == NULL || rolled == NULL) {
 		e = KURA_E_NOMEM;
 		goto out;
 	}
@@ -737,6 +745,21 @@ kura_sqlite_tenant_delete(void *p, const char *id)
 	kura_sqlite_done(st);
 	st = NULL;
 	/* Then the files (the database and the audit spool), overwritten before they are unlinked. */
+	{
+		const char *const logs[] = {log, rolled};
+
+		for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
+			char *damaged = NULL;
+
+			wipe_file(logs[i]);
+			unlink(logs[i]);
+			if (asprintf(&damaged, "%s.damaged", logs[i]) >= 0) {
+				wipe_file(damaged);
+				unlink(damaged);
+			}
+			free(damaged);
+		}
+	}
 	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
 		char *path = NULL, *spath = NULL;
 
@@ -758,6 +781,8 @@ out:
 	free(dir);
 	free(file);
 	free(spool);
+	free(log);
+	free(rolled);
 	return e;
 }
 

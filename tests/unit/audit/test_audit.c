@@ -1321,65 +1321,6 @@ test_group_commit_concurrent(void **state)
 	kura_audit_group_free(g);
 }
 
-/* The committer thread: every queued entry gets its own callback with its outcome. */
-#define ASYNC_ENTRIES 40
-
-struct async_out {
-	pthread_mutex_t mu;
-	int calls;
-	enum kura_err err[ASYNC_ENTRIES];
-	int64_t seq[ASYNC_ENTRIES];
-};
-
-struct async_slot {
-	struct async_out *out;
-	int index;
-};
-
-static void
-async_done(void *ctx, enum kura_err err, const struct kura_audit_entry *e)
-{
-	struct async_slot *slot = ctx;
-
-	pthread_mutex_lock(&slot->out->mu);
-	slot->out->err[slot->index] = err;
-	slot->out->seq[slot->index] = e->seq;
-	slot->out->calls++;
-	pthread_mutex_unlock(&slot->out->mu);
-}
-
-/* Waits (up to 10 s) until out has n callbacks. */
-static void
-wait_calls(struct async_out *out, int n)
-{
-	for (int tries = 0; tries < 1000; tries++) {
-		int calls;
-
-		pthread_mutex_lock(&out->mu);
-		calls = out->calls;
-		pthread_mutex_unlock(&out->mu);
-		if (calls >= n)
-			return;
-		usleep(10000);
-	}
-	fail_msg("%d callbacks, not %d", out->calls, n);
-}
-
-/* Runs sql on acme's audit spool file directly. */
-static void
-spool_exec(struct fx *f, const char *sql)
-{
-	char path[600];
-	sqlite3 *db = NULL;
-	char *msg = NULL;
-
-	snprintf(path, sizeof(path), "%s/tenants/acme/audit-spool.db", f->dir);
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("%s: %s", sql, msg);
-	sqlite3_close(db);
-}
-
 /* What acme's chain holds, as it is (nothing moved from the spool): the request ids by seq. */
 struct chain_ids {
 	int64_t n;
@@ -1408,76 +1349,89 @@ chain_ids(struct fx *f, struct chain_ids *out)
 	kura_store_tenant_release(db);
 }
 
-/*
- * Queues ASYNC_ENTRIES entries, numbered from first, while the tenant's
- * write lock is held elsewhere: each is called back all the same (it goes
- * to the spool, which does not need that lock). Then lets go and frees the
- * group, which moves the spool into the chain.
- */
+/* acme's spool file (which: "log", "log.1", "db"). */
 static void
-async_round(struct fx *f, int first, struct async_out *out)
+spool_file(struct fx *f, const char *which, char *out, size_t n)
 {
-	struct kura_audit_group *g = NULL;
-	struct async_slot slots[ASYNC_ENTRIES];
-	struct kura_audit_entry e;
-	sqlite3 *lock;
-
-	memset(out, 0, sizeof(*out));
-	pthread_mutex_init(&out->mu, NULL);
-	assert_int_equal(kura_audit_group_start(f->s, &g), KURA_OK);
-	lock = hold_write_lock(f, NULL);
-	for (int i = 0; i < ASYNC_ENTRIES; i++) {
-		slots[i].out = out;
-		slots[i].index = i;
-		out->err[i] = KURA_E_INTERNAL;
-		entry_init(&e, first + i);
-		assert_int_equal(kura_audit_append_async(g, "acme", &e, async_done, &slots[i]),
-				 KURA_OK);
-	}
-	/* A malformed entry is refused at once and never called back. */
-	entry_init(&e, 0);
-	e.action[0] = '\0';
-	assert_int_equal(kura_audit_append_async(g, "acme", &e, async_done, NULL),
-			 KURA_E_VALIDATION);
-	wait_calls(out, ASYNC_ENTRIES);
-	release_write_lock(lock);
-	/* Freeing the group moves what it spooled into the chain. */
-	kura_audit_group_free(g);
-	assert_int_equal(out->calls, ASYNC_ENTRIES);
-	pthread_mutex_destroy(&out->mu);
+	snprintf(out, n, "%s/tenants/acme/audit-spool.%s", f->dir, which);
 }
 
+/*
+ * With a mover (kurad's group), reads' entries go to the spool: while the
+ * tenant's write lock is held elsewhere, each append returns at once with
+ * its time set and no seq (not chained yet). Freeing the group moves them
+ * into the chain, in the order they were appended. A full spool refuses
+ * entries (KURA_E_UNAVAILABLE), and none of them reaches the chain.
+ */
 static void
-test_group_committer_thread(void **state)
+test_group_spools_reads(void **state)
 {
 	struct fx *f = *state;
-	struct async_out *out = calloc(1, sizeof(*out));
+	struct kura_audit_group *g = NULL;
+	struct kura_tenant_db *db;
 	struct chain_ids ids;
 	struct kura_audit_entry e;
+	char path[600];
+	struct stat st;
+	sqlite3 *lock;
 
-	assert_non_null(out);
-	async_round(f, 1, out);
-	for (int i = 0; i < ASYNC_ENTRIES; i++)
-		assert_int_equal(out->err[i], KURA_OK);
-	/* In the chain, in the order they were queued. */
+	assert_int_equal(kura_audit_group_start(f->s, &g), KURA_OK);
+	lock = hold_write_lock(f, NULL);
+	db = acquire(f, "acme");
+	for (int i = 1; i <= 40; i++) {
+		entry_init(&e, i);
+		e.ts_us = 0;
+		assert_int_equal(kura_audit_append_grouped(g, db, &e), KURA_OK);
+		assert_int_equal(e.seq, 0);
+		assert_true(e.ts_us > 0);
+	}
+	/* A malformed entry is refused and never written. */
+	entry_init(&e, 0);
+	e.action[0] = '\0';
+	assert_int_equal(kura_audit_append_grouped(g, db, &e), KURA_E_VALIDATION);
+	kura_store_tenant_release(db);
+	spool_file(f, "log", path, sizeof(path));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	release_write_lock(lock);
+	kura_audit_group_free(g);
 	chain_ids(f, &ids);
-	assert_int_equal(ids.n, ASYNC_ENTRIES);
-	for (int i = 0; i < ASYNC_ENTRIES; i++) {
+	assert_int_equal(ids.n, 40);
+	for (int i = 0; i < 40; i++) {
 		entry_init(&e, i + 1);
 		assert_string_equal(ids.id[i], e.request_id);
 	}
-	/* A refused spool transaction fails every entry in it, and none reaches the chain. */
-	spool_exec(f, "CREATE TRIGGER spool_refuse BEFORE INSERT ON spool "
-		      "BEGIN SELECT RAISE(ABORT, 'refused'); END;");
-	async_round(f, 100, out);
-	for (int i = 0; i < ASYNC_ENTRIES; i++) {
-		assert_int_not_equal(out->err[i], KURA_OK);
-		assert_int_equal(out->seq[i], 0);
+	/* all moved: the log went with the move */
+	assert_int_not_equal(access(path, F_OK), 0);
+
+	/* Full: past the limit nothing more is taken, until a move makes room. */
+	kura_store_audit_spool_max(f->s, 4096);
+	assert_int_equal(kura_audit_group_start(f->s, &g), KURA_OK);
+	lock = hold_write_lock(f, NULL);
+	db = acquire(f, "acme");
+	{
+		int ok = 0;
+		enum kura_err err = KURA_OK;
+
+		for (int i = 100; i < 200 && err == KURA_OK; i++) {
+			entry_init(&e, i);
+			err = kura_audit_append_grouped(g, db, &e);
+			ok += err == KURA_OK;
+		}
+		assert_int_equal(err, KURA_E_UNAVAILABLE);
+		assert_int_equal(e.seq, 0);
+		assert_true(ok > 5 && ok < 99);
+		assert_int_equal(stat(path, &st), 0);
+		assert_true(st.st_size <= 4096);
+		kura_store_tenant_release(db);
+		release_write_lock(lock);
+		kura_audit_group_free(g);
+		chain_ids(f, &ids);
+		assert_int_equal(ids.n, 40 + ok);
 	}
-	spool_exec(f, "DROP TRIGGER spool_refuse;");
+	kura_store_audit_spool_max(f->s, (int64_t)256 << 20);
 	seal(f);
-	expect_intact(f, ASYNC_ENTRIES, 1);
-	free(out);
+	expect_intact(f, ids.n, 1);
 }
 
 static bool
@@ -1513,15 +1467,13 @@ data_version(sqlite3 *db)
 /*
  * The point of the spool: committing a read's entry leaves the tenant's
  * database as it was (its readers keep their page cache). The entry is
- * in the chain once a reader of the log asks, or the committer's move.
+ * in the chain once a reader of the log asks, or the mover's move.
  */
 static void
 test_spool_leaves_tenant_db_alone(void **state)
 {
 	struct fx *f = *state;
 	struct kura_audit_group *g = NULL;
-	struct async_out *out = calloc(1, sizeof(*out));
-	struct async_slot slots[4];
 	struct kura_audit_filter flt;
 	struct kura_tenant_db *db;
 	struct chain_ids ids;
@@ -1530,23 +1482,17 @@ test_spool_leaves_tenant_db_alone(void **state)
 	sqlite3 *raw = NULL;
 	int64_t v0, found = 0;
 
-	assert_non_null(out);
 	append_range(f, 1, 2);
 	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db", f->dir);
 	assert_int_equal(sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	v0 = data_version(raw);
-	pthread_mutex_init(&out->mu, NULL);
 	assert_int_equal(kura_audit_group_start(f->s, &g), KURA_OK);
+	db = acquire(f, "acme");
 	for (int i = 0; i < 4; i++) {
-		slots[i].out = out;
-		slots[i].index = i;
 		entry_init(&e, 3 + i);
-		assert_int_equal(kura_audit_append_async(g, "acme", &e, async_done, &slots[i]),
-				 KURA_OK);
+		assert_int_equal(kura_audit_append_grouped(g, db, &e), KURA_OK);
 	}
-	wait_calls(out, 4);
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(out->err[i], KURA_OK);
+	kura_store_tenant_release(db);
 	assert_int_equal(data_version(raw), v0);
 	chain_ids(f, &ids);
 	assert_int_equal(ids.n, 2);
@@ -1565,8 +1511,6 @@ test_spool_leaves_tenant_db_alone(void **state)
 	}
 	kura_audit_group_free(g);
 	sqlite3_close(raw);
-	pthread_mutex_destroy(&out->mu);
-	free(out);
 	seal(f);
 	expect_intact(f, 6, 1);
 }
@@ -1577,19 +1521,14 @@ test_spool_moved_before_a_change(void **state)
 {
 	struct fx *f = *state;
 	struct kura_audit_group *g = NULL;
-	struct async_out *out = calloc(1, sizeof(*out));
-	struct async_slot slot = {out, 0};
 	struct kura_tenant_db *db;
 	struct chain_ids ids;
 	struct kura_audit_entry e;
 
-	assert_non_null(out);
-	pthread_mutex_init(&out->mu, NULL);
 	assert_int_equal(kura_audit_group_start(f->s, &g), KURA_OK);
-	entry_init(&e, 1);
-	assert_int_equal(kura_audit_append_async(g, "acme", &e, async_done, &slot), KURA_OK);
-	wait_calls(out, 1);
 	db = acquire(f, "acme");
+	entry_init(&e, 1);
+	assert_int_equal(kura_audit_append_grouped(g, db, &e), KURA_OK);
 	entry_init(&e, 2);
 	assert_int_equal(kura_store_begin(db), KURA_OK);
 	assert_int_equal(kura_audit_append(db, &e), KURA_OK);
@@ -1601,8 +1540,6 @@ test_spool_moved_before_a_change(void **state)
 	entry_init(&e, 1);
 	assert_string_equal(ids.id[0], e.request_id);
 	kura_audit_group_free(g);
-	pthread_mutex_destroy(&out->mu);
-	free(out);
 }
 
 /* Moves acme's spool into the chain (kura_audit_flush), then the chain's entries into ids. */
@@ -1649,10 +1586,10 @@ copy_file(const char *from, const char *to)
 }
 
 /*
- * A crash between the move's commit and the spool's trim leaves moved
- * rows in the spool: they are not moved twice. A spool file made afresh
- * (another epoch, ids from 1 again) is moved whole. What a process left in
- * the spool is moved by the next one.
+ * What a process left in the spool is moved by the next one. A crash
+ * between the move's commit and the log's removal leaves moved entries in
+ * it: they are not moved twice. A log made afresh (another epoch, offsets
+ * from its start again) is moved whole.
  */
 static void
 test_spool_crash_and_restart(void **state)
@@ -1663,7 +1600,7 @@ test_spool_crash_and_restart(void **state)
 	struct chain_ids ids;
 	struct kura_audit_entry e;
 
-	snprintf(spool, sizeof(spool), "%s/tenants/acme/audit-spool.db", f->dir);
+	spool_file(f, "log", spool, sizeof(spool));
 	snprintf(saved, sizeof(saved), "%s/spool.saved", f->dir);
 	spool_range(f, 1, 3);
 	/* a new process finds the spool and moves it */
@@ -1677,13 +1614,13 @@ test_spool_crash_and_restart(void **state)
 	kura_store_tenant_release(db);
 	chain_ids(f, &ids);
 	assert_int_equal(ids.n, 3);
-	/* the spool as it was before the trim: nothing moved twice, and the rows go */
+	/* the log as it was before the move: nothing moved twice */
 	close_store(f);
 	copy_file(saved, spool);
 	reopen(f);
 	flush_and_chain(f, &ids);
 	assert_int_equal(ids.n, 3);
-	/* a spool made afresh starts again at id 1: all of it is moved */
+	/* a log made afresh: all of it is moved */
 	close_store(f);
 	assert_int_equal(unlink(spool), 0);
 	reopen(f);
@@ -1763,6 +1700,231 @@ test_spool_after_it_was_emptied(void **state)
 	assert_int_equal(ids.n, 7);
 }
 
+/* Appends raw bytes to acme's spool log, as a write cut short by a crash leaves them. */
+static void
+append_bytes(struct fx *f, const void *b, size_t n)
+{
+	char path[600];
+	FILE *out;
+
+	spool_file(f, "log", path, sizeof(path));
+	out = fopen(path, "ab");
+	assert_non_null(out);
+	assert_int_equal(fwrite(b, 1, n, out), n);
+	assert_int_equal(fclose(out), 0);
+}
+
+/*
+ * A log whose last write was cut short (a frame begun, or zeros where a
+ * crash left blocks unwritten): the next process cuts that end off when it
+ * first appends, and what came before, and after, is moved once, in order.
+ */
+static void
+test_spool_torn_end(void **state)
+{
+	struct fx *f = *state;
+	static const uint8_t begun[] = {0x60, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+	static const uint8_t zeros[700];
+	struct chain_ids ids;
+	struct kura_audit_entry e;
+	char path[600];
+	struct stat st;
+	off_t size;
+
+	spool_file(f, "log", path, sizeof(path));
+	spool_range(f, 1, 3);
+	close_store(f);
+	assert_int_equal(stat(path, &st), 0);
+	size = st.st_size;
+	append_bytes(f, begun, sizeof(begun));
+	reopen(f);
+	/* a move before anything is appended takes what is whole */
+	flush_and_chain(f, &ids);
+	assert_int_equal(ids.n, 3);
+	spool_range(f, 4, 5);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size > size); /* the torn frame cut, the two after the three */
+	close_store(f);
+	append_bytes(f, zeros, sizeof(zeros));
+	reopen(f);
+	spool_range(f, 6, 6);
+	flush_and_chain(f, &ids);
+	assert_int_equal(ids.n, 6);
+	for (int i = 0; i < 6; i++) {
+		entry_init(&e, i + 1);
+		assert_string_equal(ids.id[i], e.request_id);
+	}
+	/* moved whole by the process that appends: gone */
+	assert_int_not_equal(access(path, F_OK), 0);
+	seal(f);
+	expect_intact(f, 6, 1);
+}
+
+/*
+ * A log that grew past its roll size (a quarter of the limit here) is set
+ * aside at the next move, which reads it whole; appends go on in a new
+ * log meanwhile. If that move rolls back, the next one takes the rolled
+ * log from where the mark says, then the new log; nothing twice.
+ */
+static void
+test_spool_rolls(void **state)
+{
+	struct fx *f = *state;
+	struct kura_tenant_db *db;
+	struct chain_ids ids;
+	struct kura_audit_entry e;
+	char log[600], rolled[600];
+	int n = 0;
+	struct stat st;
+
+	spool_file(f, "log", log, sizeof(log));
+	spool_file(f, "log.1", rolled, sizeof(rolled));
+	kura_store_audit_spool_max(f->s, 64 << 10);
+	do {
+		spool_range(f, n + 1, n + 16);
+		n += 16;
+		assert_int_equal(stat(log, &st), 0);
+	} while (st.st_size <= (16 << 10));
+	/* a move that rolls back: the log was set aside all the same */
+	db = acquire(f, "acme");
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	assert_int_equal(kura_audit_flush(db), KURA_OK);
+	kura_store_rollback(db);
+	kura_store_tenant_release(db);
+	assert_int_equal(access(rolled, F_OK), 0);
+	assert_int_not_equal(access(log, F_OK), 0);
+	spool_range(f, n + 1, n + 2);
+	n += 2;
+	assert_int_equal(access(log, F_OK), 0);
+	/* the next move reads both; entries appended during it stay for the one after */
+	db = acquire(f, "acme");
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	assert_int_equal(kura_audit_flush(db), KURA_OK);
+	spool_range(f, n + 1, n + 3);
+	n += 3;
+	assert_int_equal(kura_store_commit(db), KURA_OK);
+	assert_true(kura_store_audit_spooled(db, NULL, NULL));
+	kura_store_tenant_release(db);
+	assert_int_not_equal(access(rolled, F_OK), 0);
+	assert_int_equal(access(log, F_OK), 0);
+	chain_ids(f, &ids);
+	assert_int_equal(ids.n, n - 3);
+	flush_and_chain(f, &ids);
+	assert_int_equal(ids.n, n);
+	for (int i = 0; i < 64 && i < n; i++) {
+		entry_init(&e, i + 1);
+		assert_string_equal(ids.id[i], e.request_id);
+	}
+	assert_int_not_equal(access(log, F_OK), 0);
+	kura_store_audit_spool_max(f->s, (int64_t)256 << 20);
+	seal(f);
+	expect_intact(f, n, 1);
+}
+
+/*
+ * A kura command moves the spool while kurad appends to it: it reads what
+ * is there and leaves the log to kurad, whose next move takes only what
+ * came after, then removes the log.
+ */
+static void
+test_spool_moved_by_another_process(void **state)
+{
+	struct fx *f = *state;
+	struct kura_store *other = NULL;
+	struct kura_tenant_db *db = NULL;
+	struct chain_ids ids;
+	struct kura_audit_entry e;
+	char err[256] = "", log[600];
+
+	spool_file(f, "log", log, sizeof(log));
+	spool_range(f, 1, 3);
+	assert_int_equal(kura_store_open(&kura_store_sqlite_ops, f->dir, 4, &other, err,
+					 sizeof(err)),
+			 KURA_OK);
+	assert_int_equal(kura_store_tenant_acquire(other, "acme", &db), KURA_OK);
+	assert_int_equal(kura_audit_flush(db), KURA_OK);
+	kura_store_tenant_release(db);
+	assert_int_equal(access(log, F_OK), 0);
+	chain_ids(f, &ids);
+	assert_int_equal(ids.n, 3);
+	spool_range(f, 4, 5);
+	flush_and_chain(f, &ids);
+	assert_int_equal(ids.n, 5);
+	assert_int_not_equal(access(log, F_OK), 0);
+	/* and the other process finds nothing more to move */
+	assert_int_equal(kura_store_tenant_acquire(other, "acme", &db), KURA_OK);
+	assert_int_equal(kura_audit_flush(db), KURA_OK);
+	kura_store_tenant_release(db);
+	kura_store_close(other);
+	chain_ids(f, &ids);
+	assert_int_equal(ids.n, 5);
+	for (int i = 0; i < 5; i++) {
+		entry_init(&e, i + 1);
+		assert_string_equal(ids.id[i], e.request_id);
+	}
+	seal(f);
+	expect_intact(f, 5, 1);
+}
+
+/*
+ * A spool table left by a kurad from before the log (audit-spool.db) is
+ * moved first, from where the mark says, and removed once moved; entries
+ * in the log come after it.
+ */
+static void
+test_spool_table_of_before(void **state)
+{
+	struct fx *f = *state;
+	struct chain_ids ids;
+	struct kura_audit_entry e;
+	char path[600], sql[2048];
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+	size_t len = 0;
+
+	spool_file(f, "db", path, sizeof(path));
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s",
+		"PRAGMA journal_mode=WAL;"
+		"CREATE TABLE spool_meta (one INTEGER NOT NULL PRIMARY KEY CHECK (one = 1),"
+		" epoch BLOB NOT NULL CHECK (length(epoch) = 16));"
+		"INSERT INTO spool_meta VALUES (1, x'00112233445566778899aabbccddeeff');"
+		"CREATE TABLE spool (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+		" ts_us INTEGER NOT NULL, actor_type INTEGER NOT NULL, actor_id INTEGER NOT NULL,"
+		" actor_email TEXT NOT NULL, actor_role TEXT NOT NULL, ip TEXT NOT NULL,"
+		" user_agent TEXT NOT NULL, request_id TEXT NOT NULL, action TEXT NOT NULL,"
+		" target_type TEXT NOT NULL, target_id TEXT NOT NULL, target_props TEXT NOT NULL,"
+		" outcome INTEGER NOT NULL, error_code TEXT NOT NULL);");
+	for (int i = 1; i <= 3; i++) {
+		entry_init(&e, i);
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+			"INSERT INTO spool VALUES (%d, %lld, %d, %lld, '%s', '%s', '%s', '%s', '%s', "
+			"'%s', '%s', '%s', '%s', %d, '%s');",
+			i, (long long)e.ts_us, (int)e.actor_type, (long long)e.actor_id,
+			e.actor_email, e.actor_role, e.ip, e.user_agent, e.request_id, e.action,
+			e.target_type, e.target_id, e.target_props, (int)e.outcome, e.error_code);
+	}
+	assert_true(len < sizeof(sql));
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s", msg);
+	sqlite3_close(db);
+	/* the first row was moved by that kurad already */
+	raw_exec(f, "tenants/acme/tenant.db",
+		 "INSERT INTO audit_spool_mark (one, epoch, last_id) "
+		 "VALUES (1, x'00112233445566778899aabbccddeeff', 1);");
+	reopen(f);
+	spool_range(f, 4, 5);
+	flush_and_chain(f, &ids);
+	assert_int_equal(ids.n, 4);
+	for (int i = 0; i < 4; i++) {
+		entry_init(&e, i + 2);
+		assert_string_equal(ids.id[i], e.request_id);
+	}
+	assert_int_not_equal(access(path, F_OK), 0);
+	spool_file(f, "log", path, sizeof(path));
+	assert_int_not_equal(access(path, F_OK), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1788,12 +1950,16 @@ main(void)
 		T(test_group_commit_one_transaction),
 		T(test_group_commit_failure_fails_every_waiter),
 		T(test_group_commit_concurrent),
-		T(test_group_committer_thread),
+		T(test_group_spools_reads),
 		T(test_spool_leaves_tenant_db_alone),
 		T(test_spool_moved_before_a_change),
 		T(test_spool_crash_and_restart),
 		T(test_spool_during_a_move),
 		T(test_spool_after_it_was_emptied),
+		T(test_spool_torn_end),
+		T(test_spool_rolls),
+		T(test_spool_moved_by_another_process),
+		T(test_spool_table_of_before),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
