@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 
 #include "kura/clock.h"
 #include "kura/log.h"
@@ -158,80 +157,175 @@ hex(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* The JSON being built; bad_utf8 tells a malformed entry from a lack of memory. */
+/*
+ * The canonical form is the input of the chain's hash, written here
+ * directly rather than built as a jansson object and dumped (a third of
+ * what moving a spooled entry into the chain cost): the same bytes that
+ * json_dumps(JSON_COMPACT | JSON_SORT_KEYS) makes of the entry, which
+ * tests/unit/audit/test_audit.c checks byte for byte against jansson for
+ * every character and for random entries. Keys in sorted order, no
+ * whitespace, integers in decimal, strings with '"', '\\' and the C0
+ * controls escaped as jansson does (\b \f \n \r \t, else \u00XX in upper
+ * case) and every other character as its UTF-8.
+ */
 struct canon {
-	json_t *o;
+	char *p;
+	size_t len, cap; /* past cap nothing is written, len still counts */
 	bool bad_utf8;
 };
 
-static bool
-put_str(struct canon *c, const char *key, const char *s, size_t cap)
+static void
+canon_put(struct canon *c, const char *s, size_t n)
 {
-	size_t len = strnlen(s, cap);
+	if (c->len + n <= c->cap)
+		memcpy(c->p + c->len, s, n);
+	c->len += n;
+}
+
+/* The key with its punctuation, from a literal: ",\"key\":" */
+#define CANON_KEY(c, lit) canon_put((c), (lit), sizeof(lit) - 1)
+
+static void
+canon_int(struct canon *c, int64_t v)
+{
+	char t[24];
+	int n = snprintf(t, sizeof(t), "%lld", (long long)v);
+
+	canon_put(c, t, (size_t)n);
+}
+
+static void
+canon_str(struct canon *c, const char *s, size_t cap)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t len = strnlen(s, cap), i, run = 0;
 
 	if (!utf8_valid(s, len)) {
 		c->bad_utf8 = true;
-		return false;
+		return;
 	}
-	return json_object_set_new(c->o, key, json_stringn(s, len)) == 0;
+	canon_put(c, "\"", 1);
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		char esc[6] = {'\\', 0, 0, 0, 0, 0};
+		size_t n = 2;
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		canon_put(c, s + run, i - run);
+		run = i + 1;
+		switch (ch) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			esc[1] = 'u';
+			esc[2] = '0';
+			esc[3] = '0';
+			esc[4] = digits[ch >> 4];
+			esc[5] = digits[ch & 15];
+			n = 6;
+		}
+		canon_put(c, esc, n);
+	}
+	canon_put(c, s + run, len - run);
+	canon_put(c, "\"", 1);
 }
 
-static bool
-put_int(struct canon *c, const char *key, int64_t v)
-{
-	return json_object_set_new(c->o, key, json_integer((json_int_t)v)) == 0;
-}
+#define CANON_STR(c, e, f) canon_str((c), (e)->f, sizeof((e)->f))
 
-#define PUT_STR(c, e, f) put_str((c), #f, (e)->f, sizeof((e)->f))
-
-/*
- * The canonical form into *out (free()). KURA_E_VALIDATION when a string is
- * not valid UTF-8 (only a tampered row has one), KURA_E_NOMEM otherwise.
- */
-static enum kura_err
-canonical(const struct kura_audit_entry *e, char **out)
+/* The form into c (its buffer, or only its length when it does not fit). */
+static void
+canon_entry(struct canon *c, const struct kura_audit_entry *e)
 {
-	struct canon c = {NULL, false};
 	char prev[2 * HASH_BYTES + 1];
-	enum kura_err err = KURA_E_NOMEM;
 
-	*out = NULL;
-	c.o = json_object();
-	if (c.o == NULL)
-		goto out;
 	hex(e->prev_hash, HASH_BYTES, prev);
 	/* Enums go in as their numbers: stable, and a tampered value still hashes. */
-	if (!put_int(&c, "seq", e->seq) || !put_int(&c, "ts_us", e->ts_us) ||
-	    !put_int(&c, "actor_type", (int64_t)e->actor_type) ||
-	    !put_int(&c, "actor_id", e->actor_id) || !PUT_STR(&c, e, actor_email) ||
-	    !PUT_STR(&c, e, actor_role) || !PUT_STR(&c, e, ip) || !PUT_STR(&c, e, user_agent) ||
-	    !PUT_STR(&c, e, request_id) || !PUT_STR(&c, e, action) ||
-	    !PUT_STR(&c, e, target_type) || !PUT_STR(&c, e, target_id) ||
-	    !PUT_STR(&c, e, target_props) || !put_int(&c, "outcome", (int64_t)e->outcome) ||
-	    !PUT_STR(&c, e, error_code) ||
-	    json_object_set_new(c.o, "prev_hash", json_string(prev)) != 0) {
-		if (c.bad_utf8)
-			err = KURA_E_VALIDATION;
-		goto out;
-	}
-	/* Sorted keys and no whitespace: one byte string per entry, on any host. */
-	*out = json_dumps(c.o, JSON_COMPACT | JSON_SORT_KEYS);
-	if (*out != NULL)
-		err = KURA_OK;
-out:
-	json_decref(c.o);
-	return err;
+	CANON_KEY(c, "{\"action\":");
+	CANON_STR(c, e, action);
+	CANON_KEY(c, ",\"actor_email\":");
+	CANON_STR(c, e, actor_email);
+	CANON_KEY(c, ",\"actor_id\":");
+	canon_int(c, e->actor_id);
+	CANON_KEY(c, ",\"actor_role\":");
+	CANON_STR(c, e, actor_role);
+	CANON_KEY(c, ",\"actor_type\":");
+	canon_int(c, (int64_t)e->actor_type);
+	CANON_KEY(c, ",\"error_code\":");
+	CANON_STR(c, e, error_code);
+	CANON_KEY(c, ",\"ip\":");
+	CANON_STR(c, e, ip);
+	CANON_KEY(c, ",\"outcome\":");
+	canon_int(c, (int64_t)e->outcome);
+	CANON_KEY(c, ",\"prev_hash\":\"");
+	canon_put(c, prev, 2 * HASH_BYTES);
+	CANON_KEY(c, "\",\"request_id\":");
+	CANON_STR(c, e, request_id);
+	CANON_KEY(c, ",\"seq\":");
+	canon_int(c, e->seq);
+	CANON_KEY(c, ",\"target_id\":");
+	CANON_STR(c, e, target_id);
+	CANON_KEY(c, ",\"target_props\":");
+	CANON_STR(c, e, target_props);
+	CANON_KEY(c, ",\"target_type\":");
+	CANON_STR(c, e, target_type);
+	CANON_KEY(c, ",\"ts_us\":");
+	canon_int(c, e->ts_us);
+	CANON_KEY(c, ",\"user_agent\":");
+	CANON_STR(c, e, user_agent);
+	CANON_KEY(c, "}");
 }
+
+/*
+ * The canonical form into buf (cap bytes; *len its length, no NUL), or
+ * when it does not fit there into *heap (malloc'd). KURA_E_VALIDATION when
+ * a string is not valid UTF-8 (only a tampered row has one), KURA_E_NOMEM
+ * otherwise.
+ */
+static enum kura_err
+canonical_into(const struct kura_audit_entry *e, char *buf, size_t cap, size_t *len,
+	       char **heap)
+{
+	struct canon c = {buf, 0, cap, false};
+
+	*len = 0;
+	*heap = NULL;
+	canon_entry(&c, e);
+	if (c.bad_utf8)
+		return KURA_E_VALIDATION;
+	if (c.len > cap) {
+		*heap = malloc(c.len);
+		if (*heap == NULL)
+			return KURA_E_NOMEM;
+		c = (struct canon){*heap, 0, c.len, false};
+		canon_entry(&c, e);
+	}
+	*len = c.len;
+	return KURA_OK;
+}
+
+/* Room for the canonical form of most entries, and the previous hash after it. */
+#define CANON_BYTES 4096
 
 char *
 kura_audit_canonical(const struct kura_audit_entry *e)
 {
-	char *s = NULL;
+	char buf[CANON_BYTES], *heap = NULL, *s;
+	size_t n;
 
-	if (e == NULL)
+	if (e == NULL || canonical_into(e, buf, sizeof(buf), &n, &heap) != KURA_OK)
 		return NULL;
-	if (canonical(e, &s) != KURA_OK)
-		return NULL;
+	s = malloc(n + 1);
+	if (s != NULL) {
+		memcpy(s, heap != NULL ? heap : buf, n);
+		s[n] = '\0';
+	}
+	free(heap);
 	return s;
 }
 
@@ -240,28 +334,27 @@ static enum kura_err
 chain_hash(const struct kura_audit_entry *e, const uint8_t prev[HASH_BYTES],
 	   uint8_t out[HASH_BYTES])
 {
+	char buf[CANON_BYTES + HASH_BYTES], *heap = NULL, *c;
 	enum kura_err err;
-	char *c = NULL;
-	uint8_t *buf = NULL;
 	size_t n;
 
 	memset(out, 0, HASH_BYTES);
-	err = canonical(e, &c);
+	err = canonical_into(e, buf, CANON_BYTES, &n, &heap);
 	if (err != KURA_OK)
-		goto out;
-	n = strlen(c);
-	buf = malloc(n + HASH_BYTES);
-	if (buf == NULL) {
-		err = KURA_E_NOMEM;
-		goto out;
+		return err;
+	c = buf;
+	if (heap != NULL) {
+		c = realloc(heap, n + HASH_BYTES);
+		if (c == NULL) {
+			free(heap);
+			return KURA_E_NOMEM;
+		}
 	}
-	memcpy(buf, c, n);
-	memcpy(buf + n, prev, HASH_BYTES);
-	kura_sha256(buf, n + HASH_BYTES, out);
-out:
-	free(buf);
-	free(c);
-	return err;
+	memcpy(c + n, prev, HASH_BYTES);
+	kura_sha256(c, n + HASH_BYTES, out);
+	if (c != buf)
+		free(c);
+	return KURA_OK;
 }
 
 /* ------------------------------------------------------------ append, query */
@@ -285,29 +378,65 @@ kura_audit_prepare(struct kura_audit_entry *e, bool *set_ts)
 	return KURA_OK;
 }
 
-/* Reads the head, fills seq and the hashes, inserts. */
+/*
+ * The chain's head as a run of appends in one transaction leaves it: read
+ * once, then carried from each entry to the next (nothing else can append
+ * meanwhile: the transaction holds the write lock).
+ */
+struct head {
+	struct kura_tenant_db *db;
+	bool known;
+	int64_t seq;
+	uint8_t hash[HASH_BYTES];
+};
+
+/* Fills seq and the hashes from the head, inserts, and makes e the head. */
 static enum kura_err
-chain_one(void *ctx, struct kura_audit_entry *e)
+chain_next(struct head *h, struct kura_audit_entry *e)
 {
-	struct kura_tenant_db *db = ctx;
-	int64_t head = 0;
 	enum kura_err err;
 
-	err = kura_store_audit_head(db, &head, e->prev_hash);
-	if (err != KURA_OK)
-		return err;
-	e->seq = head + 1;
+	if (!h->known) {
+		err = kura_store_audit_head(h->db, &h->seq, h->hash);
+		if (err != KURA_OK)
+			return err;
+		h->known = true;
+	}
+	e->seq = h->seq + 1;
+	memcpy(e->prev_hash, h->hash, HASH_BYTES);
 	err = chain_hash(e, e->prev_hash, e->hash);
-	if (err != KURA_OK)
+	if (err == KURA_OK)
+		err = kura_store_audit_insert(h->db, e);
+	if (err != KURA_OK) {
+		h->known = false;
 		return err;
-	return kura_store_audit_insert(db, e);
+	}
+	h->seq = e->seq;
+	memcpy(h->hash, e->hash, HASH_BYTES);
+	return KURA_OK;
+}
+
+/* Reads the head, fills seq and the hashes, inserts. */
+static enum kura_err
+chain_one(struct kura_tenant_db *db, struct kura_audit_entry *e)
+{
+	struct head h = {db, false, 0, {0}};
+
+	return chain_next(&h, e);
+}
+
+static enum kura_err
+unspool_cb(void *ctx, struct kura_audit_entry *e)
+{
+	return chain_next(ctx, e);
 }
 
 enum kura_err
 kura_audit_unspool_in_tx(struct kura_tenant_db *db, size_t *moved)
 {
+	struct head h = {db, false, 0, {0}};
 	size_t n = 0;
-	enum kura_err err = kura_store_audit_unspool(db, chain_one, db, &n);
+	enum kura_err err = kura_store_audit_unspool(db, unspool_cb, &h, &n);
 
 	if (moved != NULL)
 		*moved = n;

@@ -189,27 +189,22 @@ note_spooled(struct kura_audit_group *g, const char *tenant, struct spooled *nod
 	g->spooled = sp;
 }
 
-/* Appends the n entries to db's spool, for the mover to move into the chain. */
+/* Appends e to db's spool, for the mover to move into the chain. */
 static enum kura_err
-spool(struct kura_audit_group *g, struct kura_tenant_db *db,
-      const struct kura_audit_entry *const *es, size_t n)
+spool(struct kura_audit_group *g, struct kura_tenant_db *db, const struct kura_audit_entry *e)
 {
-	enum kura_err err;
+	enum kura_err err = KURA_OK;
 
-#ifdef KURA_BENCH_NO_AUDIT
-	/* as kura_audit_chain_in_tx in such builds: nothing is written */
-	(void)g;
-	(void)db;
-	(void)es;
-	(void)n;
-	return KURA_OK;
+#ifndef KURA_BENCH_NO_AUDIT
+	/* (in such builds, as kura_audit_chain_in_tx: nothing is written) */
+	err = kura_store_audit_spool(db, &e, 1);
 #endif
-	err = kura_store_audit_spool(db, es, n);
-	if (err == KURA_OK) {
-		pthread_mutex_lock(&g->mu);
+	pthread_mutex_lock(&g->mu);
+	if (err == KURA_OK)
 		note_spooled(g, kura_store_tenant_id(db), NULL);
-		pthread_mutex_unlock(&g->mu);
-	}
+	g->batches++;
+	g->entries++;
+	pthread_mutex_unlock(&g->mu);
 	return err;
 }
 
@@ -272,13 +267,7 @@ kura_audit_append_grouped(struct kura_audit_group *g, struct kura_tenant_db *db,
 	}
 	if (g->threaded) {
 		/* Into the spool at once: an append of its own, no transaction to share. */
-		const struct kura_audit_entry *one = e;
-
-		err = spool(g, db, &one, 1);
-		pthread_mutex_lock(&g->mu);
-		g->batches++;
-		g->entries++;
-		pthread_mutex_unlock(&g->mu);
+		err = spool(g, db, e);
 		if (err != KURA_OK)
 			kura_audit_failed(e, me.set_ts);
 		return err;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "tmpdir.h"
 #include <sqlite3.h>
@@ -463,6 +464,122 @@ test_canonical_form(void **state)
 	e.ip[0] = (char)0xff;
 	assert_null(kura_audit_canonical(&e));
 	assert_null(kura_audit_canonical(NULL));
+}
+
+/* What jansson makes of e: the definition of the canonical form. */
+static char *
+jansson_form(const struct kura_audit_entry *e)
+{
+	char prev[65];
+	json_t *o;
+	char *s;
+
+	for (int i = 0; i < 32; i++)
+		snprintf(prev + 2 * i, 3, "%02x", e->prev_hash[i]);
+	o = json_pack("{s:I,s:I,s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "seq",
+		      (json_int_t)e->seq, "ts_us", (json_int_t)e->ts_us, "actor_type",
+		      (json_int_t)e->actor_type, "actor_id", (json_int_t)e->actor_id,
+		      "actor_email", e->actor_email, "actor_role", e->actor_role, "ip", e->ip,
+		      "user_agent", e->user_agent, "request_id", e->request_id, "action",
+		      e->action, "target_type", e->target_type, "target_id", e->target_id,
+		      "target_props", e->target_props, "outcome", (json_int_t)e->outcome,
+		      "error_code", e->error_code, "prev_hash", prev);
+	assert_non_null(o);
+	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	assert_non_null(s);
+	return s;
+}
+
+/* A random string of valid UTF-8 into s[cap]: ASCII (every byte 1..127), 2-, 3- and 4-byte characters. */
+static void
+random_utf8(char *s, size_t cap, unsigned *seed)
+{
+	static const char *const multi[] = {"\xc2\x80", "\xc3\xa9", "\xe3\x81\x82", "\xe8\x94\xb5",
+					    "\xef\xbf\xbd", "\xe2\x80\xa8", "\xf0\x9f\x98\x80"};
+	size_t len = 0, want = (size_t)rand_r(seed) % cap;
+
+	while (len < want) {
+		if (rand_r(seed) % 3 != 0) {
+			s[len++] = (char)(1 + rand_r(seed) % 127);
+			continue;
+		}
+		const char *m = multi[(size_t)rand_r(seed) % (sizeof(multi) / sizeof(multi[0]))];
+		size_t n = strlen(m);
+
+		if (len + n >= cap)
+			break;
+		memcpy(s + len, m, n);
+		len += n;
+	}
+	s[len < cap ? len : cap - 1] = '\0';
+}
+
+#define RANDOM_FIELD(e, f, seed) random_utf8((e)->f, sizeof((e)->f), (seed))
+
+/*
+ * The canonical form is written without jansson (it is the hash's input):
+ * it must be, byte for byte, what jansson's compact, key-sorted dump makes
+ * of the entry: for every ASCII character (controls escaped as jansson
+ * escapes them), multi-byte characters, extreme integers and random
+ * entries.
+ */
+static void
+test_canonical_form_is_jansson(void **state)
+{
+	struct kura_audit_entry e;
+	unsigned seed = 20261206;
+	char *mine, *ref;
+
+	(void)state;
+	for (int ch = 1; ch < 128; ch++) {
+		memset(&e, 0, sizeof(e));
+		snprintf(e.action, sizeof(e.action), "a%cb%c", ch, ch);
+		e.user_agent[0] = (char)ch;
+		mine = kura_audit_canonical(&e);
+		ref = jansson_form(&e);
+		assert_non_null(mine);
+		assert_string_equal(mine, ref);
+		free(mine);
+		free(ref);
+	}
+	for (int round = 0; round < 2000; round++) {
+		memset(&e, 0, sizeof(e));
+		e.seq = round == 0 ? INT64_MAX : (int64_t)rand_r(&seed);
+		e.ts_us = round == 1 ? INT64_MIN : -(int64_t)rand_r(&seed) * 1000003;
+		e.actor_type = (enum kura_actor_type)(rand_r(&seed) % 5);
+		e.actor_id = round == 2 ? INT64_MIN : (int64_t)rand_r(&seed) - RAND_MAX / 2;
+		e.outcome = (enum kura_audit_outcome)(rand_r(&seed) % 3);
+		RANDOM_FIELD(&e, actor_email, &seed);
+		RANDOM_FIELD(&e, actor_role, &seed);
+		RANDOM_FIELD(&e, ip, &seed);
+		RANDOM_FIELD(&e, user_agent, &seed);
+		RANDOM_FIELD(&e, request_id, &seed);
+		RANDOM_FIELD(&e, action, &seed);
+		RANDOM_FIELD(&e, target_type, &seed);
+		RANDOM_FIELD(&e, target_id, &seed);
+		RANDOM_FIELD(&e, target_props, &seed);
+		RANDOM_FIELD(&e, error_code, &seed);
+		for (int i = 0; i < 32; i++)
+			e.prev_hash[i] = (uint8_t)rand_r(&seed);
+		mine = kura_audit_canonical(&e);
+		ref = jansson_form(&e);
+		assert_non_null(mine);
+		assert_string_equal(mine, ref);
+		free(mine);
+		free(ref);
+	}
+	/* A form longer than the stack buffer: every string full of escapes. */
+	memset(&e, 0, sizeof(e));
+	memset(e.target_props, '\x01', sizeof(e.target_props) - 1);
+	memset(e.user_agent, '"', sizeof(e.user_agent) - 1);
+	memset(e.actor_email, '\x1f', sizeof(e.actor_email) - 1);
+	mine = kura_audit_canonical(&e);
+	ref = jansson_form(&e);
+	assert_true(strlen(ref) > 4096);
+	assert_string_equal(mine, ref);
+	free(mine);
+	free(ref);
 }
 
 /* ---------------------------------------------------------------- transactions */
@@ -1553,7 +1670,7 @@ flush_and_chain(struct fx *f, struct chain_ids *ids)
 	chain_ids(f, ids);
 }
 
-/* Spools entries first..last of acme without a committer (as one that died before its move). */
+/* Spools entries first..last of acme without a mover (as a kurad that died before its move). */
 static void
 spool_range(struct fx *f, int first, int last)
 {
@@ -1933,6 +2050,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_chain),
 		cmocka_unit_test(test_canonical_form),
+		cmocka_unit_test(test_canonical_form_is_jansson),
 		T(test_append_joins_transaction),
 		T(test_query_filters),
 		T(test_seal_and_verify),
