@@ -256,15 +256,15 @@ decode(const uint8_t *p, size_t n, struct kura_audit_entry *e)
 /*
  * Reads the frames of fd from offset from up to offset to, calling cb for
  * each entry (none: only checks them). *valid is where the frames stop
- * being whole and right: to, or the start of the first bad one. An error
- * is a failed read, or what cb returned.
+ * being whole and right (length, sum, an entry inside): to, or the start
+ * of the first bad one. An error is a failed read, or what cb returned.
  */
 static enum kura_err
 scan(int fd, int64_t from, int64_t to, kura_audit_unspool_cb cb, void *ctx, int64_t *valid,
      size_t *count)
 {
 	uint8_t *buf = malloc(READ_BYTES);
-	struct kura_audit_entry *e = cb != NULL ? malloc(sizeof(*e)) : NULL;
+	struct kura_audit_entry *e = malloc(sizeof(*e));
 	enum kura_err err = KURA_OK;
 	int64_t at = from;
 	size_t have = 0, off = 0;
@@ -272,7 +272,7 @@ scan(int fd, int64_t from, int64_t to, kura_audit_unspool_cb cb, void *ctx, int6
 	*valid = from;
 	if (count != NULL)
 		*count = 0;
-	if (buf == NULL || (cb != NULL && e == NULL)) {
+	if (buf == NULL || e == NULL) {
 		free(buf);
 		free(e);
 		return KURA_E_NOMEM;
@@ -314,9 +314,9 @@ scan(int fd, int64_t from, int64_t to, kura_audit_unspool_cb cb, void *ctx, int6
 		frame_sum(buf + off, n, sum);
 		if (sodium_memcmp(sum, buf + off + 4 + n, SUM_BYTES) != 0)
 			break;
+		if (!decode(buf + off + 4, n, e))
+			break;
 		if (cb != NULL) {
-			if (!decode(buf + off + 4, n, e))
-				break;
 			err = cb(ctx, e);
 			if (err != KURA_OK)
 				break;
@@ -707,10 +707,21 @@ source_move(struct kura_sqlite_pool *p, struct source *s, kura_audit_unspool_cb 
 	s->reached = s->start;
 	if (s->which != KURA_SPOOL_TABLE) {
 		e = scan(s->fd, s->start, s->end, cb, ctx, &s->reached, n);
+		/*
+		 * Short of the end: in the rolled log, what follows is lost (it
+		 * goes with the file); in the log this process appends to, every
+		 * frame was written whole, so the file was changed behind its back
+		 * and no move gets past that point (reads of values answer 503
+		 * once the spool is full). A log another process appends to may
+		 * end in the frame being written: nothing to say.
+		 */
 		if (e == KURA_OK && s->reached < s->end && s->which == KURA_SPOOL_ROLLED)
 			kura_log(KURA_LOG_ERROR, "audit_spool_truncated",
 				 "tenant=%s file=rolled at=%lld dropped_bytes=%lld", p->tenant_id,
 				 (long long)s->reached, (long long)(s->end - s->reached));
+		else if (e == KURA_OK && s->reached < s->end && !s->own_fd)
+			kura_log(KURA_LOG_ERROR, "audit_spool_damaged", "tenant=%s at=%lld bytes=%lld",
+				 p->tenant_id, (long long)s->reached, (long long)(s->end - s->reached));
 		return e;
 	}
 	{

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <sodium.h>
 
 #include "tmpdir.h"
 #include <sqlite3.h>
@@ -1833,8 +1834,9 @@ append_bytes(struct fx *f, const void *b, size_t n)
 
 /*
  * A log whose last write was cut short (a frame begun, or zeros where a
- * crash left blocks unwritten): the next process cuts that end off when it
- * first appends, and what came before, and after, is moved once, in order.
+ * crash left blocks unwritten), or that ends in a frame with a right sum
+ * and no entry in it: the next process cuts that end off when it first
+ * appends, and what came before, and after, is moved once, in order.
  */
 static void
 test_spool_torn_end(void **state)
@@ -1867,14 +1869,27 @@ test_spool_torn_end(void **state)
 	spool_range(f, 6, 6);
 	flush_and_chain(f, &ids);
 	assert_int_equal(ids.n, 6);
-	for (int i = 0; i < 6; i++) {
+	/* a frame whose sum is right but which holds no entry ends the log the same way */
+	{
+		uint8_t frame[4 + 5 + 16] = {5, 0, 0, 0, 'a', 'b', 'c', 'd', 'e'};
+
+		spool_range(f, 7, 7);
+		close_store(f);
+		crypto_generichash(frame + 9, 16, frame, 9, NULL, 0);
+		append_bytes(f, frame, sizeof(frame));
+		reopen(f);
+		spool_range(f, 8, 8);
+		flush_and_chain(f, &ids);
+		assert_int_equal(ids.n, 8);
+	}
+	for (int i = 0; i < 8; i++) {
 		entry_init(&e, i + 1);
 		assert_string_equal(ids.id[i], e.request_id);
 	}
 	/* moved whole by the process that appends: gone */
 	assert_int_not_equal(access(path, F_OK), 0);
 	seal(f);
-	expect_intact(f, 6, 1);
+	expect_intact(f, 8, 1);
 }
 
 /*
