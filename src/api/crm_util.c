@@ -260,7 +260,7 @@ kura_api_crm_end(struct kura_req *r, struct kura_api_crm *c)
 	 * leave (it is queued only after the handler returns): who, which
 	 * records, which properties, never the values. In kurad the entry is
 	 * appended to the tenant's audit spool by this thread, and moved into
-	 * the chain within about half a second (audit/group.c). When it cannot
+	 * the chain within about a second (audit/group.c). When it cannot
 	 * be written, the reply is replaced by an error: no value leaves
 	 * without its record.
 	 */

@@ -77,15 +77,19 @@ struct kura_audit_group {
  * SPOOL_MOVE_US old or SPOOL_MOVE_ENTRIES wait; the mover looks every
  * SPOOL_TICK_US. Each move is one commit to the tenant's database (which
  * its readers then map again), a few times a second under load instead of
- * a thousand. A move holds the tenant's write lock while it chains: some
- * 16 us an entry on a loaded 2-CPU machine, so 8,192 keep the tenant's
- * writers waiting up to about 0.13 s (twice that with moves half as
- * often, for GETs of sensitive values within noise of these). A tenant
- * whose write lock another holds (a long import, say) is not waited for:
- * its spool is moved on a later tick.
+ * a thousand. After each of those commits every reader of the tenant
+ * faults in again the pages it walks: at 100,000 records, GETs of
+ * sensitive values were 1.51x as slow as plain ones with moves every
+ * 500 ms or 8,192 entries, 1.36x every second or 16,384 (1.33x every 2 s;
+ * bench/README.md).
+ * A move holds the tenant's write lock while it chains, some 16 us an
+ * entry on a loaded 2-CPU machine: 16,384 keep the tenant's writers
+ * waiting up to about 0.26 s, under a flood of reads only. A tenant whose
+ * write lock another holds (a long import, say) is not waited for: its
+ * spool is moved on a later tick.
  */
-#define SPOOL_MOVE_US 500000
-#define SPOOL_MOVE_ENTRIES 8192
+#define SPOOL_MOVE_US 1000000
+#define SPOOL_MOVE_ENTRIES 16384
 #define SPOOL_TICK_US 50000
 
 enum kura_err
