@@ -1467,6 +1467,18 @@ chain_ids(struct fx *f, struct chain_ids *out)
 	kura_store_tenant_release(db);
 }
 
+/* ids holds, from its start, the request ids of entries first, first + 1, ... (n of them). */
+static void
+expect_order(const struct chain_ids *ids, int first, int n)
+{
+	struct kura_audit_entry e;
+
+	for (int i = 0; i < n; i++) {
+		entry_init(&e, first + i);
+		assert_string_equal(ids->id[i], e.request_id);
+	}
+}
+
 /* acme's spool file (which: "log", "log.1", "db"). */
 static void
 spool_file(struct fx *f, const char *which, char *out, size_t n)
@@ -1515,10 +1527,7 @@ test_group_spools_reads(void **state)
 	kura_audit_group_free(g);
 	chain_ids(f, &ids);
 	assert_int_equal(ids.n, 40);
-	for (int i = 0; i < 40; i++) {
-		entry_init(&e, i + 1);
-		assert_string_equal(ids.id[i], e.request_id);
-	}
+	expect_order(&ids, 1, 40);
 	/* all moved: the log went with the move */
 	assert_int_not_equal(access(path, F_OK), 0);
 
@@ -1623,10 +1632,7 @@ test_spool_leaves_tenant_db_alone(void **state)
 	assert_int_not_equal(data_version(raw), v0);
 	chain_ids(f, &ids);
 	assert_int_equal(ids.n, 6);
-	for (int i = 0; i < 6; i++) {
-		entry_init(&e, i + 1);
-		assert_string_equal(ids.id[i], e.request_id);
-	}
+	expect_order(&ids, 1, 6);
 	kura_audit_group_free(g);
 	sqlite3_close(raw);
 	seal(f);
@@ -1716,7 +1722,6 @@ test_spool_crash_and_restart(void **state)
 	char spool[600], saved[600];
 	struct kura_tenant_db *db;
 	struct chain_ids ids;
-	struct kura_audit_entry e;
 
 	spool_file(f, "log", spool, sizeof(spool));
 	snprintf(saved, sizeof(saved), "%s/spool.saved", f->dir);
@@ -1745,10 +1750,7 @@ test_spool_crash_and_restart(void **state)
 	spool_range(f, 4, 5);
 	flush_and_chain(f, &ids);
 	assert_int_equal(ids.n, 5);
-	for (int i = 0; i < 5; i++) {
-		entry_init(&e, i + 1);
-		assert_string_equal(ids.id[i], e.request_id);
-	}
+	expect_order(&ids, 1, 5);
 	seal(f);
 	expect_intact(f, 5, 1);
 }
@@ -1845,7 +1847,6 @@ test_spool_torn_end(void **state)
 	static const uint8_t begun[] = {0x60, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
 	static const uint8_t zeros[700];
 	struct chain_ids ids;
-	struct kura_audit_entry e;
 	char path[600];
 	struct stat st;
 	off_t size;
@@ -1882,10 +1883,7 @@ test_spool_torn_end(void **state)
 		flush_and_chain(f, &ids);
 		assert_int_equal(ids.n, 8);
 	}
-	for (int i = 0; i < 8; i++) {
-		entry_init(&e, i + 1);
-		assert_string_equal(ids.id[i], e.request_id);
-	}
+	expect_order(&ids, 1, 8);
 	/* moved whole by the process that appends: gone */
 	assert_int_not_equal(access(path, F_OK), 0);
 	seal(f);
@@ -1904,7 +1902,6 @@ test_spool_rolls(void **state)
 	struct fx *f = *state;
 	struct kura_tenant_db *db;
 	struct chain_ids ids;
-	struct kura_audit_entry e;
 	char log[600], rolled[600];
 	int n = 0;
 	struct stat st;
@@ -1943,10 +1940,7 @@ test_spool_rolls(void **state)
 	assert_int_equal(ids.n, n - 3);
 	flush_and_chain(f, &ids);
 	assert_int_equal(ids.n, n);
-	for (int i = 0; i < 64 && i < n; i++) {
-		entry_init(&e, i + 1);
-		assert_string_equal(ids.id[i], e.request_id);
-	}
+	expect_order(&ids, 1, 64 < n ? 64 : n);
 	assert_int_not_equal(access(log, F_OK), 0);
 	kura_store_audit_spool_max(f->s, (int64_t)256 << 20);
 	seal(f);
@@ -1965,7 +1959,6 @@ test_spool_moved_by_another_process(void **state)
 	struct kura_store *other = NULL;
 	struct kura_tenant_db *db = NULL;
 	struct chain_ids ids;
-	struct kura_audit_entry e;
 	char err[256] = "", log[600];
 
 	spool_file(f, "log", log, sizeof(log));
@@ -1990,10 +1983,7 @@ test_spool_moved_by_another_process(void **state)
 	kura_store_close(other);
 	chain_ids(f, &ids);
 	assert_int_equal(ids.n, 5);
-	for (int i = 0; i < 5; i++) {
-		entry_init(&e, i + 1);
-		assert_string_equal(ids.id[i], e.request_id);
-	}
+	expect_order(&ids, 1, 5);
 	seal(f);
 	expect_intact(f, 5, 1);
 }
@@ -2048,10 +2038,7 @@ test_spool_table_of_before(void **state)
 	spool_range(f, 4, 5);
 	flush_and_chain(f, &ids);
 	assert_int_equal(ids.n, 4);
-	for (int i = 0; i < 4; i++) {
-		entry_init(&e, i + 2);
-		assert_string_equal(ids.id[i], e.request_id);
-	}
+	expect_order(&ids, 2, 4);
 	assert_int_not_equal(access(path, F_OK), 0);
 	spool_file(f, "log", path, sizeof(path));
 	assert_int_not_equal(access(path, F_OK), 0);
