@@ -82,12 +82,12 @@ enum kura_err kura_audit_append_grouped(struct kura_audit_group *g, struct kura_
 
 /*
  * A group with a mover thread of its own, which moves each tenant's audit
- * spool into its chain (with handles it acquires from store) about twice
- * a second under load. _free stops the thread, then moves every spool.
+ * spool into its chain (with handles it acquires from store) about once a
+ * second under load. _free stops the thread, then moves every spool.
  */
 enum kura_err kura_audit_group_start(struct kura_store *store, struct kura_audit_group **out);
 
-/* Transactions committed (or spool appends made) by the group so far, and the entries they carried. */
+/* Transactions committed (spool appends, in kurad) by the group so far, and the entries they carried. */
 void kura_audit_group_stats(struct kura_audit_group *g, uint64_t *batches, uint64_t *entries);
 
 /* Entries of tenant waiting for a leader to take them (for tests). */
