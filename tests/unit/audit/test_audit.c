@@ -1479,6 +1479,16 @@ expect_order(const struct chain_ids *ids, int first, int n)
 	}
 }
 
+/* ids (as read) hold exactly entries 1..n, in order, and the chain verifies once sealed. */
+static void
+expect_whole_chain(struct fx *f, const struct chain_ids *ids, int n)
+{
+	assert_int_equal(ids->n, n);
+	expect_order(ids, 1, n < 64 ? n : 64);
+	seal(f);
+	expect_intact(f, n, 1);
+}
+
 /* acme's spool file (which: "log", "log.1", "db"). */
 static void
 spool_file(struct fx *f, const char *which, char *out, size_t n)
@@ -1631,12 +1641,9 @@ test_spool_leaves_tenant_db_alone(void **state)
 	assert_int_equal(found, 6);
 	assert_int_not_equal(data_version(raw), v0);
 	chain_ids(f, &ids);
-	assert_int_equal(ids.n, 6);
-	expect_order(&ids, 1, 6);
 	kura_audit_group_free(g);
 	sqlite3_close(raw);
-	seal(f);
-	expect_intact(f, 6, 1);
+	expect_whole_chain(f, &ids, 6);
 }
 
 /* A change's entry goes into the chain after the reads spooled before it. */
@@ -1749,10 +1756,7 @@ test_spool_crash_and_restart(void **state)
 	reopen(f);
 	spool_range(f, 4, 5);
 	flush_and_chain(f, &ids);
-	assert_int_equal(ids.n, 5);
-	expect_order(&ids, 1, 5);
-	seal(f);
-	expect_intact(f, 5, 1);
+	expect_whole_chain(f, &ids, 5);
 }
 
 /*
@@ -1881,13 +1885,10 @@ test_spool_torn_end(void **state)
 		reopen(f);
 		spool_range(f, 8, 8);
 		flush_and_chain(f, &ids);
-		assert_int_equal(ids.n, 8);
 	}
-	expect_order(&ids, 1, 8);
 	/* moved whole by the process that appends: gone */
 	assert_int_not_equal(access(path, F_OK), 0);
-	seal(f);
-	expect_intact(f, 8, 1);
+	expect_whole_chain(f, &ids, 8);
 }
 
 /*
@@ -1939,12 +1940,9 @@ test_spool_rolls(void **state)
 	chain_ids(f, &ids);
 	assert_int_equal(ids.n, n - 3);
 	flush_and_chain(f, &ids);
-	assert_int_equal(ids.n, n);
-	expect_order(&ids, 1, 64 < n ? 64 : n);
 	assert_int_not_equal(access(log, F_OK), 0);
 	kura_store_audit_spool_max(f->s, (int64_t)256 << 20);
-	seal(f);
-	expect_intact(f, n, 1);
+	expect_whole_chain(f, &ids, n);
 }
 
 /*
@@ -1982,10 +1980,7 @@ test_spool_moved_by_another_process(void **state)
 	kura_store_tenant_release(db);
 	kura_store_close(other);
 	chain_ids(f, &ids);
-	assert_int_equal(ids.n, 5);
-	expect_order(&ids, 1, 5);
-	seal(f);
-	expect_intact(f, 5, 1);
+	expect_whole_chain(f, &ids, 5);
 }
 
 /*
