@@ -6,6 +6,7 @@
  * and sessions.c.
  */
 #include "sqlite_int.h"
+#include "sqlite_crm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -736,6 +737,10 @@ kura_sqlite_conn_open(const char *path, enum kura_sqlite_kind kind, const char *
 		e = check_tenant(c, path, tenant_id, err, n);
 		if (e != KURA_OK)
 			goto out;
+	}
+	if (kind == KURA_SQ_TENANT && kura_sqlite_crm_functions(c->db) != SQLITE_OK) {
+		e = KURA_E_STORE;
+		goto fail;
 	}
 	*out = c;
 	c = NULL;

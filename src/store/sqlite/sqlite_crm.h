@@ -11,6 +11,10 @@
 /* A write whose parameters are n integers (?1 .. ?n); need_row as kura_sqlite_write. */
 enum kura_err kura_sqlite_crm_write_ids(struct kura_sqlite_conn *c, const char *sql, const char *op,
 					bool need_row, size_t n, const int64_t *ids);
+/* Registers kura_mark(), the search's bitmap marker, on a connection; an SQLite result code. */
+int kura_sqlite_crm_functions(sqlite3 *db);
+/* Searches answered by index intersection since the process started (for tests). */
+unsigned long kura_sqlite_crm_searches_by_sets(void);
 /* Runs DDL or another statement without results. */
 enum kura_err kura_sqlite_crm_exec(struct kura_sqlite_conn *c, const char *sql, const char *op);
 
