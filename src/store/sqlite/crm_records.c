@@ -1060,7 +1060,7 @@ bits_next(const struct kura_bits *k, int64_t id)
 	return 0;
 }
 
-/* The first and last id in k, false when k is empty. */
+/* The first and last id in k; false when k is empty. */
 static bool
 bits_bounds(const struct kura_bits *k, int64_t *lo, int64_t *hi)
 {
@@ -1270,7 +1270,7 @@ set_plan(struct kura_sqlite_conn *c, const struct kura_search *q, struct set_pla
 	return true;
 }
 
-/* The table's first and last id, false when it is empty. */
+/* The table's first and last id; *any false when it is empty. */
 static enum kura_err
 id_bounds(struct kura_sqlite_conn *c, int64_t object_id, int64_t *lo, int64_t *hi, bool *any)
 {
