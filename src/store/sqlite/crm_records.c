@@ -146,6 +146,22 @@ read_row(sqlite3_stmt *st, struct kura_colval *buf, int ncol, struct kura_record
 	row->cols = buf;
 }
 
+/* Makes *buf (*ncol entries) hold a row of st: a statement re-prepared after a new column may have grown. */
+static bool
+fit_row_buf(sqlite3_stmt *st, struct kura_colval **buf, int *ncol)
+{
+	struct kura_colval *nb;
+
+	if (sqlite3_column_count(st) <= *ncol)
+		return true;
+	nb = realloc(*buf, (size_t)sqlite3_column_count(st) * sizeof(**buf));
+	if (nb == NULL)
+		return false;
+	*buf = nb;
+	*ncol = sqlite3_column_count(st);
+	return true;
+}
+
 /* Steps st (SELECT r.* ...) calling cb per row until it returns false. */
 static enum kura_err
 each_record(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op,
@@ -168,17 +184,9 @@ each_record(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op,
 			e = kura_sqlite_error(c, op, rc);
 			break;
 		}
-		/* A statement re-prepared after a new column may have grown. */
-		if (sqlite3_column_count(st) > ncol) {
-			struct kura_colval *nb;
-
-			ncol = sqlite3_column_count(st);
-			nb = realloc(buf, (size_t)ncol * sizeof(*buf));
-			if (nb == NULL) {
-				e = KURA_E_NOMEM;
-				break;
-			}
-			buf = nb;
+		if (!fit_row_buf(st, &buf, &ncol)) {
+			e = KURA_E_NOMEM;
+			break;
 		}
 		read_row(st, buf, ncol, &row);
 		n++;
@@ -876,6 +884,40 @@ is_eq(const struct kura_filter *f)
 	return f->op == KURA_OP_EQ || f->op == KURA_OP_IN;
 }
 
+/* " AND <filter>" for each of g's filters that prop's ordinary index serves. */
+static enum kura_err
+prop_filters_sql(struct kura_buf *sql, struct binds *b, const struct kura_filter_group *g,
+		 int64_t prop)
+{
+	enum kura_err e = KURA_OK;
+
+	for (size_t i = 0; e == KURA_OK && i < g->n; i++) {
+		if (!sargable(&g->filters[i]) || !g->filters[i].indexed ||
+		    g->filters[i].prop_id != prop)
+			continue;
+		e = kura_buf_printf(sql, " AND ");
+		if (e == KURA_OK)
+			e = filter_sql(sql, b, &g->filters[i], false);
+	}
+	return e;
+}
+
+/* The slot of prop in props[0 .. *np), added when new; -1 when props (PROBE_PROPS_MAX) is full. */
+static int
+prop_slot(int64_t *props, size_t *np, int64_t prop)
+{
+	size_t k = 0;
+
+	while (k < *np && props[k] != prop)
+		k++;
+	if (k == *np) {
+		if (*np == PROBE_PROPS_MAX)
+			return -1;
+		props[(*np)++] = prop;
+	}
+	return (int)k;
+}
+
 /* Entries of prop's index that its range filters keep, counted up to RANGE_SMALL + 1; -1 on error. */
 static int64_t
 range_entries(struct kura_sqlite_conn *c, const struct kura_search *q, int64_t prop)
@@ -886,23 +928,15 @@ range_entries(struct kura_sqlite_conn *c, const struct kura_search *q, int64_t p
 	sqlite3_stmt *st = NULL;
 	enum kura_err e;
 	int64_t n = -1;
-	bool first = true;
 
 	if (b == NULL)
 		return -1;
 	kura_buf_init(&sql, SQL_MAX);
 	e = kura_buf_printf(&sql,
-			    "SELECT count(*) FROM (SELECT 1 FROM r_%lld r INDEXED BY x_%lld_%lld WHERE ",
+			    "SELECT count(*) FROM (SELECT 1 FROM r_%lld r INDEXED BY x_%lld_%lld WHERE 1",
 			    (long long)q->object_id, (long long)q->object_id, (long long)prop);
-	for (size_t i = 0; e == KURA_OK && i < g->n; i++) {
-		if (!sargable(&g->filters[i]) || g->filters[i].prop_id != prop)
-			continue;
-		if (!first)
-			e = kura_buf_printf(&sql, " AND ");
-		first = false;
-		if (e == KURA_OK)
-			e = filter_sql(&sql, b, &g->filters[i], false);
-	}
+	if (e == KURA_OK)
+		e = prop_filters_sql(&sql, b, g, prop);
 	if (e == KURA_OK)
 		e = kura_buf_printf(&sql, " LIMIT %d)", RANGE_SMALL + 1);
 	if (e == KURA_OK)
@@ -928,18 +962,14 @@ pick_driver(struct kura_sqlite_conn *c, const struct kura_search *q)
 		return DRIVE_NONE;
 	g = &q->groups[0];
 	for (size_t i = 0; i < g->n; i++) {
-		size_t k = 0;
+		int k;
 
 		/* only properties with an ordinary index take part */
 		if (!sargable(&g->filters[i]) || !g->filters[i].indexed)
 			continue;
-		while (k < np && props[k] != g->filters[i].prop_id)
-			k++;
-		if (k == np) {
-			if (np == PROBE_PROPS_MAX)
-				return DRIVE_NONE;
-			props[np++] = g->filters[i].prop_id;
-		}
+		k = prop_slot(props, &np, g->filters[i].prop_id);
+		if (k < 0)
+			return DRIVE_NONE;
 		eq[k] = eq[k] || is_eq(&g->filters[i]);
 	}
 	for (size_t k = 0; k < np; k++) {
@@ -1109,14 +1139,8 @@ set_mark(struct kura_sqlite_conn *c, const struct kura_search *q, int64_t prop, 
 	else
 		e = kura_buf_printf(&sql, "SELECT count(*) FROM r_%lld r INDEXED BY x_%lld_%lld WHERE 1",
 				    o, o, (long long)prop);
-	for (size_t i = 0; e == KURA_OK && prop != 0 && i < g->n; i++) {
-		if (!sargable(&g->filters[i]) || !g->filters[i].indexed ||
-		    g->filters[i].prop_id != prop)
-			continue;
-		e = kura_buf_printf(&sql, " AND ");
-		if (e == KURA_OK)
-			e = filter_sql(&sql, b, &g->filters[i], false);
-	}
+	if (e == KURA_OK && prop != 0)
+		e = prop_filters_sql(&sql, b, g, prop);
 	if (e == KURA_OK && (lo > k->lo || hi < k->lo + k->span - 1)) {
 		e = kura_buf_printf(&sql, " AND r.id BETWEEN ? AND ?");
 		if (e == KURA_OK)
@@ -1183,15 +1207,8 @@ check_row(sqlite3_stmt *st, int at, int64_t id, struct kura_colval **buf, int *n
 	sqlite3_bind_int64(st, at, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && row != NULL) {
-		if (sqlite3_column_count(st) > *ncol) {
-			struct kura_colval *nb;
-
-			nb = realloc(*buf, (size_t)sqlite3_column_count(st) * sizeof(**buf));
-			if (nb == NULL)
-				return SQLITE_NOMEM;
-			*buf = nb;
-			*ncol = sqlite3_column_count(st);
-		}
+		if (!fit_row_buf(st, buf, ncol))
+			return SQLITE_NOMEM;
 		read_row(st, *buf, *ncol, row);
 	}
 	return rc;
@@ -1224,22 +1241,19 @@ set_plan(struct kura_sqlite_conn *c, const struct kura_search *q, struct set_pla
 	    q->archived)
 		return false;
 	g = &q->groups[0];
+	for (size_t i = 0; i < PROBE_PROPS_MAX; i++)
+		p->est[i] = INT64_MAX;
 	for (size_t i = 0; i < g->n; i++) {
 		const struct kura_filter *f = &g->filters[i];
-		size_t j = 0;
+		int j;
 
 		if (!sargable(f) || !f->indexed) {
 			p->rows_left = true;
 			continue;
 		}
-		while (j < p->n && p->prop[j] != f->prop_id)
-			j++;
-		if (j == p->n) {
-			if (p->n == PROBE_PROPS_MAX)
-				return false;
-			p->prop[p->n] = f->prop_id;
-			p->est[p->n++] = INT64_MAX;
-		}
+		j = prop_slot(p->prop, &p->n, f->prop_id);
+		if (j < 0)
+			return false;
 		if (f->op == KURA_OP_EQ || f->op == KURA_OP_IN) {
 			int64_t per = stat_per_value(c, q->object_id, f->prop_id);
 			int64_t est = per < 0 ? INT64_MAX
@@ -1341,7 +1355,8 @@ search_by_sets(struct kura_sqlite_conn *c, const struct kura_search *q, kura_rec
 			a = lo;
 			z = hi;
 		}
-		memset(m.bits, 0, words * sizeof(uint64_t));
+		if (j > 0)
+			memset(m.bits, 0, words * sizeof(uint64_t));
 		/* after the properties, the archived records */
 		e = set_mark(c, q, j < p.n ? p.prop[j] : 0, a, z, j == 0 ? &k : &m, &big);
 		if (e != KURA_OK || big)
