@@ -1012,28 +1012,59 @@ blocked(int64_t driver, const struct kura_filter *f)
  * marked in a bitmap by kura_mark() inside SQLite, about 70 ns an entry --
  * and intersects the bitmaps, instead of walking one index and fetching
  * the row of every entry to test the others (1-1.5 us a row at 1M records,
- * and the exact count needed one per candidate). Each set may hold at
- * most SET_MAX ids: a larger one (an EQ whose index averages more than
- * half of that per value, by the planner's statistics, is not even read)
- * leaves the search to pick_driver. Sets are read smallest first by those statistics
- * (ranges last), each further one within the id span of the candidates
- * so far (an EQ walks its index in id order, so the span narrows the walk
- * itself); archived records are taken out with their partial index. The
- * page is read row by row in id order from the candidates with the
+ * and the exact count needed one per candidate).
+ *
+ * The sets are read smallest first by the planner's statistics: EQ and IN
+ * up to half of set_max entries, then ranges (their size is unknown), then
+ * larger EQ and IN. The first set may hold set_max ids; past that the
+ * search goes pick_driver's way (so does one whose first set is a larger
+ * EQ: it is not even read). Each further set is read within the id span
+ * of the candidates so far (an EQ walks its index in id order, so the
+ * span narrows the walk itself) and only while it is worth it: it may
+ * hold no more than ROW_COST times the candidates (then checking their
+ * rows is cheaper) and no more than what is left of mark_budget, the
+ * entries all sets of a search may read. A set past its limit is left to
+ * the rows (an EQ whose statistics say so is not read at all); archived
+ * records are taken out with their partial index the same way.
+ *
+ * The page is read row by row in id order from the candidates with the
  * search's whole WHERE clause, so every result is checked against every
- * filter whatever the sets said. When no other filter is left, the
- * number of candidates is the exact total; otherwise the candidates are
- * counted row by row within the count's budget.
+ * filter whatever the sets said. When the sets answered every filter, the
+ * number of candidates is the exact total. Otherwise up to rows_exact
+ * candidates are counted row by row (exact); more are estimated from
+ * `sample` rows spread evenly over them (by id), and the total is not
+ * exact. The work of a search is so bounded by mark_budget entries and
+ * rows_exact rows, whatever the data.
  */
 #define SET_MAX 131072
+#define MARK_BUDGET 100000
+#define ROWS_EXACT 3000
+#define SAMPLE_ROWS 1000
+#define ROW_COST 16 /* index entries marked in the time of one row check */
+#define ARCHIVED_MIN 4096 /* the archived set is read to at least this, whatever the budget */
 #define SET_SPAN_MAX (1LL << 25) /* ids in a bitmap (4 MiB) */
 #define KURA_BITS_TYPE "kura_bits"
+
+static const struct kura_sqlite_set_limits set_defaults = {
+	.set_max = SET_MAX,
+	.mark_budget = MARK_BUDGET,
+	.rows_exact = ROWS_EXACT,
+	.sample = SAMPLE_ROWS,
+};
+static struct kura_sqlite_set_limits set_lim = set_defaults;
+
+void
+kura_sqlite_crm_set_limits(const struct kura_sqlite_set_limits *l)
+{
+	set_lim = l != NULL ? *l : set_defaults;
+}
 
 /* The candidates: a bitmap of the ids in [lo, lo + span). */
 struct kura_bits {
 	int64_t lo, span;
 	uint64_t *bits;
-	int64_t marked; /* by kura_mark(), which stops the statement past SET_MAX */
+	int64_t marked; /* by kura_mark(), which stops the statement past limit */
+	int64_t limit;
 };
 
 static void
@@ -1047,7 +1078,7 @@ mark_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 		sqlite3_result_error(cx, "kura_mark: no bitmap", -1);
 		return;
 	}
-	if (++k->marked > SET_MAX) {
+	if (++k->marked > k->limit) {
 		sqlite3_result_error_code(cx, SQLITE_TOOBIG); /* too large: not read on */
 		return;
 	}
@@ -1112,11 +1143,11 @@ bits_bounds(const struct kura_bits *k, int64_t *lo, int64_t *hi)
  * Marks in k the ids of prop's index that the group's filters on it keep
  * (prop 0: the archived records, from their partial index), within
  * [lo, hi] when that is narrower than k; *big when there are more than
- * SET_MAX of them (then k is incomplete).
+ * limit of them (then k is incomplete). k->marked tells how many were read.
  */
 static enum kura_err
 set_mark(struct kura_sqlite_conn *c, const struct kura_search *q, int64_t prop, int64_t lo,
-	 int64_t hi, struct kura_bits *k, bool *big)
+	 int64_t hi, int64_t limit, struct kura_bits *k, bool *big)
 {
 	const struct kura_filter_group *g = &q->groups[0];
 	long long o = (long long)q->object_id;
@@ -1128,6 +1159,7 @@ set_mark(struct kura_sqlite_conn *c, const struct kura_search *q, int64_t prop, 
 
 	*big = false;
 	k->marked = 0;
+	k->limit = limit;
 	if (b == NULL)
 		return KURA_E_NOMEM;
 	kura_buf_init(&sql, SQL_MAX);
@@ -1155,7 +1187,7 @@ set_mark(struct kura_sqlite_conn *c, const struct kura_search *q, int64_t prop, 
 	if (e == KURA_OK) {
 		sqlite3_bind_pointer(st, (int)b->n + 1, k, KURA_BITS_TYPE, NULL);
 		rc = sqlite3_step(st);
-		if (k->marked > SET_MAX)
+		if (k->marked > limit)
 			*big = true;
 		else if (rc != SQLITE_ROW)
 			e = kura_sqlite_error(c, "search_ids", rc);
@@ -1230,7 +1262,16 @@ struct set_plan {
 	bool rows_left;               /* a filter the sets do not answer */
 };
 
-/* The plan of q, false when q is not of the shape or a set is surely too large. */
+/* Where a set comes in the order it is read: see the comment on index intersection. */
+static int64_t
+set_rank(int64_t est)
+{
+	if (est == INT64_MAX)
+		return set_lim.set_max / 2 + 1; /* a range: after the small EQs */
+	return est <= set_lim.set_max / 2 ? est : est + set_lim.set_max;
+}
+
+/* The plan of q, false when q is not of the shape or its first set is surely too large. */
 static bool
 set_plan(struct kura_sqlite_conn *c, const struct kura_search *q, struct set_plan *p)
 {
@@ -1259,20 +1300,14 @@ set_plan(struct kura_sqlite_conn *c, const struct kura_search *q, struct set_pla
 			int64_t est = per < 0 ? INT64_MAX
 					      : per * (int64_t)(f->op == KURA_OP_IN ? f->nvals : 1);
 
-			/*
-			 * An average past half the limit: some values surely hold
-			 * more (a set read to its limit and dropped costs ~9 ms).
-			 */
-			if (est != INT64_MAX && est > SET_MAX / 2)
-				return false;
 			p->est[j] = est < p->est[j] ? est : p->est[j];
 		}
 	}
 	if (p->n < 2)
 		return false;
-	/* smallest first */
+	/* in the order they are read */
 	for (size_t a = 1; a < p->n; a++) {
-		for (size_t b = a; b > 0 && p->est[b] < p->est[b - 1]; b--) {
+		for (size_t b = a; b > 0 && set_rank(p->est[b]) < set_rank(p->est[b - 1]); b--) {
 			int64_t tp = p->prop[b], te = p->est[b];
 
 			p->prop[b] = p->prop[b - 1];
@@ -1281,7 +1316,12 @@ set_plan(struct kura_sqlite_conn *c, const struct kura_search *q, struct set_pla
 			p->est[b - 1] = te;
 		}
 	}
-	return true;
+	/*
+	 * The first set is read whole or not at all. An average past half its
+	 * limit: some values surely hold more (a set read to its limit and
+	 * dropped costs ~9 ms at the default).
+	 */
+	return p->est[0] == INT64_MAX || p->est[0] <= set_lim.set_max / 2;
 }
 
 /* The table's first and last id; *any false when it is empty. */
@@ -1313,9 +1353,111 @@ id_bounds(struct kura_sqlite_conn *c, int64_t object_id, int64_t *lo, int64_t *h
 	return e;
 }
 
+/* The number of ids in k. */
+static int64_t
+bits_count(const struct kura_bits *k)
+{
+	size_t words = (size_t)((k->span + 63) / 64);
+	int64_t n = 0;
+
+	for (size_t w = 0; w < words; w++)
+		n += __builtin_popcountll(k->bits[w]);
+	return n;
+}
+
+/*
+ * Reads the plan's sets into k (the candidates; m is scratch over the same
+ * span): *used false when its first set is too large, *rows_left true when
+ * a filter is left to the rows.
+ */
+static enum kura_err
+sets_read(struct kura_sqlite_conn *c, const struct kura_search *q, const struct set_plan *p,
+	  struct kura_bits *k, struct kura_bits *m, bool *used, bool *rows_left)
+{
+	size_t words = (size_t)((k->span + 63) / 64);
+	int64_t left = set_lim.mark_budget, ncand = 0;
+	enum kura_err e = KURA_OK;
+
+	*used = false;
+	*rows_left = p->rows_left;
+	/* after the properties, the archived records */
+	for (size_t j = 0; j <= p->n; j++) {
+		bool first = j == 0, arch = j == p->n, big = false;
+		int64_t a = k->lo, z = k->lo + k->span - 1, limit = set_lim.set_max;
+
+		if (!first) {
+			if (ncand == 0)
+				break; /* nothing can match */
+			(void)bits_bounds(k, &a, &z);
+			/* worth reading only while cheaper than checking the candidates' rows */
+			limit = ncand < set_lim.set_max / ROW_COST ? ncand * ROW_COST : set_lim.set_max;
+			if (arch)
+				limit = limit > ARCHIVED_MIN ? limit : ARCHIVED_MIN;
+			else if (limit > left)
+				limit = left;
+			if (limit <= 0 || (!arch && p->est[j] != INT64_MAX && p->est[j] > limit)) {
+				*rows_left = true;
+				continue;
+			}
+			memset(m->bits, 0, words * sizeof(uint64_t));
+		}
+		e = set_mark(c, q, arch ? 0 : p->prop[j], a, z, limit, first ? k : m, &big);
+		left -= first ? k->marked : m->marked;
+		if (e != KURA_OK || (big && first))
+			return e; /* too large: pick_driver's way */
+		if (big) {
+			*rows_left = true;
+			continue;
+		}
+		if (!first) {
+			for (size_t w = 0; w < words; w++)
+				k->bits[w] &= arch ? ~m->bits[w] : m->bits[w];
+		}
+		ncand = bits_count(k);
+	}
+	*used = true;
+	return KURA_OK;
+}
+
+/*
+ * The total of a search whose sets left a filter to the rows (st, with
+ * r.id = ?at, checks one): every candidate counted when there are at most
+ * rows_exact, else an estimate from `sample` rows spread over them.
+ */
+static enum kura_err
+rows_total(struct kura_sqlite_conn *c, const struct kura_search *q, const struct kura_bits *k,
+	   sqlite3_stmt *st, int at, struct kura_colval **buf, int *ncol, int64_t *total,
+	   bool *exact)
+{
+	int64_t ncand = bits_count(k), step = 1, i = 0, checked = 0, hits = 0;
+
+	if (ncand > set_lim.rows_exact && ncand > set_lim.sample)
+		step = (ncand + set_lim.sample - 1) / set_lim.sample;
+	for (int64_t id = bits_next(k, INT64_MIN); id != 0; id = bits_next(k, id), i++) {
+		int rc;
+
+		if (i % step != 0)
+			continue;
+		rc = check_row(st, at, id, buf, ncol, NULL);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return kura_sqlite_error(c, "search_count", rc);
+		checked++;
+		hits += rc == SQLITE_ROW ? 1 : 0;
+		if (step == 1 && hits > (int64_t)q->count_cap)
+			break;
+	}
+	if (step == 1) {
+		*total = hits;
+	} else {
+		*total = checked > 0 ? (hits * ncand + checked / 2) / checked : 0;
+		*exact = false;
+	}
+	return KURA_OK;
+}
+
 /*
  * The search by index intersection; *used false (nothing returned) when
- * the search is not of that shape or a set is too large.
+ * the search is not of that shape or its first set is too large.
  */
 static enum kura_err
 search_by_sets(struct kura_sqlite_conn *c, const struct kura_search *q, kura_record_row_cb cb,
@@ -1323,15 +1465,14 @@ search_by_sets(struct kura_sqlite_conn *c, const struct kura_search *q, kura_rec
 {
 	struct set_plan p;
 	struct kura_bits k = {0}, m = {0};
-	struct binds *b = NULL;
+	struct binds *b = NULL, *cbinds = NULL;
 	struct kura_buf sql;
 	struct kura_colval *buf = NULL;
-	sqlite3_stmt *st = NULL;
-	int64_t lo = 0, hi = -1, id, ncand = 0;
-	bool any = false, big = false;
+	sqlite3_stmt *st = NULL, *cst = NULL;
+	int64_t lo = 0, hi = -1, id, last;
+	bool any = false, rows_left = false;
 	int ncol = 0, at;
 	unsigned got = 0;
-	size_t words;
 	enum kura_err e;
 
 	*used = false;
@@ -1341,39 +1482,16 @@ search_by_sets(struct kura_sqlite_conn *c, const struct kura_search *q, kura_rec
 	e = id_bounds(c, q->object_id, &lo, &hi, &any);
 	if (e != KURA_OK || !any || hi - lo >= SET_SPAN_MAX)
 		goto out;
-	/* k: the candidates; m: the next set, over the same span */
 	e = bits_init(&k, lo, hi);
 	if (e == KURA_OK)
 		e = bits_init(&m, lo, hi);
-	words = (size_t)((k.span + 63) / 64);
-	for (size_t j = 0; e == KURA_OK && j <= p.n; j++) {
-		int64_t a, z;
-
-		if (j > 0 && !bits_bounds(&k, &a, &z))
-			break; /* no candidates left */
-		if (j == 0) {
-			a = lo;
-			z = hi;
-		}
-		if (j > 0)
-			memset(m.bits, 0, words * sizeof(uint64_t));
-		/* after the properties, the archived records */
-		e = set_mark(c, q, j < p.n ? p.prop[j] : 0, a, z, j == 0 ? &k : &m, &big);
-		if (e != KURA_OK || big)
-			goto out; /* too large: pick_driver's way */
-		if (j == 0)
-			continue;
-		for (size_t w = 0; w < words; w++)
-			k.bits[w] &= j < p.n ? m.bits[w] : ~m.bits[w];
-	}
-	if (e != KURA_OK)
+	if (e == KURA_OK)
+		e = sets_read(c, q, &p, &k, &m, used, &rows_left);
+	if (e != KURA_OK || !*used)
 		goto out;
-	*used = true;
 	atomic_fetch_add(&searches_by_sets, 1);
-	for (size_t w = 0; w < words; w++)
-		ncand += __builtin_popcountll(k.bits[w]);
-	if (ncand == 0)
-		goto out;
+	if (!bits_bounds(&k, &id, &last))
+		goto out; /* no candidates */
 	/* the rows, with the whole WHERE clause */
 	b = calloc(1, sizeof(*b));
 	if (b == NULL) {
@@ -1390,25 +1508,21 @@ search_by_sets(struct kura_sqlite_conn *c, const struct kura_search *q, kura_rec
 	if (e != KURA_OK)
 		goto out;
 	at = (int)b->n + 1;
-	if (q->count_cap > 0 && !p.rows_left) {
-		*total = ncand;
+	if (q->count_cap > 0 && !rows_left) {
+		*total = bits_count(&k);
 	} else if (q->count_cap > 0) {
-		unsigned budget = COUNT_BUDGET_TICKS;
-		int rc = SQLITE_DONE;
-
-		sqlite3_progress_handler(c->db, COUNT_TICK_OPS, count_budget, &budget);
-		for (id = bits_next(&k, INT64_MIN); id != 0 && *total <= (int64_t)q->count_cap;
-		     id = bits_next(&k, id)) {
-			rc = check_row(st, at, id, &buf, &ncol, NULL);
-			if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-				break;
-			*total += rc == SQLITE_ROW ? 1 : 0;
-		}
-		sqlite3_progress_handler(c->db, 0, NULL, NULL);
-		if (rc == SQLITE_INTERRUPT)
-			*exact = false; /* the budget stopped it: a lower bound */
-		else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			e = kura_sqlite_error(c, "search_count", rc);
+		/* the same test without the columns (st's texts stay bound: binds of its own) */
+		cbinds = calloc(1, sizeof(*cbinds));
+		kura_buf_reset(&sql);
+		e = cbinds != NULL ? kura_buf_printf(&sql, "SELECT 1") : KURA_E_NOMEM;
+		if (e == KURA_OK)
+			e = from_where(&sql, cbinds, q, false, DRIVE_NONE);
+		if (e == KURA_OK)
+			e = kura_buf_printf(&sql, " AND r.id = ?");
+		if (e == KURA_OK)
+			e = prepare_bound(c, sql.data, cbinds, &cst);
+		if (e == KURA_OK)
+			e = rows_total(c, q, &k, cst, at, &buf, &ncol, total, exact);
 	}
 	if (e == KURA_OK && *total > (int64_t)q->count_cap) {
 		*total = q->count_cap;
@@ -1430,11 +1544,18 @@ search_by_sets(struct kura_sqlite_conn *c, const struct kura_search *q, kura_rec
 		if (!cb(ctx, &row))
 			break;
 	}
+	/* an estimate is never below what the first page found */
+	if (e == KURA_OK && q->count_cap > 0 && q->after_id <= 0 && *total < (int64_t)got)
+		*total = got;
 out:
 	kura_sqlite_done(st);
+	kura_sqlite_done(cst);
 	if (b != NULL)
 		free_binds(b);
+	if (cbinds != NULL)
+		free_binds(cbinds);
 	free(b);
+	free(cbinds);
 	free(buf);
 	free(k.bits);
 	free(m.bits);

@@ -13,6 +13,16 @@ enum kura_err kura_sqlite_crm_write_ids(struct kura_sqlite_conn *c, const char *
 					bool need_row, size_t n, const int64_t *ids);
 /* Registers kura_mark(), the search's bitmap marker, on a connection; an SQLite result code. */
 int kura_sqlite_crm_functions(sqlite3 *db);
+/*
+ * The limits of a search by index intersection (crm_records.c): ids in its
+ * first set, index entries read for all its sets, candidates counted row by
+ * row before the total is estimated, and rows in that estimate's sample.
+ */
+struct kura_sqlite_set_limits {
+	int64_t set_max, mark_budget, rows_exact, sample;
+};
+/* Sets them for the process (NULL: the defaults); for tests, while no search runs. */
+void kura_sqlite_crm_set_limits(const struct kura_sqlite_set_limits *l);
 /* Searches answered by index intersection since the process started (for tests). */
 unsigned long kura_sqlite_crm_searches_by_sets(void);
 /* Runs DDL or another statement without results. */
