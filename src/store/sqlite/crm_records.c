@@ -1040,6 +1040,7 @@ blocked(int64_t driver, const struct kura_filter *f)
 #define MARK_BUDGET 100000
 #define ROWS_EXACT 3000
 #define SAMPLE_ROWS 1000
+#define SAMPLE_HITS 150 /* matches that end the sample: about 8 % relative error */
 #define ROW_COST 16 /* index entries marked in the time of one row check */
 #define ARCHIVED_MIN 4096 /* the archived set is read to at least this, whatever the budget */
 #define SET_SPAN_MAX (1LL << 25) /* ids in a bitmap (4 MiB) */
@@ -1050,6 +1051,7 @@ static const struct kura_sqlite_set_limits set_defaults = {
 	.mark_budget = MARK_BUDGET,
 	.rows_exact = ROWS_EXACT,
 	.sample = SAMPLE_ROWS,
+	.sample_hits = SAMPLE_HITS,
 };
 static struct kura_sqlite_set_limits set_lim = set_defaults;
 
@@ -1419,39 +1421,76 @@ sets_read(struct kura_sqlite_conn *c, const struct kura_search *q, const struct 
 	return KURA_OK;
 }
 
+/* i's lowest `bits` bits in reverse order. */
+static uint32_t
+bit_reverse(uint32_t i, unsigned bits)
+{
+	uint32_t r = 0;
+
+	for (unsigned j = 0; j < bits; j++, i >>= 1)
+		r = (r << 1) | (i & 1);
+	return r;
+}
+
 /*
  * The total of a search whose sets left a filter to the rows (st, with
  * r.id = ?at, checks one): every candidate counted when there are at most
- * rows_exact, else an estimate from `sample` rows spread over them.
+ * rows_exact, else an estimate from a sample of at most `sample` of them,
+ * evenly spaced by id. The sample is read in bit-reversed order (every
+ * part of it read first is spread over all the ids, not the oldest) and
+ * stops after sample_hits matches: the estimate's relative error then
+ * depends little on how common the matches are (about 1/sqrt(hits)).
  */
 static enum kura_err
 rows_total(struct kura_sqlite_conn *c, const struct kura_search *q, const struct kura_bits *k,
 	   sqlite3_stmt *st, int at, struct kura_colval **buf, int *ncol, int64_t *total,
 	   bool *exact)
 {
-	int64_t ncand = bits_count(k), step = 1, i = 0, checked = 0, hits = 0;
+	int64_t ncand = bits_count(k), step, i = 0, n = 0, checked = 0, hits = 0;
+	int64_t *ids;
+	unsigned bits = 0;
 
-	if (ncand > set_lim.rows_exact && ncand > set_lim.sample)
-		step = (ncand + set_lim.sample - 1) / set_lim.sample;
-	for (int64_t id = bits_next(k, INT64_MIN); id != 0; id = bits_next(k, id), i++) {
+	if (ncand <= set_lim.rows_exact || ncand <= set_lim.sample) {
+		for (int64_t id = bits_next(k, INT64_MIN); id != 0; id = bits_next(k, id)) {
+			int rc = check_row(st, at, id, buf, ncol, NULL);
+
+			if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+				return kura_sqlite_error(c, "search_count", rc);
+			hits += rc == SQLITE_ROW ? 1 : 0;
+			if (hits > (int64_t)q->count_cap)
+				break;
+		}
+		*total = hits;
+		return KURA_OK;
+	}
+	step = (ncand + set_lim.sample - 1) / set_lim.sample;
+	ids = malloc((size_t)set_lim.sample * sizeof(*ids));
+	if (ids == NULL)
+		return KURA_E_NOMEM;
+	for (int64_t id = bits_next(k, INT64_MIN); id != 0 && n < set_lim.sample;
+	     id = bits_next(k, id), i++) {
+		if (i % step == 0)
+			ids[n++] = id;
+	}
+	while (((int64_t)1 << bits) < n)
+		bits++;
+	for (uint32_t r = 0; r < ((uint32_t)1 << bits) && hits < set_lim.sample_hits; r++) {
+		uint32_t at_i = bit_reverse(r, bits);
 		int rc;
 
-		if (i % step != 0)
+		if (at_i >= (uint64_t)n)
 			continue;
-		rc = check_row(st, at, id, buf, ncol, NULL);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		rc = check_row(st, at, ids[at_i], buf, ncol, NULL);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			free(ids);
 			return kura_sqlite_error(c, "search_count", rc);
+		}
 		checked++;
 		hits += rc == SQLITE_ROW ? 1 : 0;
-		if (step == 1 && hits > (int64_t)q->count_cap)
-			break;
 	}
-	if (step == 1) {
-		*total = hits;
-	} else {
-		*total = checked > 0 ? (hits * ncand + checked / 2) / checked : 0;
-		*exact = false;
-	}
+	free(ids);
+	*total = checked > 0 ? (hits * ncand + checked / 2) / checked : 0;
+	*exact = false;
 	return KURA_OK;
 }
 

@@ -16,10 +16,11 @@ int kura_sqlite_crm_functions(sqlite3 *db);
 /*
  * The limits of a search by index intersection (crm_records.c): ids in its
  * first set, index entries read for all its sets, candidates counted row by
- * row before the total is estimated, and rows in that estimate's sample.
+ * row before the total is estimated, rows in that estimate's sample, and the
+ * matches that end the sample early.
  */
 struct kura_sqlite_set_limits {
-	int64_t set_max, mark_budget, rows_exact, sample;
+	int64_t set_max, mark_budget, rows_exact, sample, sample_hits;
 };
 /* Sets them for the process (NULL: the defaults); for tests, while no search runs. */
 void kura_sqlite_crm_set_limits(const struct kura_sqlite_set_limits *l);

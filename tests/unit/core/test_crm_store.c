@@ -557,7 +557,8 @@ static void
 search_by_sets_within_limits(void **state)
 {
 	static const struct kura_sqlite_set_limits small = {
-		.set_max = 1000, .mark_budget = 900, .rows_exact = 120, .sample = 200};
+		.set_max = 1000, .mark_budget = 900, .rows_exact = 120, .sample = 200,
+		.sample_hits = 40};
 	struct fx *f = *state;
 	int64_t sp = add_score_prop(f);
 	struct ix_rec *recs = calloc(IX_N, sizeof(*recs));
