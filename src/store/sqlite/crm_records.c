@@ -1602,6 +1602,13 @@ out:
 	return e;
 }
 
+/* A search of live records by text alone: no filter, no list. */
+static bool
+text_only(const struct kura_search *q)
+{
+	return q->match != NULL && q->ngroups == 0 && q->list_id == 0 && !q->archived;
+}
+
 /*
  * One read transaction for a whole search, when none is open: its probes,
  * sets, count and page see one snapshot, and the read lock is taken once
@@ -1660,9 +1667,22 @@ kura_sqlite_crm_search(void *conn, const struct kura_search *q, kura_record_row_
 		unsigned budget = COUNT_BUDGET_TICKS;
 		int rc;
 
-		e = kura_buf_printf(&sql, "SELECT 1");
-		if (e == KURA_OK)
-			e = from_where(&sql, b, q, false, driver);
+		if (text_only(q)) {
+			/*
+			 * The text index holds live records only (archiving takes a
+			 * record out, restoring puts it back, purging removes it):
+			 * counted there, no table row is read (a row lookup each was
+			 * 80-95 % of such a count at 1M contacts).
+			 */
+			e = kura_buf_printf(&sql, "SELECT 1 FROM f_%lld WHERE f_%lld MATCH ?",
+					    (long long)q->object_id, (long long)q->object_id);
+			if (e == KURA_OK)
+				e = add_bind(b, own_text(b, q->match));
+		} else {
+			e = kura_buf_printf(&sql, "SELECT 1");
+			if (e == KURA_OK)
+				e = from_where(&sql, b, q, false, driver);
+		}
 		if (e == KURA_OK)
 			e = kura_buf_printf(&sql, " LIMIT %u", q->count_cap + 1);
 		if (e == KURA_OK)

@@ -591,6 +591,63 @@ search_by_sets_within_limits(void **state)
 	free(recs);
 }
 
+/* The total of a search by text alone (and the same with a filter that keeps every record). */
+static int64_t
+text_total(struct fx *f, const char *match, bool with_filter)
+{
+	struct kura_filter any = {.prop_id = 3, .op = KURA_OP_HAS};
+	struct kura_filter_group g = {&any, 1};
+	struct kura_search q;
+	struct seen s;
+	int64_t total = -1;
+	bool exact = false;
+
+	memset(&q, 0, sizeof(q));
+	memset(&s, 0, sizeof(s));
+	q.object_id = 1;
+	q.limit = 10;
+	q.count_cap = 10000;
+	q.match = match;
+	if (with_filter) {
+		q.groups = &g;
+		q.ngroups = 1;
+	}
+	assert_int_equal(f->ops->search(f->conn, &q, see, &s, &total, &exact), KURA_OK);
+	assert_true(exact);
+	assert_int_equal((int64_t)s.n, total);
+	return total;
+}
+
+/*
+ * A search by text alone is counted in the text index, which must then
+ * hold live records only: archived, restored and purged records counted
+ * as the search with a filter (which reads the rows) counts them.
+ */
+static void
+text_count_follows_the_records(void **state)
+{
+	struct fx *f = *state;
+	int64_t ids[5];
+	char email[32];
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(email, sizeof(email), "t%d@example.com", i);
+		ids[i] = add(f, i < 4 ? "Yamada" : "Sato", email, 0, 0);
+	}
+	assert_int_equal(text_total(f, "\"yama\"*", false), 4);
+	assert_int_equal(f->ops->record_archive(f->conn, 1, ids[0], 2000), KURA_OK);
+	assert_int_equal(f->ops->record_archive(f->conn, 1, ids[1], 2000), KURA_OK);
+	assert_int_equal(text_total(f, "\"yama\"*", false), 2);
+	assert_int_equal(text_total(f, "\"yama\"*", true), 2);
+	assert_int_equal(f->ops->record_restore(f->conn, 1, ids[1], 3000, "Yamada", NULL), KURA_OK);
+	assert_int_equal(text_total(f, "\"yama\"*", false), 3);
+	assert_int_equal(f->ops->record_purge(f->conn, 1, ids[2]), KURA_OK);
+	assert_int_equal(f->ops->record_purge(f->conn, 1, ids[0]), KURA_OK);
+	assert_int_equal(text_total(f, "\"yama\"*", false), 2);
+	assert_int_equal(text_total(f, "\"yama\"*", true), 2);
+	assert_int_equal(text_total(f, "\"sato\"*", false), 1);
+}
+
 static bool
 count_hist(void *ctx, const struct kura_history_row *h)
 {
@@ -731,6 +788,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(search_filters_sorts_and_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(search_by_index_intersection, setup, teardown),
 		cmocka_unit_test_setup_teardown(search_by_sets_within_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(text_count_follows_the_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(purge_takes_everything_along, setup, teardown),
 		cmocka_unit_test_setup_teardown(idempotency_replies, setup, teardown),
 		cmocka_unit_test_setup_teardown(file_delete_follows_the_transaction, setup, teardown),
