@@ -8,6 +8,7 @@
 #   BENCH_DURATION=20s                      each wrk run (default 15s)
 #   BENCH_THREADS=2 BENCH_CONNECTIONS=32    wrk -t / -c (the defaults)
 #   BENCH_ROUNDS=3                          interleaved rounds of the wrk runs (default 1; medians)
+#   BENCH_WARMUP=10s                        an unmeasured wrk run of each kind first (0: none)
 #   BENCH_SEED=1                            the generator's seed
 #   BENCH_CLIENT=c|python                   the batch loader (default c: bench/load_batches)
 #   BENCH_LOAD_CONNECTIONS=2                connections of the batch loader
@@ -224,6 +225,19 @@ measure() { # name, url, wrk args...
 	BAD[$name]=$((${BAD[$name]:-0} + WRK_BAD))
 	[ "$WRK_BAD" = 0 ] || say "warning: $name: $WRK_BAD non-2xx answers or socket errors (see below)"
 }
+# A fresh process (and one that has just loaded a tenant) first maps the
+# database's pages and opens its connections: the rounds measure the steady
+# state after one unmeasured run of each kind.
+WARMUP=${BENCH_WARMUP:-10s}
+if [ "$WARMUP" != 0 ]; then
+	say "warm-up: one unmeasured wrk run of $WARMUP of each kind"
+	WRK_DURATION=$WARMUP wrk_measure warm_hello "$HBASE/"
+	[ $ok_get = 0 ] || WRK_DURATION=$WARMUP wrk_measure warm_get "$KBASE" -s "$ROOT/bench/records_get.lua"
+	[ $ok_filter = 0 ] || WRK_DURATION=$WARMUP BENCH_BODIES_FILE=$GEN/search_filter.ndjson \
+		wrk_measure warm_filter "$KBASE" -s "$ROOT/bench/records_search.lua"
+	[ $ok_text = 0 ] || WRK_DURATION=$WARMUP BENCH_BODIES_FILE=$GEN/search_query.ndjson \
+		wrk_measure warm_text "$KBASE" -s "$ROOT/bench/records_search.lua"
+fi
 say "$ROUNDS round(s) of wrk -t$WRK_THREADS -c$WRK_CONNS -d$WRK_DURATION over keep-alive TLS, $(nproc) CPUs"
 for ((round = 1; round <= ROUNDS; round++)); do
 	measure hello "$HBASE/"
