@@ -1504,10 +1504,10 @@ search_by_sets(struct kura_sqlite_conn *c, const struct kura_search *q, kura_rec
 {
 	struct set_plan p;
 	struct kura_bits k = {0}, m = {0};
-	struct binds *b = NULL, *cbinds = NULL;
+	struct binds *b = NULL;
 	struct kura_buf sql;
 	struct kura_colval *buf = NULL;
-	sqlite3_stmt *st = NULL, *cst = NULL;
+	sqlite3_stmt *st = NULL;
 	int64_t lo = 0, hi = -1, id, last;
 	bool any = false, rows_left = false;
 	int ncol = 0, at;
@@ -1550,18 +1550,7 @@ search_by_sets(struct kura_sqlite_conn *c, const struct kura_search *q, kura_rec
 	if (q->count_cap > 0 && !rows_left) {
 		*total = bits_count(&k);
 	} else if (q->count_cap > 0) {
-		/* the same test without the columns (st's texts stay bound: binds of its own) */
-		cbinds = calloc(1, sizeof(*cbinds));
-		kura_buf_reset(&sql);
-		e = cbinds != NULL ? kura_buf_printf(&sql, "SELECT 1") : KURA_E_NOMEM;
-		if (e == KURA_OK)
-			e = from_where(&sql, cbinds, q, false, DRIVE_NONE);
-		if (e == KURA_OK)
-			e = kura_buf_printf(&sql, " AND r.id = ?");
-		if (e == KURA_OK)
-			e = prepare_bound(c, sql.data, cbinds, &cst);
-		if (e == KURA_OK)
-			e = rows_total(c, q, &k, cst, at, &buf, &ncol, total, exact);
+		e = rows_total(c, q, &k, st, at, &buf, &ncol, total, exact);
 	}
 	if (e == KURA_OK && *total > (int64_t)q->count_cap) {
 		*total = q->count_cap;
@@ -1588,13 +1577,9 @@ search_by_sets(struct kura_sqlite_conn *c, const struct kura_search *q, kura_rec
 		*total = got;
 out:
 	kura_sqlite_done(st);
-	kura_sqlite_done(cst);
 	if (b != NULL)
 		free_binds(b);
-	if (cbinds != NULL)
-		free_binds(cbinds);
 	free(b);
-	free(cbinds);
 	free(buf);
 	free(k.bits);
 	free(m.bits);
