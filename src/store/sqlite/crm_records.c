@@ -1368,19 +1368,20 @@ bits_count(const struct kura_bits *k)
 }
 
 /*
- * Reads the plan's sets into k (the candidates; m is scratch over the same
- * span): *used false when its first set is too large, *rows_left true when
- * a filter is left to the rows.
+ * Reads the plan's sets into k (the candidates, *ncand of them; m is
+ * scratch over the same span): *used false when its first set is too
+ * large, *rows_left true when a filter is left to the rows.
  */
 static enum kura_err
 sets_read(struct kura_sqlite_conn *c, const struct kura_search *q, const struct set_plan *p,
-	  struct kura_bits *k, struct kura_bits *m, bool *used, bool *rows_left)
+	  struct kura_bits *k, struct kura_bits *m, bool *used, bool *rows_left, int64_t *ncand)
 {
 	size_t words = (size_t)((k->span + 63) / 64);
-	int64_t left = set_lim.mark_budget, ncand = 0;
+	int64_t left = set_lim.mark_budget;
 	enum kura_err e = KURA_OK;
 
 	*used = false;
+	*ncand = 0;
 	*rows_left = p->rows_left;
 	/* after the properties, the archived records */
 	for (size_t j = 0; j <= p->n; j++) {
@@ -1388,11 +1389,12 @@ sets_read(struct kura_sqlite_conn *c, const struct kura_search *q, const struct 
 		int64_t a = k->lo, z = k->lo + k->span - 1, limit = set_lim.set_max;
 
 		if (!first) {
-			if (ncand == 0)
+			if (*ncand == 0)
 				break; /* nothing can match */
 			(void)bits_bounds(k, &a, &z);
 			/* worth reading only while cheaper than checking the candidates' rows */
-			limit = ncand < set_lim.set_max / ROW_COST ? ncand * ROW_COST : set_lim.set_max;
+			limit = *ncand < set_lim.set_max / ROW_COST ? *ncand * ROW_COST
+								    : set_lim.set_max;
 			if (arch)
 				limit = limit > ARCHIVED_MIN ? limit : ARCHIVED_MIN;
 			else if (limit > left)
@@ -1415,7 +1417,7 @@ sets_read(struct kura_sqlite_conn *c, const struct kura_search *q, const struct 
 			for (size_t w = 0; w < words; w++)
 				k->bits[w] &= arch ? ~m->bits[w] : m->bits[w];
 		}
-		ncand = bits_count(k);
+		*ncand = bits_count(k);
 	}
 	*used = true;
 	return KURA_OK;
@@ -1433,48 +1435,35 @@ bit_reverse(uint32_t i, unsigned bits)
 }
 
 /*
- * The total of a search whose sets left a filter to the rows (st, with
- * r.id = ?at, checks one): every candidate counted when there are at most
- * rows_exact, else an estimate from a sample of at most `sample` of them,
- * evenly spaced by id. The sample is read in bit-reversed order (every
+ * The total of a search whose sets left a filter to the rows (the ncand
+ * candidates in k; st, with r.id = ?at, checks one): every one counted
+ * when there are at most rows_exact, else an estimate from a sample of at
+ * most `sample` of them, evenly spaced by id. The sample is read in bit-reversed order (every
  * part of it read first is spread over all the ids, not the oldest) and
  * stops after sample_hits matches: the estimate's relative error then
  * depends little on how common the matches are (about 1/sqrt(hits)).
  */
 static enum kura_err
 rows_total(struct kura_sqlite_conn *c, const struct kura_search *q, const struct kura_bits *k,
-	   sqlite3_stmt *st, int at, struct kura_colval **buf, int *ncol, int64_t *total,
-	   bool *exact)
+	   int64_t ncand, sqlite3_stmt *st, int at, struct kura_colval **buf, int *ncol,
+	   int64_t *total, bool *exact)
 {
-	int64_t ncand = bits_count(k), step, i = 0, n = 0, checked = 0, hits = 0;
-	int64_t *ids;
+	bool all = ncand <= set_lim.rows_exact || ncand <= set_lim.sample;
+	int64_t cap = all ? ncand : set_lim.sample, step = all ? 1 : (ncand + cap - 1) / cap;
+	int64_t stop = all ? (int64_t)q->count_cap + 1 : set_lim.sample_hits;
+	int64_t i = 0, n = 0, checked = 0, hits = 0;
+	int64_t *ids = malloc((size_t)cap * sizeof(*ids));
 	unsigned bits = 0;
 
-	if (ncand <= set_lim.rows_exact || ncand <= set_lim.sample) {
-		for (int64_t id = bits_next(k, INT64_MIN); id != 0; id = bits_next(k, id)) {
-			int rc = check_row(st, at, id, buf, ncol, NULL);
-
-			if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-				return kura_sqlite_error(c, "search_count", rc);
-			hits += rc == SQLITE_ROW ? 1 : 0;
-			if (hits > (int64_t)q->count_cap)
-				break;
-		}
-		*total = hits;
-		return KURA_OK;
-	}
-	step = (ncand + set_lim.sample - 1) / set_lim.sample;
-	ids = malloc((size_t)set_lim.sample * sizeof(*ids));
 	if (ids == NULL)
 		return KURA_E_NOMEM;
-	for (int64_t id = bits_next(k, INT64_MIN); id != 0 && n < set_lim.sample;
-	     id = bits_next(k, id), i++) {
+	for (int64_t id = bits_next(k, INT64_MIN); id != 0 && n < cap; id = bits_next(k, id), i++) {
 		if (i % step == 0)
 			ids[n++] = id;
 	}
 	while (((int64_t)1 << bits) < n)
 		bits++;
-	for (uint32_t r = 0; r < ((uint32_t)1 << bits) && hits < set_lim.sample_hits; r++) {
+	for (uint32_t r = 0; r < ((uint32_t)1 << bits) && hits < stop; r++) {
 		uint32_t at_i = bit_reverse(r, bits);
 		int rc;
 
@@ -1489,8 +1478,12 @@ rows_total(struct kura_sqlite_conn *c, const struct kura_search *q, const struct
 		hits += rc == SQLITE_ROW ? 1 : 0;
 	}
 	free(ids);
-	*total = checked > 0 ? (hits * ncand + checked / 2) / checked : 0;
-	*exact = false;
+	if (all) {
+		*total = hits;
+	} else {
+		*total = checked > 0 ? (hits * ncand + checked / 2) / checked : 0;
+		*exact = false;
+	}
 	return KURA_OK;
 }
 
@@ -1508,7 +1501,7 @@ search_by_sets(struct kura_sqlite_conn *c, const struct kura_search *q, kura_rec
 	struct kura_buf sql;
 	struct kura_colval *buf = NULL;
 	sqlite3_stmt *st = NULL;
-	int64_t lo = 0, hi = -1, id, last;
+	int64_t lo = 0, hi = -1, id, ncand = 0;
 	bool any = false, rows_left = false;
 	int ncol = 0, at;
 	unsigned got = 0;
@@ -1525,12 +1518,12 @@ search_by_sets(struct kura_sqlite_conn *c, const struct kura_search *q, kura_rec
 	if (e == KURA_OK)
 		e = bits_init(&m, lo, hi);
 	if (e == KURA_OK)
-		e = sets_read(c, q, &p, &k, &m, used, &rows_left);
+		e = sets_read(c, q, &p, &k, &m, used, &rows_left, &ncand);
 	if (e != KURA_OK || !*used)
 		goto out;
 	atomic_fetch_add(&searches_by_sets, 1);
-	if (!bits_bounds(&k, &id, &last))
-		goto out; /* no candidates */
+	if (ncand == 0)
+		goto out;
 	/* the rows, with the whole WHERE clause */
 	b = calloc(1, sizeof(*b));
 	if (b == NULL) {
@@ -1548,9 +1541,9 @@ search_by_sets(struct kura_sqlite_conn *c, const struct kura_search *q, kura_rec
 		goto out;
 	at = (int)b->n + 1;
 	if (q->count_cap > 0 && !rows_left) {
-		*total = bits_count(&k);
+		*total = ncand;
 	} else if (q->count_cap > 0) {
-		e = rows_total(c, q, &k, st, at, &buf, &ncol, total, exact);
+		e = rows_total(c, q, &k, ncand, st, at, &buf, &ncol, total, exact);
 	}
 	if (e == KURA_OK && *total > (int64_t)q->count_cap) {
 		*total = q->count_cap;
