@@ -13,6 +13,7 @@ independent of the server's liboath.
 import base64
 import glob
 import json
+import math
 import secrets
 import sqlite3
 
@@ -36,8 +37,14 @@ def mw(binaries):
 
 
 def next_step(w):
-    """Moves the server's clock into a step no code was used for yet."""
-    w.clock.advance(30)
+    """Moves the server's clock into a step no code was used for yet, one
+    second past the step's start: the clock is the real one plus an offset,
+    so landing anywhere else could let the next step begin while a test
+    still means the current one (a code "from the next step" would then be
+    right)."""
+    now = w.clock.now()
+    start = (int(now // 30) + 1) * 30
+    w.clock.set(w.clock.offset + math.ceil(start + 1 - now))
 
 
 def member(w, tenant="acme", role="member"):
@@ -146,6 +153,7 @@ def test_enrol_again_replaces_an_unconfirmed_secret(mw):
 
 def test_codes_work_once_and_only_in_their_window(mw):
     acct, c = member(mw)
+    next_step(mw)
     secret, _ = k.enrol_mfa(c, acct.password, mw.clock.now())
     # the confirming code's step is used: the same code cannot sign in
     r = k.login_mfa_raw(mw.server, step1(mw, acct), code=k.totp(secret, mw.clock.now()))
