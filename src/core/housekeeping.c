@@ -143,13 +143,15 @@ system_audit(struct kura_tenant_db *db, const char *action, const char *target_t
 #define REKEY_PER_TRANSACTION 500
 
 /* The least pause between two transactions of a job (see pause_between). */
-#define JOB_GAP_US 110000
+#define JOB_GAP_US 5000
 
 /*
- * Between two transactions of a job: SQLite's busy handler polls for the
- * write lock up to 100 ms apart, so a job that took the lock again at once
- * would starve the requests waiting for it. Pauses at least that long (and
- * as long as the transaction took); false when kurad is stopping (the job
+ * Between two transactions of a job: a job that took the write lock again
+ * at once would starve the requests waiting for it. Pauses as long as the
+ * transaction took, so that requests have the lock at least half the time,
+ * and never less than JOB_GAP_US: a writer waiting in the store's busy
+ * handler tries again every 0.2 ms for its first 10 ms (1 ms after), so it
+ * gets the lock within the pause. False when kurad is stopping (the job
  * goes on at the next start).
  */
 static bool
