@@ -16,7 +16,8 @@
 # Figures:
 #   batch create   records/s, sensitive vs plain (target: at most 1.3x slower)
 #   get by id      req/s, sensitive vs plain (same target): the median of
-#                  BENCH_GET_ROUNDS (default 3) interleaved pairs of runs
+#                  BENCH_GET_ROUNDS (default 5) interleaved pairs of runs,
+#                  alternating which goes first
 #   blind search   EQ on the sensitive ssn, limit 20: p99 at one connection per
 #                  wrk thread (target < 20 ms) vs the same EQ on the plain,
 #                  indexed copy
@@ -108,13 +109,18 @@ done
 
 export BENCH_IDS_FILE
 declare -A GET P99 GETS
-# GET by id: GET_ROUNDS interleaved pairs (plain, then sensitive): the ratio
-# is the median of the pairs' ratios, each pair measured minutes apart at most,
-# so that the machine's drift (other guests on its host) falls on both sides.
-GET_ROUNDS=${BENCH_GET_ROUNDS:-3}
+# GET by id: GET_ROUNDS interleaved pairs: the ratio is the median of the
+# pairs' ratios, each pair measured minutes apart at most, so that the
+# machine's drift (other guests on its host) falls on both sides. Which of
+# the two goes first alternates, so that what a run leaves behind (the audit
+# spool's last move, the WAL to checkpoint) does not always fall on the same
+# side.
+GET_ROUNDS=${BENCH_GET_ROUNDS:-5}
 RATIOS=""
 for round in $(seq "$GET_ROUNDS"); do
-	for obj in plainp secretp; do
+	order="plainp secretp"
+	[ $((round % 2)) = 0 ] && order="secretp plainp"
+	for obj in $order; do
 		BENCH_IDS_FILE=$TMP/ids-$obj.txt BENCH_OBJECT=$obj wrk_measure "get-$obj-$round" "$KBASE" -s "$ROOT/bench/records_get.lua"
 		GET[$obj]=$WRK_RPS
 		GETS[$obj]="${GETS[$obj]:-} $WRK_RPS"
