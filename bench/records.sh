@@ -316,5 +316,5 @@ if [ $ok_text = 1 ]; then
 else
 	echo "text search: not measured (the request was refused, see above)"
 fi
-echo "kurad memory after the runs: VmRSS $(mib "$RSS") (RssAnon $(mib "$ANON"), RssFile $(mib "$FILE"): mapped database pages, shared with the page cache), VmHWM $(mib "$HWM")"
+echo "kurad memory after the runs: VmRSS $(mib "$RSS") (RssAnon $(mib "$ANON"), RssFile $(mib "$FILE"): mapped files), VmHWM $(mib "$HWM")"
 exit $FAILED
