@@ -2,8 +2,11 @@
 # Field-level encryption: what sensitive properties cost, on one server.
 # Two object types with the same properties (name, email, ssn, passport,
 # salary); in one of them ssn, passport and salary are sensitive (stored
-# encrypted; ssn and passport with a blind index, salary without one, as the
-# plain copy's salary has no index). Both get the same BENCH_RECORDS records.
+# encrypted; ssn and passport with a blind index, salary without one). The
+# plain copy indexes what the sensitive one blind-indexes (ssn and passport,
+# and salary only with BENCH_SALARY_INDEXED=1), so that both can find the
+# same things and the ratios are what encryption costs, not an extra index.
+# Both get the same BENCH_RECORDS records.
 #
 #   bench/crypto.sh                        build (release, build-bench/), run, print
 #   BENCH_RECORDS=1000000 bench/crypto.sh  the blind-index search at 1M (default 100,000)
@@ -70,9 +73,9 @@ for obj in plainp secretp; do
 	[ $obj = secretp ] && sens=true
 	post /api/v1/schemas "{\"name\":\"$obj\",\"labels\":{\"en\":\"$obj\"}}" >/dev/null
 	post "/api/v1/properties/$obj" '{"name":"email","labels":{"en":"E-mail"},"type":"email","indexed":false}' >/dev/null
-	# the plain copy's ssn is indexed: the blind index is compared with an ordinary one
-	post "/api/v1/properties/$obj" "{\"name\":\"ssn\",\"labels\":{\"en\":\"SSN\"},\"type\":\"string\",\"sensitive\":$sens$([ $sens = false ] && echo ',"indexed":true')}" >/dev/null
-	post "/api/v1/properties/$obj" "{\"name\":\"passport\",\"labels\":{\"en\":\"Passport\"},\"type\":\"string\",\"sensitive\":$sens}" >/dev/null
+	# the plain copy's ssn and passport are indexed: each blind index is compared with an ordinary one
+	post "/api/v1/properties/$obj" "{\"name\":\"ssn\",\"labels\":{\"en\":\"SSN\"},\"type\":\"string\",\"sensitive\":$sens,\"indexed\":true}" >/dev/null
+	post "/api/v1/properties/$obj" "{\"name\":\"passport\",\"labels\":{\"en\":\"Passport\"},\"type\":\"string\",\"sensitive\":$sens,\"indexed\":true}" >/dev/null
 	post "/api/v1/properties/$obj" "{\"name\":\"salary\",\"labels\":{\"en\":\"Salary\"},\"type\":\"number\",\"sensitive\":$sens,\"indexed\":$SALARY_INDEXED}" >/dev/null
 done
 
@@ -168,9 +171,9 @@ GC=$(python3 -c 'import sys; print("%.2f" % float(sys.argv[1]))' "$(median $RATI
 GC_EACH=$(python3 -c 'import sys; print(", ".join("%.2f" % float(v) for v in sys.argv[1:]))' $RATIOS)
 echo
 if [ "$SALARY_INDEXED" = true ]; then
-	INDEXES="ssn, passport (HMAC) and salary (Argon2id) blind-indexed"
+	INDEXES="ssn, passport (HMAC) and salary (Argon2id) blind-indexed (indexed in the plain copy)"
 else
-	INDEXES="ssn, passport blind-indexed (HMAC), salary unindexed in both"
+	INDEXES="ssn, passport blind-indexed (HMAC; indexed in the plain copy), salary unindexed in both"
 fi
 echo "crypto benchmark: $(thousands "$RECORDS") records x 3 sensitive properties (ssn, passport, salary in steps of $SALARY_STEP yen; $INDEXES), $(nproc) CPUs"
 echo "batch create: sensitive $(thousands "${RATE[secretp]}") records/s, plain $(thousands "${RATE[plainp]}") records/s: ${BC}x slower (target <= 1.3: $(flag "$BC" 1.3))"
