@@ -245,6 +245,22 @@ struct kura_search {
 
 typedef bool (*kura_object_row_cb)(void *ctx, const struct kura_object_row *o);
 typedef bool (*kura_prop_row_cb)(void *ctx, const struct kura_prop_row *p);
+
+/*
+ * An index over two to KURA_INDEX_PROPS_MAX properties of one object type,
+ * in column order: a search whose filters hold an equality on each of its
+ * first columns and any indexable filter on the next reads one range of it.
+ */
+#define KURA_INDEX_PROPS_MAX 4
+#define KURA_INDEXES_PER_OBJECT_MAX 10
+struct kura_index_row {
+	int64_t id;
+	int64_t object_id;
+	size_t nprops;
+	int64_t props[KURA_INDEX_PROPS_MAX];
+	int64_t created_at;
+};
+typedef bool (*kura_index_row_cb)(void *ctx, const struct kura_index_row *ix);
 typedef bool (*kura_record_row_cb)(void *ctx, const struct kura_record_row *r);
 typedef bool (*kura_history_row_cb)(void *ctx, const struct kura_history_row *h);
 typedef bool (*kura_assoc_row_cb)(void *ctx, const struct kura_assoc_row *a);
@@ -280,6 +296,16 @@ struct kura_crm_ops {
 	 * KURA_E_CONFLICT when a unique index cannot be built (duplicates).
 	 */
 	enum kura_err (*prop_update)(void *conn, const struct kura_prop_row *p);
+	/* The object type's indexes over several properties, by id. */
+	enum kura_err (*index_list)(void *conn, int64_t object_id, kura_index_row_cb cb,
+				    void *ctx);
+	/*
+	 * Records the index and builds it (ix->id set). KURA_E_EXISTS when the
+	 * type has one over the same properties in the same order.
+	 */
+	enum kura_err (*index_create)(void *conn, struct kura_index_row *ix);
+	/* Drops the type's index of that id. */
+	enum kura_err (*index_drop)(void *conn, int64_t object_id, int64_t id);
 
 	/*
 	 * Inserts a record with these values (created_at = updated_at = now),

@@ -265,6 +265,33 @@ out:
 
 /* --- properties --- */
 
+static enum kura_err prop_in_index(const struct kura_crm_ops *ops, void *conn, int64_t object_id,
+				   int64_t prop, bool *in);
+
+/*
+ * A property that is a column of an index over several properties keeps
+ * its values in clear and stays live: true (answered 409) when prop is one.
+ */
+static bool
+refuse_indexed(struct kura_req *r, const struct kura_crm_ops *ops, void *conn,
+	       const struct kura_object *o, const struct kura_prop *prop, const char *field,
+	       enum kura_err *e)
+{
+	json_t *details;
+	bool in = false;
+
+	*e = prop_in_index(ops, conn, o->row.id, prop->row.id, &in);
+	if (*e != KURA_OK || !in)
+		return false;
+	kura_store_rollback(r->principal.db);
+	details = json_array();
+	kura_api_detail(details, field, "in_index",
+			"the property is a column of an index over several properties "
+			"(/api/v1/schemas/{object}/indexes): drop that index first");
+	kura_reply_error_details(r, KURA_E_CONFLICT, "the property is in an index", details);
+	return true;
+}
+
 static const char *const classifications[] = {"public", "internal", "confidential", "secret",
 					      NULL};
 
@@ -964,6 +991,9 @@ kura_api_props_update(struct kura_req *r)
 	cv.ops = ops;
 	cv.object_id = c.obj->row.id;
 	e = kura_store_begin(r->principal.db);
+	if (e == KURA_OK && p.row.sensitive && !cur->row.sensitive &&
+	    refuse_indexed(r, ops, conn, c.obj, cur, "sensitive", &e))
+		goto out;
 	/*
 	 * Turning the flag on marks the property pending: housekeeping encrypts
 	 * its values in the background. Turning it off decrypts them at once,
@@ -1152,6 +1182,8 @@ kura_api_props_delete(struct kura_req *r)
 	p.row.updated_at = c.x.now;
 	ops = kura_store_crm(r->principal.db, &conn);
 	e = kura_store_begin(r->principal.db);
+	if (e == KURA_OK && refuse_indexed(r, ops, conn, c.obj, cur, "name", &e))
+		goto out;
 	if (e == KURA_OK)
 		e = ops->prop_update(conn, &p.row);
 	if (e == KURA_OK && cur->searchable) {
@@ -1184,5 +1216,261 @@ kura_api_props_delete(struct kura_req *r)
 		kura_reply_empty(r, 204);
 out:
 	kura_prop_clear(&p);
+	kura_api_crm_end(r, &c);
+}
+
+/* --- indexes over several properties --- */
+
+struct index_walk {
+	const struct kura_catalog *cat;
+	json_t *out;       /* index_list: the JSON of each */
+	int64_t prop;      /* prop_in_index: the property looked for */
+	int64_t want;      /* the index looked for, copied to found */
+	struct kura_index_row found;
+	size_t n;
+	bool hit;
+};
+
+static json_t *
+index_json(const struct kura_catalog *cat, const struct kura_index_row *ix)
+{
+	json_t *props = json_array();
+	char id[24];
+
+	for (size_t i = 0; i < ix->nprops; i++) {
+		const struct kura_prop *p = kura_catalog_prop_by_id(cat, ix->props[i]);
+
+		json_array_append_new(props, p != NULL ? json_string(p->row.name) : json_null());
+	}
+	snprintf(id, sizeof(id), "%lld", (long long)ix->id);
+	return json_pack("{s:s, s:o, s:o}", "id", id, "properties", props, "createdAt",
+			 time_json(ix->created_at));
+}
+
+static bool
+index_walk_one(void *ctx, const struct kura_index_row *ix)
+{
+	struct index_walk *w = ctx;
+
+	w->n++;
+	if (w->out != NULL)
+		json_array_append_new(w->out, index_json(w->cat, ix));
+	for (size_t i = 0; i < ix->nprops; i++)
+		w->hit = w->hit || ix->props[i] == w->prop;
+	if (ix->id == w->want)
+		w->found = *ix;
+	return true;
+}
+
+/* The names of ix's properties, comma-separated (for the audit log). */
+static void
+index_names(const struct kura_catalog *cat, const struct kura_index_row *ix, char *out, size_t n)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < ix->nprops && used < n; i++) {
+		const struct kura_prop *p = kura_catalog_prop_by_id(cat, ix->props[i]);
+
+		used += (size_t)snprintf(out + used, n - used, "%s%s", i > 0 ? "," : "",
+					 p != NULL ? p->row.name : "?");
+	}
+}
+
+/* Whether an index over several properties of the object type has prop among its columns. */
+static enum kura_err
+prop_in_index(const struct kura_crm_ops *ops, void *conn, int64_t object_id, int64_t prop,
+	      bool *in)
+{
+	struct index_walk w = {.prop = prop};
+	enum kura_err e = ops->index_list(conn, object_id, index_walk_one, &w);
+
+	*in = w.hit;
+	return e;
+}
+
+void
+kura_api_indexes_list(struct kura_req *r)
+{
+	struct kura_api_crm c;
+	struct index_walk w;
+	void *conn;
+	const struct kura_crm_ops *ops;
+	enum kura_err e;
+
+	if (!kura_api_crm_begin(r, &c, "object"))
+		return;
+	memset(&w, 0, sizeof(w));
+	w.cat = c.cat;
+	w.out = json_array();
+	ops = kura_store_crm(r->principal.db, &conn);
+	e = ops->index_list(conn, c.obj->row.id, index_walk_one, &w);
+	if (e != KURA_OK) {
+		json_decref(w.out);
+		kura_reply_error(r, e, NULL);
+	} else {
+		kura_reply_json(r, 200, json_pack("{s:o}", "results", w.out));
+	}
+	kura_api_crm_end(r, &c);
+}
+
+/*
+ * The properties of a new index: 2..KURA_INDEX_PROPS_MAX distinct, live,
+ * not sensitive (their values are ciphertext under a fresh nonce: an index
+ * over them would find nothing and order nothing).
+ */
+static void
+read_index_props(const struct kura_object *o, json_t *v, struct kura_index_row *ix,
+		 json_t *details)
+{
+	size_t i;
+	json_t *el;
+
+	if (!json_is_array(v) || json_array_size(v) < 2 ||
+	    json_array_size(v) > KURA_INDEX_PROPS_MAX) {
+		kura_api_detail(details, "properties", "invalid",
+				"an array of 2 to 4 property names, in the index's column order");
+		return;
+	}
+	json_array_foreach(v, i, el) {
+		const struct kura_prop *p = kura_object_prop(o, json_string_value(el));
+		char field[32];
+
+		snprintf(field, sizeof(field), "properties[%u]", (unsigned)(i % 100));
+		if (p == NULL || p->row.archived_at != 0) {
+			kura_api_detail(details, field, "unknown_property",
+					"the object type has no such property");
+			continue;
+		}
+		if (p->row.sensitive || p->row.enc_state != KURA_ENC_NONE) {
+			kura_api_detail(details, field, "sensitive",
+					"a sensitive property's values are encrypted: only its own "
+					"blind index can search them");
+			continue;
+		}
+		for (size_t j = 0; j < ix->nprops; j++) {
+			if (ix->props[j] == p->row.id) {
+				kura_api_detail(details, field, "duplicate",
+						"a property appears once in an index");
+				p = NULL;
+				break;
+			}
+		}
+		if (p != NULL)
+			ix->props[ix->nprops++] = p->row.id;
+	}
+}
+
+void
+kura_api_indexes_create(struct kura_req *r)
+{
+	static const char *const fields[] = {"properties", NULL};
+	struct kura_api_crm c;
+	struct kura_index_row ix;
+	struct index_walk w;
+	json_t *details = json_array(), *out;
+	char names[KURA_INDEX_PROPS_MAX * (KURA_PROP_NAME_MAX + 1) + 1];
+	void *conn;
+	const struct kura_crm_ops *ops;
+	enum kura_err e;
+
+	if (!kura_api_object_only(r, fields, details))
+		return;
+	if (!kura_api_crm_begin(r, &c, "object")) {
+		json_decref(details);
+		return;
+	}
+	memset(&ix, 0, sizeof(ix));
+	read_index_props(c.obj, json_object_get(r->json, "properties"), &ix, details);
+	if (json_array_size(details) > 0) {
+		kura_reply_error_details(r, KURA_E_VALIDATION, "check the listed fields", details);
+		kura_api_crm_end(r, &c);
+		return;
+	}
+	ix.object_id = c.obj->row.id;
+	ix.created_at = c.x.now;
+	ops = kura_store_crm(r->principal.db, &conn);
+	memset(&w, 0, sizeof(w));
+	/* against the catalogue it checked: a property turned sensitive meanwhile fails here */
+	e = kura_api_crm_write_begin(r, &c);
+	if (e == KURA_OK) {
+		e = ops->index_list(conn, ix.object_id, index_walk_one, &w);
+		if (e == KURA_OK && w.n >= KURA_INDEXES_PER_OBJECT_MAX) {
+			kura_store_rollback(r->principal.db);
+			kura_api_detail(details, "properties", "limit",
+					"at most 10 indexes over several properties per object type");
+			kura_reply_error_details(r, KURA_E_BAD_REQUEST, "too many indexes", details);
+			kura_api_crm_end(r, &c);
+			return;
+		}
+		if (e == KURA_OK)
+			e = ops->index_create(conn, &ix);
+		if (e == KURA_OK) {
+			index_names(c.cat, &ix, names, sizeof(names));
+			e = kura_api_crm_audit_named(r, "schema.index_create", "schema",
+						     c.obj->row.name, names);
+		}
+		e = kura_store_finish(r->principal.db, e);
+	}
+	if (e == KURA_E_EXISTS) {
+		kura_api_detail(details, "properties", "already_exists",
+				"the object type has an index over these properties in this order");
+		kura_reply_error_details(r, e, "the index exists", details);
+		kura_api_crm_end(r, &c);
+		return;
+	}
+	json_decref(details);
+	if (e != KURA_OK) {
+		kura_reply_error(r, e, NULL);
+	} else {
+		out = index_json(c.cat, &ix);
+		kura_reply_json(r, 201, out);
+	}
+	kura_api_crm_end(r, &c);
+}
+
+void
+kura_api_indexes_delete(struct kura_req *r)
+{
+	struct kura_api_crm c;
+	struct index_walk w;
+	char names[KURA_INDEX_PROPS_MAX * (KURA_PROP_NAME_MAX + 1) + 1];
+	const char *sid;
+	char *end = NULL;
+	long long id;
+	void *conn;
+	const struct kura_crm_ops *ops;
+	enum kura_err e;
+
+	if (!kura_api_crm_begin(r, &c, "object"))
+		return;
+	sid = kura_req_param(r, "id");
+	id = sid != NULL && *sid >= '1' && *sid <= '9' ? strtoll(sid, &end, 10) : 0;
+	if (id <= 0 || end == NULL || *end != '\0' || strlen(sid) > 18) {
+		kura_reply_error(r, KURA_E_NOT_FOUND, "no such index");
+		kura_api_crm_end(r, &c);
+		return;
+	}
+	ops = kura_store_crm(r->principal.db, &conn);
+	memset(&w, 0, sizeof(w));
+	w.want = id;
+	e = kura_store_begin(r->principal.db);
+	if (e == KURA_OK) {
+		e = ops->index_list(conn, c.obj->row.id, index_walk_one, &w);
+		if (e == KURA_OK)
+			e = ops->index_drop(conn, c.obj->row.id, id);
+		if (e == KURA_OK) {
+			index_names(c.cat, &w.found, names, sizeof(names));
+			e = kura_api_crm_audit_named(r, "schema.index_drop", "schema", c.obj->row.name,
+						     names);
+		}
+		e = kura_store_finish(r->principal.db, e);
+	}
+	if (e == KURA_E_NOT_FOUND)
+		kura_reply_error(r, e, "no such index");
+	else if (e != KURA_OK)
+		kura_reply_error(r, e, NULL);
+	else
+		kura_reply_empty(r, 204);
 	kura_api_crm_end(r, &c);
 }

@@ -415,3 +415,140 @@ out:
 	kura_sqlite_done(st);
 	return e;
 }
+
+/*
+ * Indexes over several properties: a row of object_indexes (props: the
+ * property ids in column order, "12,15") and the index x_<object>_c<id>.
+ */
+struct index_each {
+	kura_index_row_cb cb;
+	void *ctx;
+	bool stop;
+};
+
+/* "12,15" into ix (false when it is not a list of 2..KURA_INDEX_PROPS_MAX ids). */
+static bool
+index_props_parse(const char *s, struct kura_index_row *ix)
+{
+	ix->nprops = 0;
+	while (s != NULL && *s != '\0') {
+		char *end;
+		long long v = strtoll(s, &end, 10);
+
+		if (end == s || v <= 0 || ix->nprops == KURA_INDEX_PROPS_MAX)
+			return false;
+		ix->props[ix->nprops++] = v;
+		s = *end == ',' ? end + 1 : end;
+		if (*end != ',' && *end != '\0')
+			return false;
+	}
+	return ix->nprops >= 2;
+}
+
+static void
+index_row(sqlite3_stmt *st, void *p)
+{
+	struct index_each *x = p;
+	struct kura_index_row ix;
+
+	if (x->stop)
+		return;
+	memset(&ix, 0, sizeof(ix));
+	ix.id = sqlite3_column_int64(st, 0);
+	ix.object_id = sqlite3_column_int64(st, 1);
+	ix.created_at = sqlite3_column_int64(st, 3);
+	/* only this file writes the column: a row it cannot read is skipped, never half used */
+	if (index_props_parse((const char *)sqlite3_column_text(st, 2), &ix))
+		x->stop = !x->cb(x->ctx, &ix);
+}
+
+enum kura_err
+kura_sqlite_crm_index_list(void *conn, int64_t object_id, kura_index_row_cb cb, void *ctx)
+{
+	struct kura_sqlite_conn *c = conn;
+	struct index_each x = {.cb = cb, .ctx = ctx};
+	sqlite3_stmt *st = NULL;
+	enum kura_err e;
+
+	e = kura_sqlite_dyn(c,
+			    "SELECT id, object_id, props, created_at FROM object_indexes "
+			    "WHERE object_id = ? ORDER BY id",
+			    &st);
+	if (e == KURA_OK) {
+		sqlite3_bind_int64(st, 1, object_id);
+		e = kura_sqlite_each(c, st, "index_list", index_row, &x);
+	}
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_index_create(void *conn, struct kura_index_row *ix)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char props[KURA_INDEX_PROPS_MAX * 21], cols[KURA_INDEX_PROPS_MAX * 23], ddl[256];
+	size_t np = 0, nc = 0;
+	enum kura_err e;
+	int rc;
+
+	if (ix->nprops < 2 || ix->nprops > KURA_INDEX_PROPS_MAX)
+		return KURA_E_BAD_REQUEST;
+	for (size_t i = 0; i < ix->nprops; i++) {
+		np += (size_t)snprintf(props + np, sizeof(props) - np, "%s%lld", i > 0 ? "," : "",
+				       (long long)ix->props[i]);
+		nc += (size_t)snprintf(cols + nc, sizeof(cols) - nc, "%sp_%lld", i > 0 ? ", " : "",
+				       (long long)ix->props[i]);
+	}
+	e = kura_sqlite_dyn(c,
+			    "INSERT INTO object_indexes (object_id, props, created_at) VALUES (?, ?, ?)",
+			    &st);
+	if (e != KURA_OK)
+		goto out;
+	sqlite3_bind_int64(st, 1, ix->object_id);
+	sqlite3_bind_text(st, 2, props, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, ix->created_at);
+	rc = sqlite3_step(st);
+	if (kura_sqlite_is_dup(rc)) {
+		e = KURA_E_EXISTS;
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		e = kura_sqlite_error(c, "index_create", rc);
+		goto out;
+	}
+	ix->id = sqlite3_last_insert_rowid(c->db);
+	snprintf(ddl, sizeof(ddl), "CREATE INDEX x_%lld_c%lld ON r_%lld (%s)",
+		 (long long)ix->object_id, (long long)ix->id, (long long)ix->object_id, cols);
+	e = kura_sqlite_crm_exec(c, ddl, "index_create");
+	if (e == KURA_OK)
+		e = kura_sqlite_crm_catalog_bump(c);
+out:
+	kura_sqlite_done(st);
+	return e;
+}
+
+enum kura_err
+kura_sqlite_crm_index_drop(void *conn, int64_t object_id, int64_t id)
+{
+	struct kura_sqlite_conn *c = conn;
+	sqlite3_stmt *st = NULL;
+	char ddl[96];
+	enum kura_err e;
+
+	e = kura_sqlite_dyn(c, "DELETE FROM object_indexes WHERE id = ? AND object_id = ?", &st);
+	if (e != KURA_OK)
+		return e;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, object_id);
+	e = kura_sqlite_write(c, st, "index_drop", true);
+	kura_sqlite_done(st);
+	if (e != KURA_OK)
+		return e;
+	snprintf(ddl, sizeof(ddl), "DROP INDEX IF EXISTS x_%lld_c%lld", (long long)object_id,
+		 (long long)id);
+	e = kura_sqlite_crm_exec(c, ddl, "index_drop");
+	if (e == KURA_OK)
+		e = kura_sqlite_crm_catalog_bump(c);
+	return e;
+}

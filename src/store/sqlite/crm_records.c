@@ -884,15 +884,19 @@ is_eq(const struct kura_filter *f)
 	return f->op == KURA_OP_EQ || f->op == KURA_OP_IN;
 }
 
-/* " AND <filter>" for each of g's filters that prop's ordinary index serves. */
+/*
+ * " AND <filter>" for each of g's filters that prop's ordinary index serves
+ * (multi: that an index over several properties with prop among its
+ * columns serves, whether or not prop has an index of its own).
+ */
 static enum kura_err
 prop_filters_sql(struct kura_buf *sql, struct binds *b, const struct kura_filter_group *g,
-		 int64_t prop)
+		 int64_t prop, bool multi)
 {
 	enum kura_err e = KURA_OK;
 
 	for (size_t i = 0; e == KURA_OK && i < g->n; i++) {
-		if (!sargable(&g->filters[i]) || !g->filters[i].indexed ||
+		if (!sargable(&g->filters[i]) || (!multi && !g->filters[i].indexed) ||
 		    g->filters[i].prop_id != prop)
 			continue;
 		e = kura_buf_printf(sql, " AND ");
@@ -936,7 +940,7 @@ range_entries(struct kura_sqlite_conn *c, const struct kura_search *q, int64_t p
 			    "SELECT count(*) FROM (SELECT 1 FROM r_%lld r INDEXED BY x_%lld_%lld WHERE 1",
 			    (long long)q->object_id, (long long)q->object_id, (long long)prop);
 	if (e == KURA_OK)
-		e = prop_filters_sql(&sql, b, g, prop);
+		e = prop_filters_sql(&sql, b, g, prop, false);
 	if (e == KURA_OK)
 		e = kura_buf_printf(&sql, " LIMIT %d)", RANGE_SMALL + 1);
 	if (e == KURA_OK)
@@ -1143,13 +1147,16 @@ bits_bounds(const struct kura_bits *k, int64_t *lo, int64_t *hi)
 
 /*
  * Marks in k the ids of prop's index that the group's filters on it keep
- * (prop 0: the archived records, from their partial index), within
- * [lo, hi] when that is narrower than k; *big when there are more than
- * limit of them (then k is incomplete). k->marked tells how many were read.
+ * (prop 0: the archived records, from their partial index; multi, when
+ * not NULL: the ids of that index over several properties that the
+ * filters on its first multi->nprops columns keep), within [lo, hi] when
+ * that is narrower than k; *big when there are more than limit of them
+ * (then k is incomplete). k->marked tells how many were read.
  */
 static enum kura_err
-set_mark(struct kura_sqlite_conn *c, const struct kura_search *q, int64_t prop, int64_t lo,
-	 int64_t hi, int64_t limit, struct kura_bits *k, bool *big)
+set_mark(struct kura_sqlite_conn *c, const struct kura_search *q, int64_t prop,
+	 const struct kura_index_row *multi, int64_t lo, int64_t hi, int64_t limit,
+	 struct kura_bits *k, bool *big)
 {
 	const struct kura_filter_group *g = &q->groups[0];
 	long long o = (long long)q->object_id;
@@ -1165,16 +1172,23 @@ set_mark(struct kura_sqlite_conn *c, const struct kura_search *q, int64_t prop, 
 	if (b == NULL)
 		return KURA_E_NOMEM;
 	kura_buf_init(&sql, SQL_MAX);
-	if (prop == 0)
+	if (multi != NULL) {
+		e = kura_buf_printf(&sql,
+				    "SELECT count(*) FROM r_%lld r INDEXED BY x_%lld_c%lld WHERE 1", o,
+				    o, (long long)multi->id);
+		for (size_t i = 0; e == KURA_OK && i < multi->nprops; i++)
+			e = prop_filters_sql(&sql, b, g, multi->props[i], true);
+	} else if (prop == 0) {
 		e = kura_buf_printf(&sql,
 				    "SELECT count(*) FROM r_%lld r INDEXED BY x_%lld_archived "
 				    "WHERE r.archived_at IS NOT NULL",
 				    o, o);
-	else
+	} else {
 		e = kura_buf_printf(&sql, "SELECT count(*) FROM r_%lld r INDEXED BY x_%lld_%lld WHERE 1",
 				    o, o, (long long)prop);
-	if (e == KURA_OK && prop != 0)
-		e = prop_filters_sql(&sql, b, g, prop);
+		if (e == KURA_OK)
+			e = prop_filters_sql(&sql, b, g, prop, false);
+	}
 	if (e == KURA_OK && (lo > k->lo || hi < k->lo + k->span - 1)) {
 		e = kura_buf_printf(&sql, " AND r.id BETWEEN ? AND ?");
 		if (e == KURA_OK)
@@ -1248,7 +1262,7 @@ check_row(sqlite3_stmt *st, int at, int64_t id, struct kura_colval **buf, int *n
 	return rc;
 }
 
-static atomic_ulong searches_by_sets;
+static atomic_ulong searches_by_sets, searches_by_multi;
 
 unsigned long
 kura_sqlite_crm_searches_by_sets(void)
@@ -1256,13 +1270,81 @@ kura_sqlite_crm_searches_by_sets(void)
 	return atomic_load(&searches_by_sets);
 }
 
-/* Candidates of a search by index intersection: the properties in the order they are read. */
+unsigned long
+kura_sqlite_crm_searches_by_multi(void)
+{
+	return atomic_load(&searches_by_multi);
+}
+
+/*
+ * Candidates of a search by index intersection: the properties in the
+ * order they are read; with an index over several properties (has_multi)
+ * that one first (its prop 0, est SET_EST_MULTI).
+ */
+#define SET_EST_MULTI (-1)
 struct set_plan {
 	int64_t prop[PROBE_PROPS_MAX];
 	int64_t est[PROBE_PROPS_MAX]; /* entries by the statistics; INT64_MAX: a range, unknown */
 	size_t n;
 	bool rows_left;               /* a filter the sets do not answer */
+	bool has_multi;
+	struct kura_index_row multi;  /* nprops: the columns the search's filters use */
 };
+
+/* The filters of group g on prop: any an index serves (*any), an EQ or IN among them (*eq). */
+static void
+prop_ops(const struct kura_filter_group *g, int64_t prop, bool *any, bool *eq)
+{
+	*any = *eq = false;
+	for (size_t i = 0; i < g->n; i++) {
+		if (g->filters[i].prop_id != prop || !sargable(&g->filters[i]))
+			continue;
+		*any = true;
+		*eq = *eq || is_eq(&g->filters[i]);
+	}
+}
+
+struct multi_pick {
+	const struct kura_filter_group *g;
+	struct kura_index_row *best;
+};
+
+/*
+ * How many leading columns of ix the group's filters use: each column up
+ * to the last has an EQ or IN, the last any filter an index serves.
+ */
+static bool
+multi_one(void *ctx, const struct kura_index_row *ix)
+{
+	struct multi_pick *x = ctx;
+	size_t used = 0;
+
+	for (size_t i = 0; i < ix->nprops; i++) {
+		bool any, eq;
+
+		prop_ops(x->g, ix->props[i], &any, &eq);
+		if (!any)
+			break;
+		used = i + 1;
+		if (!eq)
+			break;
+	}
+	if (used >= 2 && used > x->best->nprops) {
+		*x->best = *ix;
+		x->best->nprops = used;
+	}
+	return true;
+}
+
+static bool
+in_multi(const struct set_plan *p, int64_t prop)
+{
+	for (size_t i = 0; p->has_multi && i < p->multi.nprops; i++) {
+		if (p->multi.props[i] == prop)
+			return true;
+	}
+	return false;
+}
 
 /* Where a set comes in the order it is read: see the comment on index intersection. */
 static int64_t
@@ -1286,10 +1368,22 @@ set_plan(struct kura_sqlite_conn *c, const struct kura_search *q, struct set_pla
 	g = &q->groups[0];
 	for (size_t i = 0; i < PROBE_PROPS_MAX; i++)
 		p->est[i] = INT64_MAX;
+	/* the index over several properties that serves most of the filters, if any */
+	{
+		struct multi_pick x = {.g = g, .best = &p->multi};
+
+		if (kura_sqlite_crm_index_list(c, q->object_id, multi_one, &x) != KURA_OK)
+			return false;
+		p->has_multi = p->multi.nprops >= 2;
+		if (p->has_multi)
+			p->est[p->n++] = SET_EST_MULTI;
+	}
 	for (size_t i = 0; i < g->n; i++) {
 		const struct kura_filter *f = &g->filters[i];
 		int j;
 
+		if (sargable(f) && in_multi(p, f->prop_id))
+			continue; /* the first set answers it */
 		if (!sargable(f) || !f->indexed) {
 			p->rows_left = true;
 			continue;
@@ -1305,9 +1399,9 @@ set_plan(struct kura_sqlite_conn *c, const struct kura_search *q, struct set_pla
 			p->est[j] = est < p->est[j] ? est : p->est[j];
 		}
 	}
-	if (p->n < 2)
+	if (p->n < 2 && !p->has_multi)
 		return false;
-	/* in the order they are read */
+	/* in the order they are read (an index over several properties first: SET_EST_MULTI) */
 	for (size_t a = 1; a < p->n; a++) {
 		for (size_t b = a; b > 0 && set_rank(p->est[b]) < set_rank(p->est[b - 1]); b--) {
 			int64_t tp = p->prop[b], te = p->est[b];
@@ -1405,7 +1499,9 @@ sets_read(struct kura_sqlite_conn *c, const struct kura_search *q, const struct 
 			}
 			memset(m->bits, 0, words * sizeof(uint64_t));
 		}
-		e = set_mark(c, q, arch ? 0 : p->prop[j], a, z, limit, first ? k : m, &big);
+		e = set_mark(c, q, arch ? 0 : p->prop[j],
+			     !arch && p->est[j] == SET_EST_MULTI ? &p->multi : NULL, a, z, limit,
+			     first ? k : m, &big);
 		left -= first ? k->marked : m->marked;
 		if (e != KURA_OK || (big && first))
 			return e; /* too large: pick_driver's way */
@@ -1522,6 +1618,8 @@ search_by_sets(struct kura_sqlite_conn *c, const struct kura_search *q, kura_rec
 	if (e != KURA_OK || !*used)
 		goto out;
 	atomic_fetch_add(&searches_by_sets, 1);
+	if (p.has_multi)
+		atomic_fetch_add(&searches_by_multi, 1);
 	if (ncand == 0)
 		goto out;
 	/* the rows, with the whole WHERE clause */

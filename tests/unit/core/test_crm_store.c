@@ -545,6 +545,93 @@ search_by_index_intersection(void **state)
 	free(recs);
 }
 
+static bool
+index_seen(void *ctx, const struct kura_index_row *ix)
+{
+	struct kura_index_row *out = ctx;
+
+	out[out[0].object_id++ + 1] = *ix;
+	return true;
+}
+
+/*
+ * Indexes over several properties: recorded, listed and dropped; a search
+ * with an EQ on each leading column and any filter on the next reads its
+ * candidates from one range of such an index (firstname has no index of
+ * its own), and every page and total stays exact.
+ */
+static void
+search_by_multi_property_index(void **state)
+{
+	struct fx *f = *state;
+	int64_t sp = add_score_prop(f);
+	struct ix_rec *recs = calloc(IX_N, sizeof(*recs));
+	struct kura_index_row a = {.object_id = 1, .nprops = 2, .props = {7, 0}, .created_at = 9};
+	struct kura_index_row b = {.object_id = 1, .nprops = 2, .props = {1, 7}, .created_at = 9};
+	struct kura_index_row dup, seen[4];
+	unsigned long before_sets, before_multi, searches = 0, multi = 0;
+	uint32_t rs = 4242;
+	struct ix_q iq;
+
+	assert_non_null(recs);
+	ix_load(f, recs, sp, &rs);
+	a.props[1] = sp;
+	dup = a;
+	assert_int_equal(kura_store_begin(f->db), KURA_OK);
+	assert_int_equal(f->ops->index_create(f->conn, &a), KURA_OK);
+	assert_int_equal(f->ops->index_create(f->conn, &b), KURA_OK);
+	assert_int_equal(f->ops->index_create(f->conn, &dup), KURA_E_EXISTS);
+	assert_int_equal(kura_store_commit(f->db), KURA_OK);
+	memset(seen, 0, sizeof(seen));
+	assert_int_equal(f->ops->index_list(f->conn, 1, index_seen, seen), KURA_OK);
+	assert_int_equal(seen[0].object_id, 2);
+	assert_int_equal(seen[1].id, a.id);
+	assert_int_equal(seen[1].nprops, 2);
+	assert_int_equal(seen[1].props[0], 7);
+	assert_int_equal(seen[1].props[1], sp);
+	assert_int_equal(seen[2].props[0], 1);
+
+	before_sets = kura_sqlite_crm_searches_by_sets();
+	before_multi = kura_sqlite_crm_searches_by_multi();
+	for (int n = 0; n < 300; n++) {
+		bool stage_eq = false, score = false, first = false;
+
+		ix_query(&iq, sp, &rs);
+		for (size_t j = 0; j < iq.n; j++) {
+			stage_eq = stage_eq || iq.f[j].prop_id == 7;
+			score = score || iq.f[j].prop_id == sp;
+			first = first || iq.f[j].prop_id == 1;
+		}
+		/* a group an index over several properties serves (the first search only: paging too) */
+		multi += stage_eq && (score || first) ? 1 : 0;
+		searches += ix_check(f, recs, &iq, NULL);
+	}
+	assert_true(multi > 100);
+	assert_int_equal(kura_sqlite_crm_searches_by_sets() - before_sets, searches);
+	assert_true(kura_sqlite_crm_searches_by_multi() - before_multi >= multi);
+
+	/* firstname EQ + stage EQ alone: one set, from the index over both */
+	memset(&iq, 0, sizeof(iq));
+	iq.f[0] = (struct kura_filter){.prop_id = 1, .op = KURA_OP_EQ, .v = text(recs[3].first)};
+	iq.f[1] = (struct kura_filter){.prop_id = 7, .indexed = true, .op = KURA_OP_EQ,
+				       .v = text(recs[3].stage)};
+	iq.n = 2;
+	before_multi = kura_sqlite_crm_searches_by_multi();
+	searches = ix_check(f, recs, &iq, NULL);
+	assert_int_equal(kura_sqlite_crm_searches_by_multi() - before_multi, searches);
+
+	/* dropped: the same search walks again, with the same answer */
+	assert_int_equal(kura_store_begin(f->db), KURA_OK);
+	assert_int_equal(f->ops->index_drop(f->conn, 1, b.id), KURA_OK);
+	assert_int_equal(f->ops->index_drop(f->conn, 1, b.id), KURA_E_NOT_FOUND);
+	assert_int_equal(f->ops->index_drop(f->conn, 2, a.id), KURA_E_NOT_FOUND);
+	assert_int_equal(kura_store_commit(f->db), KURA_OK);
+	before_multi = kura_sqlite_crm_searches_by_multi();
+	(void)ix_check(f, recs, &iq, NULL);
+	assert_int_equal(kura_sqlite_crm_searches_by_multi() - before_multi, 0);
+	free(recs);
+}
+
 /*
  * The same searches under limits small enough for these 3,000 records
  * (with the planner's statistics: a last name is ~300 records, a stage
@@ -788,6 +875,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(search_filters_sorts_and_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(search_by_index_intersection, setup, teardown),
 		cmocka_unit_test_setup_teardown(search_by_sets_within_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(search_by_multi_property_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(text_count_follows_the_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(purge_takes_everything_along, setup, teardown),
 		cmocka_unit_test_setup_teardown(idempotency_replies, setup, teardown),
