@@ -620,6 +620,8 @@ def main():
     ap.add_argument("--client", choices=("c", "python"), default="c")
     ap.add_argument("--loader", help="path of load_batches (default: build-bench/bench/load_batches)")
     ap.add_argument("--connections", type=int, default=2)
+    ap.add_argument("--index", action="append", default=[], metavar="A,B",
+                    help="an index over these properties, made before the load (repeatable)")
     args = ap.parse_args()
     if args.records < 1:
         ap.error("--records must be at least 1")
@@ -635,6 +637,11 @@ def main():
         token = f.read().strip()
     api = Api(args.base, token)
     create_properties(api)
+    for cols in args.index:
+        st, _, raw = api.call("POST", f"/api/v1/schemas/{OBJECT}/indexes", {"properties": cols.split(",")})
+        if st not in (201, 409):
+            raise SystemExit(f"gen: index over {cols} answered {st}: {raw[:300]!r}")
+        print(f"gen: index over ({cols}) before the load", file=sys.stderr)
     load(args, api, nbatches)
     return 0
 
