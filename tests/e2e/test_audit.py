@@ -664,6 +664,30 @@ def test_every_state_change_writes_exactly_one_entry(world, observer):
         return (lambda: admin.post("/api/v1/schemas", json={"name": name, "labels": {"en": "Walk"}}),
                 201, "schema.create", lambda: admin.user_id, "schema", name)
 
+    def index_type():
+        """A fresh custom type with properties "name" and "rank"; its name."""
+        name = f"walk_{secrets.token_hex(3)}"
+        r = admin.post("/api/v1/schemas", json={"name": name, "labels": {"en": "Walk"}})
+        assert r.status_code == 201, r.text
+        r = admin.post(f"/api/v1/properties/{name}",
+                       json={"name": "rank", "labels": {"en": "Rank"}, "type": "number"})
+        assert r.status_code == 201, r.text
+        return name
+
+    def index_create_scenario():
+        obj = index_type()
+        return (lambda: admin.post(f"/api/v1/schemas/{obj}/indexes",
+                                   json={"properties": ["rank", "name"]}),
+                201, "schema.index_create", lambda: admin.user_id, "schema", obj)
+
+    def index_delete_scenario():
+        obj = index_type()
+        r = admin.post(f"/api/v1/schemas/{obj}/indexes", json={"properties": ["rank", "name"]})
+        assert r.status_code == 201, r.text
+        ix = r.json()["id"]
+        return (lambda: admin.request("DELETE", f"/api/v1/schemas/{obj}/indexes/{ix}"), 204,
+                "schema.index_drop", lambda: admin.user_id, "schema", obj)
+
     def new_list(kind="static"):
         body = {"name": "walk", "object": "contacts", "type": kind}
         if kind == "dynamic":
@@ -864,6 +888,8 @@ def test_every_state_change_writes_exactly_one_entry(world, observer):
         ("PATCH", "/api/v1/properties/{object}/{name}"): prop_update_scenario,
         ("DELETE", "/api/v1/properties/{object}/{name}"): prop_delete_scenario,
         ("POST", "/api/v1/schemas"): schema_create_scenario,
+        ("POST", "/api/v1/schemas/{object}/indexes"): index_create_scenario,
+        ("DELETE", "/api/v1/schemas/{object}/indexes/{id}"): index_delete_scenario,
         ("POST", "/api/v1/lists"): list_create_scenario,
         ("PATCH", "/api/v1/lists/{id}"): list_update_scenario,
         ("DELETE", "/api/v1/lists/{id}"): list_delete_scenario,
