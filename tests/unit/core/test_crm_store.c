@@ -545,12 +545,18 @@ search_by_index_intersection(void **state)
 	free(recs);
 }
 
+struct index_seen {
+	size_t n;
+	struct kura_index_row rows[4];
+};
+
 static bool
 index_seen(void *ctx, const struct kura_index_row *ix)
 {
-	struct kura_index_row *out = ctx;
+	struct index_seen *s = ctx;
 
-	out[out[0].object_id++ + 1] = *ix;
+	assert_true(s->n < 4);
+	s->rows[s->n++] = *ix;
 	return true;
 }
 
@@ -568,7 +574,8 @@ search_by_multi_property_index(void **state)
 	struct ix_rec *recs = calloc(IX_N, sizeof(*recs));
 	struct kura_index_row a = {.object_id = 1, .nprops = 2, .props = {7, 0}, .created_at = 9};
 	struct kura_index_row b = {.object_id = 1, .nprops = 2, .props = {1, 7}, .created_at = 9};
-	struct kura_index_row dup, seen[4];
+	struct kura_index_row dup;
+	struct index_seen seen;
 	unsigned long before_sets, before_multi, searches = 0, multi = 0;
 	uint32_t rs = 4242;
 	struct ix_q iq;
@@ -582,14 +589,15 @@ search_by_multi_property_index(void **state)
 	assert_int_equal(f->ops->index_create(f->conn, &b), KURA_OK);
 	assert_int_equal(f->ops->index_create(f->conn, &dup), KURA_E_EXISTS);
 	assert_int_equal(kura_store_commit(f->db), KURA_OK);
-	memset(seen, 0, sizeof(seen));
-	assert_int_equal(f->ops->index_list(f->conn, 1, index_seen, seen), KURA_OK);
-	assert_int_equal(seen[0].object_id, 2);
-	assert_int_equal(seen[1].id, a.id);
-	assert_int_equal(seen[1].nprops, 2);
-	assert_int_equal(seen[1].props[0], 7);
-	assert_int_equal(seen[1].props[1], sp);
-	assert_int_equal(seen[2].props[0], 1);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(f->ops->index_list(f->conn, 1, index_seen, &seen), KURA_OK);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.rows[0].id, a.id);
+	assert_int_equal(seen.rows[0].nprops, 2);
+	assert_int_equal(seen.rows[0].props[0], 7);
+	assert_int_equal(seen.rows[0].props[1], sp);
+	assert_int_equal(seen.rows[1].id, b.id);
+	assert_int_equal(seen.rows[1].props[0], 1);
 
 	before_sets = kura_sqlite_crm_searches_by_sets();
 	before_multi = kura_sqlite_crm_searches_by_multi();
