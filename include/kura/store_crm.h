@@ -304,8 +304,9 @@ struct kura_crm_ops {
 	 * type has one over the same properties in the same order.
 	 */
 	enum kura_err (*index_create)(void *conn, struct kura_index_row *ix);
-	/* Drops the type's index of that id. */
-	enum kura_err (*index_drop)(void *conn, int64_t object_id, int64_t id);
+	/* Drops the type's index of that id; *ix (when given) is what it was. */
+	enum kura_err (*index_drop)(void *conn, int64_t object_id, int64_t id,
+				    struct kura_index_row *ix);
 
 	/*
 	 * Inserts a record with these values (created_at = updated_at = now),

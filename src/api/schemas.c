@@ -274,13 +274,12 @@ static enum kura_err prop_in_index(const struct kura_crm_ops *ops, void *conn, i
  */
 static bool
 refuse_indexed(struct kura_req *r, const struct kura_crm_ops *ops, void *conn,
-	       const struct kura_object *o, const struct kura_prop *prop, const char *field,
-	       enum kura_err *e)
+	       const struct kura_prop *prop, const char *field, enum kura_err *e)
 {
 	json_t *details;
 	bool in = false;
 
-	*e = prop_in_index(ops, conn, o->row.id, prop->row.id, &in);
+	*e = prop_in_index(ops, conn, prop->row.object_id, prop->row.id, &in);
 	if (*e != KURA_OK || !in)
 		return false;
 	kura_store_rollback(r->principal.db);
@@ -992,7 +991,7 @@ kura_api_props_update(struct kura_req *r)
 	cv.object_id = c.obj->row.id;
 	e = kura_store_begin(r->principal.db);
 	if (e == KURA_OK && p.row.sensitive && !cur->row.sensitive &&
-	    refuse_indexed(r, ops, conn, c.obj, cur, "sensitive", &e))
+	    refuse_indexed(r, ops, conn, cur, "sensitive", &e))
 		goto out;
 	/*
 	 * Turning the flag on marks the property pending: housekeeping encrypts
@@ -1182,7 +1181,7 @@ kura_api_props_delete(struct kura_req *r)
 	p.row.updated_at = c.x.now;
 	ops = kura_store_crm(r->principal.db, &conn);
 	e = kura_store_begin(r->principal.db);
-	if (e == KURA_OK && refuse_indexed(r, ops, conn, c.obj, cur, "name", &e))
+	if (e == KURA_OK && refuse_indexed(r, ops, conn, cur, "name", &e))
 		goto out;
 	if (e == KURA_OK)
 		e = ops->prop_update(conn, &p.row);
@@ -1225,8 +1224,6 @@ struct index_walk {
 	const struct kura_catalog *cat;
 	json_t *out;       /* index_list: the JSON of each */
 	int64_t prop;      /* prop_in_index: the property looked for */
-	int64_t want;      /* the index looked for, copied to found */
-	struct kura_index_row found;
 	size_t n;
 	bool hit;
 };
@@ -1257,8 +1254,6 @@ index_walk_one(void *ctx, const struct kura_index_row *ix)
 		json_array_append_new(w->out, index_json(w->cat, ix));
 	for (size_t i = 0; i < ix->nprops; i++)
 		w->hit = w->hit || ix->props[i] == w->prop;
-	if (ix->id == w->want)
-		w->found = *ix;
 	return true;
 }
 
@@ -1368,7 +1363,7 @@ kura_api_indexes_create(struct kura_req *r)
 	struct kura_api_crm c;
 	struct kura_index_row ix;
 	struct index_walk w;
-	json_t *details = json_array(), *out;
+	json_t *details = json_array();
 	char names[KURA_INDEX_PROPS_MAX * (KURA_PROP_NAME_MAX + 1) + 1];
 	void *conn;
 	const struct kura_crm_ops *ops;
@@ -1384,8 +1379,8 @@ kura_api_indexes_create(struct kura_req *r)
 	read_index_props(c.obj, json_object_get(r->json, "properties"), &ix, details);
 	if (json_array_size(details) > 0) {
 		kura_reply_error_details(r, KURA_E_VALIDATION, "check the listed fields", details);
-		kura_api_crm_end(r, &c);
-		return;
+		details = NULL;
+		goto out;
 	}
 	ix.object_id = c.obj->row.id;
 	ix.created_at = c.x.now;
@@ -1393,39 +1388,38 @@ kura_api_indexes_create(struct kura_req *r)
 	memset(&w, 0, sizeof(w));
 	/* against the catalogue it checked: a property turned sensitive meanwhile fails here */
 	e = kura_api_crm_write_begin(r, &c);
-	if (e == KURA_OK) {
-		e = ops->index_list(conn, ix.object_id, index_walk_one, &w);
-		if (e == KURA_OK && w.n >= KURA_INDEXES_PER_OBJECT_MAX) {
-			kura_store_rollback(r->principal.db);
-			kura_api_detail(details, "properties", "limit",
-					"at most 10 indexes over several properties per object type");
-			kura_reply_error_details(r, KURA_E_BAD_REQUEST, "too many indexes", details);
-			kura_api_crm_end(r, &c);
-			return;
-		}
-		if (e == KURA_OK)
-			e = ops->index_create(conn, &ix);
-		if (e == KURA_OK) {
-			index_names(c.cat, &ix, names, sizeof(names));
-			e = kura_api_crm_audit_named(r, "schema.index_create", "schema",
-						     c.obj->row.name, names);
-		}
-		e = kura_store_finish(r->principal.db, e);
+	if (e != KURA_OK)
+		goto reply;
+	e = ops->index_list(conn, ix.object_id, index_walk_one, &w);
+	if (e == KURA_OK && w.n >= KURA_INDEXES_PER_OBJECT_MAX) {
+		kura_store_rollback(r->principal.db);
+		kura_api_detail(details, "properties", "limit",
+				"at most 10 indexes over several properties per object type");
+		kura_reply_error_details(r, KURA_E_BAD_REQUEST, "too many indexes", details);
+		details = NULL;
+		goto out;
 	}
+	if (e == KURA_OK)
+		e = ops->index_create(conn, &ix);
+	if (e == KURA_OK) {
+		index_names(c.cat, &ix, names, sizeof(names));
+		e = kura_api_crm_audit_named(r, "schema.index_create", "schema", c.obj->row.name,
+					     names);
+	}
+	e = kura_store_finish(r->principal.db, e);
+reply:
 	if (e == KURA_E_EXISTS) {
 		kura_api_detail(details, "properties", "already_exists",
 				"the object type has an index over these properties in this order");
 		kura_reply_error_details(r, e, "the index exists", details);
-		kura_api_crm_end(r, &c);
-		return;
-	}
-	json_decref(details);
-	if (e != KURA_OK) {
+		details = NULL;
+	} else if (e != KURA_OK) {
 		kura_reply_error(r, e, NULL);
 	} else {
-		out = index_json(c.cat, &ix);
-		kura_reply_json(r, 201, out);
+		kura_reply_json(r, 201, index_json(c.cat, &ix));
 	}
+out:
+	json_decref(details);
 	kura_api_crm_end(r, &c);
 }
 
@@ -1433,34 +1427,27 @@ void
 kura_api_indexes_delete(struct kura_req *r)
 {
 	struct kura_api_crm c;
-	struct index_walk w;
+	struct kura_index_row ix;
 	char names[KURA_INDEX_PROPS_MAX * (KURA_PROP_NAME_MAX + 1) + 1];
-	const char *sid;
-	char *end = NULL;
-	long long id;
+	int64_t id;
 	void *conn;
 	const struct kura_crm_ops *ops;
 	enum kura_err e;
 
 	if (!kura_api_crm_begin(r, &c, "object"))
 		return;
-	sid = kura_req_param(r, "id");
-	id = sid != NULL && *sid >= '1' && *sid <= '9' ? strtoll(sid, &end, 10) : 0;
-	if (id <= 0 || end == NULL || *end != '\0' || strlen(sid) > 18) {
+	/* index ids are numbered like records: a malformed one is answered like a missing one */
+	if (!kura_record_id_parse(kura_req_param(r, "id"), &id)) {
 		kura_reply_error(r, KURA_E_NOT_FOUND, "no such index");
-		kura_api_crm_end(r, &c);
-		return;
+		goto out;
 	}
 	ops = kura_store_crm(r->principal.db, &conn);
-	memset(&w, 0, sizeof(w));
-	w.want = id;
+	memset(&ix, 0, sizeof(ix));
 	e = kura_store_begin(r->principal.db);
 	if (e == KURA_OK) {
-		e = ops->index_list(conn, c.obj->row.id, index_walk_one, &w);
-		if (e == KURA_OK)
-			e = ops->index_drop(conn, c.obj->row.id, id);
+		e = ops->index_drop(conn, c.obj->row.id, id, &ix);
 		if (e == KURA_OK) {
-			index_names(c.cat, &w.found, names, sizeof(names));
+			index_names(c.cat, &ix, names, sizeof(names));
 			e = kura_api_crm_audit_named(r, "schema.index_drop", "schema", c.obj->row.name,
 						     names);
 		}
@@ -1472,5 +1459,6 @@ kura_api_indexes_delete(struct kura_req *r)
 		kura_reply_error(r, e, NULL);
 	else
 		kura_reply_empty(r, 204);
+out:
 	kura_api_crm_end(r, &c);
 }

@@ -445,20 +445,25 @@ index_props_parse(const char *s, struct kura_index_row *ix)
 	return ix->nprops >= 2;
 }
 
+/* Columns id, object_id, props, created_at of st into ix; false when props cannot be read. */
+static bool
+index_read(sqlite3_stmt *st, struct kura_index_row *ix)
+{
+	memset(ix, 0, sizeof(*ix));
+	ix->id = sqlite3_column_int64(st, 0);
+	ix->object_id = sqlite3_column_int64(st, 1);
+	ix->created_at = sqlite3_column_int64(st, 3);
+	return index_props_parse((const char *)sqlite3_column_text(st, 2), ix);
+}
+
 static void
 index_row(sqlite3_stmt *st, void *p)
 {
 	struct index_each *x = p;
 	struct kura_index_row ix;
 
-	if (x->stop)
-		return;
-	memset(&ix, 0, sizeof(ix));
-	ix.id = sqlite3_column_int64(st, 0);
-	ix.object_id = sqlite3_column_int64(st, 1);
-	ix.created_at = sqlite3_column_int64(st, 3);
 	/* only this file writes the column: a row it cannot read is skipped, never half used */
-	if (index_props_parse((const char *)sqlite3_column_text(st, 2), &ix))
+	if (!x->stop && index_read(st, &ix))
 		x->stop = !x->cb(x->ctx, &ix);
 }
 
@@ -529,19 +534,31 @@ out:
 }
 
 enum kura_err
-kura_sqlite_crm_index_drop(void *conn, int64_t object_id, int64_t id)
+kura_sqlite_crm_index_drop(void *conn, int64_t object_id, int64_t id, struct kura_index_row *ix)
 {
 	struct kura_sqlite_conn *c = conn;
 	sqlite3_stmt *st = NULL;
 	char ddl[96];
 	enum kura_err e;
+	int rc;
 
-	e = kura_sqlite_dyn(c, "DELETE FROM object_indexes WHERE id = ? AND object_id = ?", &st);
+	e = kura_sqlite_dyn(c,
+			    "DELETE FROM object_indexes WHERE id = ? AND object_id = ? "
+			    "RETURNING id, object_id, props, created_at",
+			    &st);
 	if (e != KURA_OK)
 		return e;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, object_id);
-	e = kura_sqlite_write(c, st, "index_drop", true);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && ix != NULL)
+		(void)index_read(st, ix);
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_step(st); /* the statement's end */
+	else if (rc == SQLITE_DONE)
+		e = KURA_E_NOT_FOUND; /* no row came back: nothing deleted */
+	if (e == KURA_OK && rc != SQLITE_DONE)
+		e = kura_sqlite_error(c, "index_drop", rc);
 	kura_sqlite_done(st);
 	if (e != KURA_OK)
 		return e;

@@ -1366,9 +1366,16 @@ set_plan(struct kura_sqlite_conn *c, const struct kura_search *q, struct set_pla
 	    q->archived)
 		return false;
 	g = &q->groups[0];
+	if (g->n < 2)
+		return false; /* one filter: its own index, walked as it is */
 	for (size_t i = 0; i < PROBE_PROPS_MAX; i++)
 		p->est[i] = INT64_MAX;
-	/* the index over several properties that serves most of the filters, if any */
+	/*
+	 * The index over several properties that serves most of the filters,
+	 * if any: read here, in the search's own read transaction, not from
+	 * the catalogue, so that the index named in INDEXED BY exists in the
+	 * snapshot the search reads even when one was dropped meanwhile.
+	 */
 	{
 		struct multi_pick x = {.g = g, .best = &p->multi};
 

@@ -39,7 +39,7 @@ enum kura_err kura_sqlite_crm_prop_create(void *conn, struct kura_prop_row *p);
 enum kura_err kura_sqlite_crm_prop_update(void *conn, const struct kura_prop_row *p);
 enum kura_err kura_sqlite_crm_index_list(void *conn, int64_t object_id, kura_index_row_cb cb, void *ctx);
 enum kura_err kura_sqlite_crm_index_create(void *conn, struct kura_index_row *ix);
-enum kura_err kura_sqlite_crm_index_drop(void *conn, int64_t object_id, int64_t id);
+enum kura_err kura_sqlite_crm_index_drop(void *conn, int64_t object_id, int64_t id, struct kura_index_row *ix);
 enum kura_err kura_sqlite_crm_record_insert(void *conn, int64_t object_id, int64_t now, int64_t actor_id, const struct kura_colval *cols, size_t n, const char *fts, int64_t *id, int64_t *dup_prop);
 enum kura_err kura_sqlite_crm_record_update(void *conn, int64_t object_id, int64_t id, int64_t now, const struct kura_colval *cols, size_t n, const char *fts, int64_t *dup_prop);
 enum kura_err kura_sqlite_crm_record_get(void *conn, int64_t object_id, int64_t id, bool archived, kura_record_row_cb cb, void *ctx);

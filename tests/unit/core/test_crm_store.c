@@ -630,9 +630,14 @@ search_by_multi_property_index(void **state)
 
 	/* dropped: the same search walks again, with the same answer */
 	assert_int_equal(kura_store_begin(f->db), KURA_OK);
-	assert_int_equal(f->ops->index_drop(f->conn, 1, b.id), KURA_OK);
-	assert_int_equal(f->ops->index_drop(f->conn, 1, b.id), KURA_E_NOT_FOUND);
-	assert_int_equal(f->ops->index_drop(f->conn, 2, a.id), KURA_E_NOT_FOUND);
+	memset(&dup, 0, sizeof(dup));
+	assert_int_equal(f->ops->index_drop(f->conn, 1, b.id, &dup), KURA_OK);
+	assert_int_equal(dup.id, b.id);
+	assert_int_equal(dup.nprops, 2);
+	assert_int_equal(dup.props[0], 1);
+	assert_int_equal(dup.props[1], 7);
+	assert_int_equal(f->ops->index_drop(f->conn, 1, b.id, NULL), KURA_E_NOT_FOUND);
+	assert_int_equal(f->ops->index_drop(f->conn, 2, a.id, NULL), KURA_E_NOT_FOUND);
 	assert_int_equal(kura_store_commit(f->db), KURA_OK);
 	before_multi = kura_sqlite_crm_searches_by_multi();
 	(void)ix_check(f, recs, &iq, NULL);
