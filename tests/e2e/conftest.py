@@ -46,6 +46,24 @@ def world(binaries):
     k.destroy_world(w)
 
 
+@pytest.fixture(scope="module")
+def acme(world):
+    """acme's signed-in clients by role (super_admin, admin, member, read_only),
+    for the CRM modules."""
+    callers = k.crm_callers(world)
+    yield callers
+    for c in callers.values():
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def globex(world):
+    """globex's super admin: another tenant, for the CRM modules."""
+    c = world.login("globex_admin")
+    yield c
+    c.close()
+
+
 @pytest.fixture
 def tmp_dir(binaries):
     d = k.new_tempdir()

@@ -19,21 +19,6 @@ OBJ = "/api/v1/objects"
 LISTS = "/api/v1/lists"
 
 
-@pytest.fixture(scope="module")
-def acme(world):
-    callers = k.crm_callers(world)
-    yield callers
-    for c in callers.values():
-        c.close()
-
-
-@pytest.fixture(scope="module")
-def globex(world):
-    c = world.login("globex_admin")
-    yield c
-    c.close()
-
-
 def tag() -> str:
     return secrets.token_hex(5)
 

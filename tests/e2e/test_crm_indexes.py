@@ -19,21 +19,6 @@ PROPS = "/api/v1/properties"
 OBJ = "/api/v1/objects"
 
 
-@pytest.fixture(scope="module")
-def acme(world):
-    callers = k.crm_callers(world)
-    yield callers
-    for c in callers.values():
-        c.close()
-
-
-@pytest.fixture(scope="module")
-def globex(world):
-    c = world.login("globex_admin")
-    yield c
-    c.close()
-
-
 def new_type(client, props) -> str:
     """A new custom object type with these (name, type) properties; its name."""
     name = f"ix{secrets.token_hex(4)}"

@@ -25,21 +25,6 @@ PROPERTY_FIELDS = {"name", "labels", "type", "required", "unique", "indexed", "s
                    "createdAt", "updatedAt"}
 
 
-@pytest.fixture(scope="module")
-def acme(world):
-    callers = k.crm_callers(world)
-    yield callers
-    for c in callers.values():
-        c.close()
-
-
-@pytest.fixture(scope="module")
-def globex(world):
-    c = world.login("globex_admin")
-    yield c
-    c.close()
-
-
 def uname(prefix="p") -> str:
     return f"{prefix}_{secrets.token_hex(4)}"
 

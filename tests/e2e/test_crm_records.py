@@ -23,22 +23,6 @@ OBJ = "/api/v1/objects"
 
 
 @pytest.fixture(scope="module")
-def acme(world):
-    """acme's clients by role (super_admin, admin, member, read_only)."""
-    callers = k.crm_callers(world)
-    yield callers
-    for c in callers.values():
-        c.close()
-
-
-@pytest.fixture(scope="module")
-def globex(world):
-    c = world.login("globex_admin")
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
 def typed(acme):
     """Custom contact properties of the types the standard objects lack."""
     sup = acme["super_admin"]

@@ -17,21 +17,6 @@ import kura_e2e as k
 OBJ = "/api/v1/objects"
 
 
-@pytest.fixture(scope="module")
-def acme(world):
-    callers = k.crm_callers(world)
-    yield callers
-    for c in callers.values():
-        c.close()
-
-
-@pytest.fixture(scope="module")
-def globex(world):
-    c = world.login("globex_admin")
-    yield c
-    c.close()
-
-
 COMPANIES = {
     # key: (name, industry, numberofemployees)
     "A": ("Alpha Corp", "tech", 10),
