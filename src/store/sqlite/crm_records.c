@@ -1278,7 +1278,7 @@ kura_sqlite_crm_searches_by_multi(void)
 
 /*
  * Candidates of a search by index intersection: the properties in the
- * order they are read; with an index over several properties (has_multi)
+ * order they are read; with an index over several properties (multi.nprops > 0)
  * that one first (its prop 0, est SET_EST_MULTI).
  */
 #define SET_EST_MULTI (-1)
@@ -1287,8 +1287,7 @@ struct set_plan {
 	int64_t est[PROBE_PROPS_MAX]; /* entries by the statistics; INT64_MAX: a range, unknown */
 	size_t n;
 	bool rows_left;               /* a filter the sets do not answer */
-	bool has_multi;
-	struct kura_index_row multi;  /* nprops: the columns the search's filters use */
+	struct kura_index_row multi;  /* nprops: the columns the search's filters use; 0: none */
 };
 
 /* The filters of group g on prop: any an index serves (*any), an EQ or IN among them (*eq). */
@@ -1339,7 +1338,7 @@ multi_one(void *ctx, const struct kura_index_row *ix)
 static bool
 in_multi(const struct set_plan *p, int64_t prop)
 {
-	for (size_t i = 0; p->has_multi && i < p->multi.nprops; i++) {
+	for (size_t i = 0; i < p->multi.nprops; i++) {
 		if (p->multi.props[i] == prop)
 			return true;
 	}
@@ -1381,8 +1380,7 @@ set_plan(struct kura_sqlite_conn *c, const struct kura_search *q, struct set_pla
 
 		if (kura_sqlite_crm_index_list(c, q->object_id, multi_one, &x) != KURA_OK)
 			return false;
-		p->has_multi = p->multi.nprops >= 2;
-		if (p->has_multi)
+		if (p->multi.nprops > 0)
 			p->est[p->n++] = SET_EST_MULTI;
 	}
 	for (size_t i = 0; i < g->n; i++) {
@@ -1406,7 +1404,7 @@ set_plan(struct kura_sqlite_conn *c, const struct kura_search *q, struct set_pla
 			p->est[j] = est < p->est[j] ? est : p->est[j];
 		}
 	}
-	if (p->n < 2 && !p->has_multi)
+	if (p->n < 2 && p->multi.nprops == 0)
 		return false;
 	/* in the order they are read (an index over several properties first: SET_EST_MULTI) */
 	for (size_t a = 1; a < p->n; a++) {
@@ -1625,7 +1623,7 @@ search_by_sets(struct kura_sqlite_conn *c, const struct kura_search *q, kura_rec
 	if (e != KURA_OK || !*used)
 		goto out;
 	atomic_fetch_add(&searches_by_sets, 1);
-	if (p.has_multi)
+	if (p.multi.nprops > 0)
 		atomic_fetch_add(&searches_by_multi, 1);
 	if (ncand == 0)
 		goto out;
