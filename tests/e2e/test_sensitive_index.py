@@ -204,10 +204,12 @@ def test_a_tenant_from_before_keeps_its_blind_indexes(fresh_world):
     path = world.data_dir / "tenants" / "acme" / "tenant.db"
     db = sqlite3.connect(str(path))
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 16
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 17
         db.execute("UPDATE properties SET indexed = 0 WHERE sensitive = 1")
-        # back to version 14: undo migration 16 too (it runs again after 15)
+        # back to version 14: undo migrations 16 and 17 too (they run again after 15)
         db.execute("DROP TABLE object_indexes")
+        db.execute("DROP INDEX audit_log_target")
+        db.execute("CREATE INDEX audit_log_target ON audit_log (target_type, target_id)")
         db.execute("PRAGMA user_version = 14")
         db.commit()
     finally:

@@ -46,6 +46,14 @@ static const char q_target_id[] = "target_id = ?";
 static const char q_outcome[] = "outcome = ?";
 static const char q_ip[] = "ip = ?";
 static const char q_before[] = "seq < ?";
+/*
+ * The leading column of audit_log_target (tenant migration 17), spelt as
+ * there: an entry's run of 65,536.
+ */
+#define AUDIT_RUN_SHIFT 16
+#define AUDIT_STR_(x) #x
+#define AUDIT_STR(x) AUDIT_STR_(x)
+static const char q_run[] = "(seq >> " AUDIT_STR(AUDIT_RUN_SHIFT) ") = ?";
 static const char q_order[] = " ORDER BY seq DESC";
 static const char q_limit[] = " LIMIT ?";
 
@@ -156,10 +164,13 @@ row_to_entry(sqlite3_stmt *st, struct kura_audit_entry *e)
 	col_hash(st, 16, e->hash);
 }
 
-/* Steps st to the end, one entry to cb per row, until cb says stop. */
+/*
+ * Steps st to the end, one entry to cb per row, until cb says stop (then
+ * *stopped, when given, is set). *rows, when given, counts the rows given.
+ */
 static enum kura_err
 stream_rows(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op, kura_audit_cb cb,
-	    void *ctx)
+	    void *ctx, int64_t *rows, bool *stopped)
 {
 	struct kura_audit_entry e;
 	enum kura_err err = KURA_OK;
@@ -174,8 +185,13 @@ stream_rows(struct kura_sqlite_conn *c, sqlite3_stmt *st, const char *op, kura_a
 			break;
 		}
 		row_to_entry(st, &e);
-		if (!cb(ctx, &e))
+		if (rows != NULL)
+			(*rows)++;
+		if (!cb(ctx, &e)) {
+			if (stopped != NULL)
+				*stopped = true;
 			break;
+		}
 	}
 	return err;
 }
@@ -283,7 +299,7 @@ kura_sqlite_audit_scan(void *conn, int64_t from_seq, kura_audit_cb cb, void *ctx
 		goto out;
 	sqlite3_bind_int64(st, 1, from_seq);
 	/* One statement, so one read snapshot of the log however long it is. */
-	e = stream_rows(c, st, "audit_scan", cb, ctx);
+	e = stream_rows(c, st, "audit_scan", cb, ctx, NULL, NULL);
 out:
 	kura_sqlite_done(st);
 	return e;
@@ -317,8 +333,10 @@ kura_sqlite_audit_query(void *conn, const struct kura_audit_filter *f, kura_audi
 	char pattern[2 * KURA_AUDIT_ACTION_MAX + 2];
 	sqlite3_stmt *st = NULL;
 	enum kura_err e = KURA_OK;
+	int64_t run = 0, left = f->limit > 0 ? (int64_t)f->limit : 0, rows;
+	bool by_run = false, stopped = false;
 	size_t n;
-	int i, rc;
+	int i, rc, run_bind = 0, limit_bind = 0;
 
 	memset(&q, 0, sizeof(q));
 	/* Filter strings are bounded like stored ones (bind_str), NUL or not. */
@@ -361,11 +379,13 @@ kura_sqlite_audit_query(void *conn, const struct kura_audit_filter *f, kura_audi
 	if (n > 0) {
 		q_clause(&q, q_target_type);
 		q_text(&q, f->target_type, n);
+		by_run = true;
 	}
 	n = strnlen(f->target_id, sizeof(f->target_id) - 1);
 	if (n > 0) {
 		q_clause(&q, q_target_id);
 		q_text(&q, f->target_id, n);
+		by_run = true;
 	}
 	if (f->outcome >= 0) {
 		q_clause(&q, q_outcome);
@@ -380,10 +400,16 @@ kura_sqlite_audit_query(void *conn, const struct kura_audit_filter *f, kura_audi
 		q_clause(&q, q_before);
 		q_int(&q, f->before_seq);
 	}
+	if (by_run) {
+		q_clause(&q, q_run);
+		q_int(&q, 0);
+		run_bind = q.n;
+	}
 	q_append(&q, q_order);
 	if (f->limit > 0) {
 		q_append(&q, q_limit);
-		q_int(&q, (int64_t)f->limit);
+		q_int(&q, left);
+		limit_bind = q.n;
 	}
 	if (q.overflow) {
 		/* Fixed clauses into a fixed buffer: only a coding error gets here. */
@@ -406,7 +432,35 @@ kura_sqlite_audit_query(void *conn, const struct kura_audit_filter *f, kura_audi
 			goto out;
 		}
 	}
-	e = stream_rows(c, st, "audit_query", cb, ctx);
+	/*
+	 * By target: through audit_log_target, one run (65,536 entries) at a
+	 * time, newest first, from the run of the newest entry the query can
+	 * return down to run 0: the runs' answers, in that order, are the
+	 * answer. An entry appended meanwhile comes after that head, so only
+	 * the first run's statement can see it, still newest first.
+	 */
+	if (by_run) {
+		uint8_t hash[32];
+		int64_t head;
+
+		e = kura_sqlite_audit_head(c, &head, hash);
+		if (e != KURA_OK)
+			goto out;
+		if (f->before_seq > 0 && f->before_seq - 1 < head)
+			head = f->before_seq - 1;
+		run = head >> AUDIT_RUN_SHIFT;
+	}
+	for (; run >= 0 && !stopped; run--) {
+		if (run_bind > 0)
+			sqlite3_bind_int64(st, run_bind, run);
+		if (limit_bind > 0)
+			sqlite3_bind_int64(st, limit_bind, left);
+		rows = 0;
+		e = stream_rows(c, st, "audit_query", cb, ctx, &rows, &stopped);
+		if (e != KURA_OK || (limit_bind > 0 && (left -= rows) <= 0))
+			break;
+		sqlite3_reset(st);
+	}
 out:
 	sqlite3_finalize(st);
 	return e;

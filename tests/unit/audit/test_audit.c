@@ -815,6 +815,158 @@ test_query_filters(void **state)
 	kura_store_tenant_release(db);
 }
 
+/*
+ * Queries by target read audit_log_target run by run (65,536 entries,
+ * tenant migration 17): a log of three runs, with one target's entries on
+ * both sides of each boundary, answers whole and newest first, paged or
+ * not, alone or with another filter, and the index is the one the
+ * migration made.
+ */
+#define RUNS_LOG 140000
+
+static const int64_t target_seqs[] = {140000, 139999, 131072, 131071, 100000,
+				      65537,  65536,  65535,  2};
+
+static bool
+p_run_target(int64_t seq)
+{
+	for (size_t i = 0; i < sizeof(target_seqs) / sizeof(target_seqs[0]); i++)
+		if (target_seqs[i] == seq)
+			return true;
+	return false;
+}
+
+static void
+expect_run_answer(struct kura_tenant_db *db, struct kura_audit_filter *flt, int limit,
+		  const int64_t *want, int nwant)
+{
+	struct seen sn, page;
+	int i, pages = 0;
+
+	memset(&sn, 0, sizeof(sn));
+	flt->limit = limit;
+	flt->before_seq = 0;
+	for (;;) {
+		memset(&page, 0, sizeof(page));
+		assert_int_equal(kura_audit_query(db, flt, collect_seq, &page), KURA_OK);
+		assert_true(limit == 0 || page.n <= limit);
+		for (i = 0; i < page.n; i++) {
+			assert_true(sn.n < MAX_ENTRIES);
+			sn.seq[sn.n++] = page.seq[i];
+		}
+		pages++;
+		if (limit == 0 || page.n < limit)
+			break;
+		flt->before_seq = page.seq[page.n - 1];
+	}
+	assert_int_equal(sn.n, nwant);
+	for (i = 0; i < nwant; i++)
+		assert_int_equal(sn.seq[i], want[i]);
+	if (limit > 0)
+		assert_int_equal(pages, nwant / limit + 1);
+}
+
+static void
+test_query_by_target_across_runs(void **state)
+{
+	struct fx *f = *state;
+	struct kura_tenant_db *db = acquire(f, "acme");
+	struct kura_audit_entry e;
+	struct kura_audit_filter flt;
+	int64_t odd[16], all[16];
+	int nodd = 0, nall = (int)(sizeof(target_seqs) / sizeof(target_seqs[0])), i;
+	char path[600], *plan = NULL;
+	sqlite3 *raw = NULL;
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(kura_store_begin(db), KURA_OK);
+	for (i = 1; i <= RUNS_LOG; i++) {
+		memset(&e, 0, sizeof(e));
+		e.ts_us = 1700000000000000 + i;
+		e.actor_type = KURA_ACTOR_USER;
+		e.actor_id = i % 2 ? 11 : 12;
+		snprintf(e.action, sizeof(e.action), "record.read_sensitive");
+		snprintf(e.target_type, sizeof(e.target_type), "contacts");
+		if (p_run_target(i))
+			snprintf(e.target_id, sizeof(e.target_id), "7");
+		else
+			snprintf(e.target_id, sizeof(e.target_id), "%d", 1000 + i % 5000);
+		e.outcome = KURA_AUDIT_SUCCESS;
+		assert_int_equal(kura_audit_append(db, &e), KURA_OK);
+		assert_int_equal(e.seq, i);
+	}
+	assert_int_equal(kura_store_commit(db), KURA_OK);
+	memcpy(all, target_seqs, sizeof(target_seqs));
+	for (i = 0; i < nall; i++)
+		if (all[i] % 2)
+			odd[nodd++] = all[i];
+
+	kura_audit_filter_init(&flt);
+	snprintf(flt.target_type, sizeof(flt.target_type), "contacts");
+	snprintf(flt.target_id, sizeof(flt.target_id), "7");
+	expect_run_answer(db, &flt, 0, all, nall);
+	/* pages of 2 and 4 end on either side of the runs' boundaries */
+	expect_run_answer(db, &flt, 2, all, nall);
+	expect_run_answer(db, &flt, 4, all, nall);
+	expect_run_answer(db, &flt, 50, all, nall);
+	/* with another filter: actor 11 made the odd seqs */
+	flt.actor_id = 11;
+	expect_run_answer(db, &flt, 0, odd, nodd);
+	expect_run_answer(db, &flt, 3, odd, nodd);
+	/* a cursor far past the end starts at the newest entry */
+	kura_audit_filter_init(&flt);
+	snprintf(flt.target_type, sizeof(flt.target_type), "contacts");
+	snprintf(flt.target_id, sizeof(flt.target_id), "7");
+	flt.before_seq = INT64_MAX;
+	{
+		struct seen sn;
+
+		memset(&sn, 0, sizeof(sn));
+		assert_int_equal(kura_audit_query(db, &flt, collect_seq, &sn), KURA_OK);
+		assert_int_equal(sn.n, nall);
+		assert_int_equal(sn.seq[0], 140000);
+		/* from the middle of a run, at a boundary, and from the first entry */
+		flt.before_seq = 131072;
+		memset(&sn, 0, sizeof(sn));
+		assert_int_equal(kura_audit_query(db, &flt, collect_seq, &sn), KURA_OK);
+		assert_int_equal(sn.n, nall - 3);
+		assert_int_equal(sn.seq[0], 131071);
+		flt.before_seq = 2;
+		memset(&sn, 0, sizeof(sn));
+		assert_int_equal(kura_audit_query(db, &flt, collect_seq, &sn), KURA_OK);
+		assert_int_equal(sn.n, 0);
+		/* a target no entry has */
+		flt.before_seq = 0;
+		snprintf(flt.target_id, sizeof(flt.target_id), "70");
+		assert_int_equal(kura_audit_query(db, &flt, collect_seq, &sn), KURA_OK);
+		assert_int_equal(sn.n, 0);
+	}
+	kura_store_tenant_release(db);
+
+	/* The planner answers such a query from the run-led index. */
+	close_store(f);
+	snprintf(path, sizeof(path), "%s/tenants/acme/tenant.db", f->dir);
+	assert_int_equal(sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(raw,
+					    "EXPLAIN QUERY PLAN SELECT seq FROM audit_log WHERE "
+					    "target_type = 'contacts' AND target_id = '7' AND "
+					    "(seq >> 16) = 1 ORDER BY seq DESC",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 3);
+
+		if (d != NULL && strstr(d, "audit_log_target") != NULL)
+			plan = strdup(d);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(raw);
+	reopen(f);
+	assert_non_null(plan);
+	assert_non_null(strstr(plan, "<expr>=?"));
+	free(plan);
+}
+
 /* ---------------------------------------------------------------- seals and verify */
 
 struct seals {
@@ -2050,6 +2202,7 @@ main(void)
 		cmocka_unit_test(test_canonical_form_is_jansson),
 		T(test_append_joins_transaction),
 		T(test_query_filters),
+		T(test_query_by_target_across_runs),
 		T(test_seal_and_verify),
 		T(test_tamper_edit_field),
 		T(test_tamper_edit_hash_only),
