@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "tmpdir.h"
 
@@ -743,6 +744,26 @@ static void test_sha256(void **state)
 	hex2bin("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", want, &n);
 	kura_sha256("", 0, h);
 	assert_memory_equal(h, want, 32);
+	hex2bin("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1", want, &n);
+	kura_sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, h);
+	assert_memory_equal(h, want, 32);
+	{
+		/* FIPS 180-2's million a's; then every length to 1,100 against libsodium's */
+		uint8_t *a = malloc(1000000), other[32];
+
+		assert_non_null(a);
+		memset(a, 'a', 1000000);
+		hex2bin("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0", want, &n);
+		kura_sha256(a, 1000000, h);
+		assert_memory_equal(h, want, 32);
+		randombytes_buf(a, 1100);
+		for (size_t len = 0; len <= 1100; len++) {
+			kura_sha256(a, len, h);
+			crypto_hash_sha256(other, a, len);
+			assert_memory_equal(h, other, 32);
+		}
+		free(a);
+	}
 }
 
 static void test_random(void **state)
