@@ -111,7 +111,9 @@ EOF
 # the last with the sensitive copy loaded first). Rate = records / seconds
 # over all slices.
 LOAD_SLICES=${BENCH_LOAD_SLICES:-10}
-split -n "l/$LOAD_SLICES" -d -a 3 "$TMP/bodies.ndjson" "$TMP/slice-"
+BODIES=$(wc -l <"$TMP/bodies.ndjson")
+split -l $(((BODIES + LOAD_SLICES - 1) / LOAD_SLICES)) -d -a 3 "$TMP/bodies.ndjson" "$TMP/slice-"
+LOAD_SLICES=$(find "$TMP" -maxdepth 1 -name 'slice-*' | wc -l)
 declare -A RATE SECS
 SLICE_RATIOS=""
 SECS[plainp]=0
