@@ -157,6 +157,11 @@ enum kura_err kura_api_crm_audit_named(struct kura_req *r, const char *action,
  * `last` when there may be more.
  */
 json_t *kura_api_page(json_t *results, bool more, int64_t last);
+/*
+ * Answers a listing: 200 {"results": results} when e is KURA_OK, else e's
+ * error. Takes ownership of results either way.
+ */
+void kura_api_reply_results(struct kura_req *r, enum kura_err e, json_t *results);
 /* Comma-separated keys of a JSON object, truncated to n. */
 void kura_api_prop_names(json_t *props, char *out, size_t n);
 /*

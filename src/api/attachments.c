@@ -276,12 +276,7 @@ kura_api_attachments_list(struct kura_req *r)
 	e = ops->attachment_list(conn, c.obj->row.id, id, add_json, &x);
 	if (e == KURA_OK)
 		e = x.e;
-	if (e != KURA_OK) {
-		json_decref(x.out);
-		kura_reply_error(r, e, NULL);
-	} else {
-		kura_reply_json(r, 200, json_pack("{s:o}", "results", x.out));
-	}
+	kura_api_reply_results(r, e, x.out);
 out:
 	kura_api_crm_end(r, &c);
 }

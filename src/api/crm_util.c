@@ -413,6 +413,17 @@ kura_api_want(struct kura_req *r, const struct kura_object *o, bool *ok)
 	return want;
 }
 
+void
+kura_api_reply_results(struct kura_req *r, enum kura_err e, json_t *results)
+{
+	if (e != KURA_OK) {
+		json_decref(results);
+		kura_reply_error(r, e, NULL);
+		return;
+	}
+	kura_reply_json(r, 200, json_pack("{s:o}", "results", results));
+}
+
 json_t *
 kura_api_page(json_t *results, bool more, int64_t last)
 {

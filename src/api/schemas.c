@@ -1300,12 +1300,7 @@ kura_api_indexes_list(struct kura_req *r)
 	w.out = json_array();
 	ops = kura_store_crm(r->principal.db, &conn);
 	e = ops->index_list(conn, c.obj->row.id, index_walk_one, &w);
-	if (e != KURA_OK) {
-		json_decref(w.out);
-		kura_reply_error(r, e, NULL);
-	} else {
-		kura_reply_json(r, 200, json_pack("{s:o}", "results", w.out));
-	}
+	kura_api_reply_results(r, e, w.out);
 	kura_api_crm_end(r, &c);
 }
 

@@ -143,12 +143,7 @@ kura_api_lists_list(struct kura_req *r)
 	x.out = json_array();
 	ops = kura_store_crm(r->principal.db, &conn);
 	e = ops->list_all(conn, add_list, &x);
-	if (e != KURA_OK) {
-		json_decref(x.out);
-		kura_reply_error(r, e, NULL);
-	} else {
-		kura_reply_json(r, 200, json_pack("{s:o}", "results", x.out));
-	}
+	kura_api_reply_results(r, e, x.out);
 	kura_api_crm_end(r, &c);
 }
 
