@@ -226,13 +226,6 @@ def observer(world):
     c.close()
 
 
-@pytest.fixture(scope="module")
-def gobserver(world):
-    c = world.login("globex_admin")
-    yield c
-    c.close()
-
-
 # ---------------------------------------------------------------- shape and storage
 
 
@@ -1569,7 +1562,7 @@ def test_hostile_typed_email(world, observer):
 # ---------------------------------------------------------------- 8. isolation
 
 
-def test_tenant_isolation(world, observer, gobserver):
+def test_tenant_isolation(world, observer, globex):
     marker = "globex-marker-" + secrets.token_hex(6)
     g = world.account("globex_admin")
     r1 = world.server.login_raw(g.tenant, g.email, g.password, headers={"User-Agent": marker})
@@ -1584,7 +1577,7 @@ def test_tenant_isolation(world, observer, gobserver):
     globex_rids = {rid(r1), rid(r2), rid(r3)}
 
     # globex sees them
-    gl = audit_all(gobserver)
+    gl = audit_all(globex)
     assert globex_rids <= {e["requestId"] for e in gl}
     g_sids = {e["target"]["id"] for e in gl if e["target"]["type"] == "session" and e["target"]["id"]}
 
